@@ -1,0 +1,56 @@
+# lockstep: a thin wrapper around CMake + Ninja + CTest.
+#   make            build build/lockstep
+#   make deps       install build and test prerequisites (Debian, apt-get)
+#   make check      deps, build, run every test
+#   make demo       build and run the main example
+#   make asan       build and test with -fsanitize=address,undefined
+#   make fuzz       run the loader fuzzer with libFuzzer (FUZZ_SECONDS=600)
+#   make install    install to $(PREFIX)/bin (default /usr/local)
+
+BUILD ?= build
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 600
+CMAKE_FLAGS ?=
+
+DEB_PACKAGES := gcc make cmake ninja-build pkg-config libyaml-dev libjansson-dev \
+	libcmocka-dev libuv1-dev libsqlite3-dev jq graphviz
+
+.PHONY: all build deps check demo asan fuzz install clean bench-check
+
+all: build
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@sh scripts/deps.sh $(DEB_PACKAGES)
+
+check: deps
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: deps
+	$(MAKE) build
+	@sh examples/multi-service/demo.sh $(BUILD)/lockstep
+
+asan: deps
+	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DLOCKSTEP_SANITIZE=ON"
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+fuzz:
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DLOCKSTEP_LIBFUZZER=ON \
+		-DLOCKSTEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_load
+	mkdir -p build-fuzz/corpus-load
+	build-fuzz/tests/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		build-fuzz/corpus-load tests/fuzz/corpus/load
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

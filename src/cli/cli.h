@@ -1,0 +1,46 @@
+/*
+ * cli: the command table and what the commands share: option parsing
+ * helpers, usage errors (exit 2) and colour decisions.
+ */
+#ifndef LS_CLI_H
+#define LS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/arena.h"
+#include "pipeline/model.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_INVALID = 3,
+	EXIT_STORE = 4,
+	EXIT_ABORTED = 130,
+};
+
+struct command {
+	const char *name;
+	const char *summary;
+	const char *usage;   /* full help text */
+	int (*fn)(int argc, char **argv);
+};
+
+int cmd_check(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+
+extern const char cmd_check_usage[];
+extern const char cmd_plan_usage[];
+
+/* Prints "lockstep CMD: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when stream `f` should get ANSI colours (a TTY and no NO_COLOR). */
+bool cli_color(FILE *f);
+/*
+ * Parses a --var argument "KEY=VALUE" into `vars` (grown in `a`). Returns
+ * false for a malformed argument.
+ */
+bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a);
+
+#endif

@@ -1,0 +1,114 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/suggest.h"
+#include "cli/cli.h"
+
+static const struct command commands[] = {
+	{ "check", "validate a pipeline file and find barrier deadlocks", cmd_check_usage, cmd_check },
+	{ "plan", "show what a run would execute (text, dot, mermaid, json)", cmd_plan_usage, cmd_plan },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_help(FILE *out)
+{
+	fputs("usage: lockstep COMMAND [ARGS...]\n"
+	      "       lockstep --version | --help | COMMAND --help\n"
+	      "\n"
+	      "lockstep runs deployment pipelines whose parallel workflows meet at named\n"
+	      "barriers: a barrier holds every workflow that uses it until all have\n"
+	      "arrived, and if one fails first, the others fail there and roll back.\n"
+	      "\n"
+	      "commands:\n",
+	      out);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n"
+	      "exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid pipeline file,\n"
+	      "            4 state store error, 130 aborted\n"
+	      "docs: docs/cli.md and docs/pipeline-format.md\n",
+	      out);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "lockstep%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'lockstep%s%s --help')\n", cmd ? " " : "", cmd ? cmd : "");
+	return EXIT_USAGE;
+}
+
+bool cli_color(FILE *f)
+{
+	const char *nc = getenv("NO_COLOR");
+	if (nc && *nc)
+		return false;
+	const char *term = getenv("TERM");
+	if (term && !strcmp(term, "dumb"))
+		return false;
+	return isatty(fileno(f));
+}
+
+bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg)
+		return false;
+	struct kv *nv = arena_array(a, vars->n + 1, sizeof(*nv));
+	if (vars->n)
+		memcpy(nv, vars->v, vars->n * sizeof(*nv));
+	nv[vars->n].key = arena_strndup(a, arg, (size_t)(eq - arg));
+	nv[vars->n].val = arena_strdup(a, eq + 1);
+	vars->v = nv;
+	vars->n++;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		if (argc > 2 && strcmp(cmd, "help") == 0) {
+			for (size_t i = 0; i < NCOMMANDS; i++) {
+				if (!strcmp(argv[2], commands[i].name)) {
+					fputs(commands[i].usage, stdout);
+					return EXIT_OK;
+				}
+			}
+			return cli_usage_error(NULL, "no command '%s'", argv[2]);
+		}
+		print_help(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+		printf("lockstep %s\n", LOCKSTEP_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	if (cmd[0] == '-')
+		return cli_usage_error(NULL, "unknown option '%s'", cmd);
+	static const char *const later[] = { "run", "runs", "show", "logs", "resume", "abort", "serve" };
+	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+		if (!strcmp(cmd, later[i]))
+			return cli_usage_error(NULL, "'%s' is not available in this version of lockstep yet",
+					       cmd);
+	const char *names[NCOMMANDS];
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		names[i] = commands[i].name;
+	const char *s = suggest_closest(cmd, names, NCOMMANDS);
+	if (s)
+		return cli_usage_error(NULL, "unknown command '%s'; did you mean '%s'?", cmd, s);
+	return cli_usage_error(NULL, "unknown command '%s'", cmd);
+}

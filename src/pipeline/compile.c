@@ -1,0 +1,37 @@
+#include "pipeline/compile.h"
+
+#include <stdlib.h>
+
+#include "pipeline/check.h"
+#include "pipeline/expand.h"
+#include "pipeline/load.h"
+
+struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, struct diag *d)
+{
+	size_t errors = d->errors;
+	struct pipeline *p = pipeline_load(file, d);
+	struct plan *plan = NULL;
+	if (p) {
+		plan = plan_build(p, overrides, d);
+		if (plan)
+			plan_check(plan, d);
+	}
+	diag_sort(d);
+	if (d->errors > errors) {
+		if (plan)
+			plan_free(plan);
+		pipeline_free(p);
+		return NULL;
+	}
+	return plan;
+}
+
+void compile_free(struct plan *plan)
+{
+	if (!plan)
+		return;
+	/* The plan borrows its pipeline; the pair was made together. */
+	struct pipeline *p = (struct pipeline *)plan->pipeline;
+	plan_free(plan);
+	pipeline_free(p);
+}

@@ -1,0 +1,379 @@
+#include "pipeline/expand.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/map.h"
+#include "base/xalloc.h"
+#include "pipeline/expr.h"
+
+struct expander {
+	const struct pipeline *p;
+	struct plan *plan;
+	struct arena *a;
+	struct diag *d;
+	size_t errors_at_start;
+	struct map instances;      /* instance name -> workflow index */
+	struct map barriers;       /* barrier id -> index */
+	struct map rbarriers;      /* rollback barrier id -> index */
+	VEC(struct plan_barrier) bv;
+	VEC(struct plan_barrier) rbv;
+	VEC(VEC(struct plan_barrier_use)) buses;
+	VEC(VEC(struct plan_barrier_use)) rbuses;
+	bool instance_failed;      /* the current instance had an error */
+};
+
+static struct pos pos_in(struct pos p, bool exact, size_t offset)
+{
+	if (exact)
+		p.col += (int)offset;
+	return p;
+}
+
+/*
+ * Evaluates the expressions of one field. On error, reports it at the
+ * expression's position and returns NULL.
+ */
+static const char *eval(struct expander *X, const char *s, struct pos pos, bool exact,
+			const struct expr_scope *scope, const char *what)
+{
+	if (!s || !expr_has(s))
+		return s;
+	struct buf e = BUF_INIT;
+	size_t off = 0;
+	const char *r = expr_eval(s, scope, X->a, &e, &off);
+	if (!r) {
+		struct pos at = pos_in(pos, exact, off);
+		diag_add(X->d, DIAG_ERROR, X->p->file, at.line, at.col, "%s in %s of workflow %s",
+			 e.s, what, scope->workflow_name);
+		X->instance_failed = true;
+	}
+	buf_release(&e);
+	return r;
+}
+
+static void eval_kvlist(struct expander *X, const struct kvlist *in, const struct expr_scope *scope,
+			const char *what, struct kvlist *out)
+{
+	out->n = in->n;
+	out->v = arena_array(X->a, in->n ? in->n : 1, sizeof(*out->v));
+	for (size_t i = 0; i < in->n; i++) {
+		out->v[i] = in->v[i];
+		const char *v = eval(X, in->v[i].val, in->v[i].val_pos, in->v[i].val_plain_single_line,
+				     scope, what);
+		out->v[i].val = v ? v : "";
+	}
+}
+
+static bool is_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static const struct barrier_decl *find_decl(const struct pipeline *p, const char *id)
+{
+	for (size_t i = 0; i < p->nbarriers; i++)
+		if (!strcmp(p->barriers[i].id, id))
+			return &p->barriers[i];
+	return NULL;
+}
+
+static void add_use(struct expander *X, bool rollback, const char *id, size_t wf, size_t step,
+		    size_t *index_out)
+{
+	struct map *m = rollback ? &X->rbarriers : &X->barriers;
+	size_t idx;
+	if (!map_find(m, id, &idx)) {
+		struct plan_barrier *b;
+		if (rollback) {
+			idx = X->rbv.n;
+			b = VEC_PUSH(X->rbv);
+			(void)VEC_PUSH(X->rbuses);
+		} else {
+			idx = X->bv.n;
+			b = VEC_PUSH(X->bv);
+			(void)VEC_PUSH(X->buses);
+		}
+		b->id = id;
+		b->rollback = rollback;
+		b->decl = find_decl(X->p, id);
+		b->title = b->decl ? b->decl->name : NULL;
+		b->timeout_ms = b->decl ? b->decl->timeout_ms : DEFAULT_BARRIER_TIMEOUT_MS;
+		b->group = X->plan->workflows[wf].group;
+		map_add(m, id, idx, NULL);
+	}
+	struct plan_barrier_use *u = rollback ? VEC_PUSH(X->rbuses.v[idx]) : VEC_PUSH(X->buses.v[idx]);
+	u->wf = wf;
+	u->step = step;
+	*index_out = idx;
+}
+
+static void expand_steps(struct expander *X, const struct steplist *in, bool rollback, size_t wfi,
+			 const struct expr_scope *scope, struct plan_step **out, size_t *nout)
+{
+	*nout = in->n;
+	*out = arena_array(X->a, in->n ? in->n : 1, sizeof(**out));
+	for (size_t i = 0; i < in->n; i++) {
+		const struct step *st = &in->v[i];
+		struct plan_step *ps = &(*out)[i];
+		ps->src = st;
+		ps->id = st->id;
+		ps->name = st->name_explicit ? eval(X, st->name, st->name_pos, false, scope, "the step name")
+					     : st->name;
+		if (!ps->name)
+			ps->name = st->id;
+		if (st->kind == STEP_RUN) {
+			ps->run = eval(X, st->run, st->kind_pos, st->run_plain_single_line, scope, "run");
+			ps->dir = eval(X, st->dir, st->dir_pos, false, scope, "dir");
+		}
+		eval_kvlist(X, &st->env, scope, "step env", &ps->env);
+		if (st->kind == STEP_BARRIER) {
+			const char *id = eval(X, st->barrier, st->kind_pos, st->barrier_plain_single_line,
+					      scope, "barrier id");
+			if (!id)
+				continue;
+			if (!is_name(id)) {
+				diag_add(X->d, DIAG_ERROR, X->p->file, st->kind_pos.line, st->kind_pos.col,
+					 "barrier id '%s' of workflow %s is not a valid id: use letters, digits, '.', '_' and '-'",
+					 id, scope->workflow_name);
+				X->instance_failed = true;
+				continue;
+			}
+			ps->barrier = id;
+			if (!st->name_explicit)
+				ps->name = arena_printf(X->a, "barrier %s", id);
+			add_use(X, rollback, id, wfi, i, &ps->barrier_index);
+		}
+	}
+}
+
+/* Builds one workflow instance of stage entry `sg` with matrix values `combo`. */
+static void expand_instance(struct expander *X, const struct stage *sg, size_t stage_index,
+			    size_t group, const size_t *combo)
+{
+	const struct workflow *wf = &X->p->workflows[sg->wf];
+	struct plan *plan = X->plan;
+	struct buf name = BUF_INIT;
+	buf_adds(&name, wf->name);
+	struct kvlist matrix = { NULL, 0 };
+	if (sg->nmatrix) {
+		matrix.v = arena_array(X->a, sg->nmatrix, sizeof(*matrix.v));
+		matrix.n = sg->nmatrix;
+		buf_addc(&name, '[');
+		for (size_t k = 0; k < sg->nmatrix; k++) {
+			const struct matrix_axis *ax = &sg->matrix[k];
+			matrix.v[k].key = ax->key;
+			matrix.v[k].val = ax->values[combo[k]];
+			matrix.v[k].key_pos = ax->pos;
+			matrix.v[k].val_pos = ax->value_pos[combo[k]];
+			buf_addf(&name, "%s%s=%s", k ? "," : "", ax->key, ax->values[combo[k]]);
+		}
+		buf_addc(&name, ']');
+	}
+	size_t wfi = plan->nworkflows;
+	struct plan_workflow *pw = &plan->workflows[wfi];
+	pw->name = arena_strndup(X->a, name.s, name.len);
+	buf_release(&name);
+	size_t prev;
+	if (!map_add(&X->instances, pw->name, wfi, &prev)) {
+		const struct plan_workflow *other = &plan->workflows[prev];
+		diag_add(X->d, DIAG_ERROR, X->p->file, sg->workflow_pos.line, sg->workflow_pos.col,
+			 "workflow instance %s appears twice in stages (first at line %d); use it once, or give the entries different matrix values",
+			 pw->name, other->stage->workflow_pos.line);
+		X->instance_failed = true;
+		return;
+	}
+	plan->nworkflows++;
+	pw->src = wf;
+	pw->stage = sg;
+	pw->stage_index = stage_index;
+	pw->group = group;
+	pw->matrix = matrix;
+
+	struct expr_scope scope = {
+		.vars = &plan->vars,
+		.inputs = NULL,
+		.matrix = &pw->matrix,
+		.pipeline_name = X->p->name,
+		.workflow_name = pw->name,
+		.run_id = NULL,
+	};
+	/* Inputs may use vars and the pipeline name only. */
+	struct expr_scope in_scope = { .vars = &plan->vars, .pipeline_name = X->p->name,
+				       .workflow_name = pw->name };
+	eval_kvlist(X, &sg->with, &in_scope, "with", &pw->inputs);
+	scope.inputs = &pw->inputs;
+	eval_kvlist(X, &wf->env, &scope, "env", &pw->env);
+	expand_steps(X, &wf->steps, false, wfi, &scope, &pw->steps, &pw->nsteps);
+	expand_steps(X, &wf->rollback, true, wfi, &scope, &pw->rollback, &pw->nrollback);
+}
+
+static bool apply_overrides(struct expander *X, const struct kvlist *over)
+{
+	const struct pipeline *p = X->p;
+	struct plan *plan = X->plan;
+	plan->vars.n = p->vars.n;
+	plan->vars.v = arena_array(X->a, p->vars.n ? p->vars.n : 1, sizeof(*plan->vars.v));
+	memcpy(plan->vars.v, p->vars.v, p->vars.n * sizeof(*p->vars.v));
+	bool ok = true;
+	for (size_t i = 0; over && i < over->n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < plan->vars.n; j++) {
+			if (!strcmp(plan->vars.v[j].key, over->v[i].key)) {
+				plan->vars.v[j].val = arena_strdup(X->a, over->v[i].val);
+				found = true;
+			}
+		}
+		if (!found) {
+			diag_add(X->d, DIAG_ERROR, p->file, 0, 0,
+				 "--var %s: the pipeline declares no var '%s' (declare it under vars:)",
+				 over->v[i].key, over->v[i].key);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* Finalises the barrier arrays: copies the uses into the plan's arena. */
+static void finish_barriers(struct expander *X)
+{
+	struct plan *plan = X->plan;
+	plan->nbarriers = X->bv.n;
+	plan->barriers = arena_array(X->a, X->bv.n ? X->bv.n : 1, sizeof(*plan->barriers));
+	for (size_t i = 0; i < X->bv.n; i++) {
+		plan->barriers[i] = X->bv.v[i];
+		plan->barriers[i].nuses = X->buses.v[i].n;
+		plan->barriers[i].uses = arena_array(X->a, X->buses.v[i].n, sizeof(struct plan_barrier_use));
+		memcpy(plan->barriers[i].uses, X->buses.v[i].v, X->buses.v[i].n * sizeof(struct plan_barrier_use));
+		VEC_FREE(X->buses.v[i]);
+	}
+	plan->nrollback_barriers = X->rbv.n;
+	plan->rollback_barriers = arena_array(X->a, X->rbv.n ? X->rbv.n : 1, sizeof(*plan->rollback_barriers));
+	for (size_t i = 0; i < X->rbv.n; i++) {
+		plan->rollback_barriers[i] = X->rbv.v[i];
+		plan->rollback_barriers[i].nuses = X->rbuses.v[i].n;
+		plan->rollback_barriers[i].uses = arena_array(X->a, X->rbuses.v[i].n, sizeof(struct plan_barrier_use));
+		memcpy(plan->rollback_barriers[i].uses, X->rbuses.v[i].v, X->rbuses.v[i].n * sizeof(struct plan_barrier_use));
+		VEC_FREE(X->rbuses.v[i]);
+	}
+	VEC_FREE(X->bv);
+	VEC_FREE(X->rbv);
+	VEC_FREE(X->buses);
+	VEC_FREE(X->rbuses);
+}
+
+static void finish_groups(struct expander *X, size_t ngroups)
+{
+	struct plan *plan = X->plan;
+	plan->ngroups = ngroups;
+	plan->groups = arena_array(X->a, ngroups ? ngroups : 1, sizeof(*plan->groups));
+	for (size_t i = 0; i < plan->nworkflows; i++)
+		plan->groups[plan->workflows[i].group].n++;
+	for (size_t g = 0; g < ngroups; g++) {
+		plan->groups[g].wfs = arena_array(X->a, plan->groups[g].n ? plan->groups[g].n : 1,
+						  sizeof(size_t));
+		plan->groups[g].n = 0;
+	}
+	for (size_t i = 0; i < plan->nworkflows; i++) {
+		struct plan_group *g = &plan->groups[plan->workflows[i].group];
+		g->wfs[g->n++] = i;
+	}
+}
+
+struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides, struct diag *d)
+{
+	struct plan *plan = xcalloc(1, sizeof(*plan));
+	struct expander X = { .p = p, .plan = plan, .a = &plan->arena, .d = d,
+			      .errors_at_start = d->errors };
+	plan->pipeline = p;
+	bool ok = apply_overrides(&X, overrides);
+
+	/* Count the instances first so that a huge matrix is refused before
+	 * anything is allocated for it. */
+	size_t total = 0;
+	for (size_t s = 0; s < p->nstages; s++) {
+		size_t n = 1;
+		for (size_t k = 0; k < p->stages[s].nmatrix; k++) {
+			n *= p->stages[s].matrix[k].n;
+			if (n > PLAN_MAX_INSTANCES)
+				break;
+		}
+		total += n;
+		if (n > PLAN_MAX_INSTANCES || total > PLAN_MAX_INSTANCES) {
+			const struct stage *sg = &p->stages[s];
+			diag_add(d, DIAG_ERROR, p->file, sg->pos.line, sg->pos.col,
+				 "the plan has more than %d workflow instances (matrix too large)",
+				 PLAN_MAX_INSTANCES);
+			plan_free(plan);
+			return NULL;
+		}
+	}
+	plan->workflows = arena_array(&plan->arena, total ? total : 1, sizeof(*plan->workflows));
+
+	size_t group = 0;
+	for (size_t s = 0; s < p->nstages && ok; s++) {
+		const struct stage *sg = &p->stages[s];
+		if (s > 0 && !sg->parallel)
+			group++;
+		size_t combo[64] = { 0 };
+		size_t *cb = sg->nmatrix <= 64 ? combo : xcalloc(sg->nmatrix, sizeof(*cb));
+		for (;;) {
+			X.instance_failed = false;
+			expand_instance(&X, sg, s, group, cb);
+			/* Every instance of an entry fails the same way: say it once. */
+			if (X.instance_failed)
+				break;
+			size_t k = sg->nmatrix;
+			while (k > 0) {
+				k--;
+				if (++cb[k] < sg->matrix[k].n)
+					break;
+				cb[k] = 0;
+				if (k == 0) {
+					k = SIZE_MAX;
+					break;
+				}
+			}
+			if (sg->nmatrix == 0 || k == SIZE_MAX)
+				break;
+		}
+		if (cb != combo)
+			free(cb);
+	}
+	finish_groups(&X, p->nstages ? group + 1 : 0);
+	finish_barriers(&X);
+	map_release(&X.instances);
+	map_release(&X.barriers);
+	map_release(&X.rbarriers);
+	if (!ok || d->errors > X.errors_at_start) {
+		plan_free(plan);
+		return NULL;
+	}
+	return plan;
+}
+
+void plan_free(struct plan *plan)
+{
+	if (!plan)
+		return;
+	arena_release(&plan->arena);
+	free(plan);
+}
+
+void plan_barrier_participants(const struct plan *plan, const struct plan_barrier *b,
+			       struct buf *out)
+{
+	for (size_t i = 0; i < b->nuses; i++) {
+		if (i)
+			buf_adds(out, i + 1 == b->nuses ? " and " : ", ");
+		buf_adds(out, plan->workflows[b->uses[i].wf].name);
+	}
+}

@@ -1,0 +1,975 @@
+#include "pipeline/load.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/duration.h"
+#include "base/fsio.h"
+#include "base/suggest.h"
+#include "base/xalloc.h"
+#include "pipeline/expr.h"
+#include "pipeline/yaml.h"
+
+#define MAX_RETRIES 100
+
+struct loader {
+	const char *file;
+	struct diag *d;
+	struct pipeline *p;
+	struct arena *a;
+};
+
+static void verr(struct loader *L, enum diag_severity sev, int line, int col, const char *fmt,
+		 va_list ap) __attribute__((format(printf, 5, 0)));
+static void verr(struct loader *L, enum diag_severity sev, int line, int col, const char *fmt,
+		 va_list ap)
+{
+	diag_vadd(L->d, sev, L->file, line, col, fmt, ap);
+}
+
+static void err(struct loader *L, const struct ynode *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void err(struct loader *L, const struct ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verr(L, DIAG_ERROR, n ? n->line : 0, n ? n->col : 0, fmt, ap);
+	va_end(ap);
+}
+
+static void err_at(struct loader *L, struct pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void err_at(struct loader *L, struct pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verr(L, DIAG_ERROR, pos.line, pos.col, fmt, ap);
+	va_end(ap);
+}
+
+static void warn_at(struct loader *L, struct pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void warn_at(struct loader *L, struct pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verr(L, DIAG_WARNING, pos.line, pos.col, fmt, ap);
+	va_end(ap);
+}
+
+static struct pos pos_of(const struct ynode *n)
+{
+	struct pos p = { n ? n->line : 0, n ? n->col : 0 };
+	return p;
+}
+
+static bool single_line_plain(const struct ynode *n)
+{
+	return n->kind == YNODE_SCALAR && n->plain && !memchr(n->str, '\n', n->len);
+}
+
+/* ---- names ---- */
+
+static bool is_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static bool is_key_name(const char *s)
+{
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		return false;
+	for (s++; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static bool is_env_name(const char *s)
+{
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		return false;
+	for (s++; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+static bool is_step_id(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !isdigit((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+/* ---- typed values ---- */
+
+/* Every key a mapping may have must be in `allowed`; reports the others. */
+static void check_keys(struct loader *L, const struct ynode *map, const char *const *allowed,
+		       size_t nallowed, const char *where)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->keys[i];
+		if (k->kind != YNODE_SCALAR)
+			continue; /* reported by the YAML layer */
+		bool ok = false;
+		for (size_t j = 0; j < nallowed && !ok; j++)
+			ok = strcmp(k->str, allowed[j]) == 0;
+		if (ok)
+			continue;
+		if (strcmp(k->str, "<<") == 0) {
+			err(L, k, "YAML merge keys (<<) are not supported; repeat the keys instead");
+			continue;
+		}
+		const char *s = suggest_closest(k->str, allowed, nallowed);
+		if (s)
+			err(L, k, "unknown key '%s' in %s; did you mean '%s'?", k->str, where, s);
+		else
+			err(L, k, "unknown key '%s' in %s", k->str, where);
+	}
+}
+
+/* A string value: any scalar but null, taken as written. */
+static const char *get_str(struct loader *L, const struct ynode *n, const char *what)
+{
+	if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
+		err(L, n, "%s must be a string, not %s", what, ynode_kind_name(n));
+		return NULL;
+	}
+	return n->str;
+}
+
+static bool get_bool(struct loader *L, const struct ynode *n, const char *what, bool *out)
+{
+	if (n->kind == YNODE_SCALAR && n->plain) {
+		const char *s = n->str;
+		if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+			*out = true;
+			return true;
+		}
+		if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+			*out = false;
+			return true;
+		}
+	}
+	if (n->kind == YNODE_SCALAR)
+		err(L, n, "%s must be true or false, not '%s'", what, n->str);
+	else
+		err(L, n, "%s must be true or false, not %s", what, ynode_kind_name(n));
+	return false;
+}
+
+static bool get_int(struct loader *L, const struct ynode *n, const char *what, long max, int *out)
+{
+	if (n->kind == YNODE_SCALAR && n->plain && n->len && n->len <= 9) {
+		bool digits = true;
+		for (size_t i = 0; i < n->len; i++)
+			digits = digits && isdigit((unsigned char)n->str[i]);
+		if (digits) {
+			long v = strtol(n->str, NULL, 10);
+			if (v <= max) {
+				*out = (int)v;
+				return true;
+			}
+			err(L, n, "%s must be at most %ld, not %ld", what, max, v);
+			return false;
+		}
+	}
+	if (n->kind == YNODE_SCALAR)
+		err(L, n, "%s must be a whole number from 0 to %ld, not '%s'", what, max, n->str);
+	else
+		err(L, n, "%s must be a whole number, not %s", what, ynode_kind_name(n));
+	return false;
+}
+
+static bool get_duration(struct loader *L, const struct ynode *n, const char *what, bool positive,
+			 uint64_t *out)
+{
+	if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
+		err(L, n, "%s must be a duration like 30s, 10m or 1h30m, not %s", what,
+		    ynode_kind_name(n));
+		return false;
+	}
+	const char *why;
+	if (duration_parse(n->str, out, &why) < 0) {
+		err(L, n, "bad duration '%s' for %s: %s (examples: 250ms, 30s, 10m, 1h30m)", n->str,
+		    what, why);
+		return false;
+	}
+	if (positive && *out == 0) {
+		err(L, n, "%s must be greater than 0", what);
+		return false;
+	}
+	return true;
+}
+
+static bool expect_kind(struct loader *L, const struct ynode *n, enum ynode_kind kind,
+			const char *what)
+{
+	if (n->kind == kind)
+		return true;
+	const char *want = kind == YNODE_MAP ? "a mapping" : kind == YNODE_SEQ ? "a list" : "a string";
+	err(L, n, "%s must be %s, not %s", what, want, ynode_kind_name(n));
+	return false;
+}
+
+/* ---- expressions ---- */
+
+struct expr_check_ctx {
+	struct loader *L;
+	const struct ynode *n;
+	unsigned allowed;
+	const char *where;
+	bool ok;
+};
+
+static struct pos expr_pos(const struct ynode *n, size_t offset)
+{
+	struct pos p = pos_of(n);
+	if (single_line_plain(n))
+		p.col += (int)offset;
+	return p;
+}
+
+static int expr_check_cb(const struct expr_ref *ref, void *arg)
+{
+	struct expr_check_ctx *c = arg;
+	struct loader *L = c->L;
+	struct pos pos = expr_pos(c->n, ref->offset);
+	if (!(ref->root & c->allowed)) {
+		if (ref->root == EXPR_RUN)
+			err_at(L, pos, "${{ run.id }} is not allowed in %s: its value is known only when the run starts",
+			       c->where);
+		else
+			err_at(L, pos, "%s.* is not available in %s", expr_root_name(ref->root), c->where);
+		c->ok = false;
+		return 0;
+	}
+	if (ref->root == EXPR_VARS) {
+		bool found = false;
+		const struct kvlist *vars = &L->p->vars;
+		const char **names = xmalloc((vars->n + 1) * sizeof(*names));
+		for (size_t i = 0; i < vars->n; i++) {
+			names[i] = vars->v[i].key;
+			if (strlen(vars->v[i].key) == ref->keylen &&
+			    !memcmp(vars->v[i].key, ref->key, ref->keylen))
+				found = true;
+		}
+		if (!found) {
+			char *key = xstrndup(ref->key, ref->keylen);
+			const char *s = suggest_closest(key, names, vars->n);
+			if (s)
+				err_at(L, pos, "unknown var '%s'; did you mean '%s'?", key, s);
+			else
+				err_at(L, pos, "unknown var '%s' (declare it under vars:)", key);
+			free(key);
+			c->ok = false;
+		}
+		free(names);
+	}
+	return 0;
+}
+
+/*
+ * Checks the syntax of every ${{ }} in scalar `n` and that each root is
+ * allowed here; inputs and matrix keys are checked during expansion, where
+ * the stage entry that gives them is known.
+ */
+static bool check_exprs(struct loader *L, const struct ynode *n, unsigned allowed, const char *where)
+{
+	if (n->kind != YNODE_SCALAR || !expr_has(n->str))
+		return true;
+	struct expr_check_ctx c = { L, n, allowed, where, true };
+	struct buf e = BUF_INIT;
+	size_t off = 0;
+	if (expr_scan(n->str, expr_check_cb, &c, &e, &off) < 0) {
+		err_at(L, expr_pos(n, off), "%s", e.s);
+		c.ok = false;
+	}
+	buf_release(&e);
+	return c.ok;
+}
+
+static bool no_exprs(struct loader *L, const struct ynode *n, const char *where)
+{
+	if (n->kind == YNODE_SCALAR && expr_has(n->str)) {
+		err(L, n, "expressions are not allowed in %s", where);
+		return false;
+	}
+	return true;
+}
+
+/* ---- string maps ---- */
+
+enum kv_rule { KV_VARS, KV_ENV, KV_WITH };
+
+static void load_kvlist(struct loader *L, const struct ynode *n, enum kv_rule rule,
+			const char *what, struct kvlist *out)
+{
+	if (ynode_is_null(n))
+		return;
+	if (!expect_kind(L, n, YNODE_MAP, what))
+		return;
+	out->v = arena_array(L->a, n->n, sizeof(*out->v));
+	out->n = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->vals[i];
+		if (k->kind != YNODE_SCALAR)
+			continue;
+		bool ok = true;
+		if (rule == KV_ENV) {
+			if (!is_env_name(k->str)) {
+				err(L, k, "bad environment variable name '%s' in %s: use letters, digits and _, not starting with a digit",
+				    k->str, what);
+				ok = false;
+			} else if (!strncmp(k->str, "LOCKSTEP_", 9)) {
+				err(L, k, "environment variable '%s' in %s: names starting with LOCKSTEP_ are reserved for lockstep",
+				    k->str, what);
+				ok = false;
+			}
+		} else if (!is_key_name(k->str)) {
+			err(L, k, "bad name '%s' in %s: use letters, digits, _ and -, starting with a letter or _",
+			    k->str, what);
+			ok = false;
+		}
+		const char *val;
+		if (v->kind == YNODE_SCALAR && ynode_is_null(v))
+			val = "";
+		else
+			val = get_str(L, v, "a value here");
+		if (!val)
+			continue;
+		if (rule == KV_VARS)
+			ok = no_exprs(L, v, "vars values") && ok;
+		else if (rule == KV_WITH)
+			ok = check_exprs(L, v, EXPR_VARS | EXPR_PIPELINE, "stage inputs (with:)") && ok;
+		else
+			ok = check_exprs(L, v, EXPR_ALL, what) && ok;
+		if (!ok)
+			continue;
+		struct kv *kv = &out->v[out->n++];
+		kv->key = k->str;
+		kv->val = val;
+		kv->key_pos = pos_of(k);
+		kv->val_pos = pos_of(v);
+		kv->val_plain_single_line = single_line_plain(v);
+	}
+}
+
+static int on_failure_parse(const char *s, enum on_failure *out)
+{
+	static const struct { const char *name; enum on_failure v; } t[] = {
+		{ "rollback", ON_FAILURE_ROLLBACK }, { "stop", ON_FAILURE_STOP },
+		{ "ignore", ON_FAILURE_IGNORE }, { "rollback-all", ON_FAILURE_ROLLBACK_ALL },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (!strcmp(s, t[i].name)) {
+			*out = t[i].v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool load_on_failure(struct loader *L, const struct ynode *n, bool pipeline,
+			    enum on_failure *out)
+{
+	const char *s = get_str(L, n, "on-failure");
+	if (!s)
+		return false;
+	enum on_failure v;
+	if (on_failure_parse(s, &v) == 0 &&
+	    (pipeline ? (v == ON_FAILURE_STOP || v == ON_FAILURE_ROLLBACK_ALL)
+		      : v != ON_FAILURE_ROLLBACK_ALL)) {
+		*out = v;
+		return true;
+	}
+	static const char *const pl[] = { "stop", "rollback-all" };
+	static const char *const wf[] = { "rollback", "stop", "ignore" };
+	const char *sug = pipeline ? suggest_closest(s, pl, 2) : suggest_closest(s, wf, 3);
+	if (sug)
+		err(L, n, "bad on-failure '%s': expected %s; did you mean '%s'?", s,
+		    pipeline ? "stop or rollback-all" : "rollback, stop or ignore", sug);
+	else
+		err(L, n, "bad on-failure '%s': expected %s", s,
+		    pipeline ? "stop or rollback-all" : "rollback, stop or ignore");
+	return false;
+}
+
+/* ---- steps ---- */
+
+static const char *const step_keys[] = {
+	"run", "barrier", "wait", "name", "id", "timeout", "retries", "retry-delay",
+	"continue-on-error", "env", "dir", "shell",
+};
+static const char *const kind_keys[] = { "run", "barrier", "wait" };
+/* Step kinds that are specified but not implemented yet. */
+static const char *const later_kinds[] = { "k8s-rolling", "k8s-rollback", "http-check", "approval" };
+
+static const char *default_run_name(struct loader *L, const char *run)
+{
+	while (*run == ' ' || *run == '\t' || *run == '\n')
+		run++;
+	size_t len = strcspn(run, "\n");
+	while (len && (run[len - 1] == ' ' || run[len - 1] == '\t' || run[len - 1] == '\r'))
+		len--;
+	if (len > 60)
+		return arena_printf(L->a, "%.57s...", run);
+	if (!len)
+		return "run";
+	return arena_strndup(L->a, run, len);
+}
+
+static bool load_step(struct loader *L, const struct ynode *n, size_t index, bool rollback,
+		      const char *wfname, struct step *st)
+{
+	if (!expect_kind(L, n, YNODE_MAP, "a step"))
+		return false;
+	bool ok = true;
+	/* Specified-but-later kinds get their own message, not "unknown key". */
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i];
+		for (size_t j = 0; j < sizeof(later_kinds) / sizeof(later_kinds[0]); j++) {
+			if (k->kind == YNODE_SCALAR && !strcmp(k->str, later_kinds[j])) {
+				err(L, k, "step kind '%s' is not supported by this version of lockstep",
+				    k->str);
+				ok = false;
+			}
+		}
+	}
+	const char *allowed[sizeof(step_keys) / sizeof(step_keys[0]) + 4];
+	size_t nallowed = 0;
+	for (size_t i = 0; i < sizeof(step_keys) / sizeof(step_keys[0]); i++)
+		allowed[nallowed++] = step_keys[i];
+	for (size_t j = 0; j < sizeof(later_kinds) / sizeof(later_kinds[0]); j++)
+		allowed[nallowed++] = later_kinds[j];
+	check_keys(L, n, allowed, nallowed, "a step");
+
+	st->pos = pos_of(n);
+	st->retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
+	const struct ynode *kinds[3] = { 0 };
+	size_t nkinds = 0;
+	for (size_t i = 0; i < 3; i++) {
+		kinds[i] = ynode_get(n, kind_keys[i]);
+		nkinds += kinds[i] != NULL;
+	}
+	if (nkinds == 0) {
+		if (ok)
+			err(L, n, "step has no kind: give it exactly one of run, barrier or wait");
+		return false;
+	}
+	if (nkinds > 1) {
+		struct buf b = BUF_INIT;
+		for (size_t i = 0; i < 3; i++) {
+			if (!kinds[i])
+				continue;
+			if (b.len)
+				buf_adds(&b, " and ");
+			buf_adds(&b, kind_keys[i]);
+		}
+		err(L, n, "step has more than one kind (%s); a step does exactly one thing", b.s);
+		buf_release(&b);
+		return false;
+	}
+	if (kinds[0]) {
+		const struct ynode *v = kinds[0];
+		st->kind = STEP_RUN;
+		st->kind_pos = pos_of(v);
+		st->run = get_str(L, v, "run");
+		if (!st->run)
+			ok = false;
+		else if (!*st->run) {
+			err(L, v, "run must not be empty");
+			ok = false;
+		} else {
+			ok = check_exprs(L, v, EXPR_ALL, "run") && ok;
+		}
+		st->run_plain_single_line = single_line_plain(v);
+	} else if (kinds[1]) {
+		const struct ynode *v = kinds[1];
+		st->kind = STEP_BARRIER;
+		st->kind_pos = pos_of(v);
+		st->barrier = get_str(L, v, "barrier");
+		if (!st->barrier) {
+			ok = false;
+		} else if (!expr_has(st->barrier) && !is_name(st->barrier)) {
+			err(L, v, "bad barrier id '%s': use letters, digits, '.', '_' and '-'", st->barrier);
+			ok = false;
+		} else {
+			ok = check_exprs(L, v, EXPR_ALL & ~EXPR_RUN, "barrier ids") && ok;
+		}
+		st->barrier_plain_single_line = single_line_plain(v);
+	} else {
+		const struct ynode *v = kinds[2];
+		st->kind = STEP_WAIT;
+		st->kind_pos = pos_of(v);
+		ok = get_duration(L, v, "wait", false, &st->wait_ms) && ok;
+	}
+
+	const struct ynode *v;
+	if ((v = ynode_get(n, "name"))) {
+		st->name = get_str(L, v, "name");
+		st->name_explicit = st->name != NULL;
+		st->name_pos = pos_of(v);
+		if (st->name)
+			ok = check_exprs(L, v, EXPR_ALL, "step names") && ok;
+		else
+			ok = false;
+	}
+	if ((v = ynode_get(n, "id"))) {
+		st->id = get_str(L, v, "id");
+		st->id_pos = pos_of(v);
+		if (st->id && !is_step_id(st->id)) {
+			err(L, v, "bad step id '%s': use lowercase letters, digits, '_' and '-'", st->id);
+			ok = false;
+		} else if (!st->id) {
+			ok = false;
+		}
+		st->id_explicit = st->id != NULL;
+	}
+	if ((v = ynode_get(n, "timeout")))
+		ok = get_duration(L, v, "timeout", true, &st->timeout_ms) && ok;
+	if ((v = ynode_get(n, "retries"))) {
+		ok = get_int(L, v, "retries", MAX_RETRIES, &st->retries) && ok;
+		if (st->kind == STEP_BARRIER) {
+			err(L, v, "a barrier step cannot be retried: a workflow crosses a barrier once");
+			ok = false;
+		}
+	}
+	if ((v = ynode_get(n, "retry-delay"))) {
+		ok = get_duration(L, v, "retry-delay", false, &st->retry_delay_ms) && ok;
+		if (st->kind == STEP_BARRIER) {
+			err(L, v, "a barrier step cannot be retried: a workflow crosses a barrier once");
+			ok = false;
+		}
+	}
+	if ((v = ynode_get(n, "continue-on-error")))
+		ok = get_bool(L, v, "continue-on-error", &st->continue_on_error) && ok;
+	if ((v = ynode_get(n, "env")))
+		load_kvlist(L, v, KV_ENV, "step env", &st->env);
+	if ((v = ynode_get(n, "dir"))) {
+		st->dir_pos = pos_of(v);
+		if (st->kind != STEP_RUN) {
+			err(L, v, "dir applies only to run steps");
+			ok = false;
+		} else if (!(st->dir = get_str(L, v, "dir"))) {
+			ok = false;
+		} else {
+			ok = check_exprs(L, v, EXPR_ALL, "dir") && ok;
+		}
+	}
+	if ((v = ynode_get(n, "shell"))) {
+		const char *s = get_str(L, v, "shell");
+		if (st->kind != STEP_RUN) {
+			err(L, v, "shell applies only to run steps");
+			ok = false;
+		} else if (s && !strcmp(s, "sh")) {
+			st->shell = SHELL_SH;
+		} else if (s && !strcmp(s, "bash")) {
+			st->shell = SHELL_BASH;
+		} else if (s) {
+			err(L, v, "bad shell '%s': expected sh or bash", s);
+			ok = false;
+		}
+	}
+
+	if (!st->id)
+		st->id = arena_printf(L->a, "%s-%zu", rollback ? "rollback" : "step", index + 1);
+	if (!st->name) {
+		if (st->kind == STEP_RUN && st->run) {
+			st->name = default_run_name(L, st->run);
+		} else if (st->kind == STEP_BARRIER && st->barrier) {
+			st->name = arena_printf(L->a, "barrier %s", st->barrier);
+		} else if (st->kind == STEP_WAIT) {
+			char d[32];
+			duration_format(st->wait_ms, d, sizeof(d));
+			st->name = arena_printf(L->a, "wait %s", d);
+		} else {
+			st->name = step_kind_name(st->kind);
+		}
+	}
+	return ok;
+}
+
+static void load_steplist(struct loader *L, const struct ynode *n, bool rollback,
+			  const char *wfname, struct steplist *out)
+{
+	const char *what = rollback ? "rollback" : "steps";
+	if (!expect_kind(L, n, YNODE_SEQ, what))
+		return;
+	if (!rollback && n->n == 0) {
+		err(L, n, "steps must not be empty");
+		return;
+	}
+	out->v = arena_array(L->a, n->n, sizeof(*out->v));
+	out->n = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		struct step *st = &out->v[out->n];
+		memset(st, 0, sizeof(*st));
+		if (load_step(L, n->vals[i], i, rollback, wfname, st))
+			out->n++;
+	}
+}
+
+static int step_id_cmp(const void *a, const void *b)
+{
+	const struct step *x = *(const struct step *const *)a, *y = *(const struct step *const *)b;
+	int c = strcmp(x->id, y->id);
+	if (c)
+		return c;
+	if (x->pos.line != y->pos.line)
+		return x->pos.line < y->pos.line ? -1 : 1;
+	return x->pos.col < y->pos.col ? -1 : x->pos.col > y->pos.col;
+}
+
+/* Step ids are unique across a workflow's steps and rollback lists. */
+static void check_step_ids(struct loader *L, struct workflow *wf)
+{
+	size_t total = wf->steps.n + wf->rollback.n;
+	if (total < 2)
+		return;
+	const struct step **all = xmalloc(total * sizeof(*all));
+	for (size_t i = 0; i < wf->steps.n; i++)
+		all[i] = &wf->steps.v[i];
+	for (size_t i = 0; i < wf->rollback.n; i++)
+		all[wf->steps.n + i] = &wf->rollback.v[i];
+	qsort(all, total, sizeof(*all), step_id_cmp);
+	for (size_t i = 1; i < total; i++) {
+		if (strcmp(all[i]->id, all[i - 1]->id))
+			continue;
+		struct pos p = all[i]->id_explicit ? all[i]->id_pos : all[i]->pos;
+		err_at(L, p, "duplicate step id '%s' in workflow %s (first at line %d)", all[i]->id,
+		       wf->name, all[i - 1]->pos.line);
+	}
+	free(all);
+}
+
+/* ---- workflows, stages, barriers ---- */
+
+static const char *const workflow_keys[] = { "steps", "rollback", "env", "on-failure", "description" };
+
+static bool load_workflow(struct loader *L, const struct ynode *k, const struct ynode *n,
+			  struct workflow *wf)
+{
+	wf->name = k->str;
+	wf->pos = pos_of(k);
+	wf->on_failure = ON_FAILURE_ROLLBACK;
+	bool ok = true;
+	if (!is_name(k->str)) {
+		err(L, k, "bad workflow name '%s': use letters, digits, '.', '_' and '-'", k->str);
+		ok = false;
+	}
+	if (!expect_kind(L, n, YNODE_MAP, "a workflow"))
+		return false;
+	check_keys(L, n, workflow_keys, sizeof(workflow_keys) / sizeof(workflow_keys[0]),
+		   "a workflow");
+	const struct ynode *v;
+	if ((v = ynode_get(n, "description")))
+		wf->description = get_str(L, v, "description");
+	if ((v = ynode_get(n, "env")))
+		load_kvlist(L, v, KV_ENV, "workflow env", &wf->env);
+	if ((v = ynode_get(n, "on-failure")))
+		ok = load_on_failure(L, v, false, &wf->on_failure) && ok;
+	if ((v = ynode_get(n, "steps")))
+		load_steplist(L, v, false, wf->name, &wf->steps);
+	else
+		err_at(L, wf->pos, "workflow %s has no steps (add a steps: list)", wf->name);
+	if ((v = ynode_get(n, "rollback"))) {
+		wf->has_rollback = true;
+		wf->rollback_pos = pos_of(v);
+		if (!ynode_is_null(v))
+			load_steplist(L, v, true, wf->name, &wf->rollback);
+	}
+	check_step_ids(L, wf);
+	return ok;
+}
+
+static const char *const stage_keys[] = { "workflow", "parallel", "with", "matrix" };
+
+static void load_matrix(struct loader *L, const struct ynode *n, struct stage *sg)
+{
+	sg->matrix_pos = pos_of(n);
+	if (!expect_kind(L, n, YNODE_MAP, "matrix"))
+		return;
+	if (n->n == 0) {
+		err(L, n, "matrix must have at least one key");
+		return;
+	}
+	sg->matrix = arena_array(L->a, n->n, sizeof(*sg->matrix));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->vals[i];
+		if (k->kind != YNODE_SCALAR)
+			continue;
+		if (!is_key_name(k->str)) {
+			err(L, k, "bad matrix key '%s': use letters, digits, _ and -, starting with a letter or _",
+			    k->str);
+			continue;
+		}
+		if (!expect_kind(L, v, YNODE_SEQ, "a matrix axis"))
+			continue;
+		if (v->n == 0) {
+			err(L, v, "matrix axis '%s' must have at least one value", k->str);
+			continue;
+		}
+		struct matrix_axis *ax = &sg->matrix[sg->nmatrix];
+		ax->key = k->str;
+		ax->pos = pos_of(k);
+		ax->values = arena_array(L->a, v->n, sizeof(*ax->values));
+		ax->value_pos = arena_array(L->a, v->n, sizeof(*ax->value_pos));
+		bool ok = true;
+		for (size_t j = 0; j < v->n; j++) {
+			const struct ynode *x = v->vals[j];
+			const char *s = get_str(L, x, "a matrix value");
+			if (!s || !no_exprs(L, x, "matrix values")) {
+				ok = false;
+				continue;
+			}
+			if (!*s || strpbrk(s, "[]=,\n")) {
+				err(L, x, "bad matrix value '%s': it becomes part of an instance name, so it must be non-empty and free of '[', ']', '=', ',' and newlines",
+				    s);
+				ok = false;
+				continue;
+			}
+			for (size_t m = 0; m < ax->n; m++) {
+				if (!strcmp(ax->values[m], s)) {
+					err(L, x, "duplicate matrix value '%s' for '%s'", s, k->str);
+					ok = false;
+				}
+			}
+			ax->value_pos[ax->n] = pos_of(x);
+			ax->values[ax->n++] = s;
+		}
+		if (ok)
+			sg->nmatrix++;
+	}
+}
+
+static size_t find_workflow(const struct pipeline *p, const char *name)
+{
+	for (size_t i = 0; i < p->nworkflows; i++)
+		if (!strcmp(p->workflows[i].name, name))
+			return i;
+	return SIZE_MAX;
+}
+
+static void unknown_workflow(struct loader *L, const struct ynode *n, const char *name)
+{
+	const char **names = xmalloc((L->p->nworkflows + 1) * sizeof(*names));
+	for (size_t i = 0; i < L->p->nworkflows; i++)
+		names[i] = L->p->workflows[i].name;
+	const char *s = suggest_closest(name, names, L->p->nworkflows);
+	if (s)
+		err(L, n, "unknown workflow '%s' in stages; did you mean '%s'?", name, s);
+	else
+		err(L, n, "unknown workflow '%s' in stages (define it under workflows:)", name);
+	free(names);
+}
+
+static bool load_stage(struct loader *L, const struct ynode *n, size_t index, struct stage *sg)
+{
+	sg->pos = pos_of(n);
+	sg->wf = SIZE_MAX;
+	const struct ynode *name = n;
+	if (n->kind == YNODE_MAP) {
+		check_keys(L, n, stage_keys, sizeof(stage_keys) / sizeof(stage_keys[0]),
+			   "a stage entry");
+		name = ynode_get(n, "workflow");
+		if (!name) {
+			err(L, n, "stage entry has no workflow (write '- workflow: NAME' or '- NAME')");
+			return false;
+		}
+		const struct ynode *v;
+		if ((v = ynode_get(n, "parallel"))) {
+			if (get_bool(L, v, "parallel", &sg->parallel) && sg->parallel && index == 0) {
+				err(L, v, "the first stage entry cannot run in parallel with a previous one: there is none");
+				return false;
+			}
+		}
+		if ((v = ynode_get(n, "with")))
+			load_kvlist(L, v, KV_WITH, "with", &sg->with);
+		if ((v = ynode_get(n, "matrix")))
+			load_matrix(L, v, sg);
+	} else if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
+		err(L, n, "a stage entry must be a workflow name or a mapping with 'workflow:', not %s",
+		    ynode_kind_name(n));
+		return false;
+	}
+	sg->workflow = get_str(L, name, "workflow");
+	if (!sg->workflow)
+		return false;
+	sg->workflow_pos = pos_of(name);
+	sg->wf = find_workflow(L->p, sg->workflow);
+	if (sg->wf == SIZE_MAX) {
+		unknown_workflow(L, name, sg->workflow);
+		return false;
+	}
+	L->p->workflows[sg->wf].used = true;
+	return true;
+}
+
+static const char *const barrier_keys[] = { "name", "timeout" };
+
+static void load_barriers(struct loader *L, const struct ynode *n)
+{
+	if (ynode_is_null(n) || !expect_kind(L, n, YNODE_MAP, "barriers"))
+		return;
+	struct pipeline *p = L->p;
+	p->barriers = arena_array(L->a, n->n, sizeof(*p->barriers));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->vals[i];
+		if (k->kind != YNODE_SCALAR)
+			continue;
+		if (!is_name(k->str)) {
+			err(L, k, "bad barrier id '%s': use letters, digits, '.', '_' and '-'", k->str);
+			continue;
+		}
+		struct barrier_decl *b = &p->barriers[p->nbarriers];
+		b->id = k->str;
+		b->pos = pos_of(k);
+		b->timeout_ms = DEFAULT_BARRIER_TIMEOUT_MS;
+		bool ok = true;
+		if (!ynode_is_null(v)) {
+			if (!expect_kind(L, v, YNODE_MAP, "a barrier declaration"))
+				continue;
+			check_keys(L, v, barrier_keys, 2, "a barrier declaration");
+			const struct ynode *x;
+			if ((x = ynode_get(v, "name"))) {
+				b->name = get_str(L, x, "name");
+				ok = b->name && no_exprs(L, x, "barrier names") && ok;
+			}
+			if ((x = ynode_get(v, "timeout")))
+				ok = get_duration(L, x, "timeout", true, &b->timeout_ms) && ok;
+		}
+		if (ok)
+			p->nbarriers++;
+	}
+}
+
+static const char *const top_keys[] = {
+	"name", "description", "vars", "on-failure", "barriers", "stages", "workflows",
+};
+
+static void load_pipeline(struct loader *L, const struct ynode *root)
+{
+	struct pipeline *p = L->p;
+	p->on_failure = ON_FAILURE_STOP;
+	if (root->kind != YNODE_MAP) {
+		err(L, root, "a pipeline file must be a mapping with name, stages and workflows, not %s",
+		    ynode_kind_name(root));
+		return;
+	}
+	check_keys(L, root, top_keys, sizeof(top_keys) / sizeof(top_keys[0]), "the pipeline");
+	const struct ynode *v;
+	if ((v = ynode_get(root, "name"))) {
+		p->name = get_str(L, v, "name");
+		if (p->name && !is_name(p->name)) {
+			err(L, v, "bad pipeline name '%s': use letters, digits, '.', '_' and '-'", p->name);
+			p->name = NULL;
+		}
+	} else {
+		err(L, root, "missing required key 'name' (the pipeline's name)");
+	}
+	if ((v = ynode_get(root, "description")))
+		p->description = get_str(L, v, "description");
+	if ((v = ynode_get(root, "vars")))
+		load_kvlist(L, v, KV_VARS, "vars", &p->vars);
+	if ((v = ynode_get(root, "on-failure")))
+		load_on_failure(L, v, true, &p->on_failure);
+	if ((v = ynode_get(root, "barriers")))
+		load_barriers(L, v);
+
+	const struct ynode *wfs = ynode_get(root, "workflows");
+	if (!wfs) {
+		err(L, root, "missing required key 'workflows'");
+	} else if (expect_kind(L, wfs, YNODE_MAP, "workflows")) {
+		if (wfs->n == 0)
+			err(L, wfs, "workflows must not be empty");
+		p->workflows = arena_array(L->a, wfs->n, sizeof(*p->workflows));
+		for (size_t i = 0; i < wfs->n; i++) {
+			if (wfs->keys[i]->kind != YNODE_SCALAR)
+				continue;
+			load_workflow(L, wfs->keys[i], wfs->vals[i], &p->workflows[p->nworkflows]);
+			p->nworkflows++;
+		}
+	}
+
+	const struct ynode *stages = ynode_get(root, "stages");
+	if (!stages) {
+		err(L, root, "missing required key 'stages' (the workflows to run, in order)");
+	} else if (expect_kind(L, stages, YNODE_SEQ, "stages")) {
+		if (stages->n == 0)
+			err(L, stages, "stages must not be empty");
+		p->stages = arena_array(L->a, stages->n, sizeof(*p->stages));
+		for (size_t i = 0; i < stages->n; i++) {
+			if (load_stage(L, stages->vals[i], i, &p->stages[p->nstages]))
+				p->nstages++;
+		}
+	}
+
+	for (size_t i = 0; i < p->nworkflows; i++)
+		if (!p->workflows[i].used && stages)
+			warn_at(L, p->workflows[i].pos,
+				"workflow %s is never used: no stage entry names it",
+				p->workflows[i].name);
+}
+
+struct pipeline *pipeline_load_text(const char *file, const char *text, size_t len, struct diag *d)
+{
+	size_t errors = d->errors;
+	struct pipeline *p = xcalloc(1, sizeof(*p));
+	p->file = arena_strdup(&p->arena, file);
+	if (len > PIPELINE_MAX_BYTES) {
+		diag_add(d, DIAG_ERROR, file, 0, 0, "file is larger than 4 MiB (%zu bytes); refusing to read it",
+			 len);
+		pipeline_free(p);
+		return NULL;
+	}
+	struct loader L = { p->file, d, p, &p->arena };
+	struct ynode *root = yaml_parse(p->file, text, len, &p->arena, d);
+	if (root)
+		load_pipeline(&L, root);
+	if (!root || d->errors > errors) {
+		pipeline_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct pipeline *pipeline_load(const char *file, struct diag *d)
+{
+	char *text;
+	size_t len;
+	int r = fsio_read_file(file, PIPELINE_MAX_BYTES, &text, &len);
+	if (r == -EFBIG) {
+		diag_add(d, DIAG_ERROR, file, 0, 0, "file is larger than 4 MiB; refusing to read it");
+		return NULL;
+	}
+	if (r < 0) {
+		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the pipeline file: %s", strerror(-r));
+		return NULL;
+	}
+	struct pipeline *p = pipeline_load_text(file, text, len, d);
+	free(text);
+	return p;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	arena_release(&p->arena);
+	free(p);
+}

@@ -1,0 +1,54 @@
+/*
+ * yaml: libyaml's event stream turned into a small tree of nodes that keep
+ * their source positions, so that every later error can point at a line
+ * and column.
+ *
+ * Limits enforced here, each with a clear diagnostic: nesting deeper than
+ * YAML_MAX_DEPTH, more than one document, alias expansion beyond
+ * YAML_MAX_NODES nodes (the "billion laughs" attack), NUL bytes and
+ * invalid UTF-8. Duplicate mapping keys are reported here too.
+ */
+#ifndef LS_YAML_H
+#define LS_YAML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/arena.h"
+#include "base/diag.h"
+
+#define YAML_MAX_DEPTH 64
+#define YAML_MAX_NODES 1000000
+
+enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
+
+struct ynode {
+	enum ynode_kind kind;
+	int line, col;      /* 1-based position of the node's first character */
+	/* YNODE_SCALAR */
+	const char *str;    /* NUL-terminated value (may contain no NULs) */
+	size_t len;
+	bool plain;         /* unquoted, not a block scalar: may be null/bool/int */
+	/* YNODE_MAP: keys[i] -> vals[i]; YNODE_SEQ: vals[i] */
+	struct ynode **keys;
+	struct ynode **vals;
+	size_t n;
+};
+
+/*
+ * Parses `text` (`len` bytes, NUL-terminated) from `file`. The tree is
+ * allocated in `arena`. Problems go to `d` with `file` as their file name.
+ * Returns the root node, or NULL when the text is not usable YAML (the
+ * reasons are in `d`). An empty document gives NULL with an error too.
+ */
+struct ynode *yaml_parse(const char *file, const char *text, size_t len, struct arena *arena,
+			 struct diag *d);
+
+/* Scalar helpers: true when the plain scalar spells null (`~`, `null`, empty). */
+bool ynode_is_null(const struct ynode *n);
+/* Returns the value node for `key` in mapping `map`, or NULL. */
+struct ynode *ynode_get(const struct ynode *map, const char *key);
+/* "a mapping", "a list", "a string" - for "expected X, got Y" messages. */
+const char *ynode_kind_name(const struct ynode *n);
+
+#endif
