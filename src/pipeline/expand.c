@@ -222,7 +222,8 @@ static bool apply_overrides(struct expander *X, const struct kvlist *over)
 	struct plan *plan = X->plan;
 	plan->vars.n = p->vars.n;
 	plan->vars.v = arena_array(X->a, p->vars.n ? p->vars.n : 1, sizeof(*plan->vars.v));
-	memcpy(plan->vars.v, p->vars.v, p->vars.n * sizeof(*p->vars.v));
+	if (p->vars.n)
+		memcpy(plan->vars.v, p->vars.v, p->vars.n * sizeof(*p->vars.v));
 	bool ok = true;
 	for (size_t i = 0; over && i < over->n; i++) {
 		bool found = false;
@@ -252,7 +253,9 @@ static void finish_barriers(struct expander *X)
 		plan->barriers[i] = X->bv.v[i];
 		plan->barriers[i].nuses = X->buses.v[i].n;
 		plan->barriers[i].uses = arena_array(X->a, X->buses.v[i].n, sizeof(struct plan_barrier_use));
-		memcpy(plan->barriers[i].uses, X->buses.v[i].v, X->buses.v[i].n * sizeof(struct plan_barrier_use));
+		if (X->buses.v[i].n)
+			memcpy(plan->barriers[i].uses, X->buses.v[i].v,
+			       X->buses.v[i].n * sizeof(struct plan_barrier_use));
 		VEC_FREE(X->buses.v[i]);
 	}
 	plan->nrollback_barriers = X->rbv.n;
@@ -261,7 +264,9 @@ static void finish_barriers(struct expander *X)
 		plan->rollback_barriers[i] = X->rbv.v[i];
 		plan->rollback_barriers[i].nuses = X->rbuses.v[i].n;
 		plan->rollback_barriers[i].uses = arena_array(X->a, X->rbuses.v[i].n, sizeof(struct plan_barrier_use));
-		memcpy(plan->rollback_barriers[i].uses, X->rbuses.v[i].v, X->rbuses.v[i].n * sizeof(struct plan_barrier_use));
+		if (X->rbuses.v[i].n)
+			memcpy(plan->rollback_barriers[i].uses, X->rbuses.v[i].v,
+			       X->rbuses.v[i].n * sizeof(struct plan_barrier_use));
 		VEC_FREE(X->rbuses.v[i]);
 	}
 	VEC_FREE(X->bv);

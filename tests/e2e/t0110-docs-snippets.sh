@@ -1,0 +1,48 @@
+#!/bin/bash
+# Every ```yaml block in README.md and docs/*.md is a whole pipeline file
+# that `lockstep check` accepts; a block fenced as ```yaml invalid must be
+# refused with exit 3. Keeps the documentation true.
+set -u
+. "$(dirname "$0")/lib/common.sh"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+nblocks=0
+for doc in "$SRC"/README.md "$SRC"/docs/*.md; do
+	[ -f "$doc" ] || continue
+	rel=${doc#"$SRC"/}
+	# Split the document into one file per yaml block: NNN-LINE-valid.yml
+	# or NNN-LINE-invalid.yml, LINE being where the block starts.
+	rm -f "$tmp"/*.yml
+	awk -v dir="$tmp" '
+		/^```yaml( invalid)?[[:space:]]*$/ && !inblock {
+			inblock = 1; n++
+			kind = ($0 ~ /invalid/) ? "invalid" : "valid"
+			file = sprintf("%s/%03d-%d-%s.yml", dir, n, NR + 1, kind)
+			printf "" > file
+			next
+		}
+		/^```[[:space:]]*$/ && inblock { inblock = 0; close(file); next }
+		inblock { print >> file }
+	' "$doc"
+	for f in "$tmp"/*.yml; do
+		[ -e "$f" ] || continue
+		nblocks=$((nblocks + 1))
+		base=$(basename "$f" .yml)
+		line=$(cut -d- -f2 <<<"$base")
+		kind=$(cut -d- -f3 <<<"$base")
+		out=$("$LOCKSTEP" check "$f" 2>&1)
+		rc=$?
+		if [ "$kind" = invalid ]; then
+			expect_rc "$rel:$line: invalid example is refused" 3 "$rc"
+		else
+			expect_rc "$rel:$line: example is valid" 0 "$rc"
+			[ "$rc" -eq 0 ] || echo "$out"
+		fi
+	done
+done
+if [ "$nblocks" -lt 10 ]; then
+	fail "expected at least 10 yaml examples in the docs, found $nblocks"
+fi
+finish
