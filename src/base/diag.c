@@ -35,6 +35,11 @@ void diag_vadd(struct diag *d, enum diag_severity sev, const char *file, int lin
 	}
 	struct buf msg = BUF_INIT;
 	buf_vaddf(&msg, fmt, ap);
+	/* Messages quote user text; a control character in it must not move
+	 * the cursor or clear the user's terminal. */
+	for (size_t i = 0; i < msg.len; i++)
+		if ((unsigned char)msg.s[i] < 0x20 || msg.s[i] == 0x7f)
+			msg.s[i] = '?';
 	struct diag_item *it = &d->items[d->n];
 	it->severity = sev;
 	it->file = file ? xstrdup(file) : NULL;

@@ -33,6 +33,10 @@ int duration_parse(const char *s, uint64_t *ms, const char **why)
 			p++;
 		}
 		int unit;
+		if (*p == '.' || *p == ',') {
+			*why = "fractions are not allowed; use a smaller unit instead";
+			return -1;
+		}
 		if (!*p) {
 			if (last_unit >= 0) {
 				*why = "number without a unit (use h, m, s or ms)";
@@ -73,6 +77,8 @@ int duration_parse(const char *s, uint64_t *ms, const char **why)
 void duration_format(uint64_t ms, char *out, size_t outsz)
 {
 	size_t len = 0;
+	if (!outsz)
+		return; /* not even room for the terminator */
 	out[0] = '\0';
 	if (ms == 0) {
 		snprintf(out, outsz, "0s");

@@ -41,9 +41,10 @@ size_t suggest_distance(const char *a, const char *b)
 
 const char *suggest_closest(const char *word, const char *const *cands, size_t n)
 {
-	size_t limit = strlen(word) / 3;
-	if (limit < 1)
-		limit = 1;
+	/* Short words allow fewer edits: for a two-letter id like "FE", only a
+	 * change of case ("Fe") is a plausible typo; "BE" is another barrier. */
+	size_t len = strlen(word);
+	size_t limit = len < 3 ? 0 : len / 3 < 1 ? 1 : len / 3;
 	const char *best = NULL;
 	size_t best_d = (size_t)-1;
 	for (size_t i = 0; i < n; i++) {

@@ -11,7 +11,9 @@
 size_t suggest_distance(const char *a, const char *b);
 /*
  * Returns the candidate closest to `word`, or NULL when none is within
- * max(1, strlen(word) / 3) edits. Candidates equal to `word` are skipped.
+ * strlen(word) / 3 edits (at least 1 for words of three or more
+ * characters; words shorter than that match only a change of case).
+ * Candidates equal to `word` are skipped.
  */
 const char *suggest_closest(const char *word, const char *const *cands, size_t n);
 

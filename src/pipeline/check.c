@@ -61,15 +61,18 @@ static void check_once(struct checker *C, const struct plan_barrier *b, bool *ba
 {
 	const struct plan *plan = C->plan;
 	/* Uses are in workflow order, then step order: duplicates are adjacent. */
+	size_t first = 0;
 	for (size_t i = 1; i < b->nuses; i++) {
-		const struct plan_barrier_use *u = &b->uses[i], *prev = &b->uses[i - 1];
-		if (u->wf != prev->wf)
+		const struct plan_barrier_use *u = &b->uses[i], *prev = &b->uses[first];
+		if (u->wf != prev->wf) {
+			first = i;
 			continue;
+		}
 		const struct plan_workflow *w = &plan->workflows[u->wf];
-		struct pos first = use_pos(plan, b, prev);
+		struct pos first_pos = use_pos(plan, b, prev);
 		error_at(C, use_pos(plan, b, u),
 			 "workflow %s crosses %sbarrier %s twice (first at line %d); a workflow crosses a barrier at most once",
-			 w->name, b->rollback ? "rollback " : "", b->id, first.line);
+			 w->name, b->rollback ? "rollback " : "", b->id, first_pos.line);
 		*bad = true;
 	}
 }

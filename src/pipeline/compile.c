@@ -9,11 +9,16 @@
 struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, struct diag *d)
 {
 	size_t errors = d->errors;
-	struct pipeline *p = pipeline_load(file, d);
+	bool had_errors;
+	struct pipeline *p = pipeline_load_lenient(file, d, &had_errors);
 	struct plan *plan = NULL;
 	if (p) {
+		/* Expansion finds problems of its own (duplicate instances, missing
+		 * inputs) that are worth reporting with the schema errors. The
+		 * barrier rules are not: on a half-loaded file they would report
+		 * consequences of the dropped parts, not causes. */
 		plan = plan_build(p, overrides, d);
-		if (plan)
+		if (plan && !had_errors)
 			plan_check(plan, d);
 	}
 	diag_sort(d);

@@ -9,6 +9,7 @@
 #include "base/map.h"
 #include "base/xalloc.h"
 #include "pipeline/expr.h"
+#include "pipeline/load.h"
 
 struct expander {
 	const struct pipeline *p;
@@ -26,13 +27,6 @@ struct expander {
 	bool instance_failed;      /* the current instance had an error */
 };
 
-static struct pos pos_in(struct pos p, bool exact, size_t offset)
-{
-	if (exact)
-		p.col += (int)offset;
-	return p;
-}
-
 /*
  * Evaluates the expressions of one field. On error, reports it at the
  * expression's position and returns NULL.
@@ -46,7 +40,7 @@ static const char *eval(struct expander *X, const char *s, struct pos pos, bool 
 	size_t off = 0;
 	const char *r = expr_eval(s, scope, X->a, &e, &off);
 	if (!r) {
-		struct pos at = pos_in(pos, exact, off);
+		struct pos at = pipeline_text_pos(X->p, pos, s, off);
 		diag_add(X->d, DIAG_ERROR, X->p->file, at.line, at.col, "%s in %s of workflow %s",
 			 e.s, what, scope->workflow_name);
 		X->instance_failed = true;
@@ -328,6 +322,10 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 		const struct stage *sg = &p->stages[s];
 		if (s > 0 && !sg->parallel)
 			group++;
+		/* Its problems were reported while loading; expanding what is
+		 * left of it would only report their consequences. */
+		if (sg->incomplete)
+			continue;
 		size_t combo[64] = { 0 };
 		size_t *cb = sg->nmatrix <= 64 ? combo : xcalloc(sg->nmatrix, sizeof(*cb));
 		for (;;) {

@@ -10,6 +10,7 @@
 #include "base/buf.h"
 #include "base/duration.h"
 #include "base/fsio.h"
+#include "base/map.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
 #include "pipeline/expr.h"
@@ -22,6 +23,8 @@ struct loader {
 	struct diag *d;
 	struct pipeline *p;
 	struct arena *a;
+	struct map vars;       /* var name -> index, for expression checks */
+	struct map workflows;  /* workflow name -> index */
 };
 
 static void verr(struct loader *L, enum diag_severity sev, int line, int col, const char *fmt,
@@ -236,49 +239,41 @@ struct expr_check_ctx {
 	bool ok;
 };
 
-static struct pos expr_pos(const struct ynode *n, size_t offset)
+/* The position of an expression: a walk through the file, so only on error. */
+static struct pos expr_pos(struct loader *L, const struct ynode *n, size_t offset)
 {
-	struct pos p = pos_of(n);
-	if (single_line_plain(n))
-		p.col += (int)offset;
-	return p;
+	return pipeline_text_pos(L->p, pos_of(n), n->str, offset);
 }
 
 static int expr_check_cb(const struct expr_ref *ref, void *arg)
 {
 	struct expr_check_ctx *c = arg;
 	struct loader *L = c->L;
-	struct pos pos = expr_pos(c->n, ref->offset);
 	if (!(ref->root & c->allowed)) {
 		if (ref->root == EXPR_RUN)
-			err_at(L, pos, "${{ run.id }} is not allowed in %s: its value is known only when the run starts",
+			err_at(L, expr_pos(L, c->n, ref->offset), "${{ run.id }} is not allowed in %s: its value is known only when the run starts",
 			       c->where);
 		else
-			err_at(L, pos, "%s.* is not available in %s", expr_root_name(ref->root), c->where);
+			err_at(L, expr_pos(L, c->n, ref->offset), "%s.* is not available in %s", expr_root_name(ref->root), c->where);
 		c->ok = false;
 		return 0;
 	}
 	if (ref->root == EXPR_VARS) {
-		bool found = false;
-		const struct kvlist *vars = &L->p->vars;
-		const char **names = xmalloc((vars->n + 1) * sizeof(*names));
-		for (size_t i = 0; i < vars->n; i++) {
-			names[i] = vars->v[i].key;
-			if (strlen(vars->v[i].key) == ref->keylen &&
-			    !memcmp(vars->v[i].key, ref->key, ref->keylen))
-				found = true;
-		}
-		if (!found) {
-			char *key = xstrndup(ref->key, ref->keylen);
+		char *key = xstrndup(ref->key, ref->keylen);
+		if (!map_find(&L->vars, key, NULL)) {
+			const struct kvlist *vars = &L->p->vars;
+			const char **names = xmalloc((vars->n + 1) * sizeof(*names));
+			for (size_t i = 0; i < vars->n; i++)
+				names[i] = vars->v[i].key;
 			const char *s = suggest_closest(key, names, vars->n);
 			if (s)
-				err_at(L, pos, "unknown var '%s'; did you mean '%s'?", key, s);
+				err_at(L, expr_pos(L, c->n, ref->offset), "unknown var '%s'; did you mean '%s'?", key, s);
 			else
-				err_at(L, pos, "unknown var '%s' (declare it under vars:)", key);
-			free(key);
+				err_at(L, expr_pos(L, c->n, ref->offset), "unknown var '%s' (declare it under vars:)", key);
+			free(names);
 			c->ok = false;
 		}
-		free(names);
+		free(key);
 	}
 	return 0;
 }
@@ -296,7 +291,7 @@ static bool check_exprs(struct loader *L, const struct ynode *n, unsigned allowe
 	struct buf e = BUF_INIT;
 	size_t off = 0;
 	if (expr_scan(n->str, expr_check_cb, &c, &e, &off) < 0) {
-		err_at(L, expr_pos(n, off), "%s", e.s);
+		err_at(L, expr_pos(L, n, off), "%s", e.s);
 		c.ok = false;
 	}
 	buf_release(&e);
@@ -466,10 +461,12 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		kinds[i] = ynode_get(n, kind_keys[i]);
 		nkinds += kinds[i] != NULL;
 	}
+	/* A step without one clear kind is still checked key by key, so that
+	 * its other problems are reported in the same pass. */
 	if (nkinds == 0) {
 		if (ok)
 			err(L, n, "step has no kind: give it exactly one of run, barrier or wait");
-		return false;
+		ok = false;
 	}
 	if (nkinds > 1) {
 		struct buf b = BUF_INIT;
@@ -482,9 +479,11 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		}
 		err(L, n, "step has more than one kind (%s); a step does exactly one thing", b.s);
 		buf_release(&b);
-		return false;
+		ok = false;
 	}
-	if (kinds[0]) {
+	if (nkinds == 0) {
+		/* No kind-specific checks below can apply. */
+	} else if (kinds[0]) {
 		const struct ynode *v = kinds[0];
 		st->kind = STEP_RUN;
 		st->kind_pos = pos_of(v);
@@ -544,14 +543,14 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		ok = get_duration(L, v, "timeout", true, &st->timeout_ms) && ok;
 	if ((v = ynode_get(n, "retries"))) {
 		ok = get_int(L, v, "retries", MAX_RETRIES, &st->retries) && ok;
-		if (st->kind == STEP_BARRIER) {
+		if (nkinds && st->kind == STEP_BARRIER) {
 			err(L, v, "a barrier step cannot be retried: a workflow crosses a barrier once");
 			ok = false;
 		}
 	}
 	if ((v = ynode_get(n, "retry-delay"))) {
 		ok = get_duration(L, v, "retry-delay", false, &st->retry_delay_ms) && ok;
-		if (st->kind == STEP_BARRIER) {
+		if (nkinds && st->kind == STEP_BARRIER) {
 			err(L, v, "a barrier step cannot be retried: a workflow crosses a barrier once");
 			ok = false;
 		}
@@ -562,7 +561,7 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		load_kvlist(L, v, KV_ENV, "step env", &st->env);
 	if ((v = ynode_get(n, "dir"))) {
 		st->dir_pos = pos_of(v);
-		if (st->kind != STEP_RUN) {
+		if (nkinds && st->kind != STEP_RUN) {
 			err(L, v, "dir applies only to run steps");
 			ok = false;
 		} else if (!(st->dir = get_str(L, v, "dir"))) {
@@ -573,7 +572,7 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 	}
 	if ((v = ynode_get(n, "shell"))) {
 		const char *s = get_str(L, v, "shell");
-		if (st->kind != STEP_RUN) {
+		if (nkinds && st->kind != STEP_RUN) {
 			err(L, v, "shell applies only to run steps");
 			ok = false;
 		} else if (s && !strcmp(s, "sh")) {
@@ -647,12 +646,15 @@ static void check_step_ids(struct loader *L, struct workflow *wf)
 	for (size_t i = 0; i < wf->rollback.n; i++)
 		all[wf->steps.n + i] = &wf->rollback.v[i];
 	qsort(all, total, sizeof(*all), step_id_cmp);
+	size_t first = 0;
 	for (size_t i = 1; i < total; i++) {
-		if (strcmp(all[i]->id, all[i - 1]->id))
+		if (strcmp(all[i]->id, all[first]->id)) {
+			first = i;
 			continue;
+		}
 		struct pos p = all[i]->id_explicit ? all[i]->id_pos : all[i]->pos;
 		err_at(L, p, "duplicate step id '%s' in workflow %s (first at line %d)", all[i]->id,
-		       wf->name, all[i - 1]->pos.line);
+		       wf->name, all[first]->pos.line);
 	}
 	free(all);
 }
@@ -724,12 +726,15 @@ static void load_matrix(struct loader *L, const struct ynode *n, struct stage *s
 			err(L, v, "matrix axis '%s' must have at least one value", k->str);
 			continue;
 		}
+		/* The slot may hold a rejected axis: start afresh. */
 		struct matrix_axis *ax = &sg->matrix[sg->nmatrix];
+		memset(ax, 0, sizeof(*ax));
 		ax->key = k->str;
 		ax->pos = pos_of(k);
 		ax->values = arena_array(L->a, v->n, sizeof(*ax->values));
 		ax->value_pos = arena_array(L->a, v->n, sizeof(*ax->value_pos));
 		bool ok = true;
+		struct map seen = MAP_INIT;
 		for (size_t j = 0; j < v->n; j++) {
 			const struct ynode *x = v->vals[j];
 			const char *s = get_str(L, x, "a matrix value");
@@ -743,26 +748,28 @@ static void load_matrix(struct loader *L, const struct ynode *n, struct stage *s
 				ok = false;
 				continue;
 			}
-			for (size_t m = 0; m < ax->n; m++) {
-				if (!strcmp(ax->values[m], s)) {
-					err(L, x, "duplicate matrix value '%s' for '%s'", s, k->str);
-					ok = false;
-				}
+			size_t first;
+			if (!map_add(&seen, s, j, &first)) {
+				err(L, x, "duplicate matrix value '%s' for '%s' (first at line %d)", s, k->str,
+				    v->vals[first]->line);
+				ok = false;
+				continue;
 			}
 			ax->value_pos[ax->n] = pos_of(x);
 			ax->values[ax->n++] = s;
 		}
+		map_release(&seen);
 		if (ok)
 			sg->nmatrix++;
+		else
+			sg->incomplete = true;
 	}
 }
 
-static size_t find_workflow(const struct pipeline *p, const char *name)
+static size_t find_workflow(struct loader *L, const char *name)
 {
-	for (size_t i = 0; i < p->nworkflows; i++)
-		if (!strcmp(p->workflows[i].name, name))
-			return i;
-	return SIZE_MAX;
+	size_t i;
+	return map_find(&L->workflows, name, &i) ? i : SIZE_MAX;
 }
 
 static void unknown_workflow(struct loader *L, const struct ynode *n, const char *name)
@@ -780,6 +787,8 @@ static void unknown_workflow(struct loader *L, const struct ynode *n, const char
 
 static bool load_stage(struct loader *L, const struct ynode *n, size_t index, struct stage *sg)
 {
+	/* The slot may hold a rejected entry: start afresh. */
+	memset(sg, 0, sizeof(*sg));
 	sg->pos = pos_of(n);
 	sg->wf = SIZE_MAX;
 	const struct ynode *name = n;
@@ -787,21 +796,27 @@ static bool load_stage(struct loader *L, const struct ynode *n, size_t index, st
 		check_keys(L, n, stage_keys, sizeof(stage_keys) / sizeof(stage_keys[0]),
 			   "a stage entry");
 		name = ynode_get(n, "workflow");
-		if (!name) {
+		if (!name)
 			err(L, n, "stage entry has no workflow (write '- workflow: NAME' or '- NAME')");
-			return false;
-		}
 		const struct ynode *v;
 		if ((v = ynode_get(n, "parallel"))) {
 			if (get_bool(L, v, "parallel", &sg->parallel) && sg->parallel && index == 0) {
 				err(L, v, "the first stage entry cannot run in parallel with a previous one: there is none");
-				return false;
+				sg->parallel = false;
 			}
 		}
-		if ((v = ynode_get(n, "with")))
+		if ((v = ynode_get(n, "with"))) {
+			size_t before = L->d->errors;
 			load_kvlist(L, v, KV_WITH, "with", &sg->with);
-		if ((v = ynode_get(n, "matrix")))
+			sg->incomplete = sg->incomplete || L->d->errors > before;
+		}
+		if ((v = ynode_get(n, "matrix"))) {
+			size_t before = L->d->errors;
 			load_matrix(L, v, sg);
+			sg->incomplete = sg->incomplete || L->d->errors > before;
+		}
+		if (!name)
+			return false;
 	} else if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
 		err(L, n, "a stage entry must be a workflow name or a mapping with 'workflow:', not %s",
 		    ynode_kind_name(n));
@@ -811,7 +826,7 @@ static bool load_stage(struct loader *L, const struct ynode *n, size_t index, st
 	if (!sg->workflow)
 		return false;
 	sg->workflow_pos = pos_of(name);
-	sg->wf = find_workflow(L->p, sg->workflow);
+	sg->wf = find_workflow(L, sg->workflow);
 	if (sg->wf == SIZE_MAX) {
 		unknown_workflow(L, name, sg->workflow);
 		return false;
@@ -837,6 +852,7 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 			continue;
 		}
 		struct barrier_decl *b = &p->barriers[p->nbarriers];
+		memset(b, 0, sizeof(*b));
 		b->id = k->str;
 		b->pos = pos_of(k);
 		b->timeout_ms = DEFAULT_BARRIER_TIMEOUT_MS;
@@ -886,6 +902,8 @@ static void load_pipeline(struct loader *L, const struct ynode *root)
 		p->description = get_str(L, v, "description");
 	if ((v = ynode_get(root, "vars")))
 		load_kvlist(L, v, KV_VARS, "vars", &p->vars);
+	for (size_t i = 0; i < p->vars.n; i++)
+		map_add(&L->vars, p->vars.v[i].key, i, NULL);
 	if ((v = ynode_get(root, "on-failure")))
 		load_on_failure(L, v, true, &p->on_failure);
 	if ((v = ynode_get(root, "barriers")))
@@ -900,6 +918,9 @@ static void load_pipeline(struct loader *L, const struct ynode *root)
 		p->workflows = arena_array(L->a, wfs->n, sizeof(*p->workflows));
 		for (size_t i = 0; i < wfs->n; i++) {
 			if (wfs->keys[i]->kind != YNODE_SCALAR)
+				continue;
+			/* A duplicate name was reported by the YAML layer; keep the first. */
+			if (!map_add(&L->workflows, wfs->keys[i]->str, p->nworkflows, NULL))
 				continue;
 			load_workflow(L, wfs->keys[i], wfs->vals[i], &p->workflows[p->nworkflows]);
 			p->nworkflows++;
@@ -926,32 +947,52 @@ static void load_pipeline(struct loader *L, const struct ynode *root)
 				p->workflows[i].name);
 }
 
-struct pipeline *pipeline_load_text(const char *file, const char *text, size_t len, struct diag *d)
+struct pipeline *pipeline_load_text_lenient(const char *file, const char *text, size_t len,
+					    struct diag *d, bool *had_errors)
 {
 	size_t errors = d->errors;
-	struct pipeline *p = xcalloc(1, sizeof(*p));
-	p->file = arena_strdup(&p->arena, file);
+	*had_errors = true;
 	if (len > PIPELINE_MAX_BYTES) {
 		diag_add(d, DIAG_ERROR, file, 0, 0, "file is larger than 4 MiB (%zu bytes); refusing to read it",
 			 len);
+		return NULL;
+	}
+	struct pipeline *p = xcalloc(1, sizeof(*p));
+	p->file = arena_strdup(&p->arena, file);
+	p->source = arena_strndup(&p->arena, text, len);
+	p->source_len = len;
+	struct loader L = { .file = p->file, .d = d, .p = p, .a = &p->arena };
+	struct ynode *root = yaml_parse(p->file, p->source, len, &p->arena, d);
+	if (root)
+		load_pipeline(&L, root);
+	map_release(&L.vars);
+	map_release(&L.workflows);
+	if (!root || root->kind != YNODE_MAP || !p->name) {
+		if (d->errors == errors)
+			diag_add(d, DIAG_ERROR, file, 0, 0, "not a usable pipeline");
 		pipeline_free(p);
 		return NULL;
 	}
-	struct loader L = { p->file, d, p, &p->arena };
-	struct ynode *root = yaml_parse(p->file, text, len, &p->arena, d);
-	if (root)
-		load_pipeline(&L, root);
-	if (!root || d->errors > errors) {
+	*had_errors = d->errors > errors;
+	return p;
+}
+
+struct pipeline *pipeline_load_text(const char *file, const char *text, size_t len, struct diag *d)
+{
+	bool had_errors;
+	struct pipeline *p = pipeline_load_text_lenient(file, text, len, d, &had_errors);
+	if (p && had_errors) {
 		pipeline_free(p);
 		return NULL;
 	}
 	return p;
 }
 
-struct pipeline *pipeline_load(const char *file, struct diag *d)
+struct pipeline *pipeline_load_lenient(const char *file, struct diag *d, bool *had_errors)
 {
 	char *text;
 	size_t len;
+	*had_errors = true;
 	int r = fsio_read_file(file, PIPELINE_MAX_BYTES, &text, &len);
 	if (r == -EFBIG) {
 		diag_add(d, DIAG_ERROR, file, 0, 0, "file is larger than 4 MiB; refusing to read it");
@@ -961,8 +1002,19 @@ struct pipeline *pipeline_load(const char *file, struct diag *d)
 		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the pipeline file: %s", strerror(-r));
 		return NULL;
 	}
-	struct pipeline *p = pipeline_load_text(file, text, len, d);
+	struct pipeline *p = pipeline_load_text_lenient(file, text, len, d, had_errors);
 	free(text);
+	return p;
+}
+
+struct pipeline *pipeline_load(const char *file, struct diag *d)
+{
+	bool had_errors;
+	struct pipeline *p = pipeline_load_lenient(file, d, &had_errors);
+	if (p && had_errors) {
+		pipeline_free(p);
+		return NULL;
+	}
 	return p;
 }
 
@@ -972,4 +1024,91 @@ void pipeline_free(struct pipeline *p)
 		return;
 	arena_release(&p->arena);
 	free(p);
+}
+
+/* ---- positions inside scalars ---- */
+
+static void build_line_table(struct pipeline *p)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < p->source_len; i++)
+		n += p->source[i] == '\n';
+	p->line_starts = arena_array(&p->arena, n, sizeof(size_t));
+	p->nlines = 0;
+	p->line_starts[p->nlines++] = 0;
+	for (size_t i = 0; i < p->source_len; i++)
+		if (p->source[i] == '\n')
+			p->line_starts[p->nlines++] = i + 1;
+}
+
+/* Byte offset of 1-based (line, col), columns counted in characters. */
+static size_t byte_of(const struct pipeline *p, struct pos at)
+{
+	if (at.line < 1 || (size_t)at.line > p->nlines)
+		return SIZE_MAX;
+	size_t i = p->line_starts[at.line - 1];
+	for (int c = 1; c < at.col && i < p->source_len && p->source[i] != '\n'; c++) {
+		i++;
+		while (i < p->source_len && ((unsigned char)p->source[i] & 0xC0) == 0x80)
+			i++;
+	}
+	return i;
+}
+
+static struct pos pos_of_byte(const struct pipeline *p, size_t b)
+{
+	size_t lo = 0, hi = p->nlines;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (p->line_starts[mid] <= b)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	struct pos r = { (int)lo + 1, 1 };
+	for (size_t i = p->line_starts[lo]; i < b; i++)
+		if (((unsigned char)p->source[i] & 0xC0) != 0x80)
+			r.col++;
+	return r;
+}
+
+struct pos pipeline_text_pos(const struct pipeline *cp, struct pos start, const char *value,
+			     size_t offset)
+{
+	if (!cp->source || !value || offset > strlen(value))
+		return start;
+	/* The line table is a cache; building it does not change the pipeline's meaning. */
+	struct pipeline *p = (struct pipeline *)cp;
+	if (!p->line_starts)
+		build_line_table(p);
+	/* Which "${{" of the value holds the offset, and how far into it. */
+	size_t k = 0, last = SIZE_MAX;
+	for (const char *s = value; (s = strstr(s, "${{")) && (size_t)(s - value) <= offset; s += 3) {
+		last = (size_t)(s - value);
+		k++;
+	}
+	if (last == SIZE_MAX)
+		return start;
+	size_t delta = offset - last;
+	const char *expr = value + last;
+	const char *close = strstr(expr, "}}");
+	size_t elen = close ? (size_t)(close - expr) + 2 : strlen(expr);
+	if (delta > elen)
+		return start;
+	size_t b = byte_of(p, start);
+	if (b == SIZE_MAX)
+		return start;
+	const char *src = p->source, *end = p->source + p->source_len;
+	const char *at = src + b;
+	for (size_t i = 0; i < k; i++) {
+		at = memmem(at, (size_t)(end - at), "${{", 3);
+		if (!at)
+			return start;
+		if (i + 1 < k)
+			at += 3;
+	}
+	/* Only trust the match when the expression is there verbatim. */
+	if ((size_t)(end - at) < elen || memcmp(at, expr, elen) != 0)
+		return start;
+	return pos_of_byte(p, (size_t)(at - src) + delta);
 }

@@ -118,6 +118,7 @@ struct stage {
 	size_t nmatrix;
 	struct pos matrix_pos;
 	size_t wf;               /* index into pipeline.workflows; SIZE_MAX if unknown */
+	bool incomplete;         /* part of its matrix or inputs was rejected */
 };
 
 struct barrier_decl {
@@ -140,6 +141,11 @@ struct pipeline {
 	size_t nstages;
 	struct workflow *workflows;
 	size_t nworkflows;
+	/* The file's text, kept to point into it precisely (expressions). */
+	const char *source;
+	size_t source_len;
+	size_t *line_starts;     /* byte offset of each line; built on demand */
+	size_t nlines;
 	struct arena arena;
 };
 

@@ -184,11 +184,14 @@ static void check_keys(struct parser *p, struct ynode *map)
 		if (map->keys[i]->kind == YNODE_SCALAR)
 			sorted[k++] = map->keys[i];
 	qsort(sorted, nstr, sizeof(*sorted), key_cmp);
+	size_t first = 0;
 	for (size_t i = 1; i < nstr; i++) {
-		if (strcmp(sorted[i - 1]->str, sorted[i]->str) == 0)
-			diag_add(p->d, DIAG_ERROR, p->file, sorted[i]->line, sorted[i]->col,
-				 "duplicate key '%s' (first at line %d)", sorted[i]->str,
-				 sorted[i - 1]->line);
+		if (strcmp(sorted[first]->str, sorted[i]->str) != 0) {
+			first = i;
+			continue;
+		}
+		diag_add(p->d, DIAG_ERROR, p->file, sorted[i]->line, sorted[i]->col,
+			 "duplicate key '%s' (first at line %d)", sorted[i]->str, sorted[first]->line);
 	}
 	free(sorted);
 }
@@ -262,11 +265,31 @@ static void on_alias(struct parser *p, yaml_event_t *ev)
 	fail(p, ev->start_mark, "unknown alias '*%s' (no complete anchor of that name before it)", name);
 }
 
+/* The byte at a libyaml mark (line and column count characters). */
+static int char_at(const char *text, size_t len, yaml_mark_t mark)
+{
+	size_t i = 0, line = 0;
+	while (i < len && line < mark.line)
+		if (text[i++] == '\n')
+			line++;
+	for (size_t c = 0; i < len && c < mark.column && text[i] != '\n'; c++) {
+		i++;
+		while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80)
+			i++;
+	}
+	return i < len ? (unsigned char)text[i] : -1;
+}
+
 struct ynode *yaml_parse(const char *file, const char *text, size_t len, struct arena *arena,
 			 struct diag *d)
 {
 	if (!check_text(file, (const unsigned char *)text, len, d))
 		return NULL;
+	/* A UTF-8 byte order mark carries no meaning; columns start after it. */
+	if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) {
+		text += 3;
+		len -= 3;
+	}
 
 	struct parser p = { .file = file, .arena = arena, .d = d };
 	yaml_parser_t yp;
@@ -281,6 +304,16 @@ struct ynode *yaml_parse(const char *file, const char *text, size_t len, struct 
 		if (!yaml_parser_parse(&yp, &ev)) {
 			const char *problem = yp.problem ? yp.problem : "unknown problem";
 			yaml_mark_t mark = yp.problem_mark;
+			if (char_at(text, len, mark) == '\t') {
+				diag_add(d, DIAG_ERROR, file, (int)mark.line + 1, (int)mark.column + 1,
+					 "YAML syntax error: tab character in indentation; indent with spaces");
+				p.failed = true;
+				break;
+			}
+			/* For an unterminated quote or flow collection, the place it
+			 * started is more useful than the end of the file. */
+			if (yp.context && strstr(problem, "end of stream"))
+				mark = yp.context_mark;
 			if (yp.context)
 				diag_add(d, DIAG_ERROR, file, (int)mark.line + 1, (int)mark.column + 1,
 					 "YAML syntax error: %s %s", problem, yp.context);
