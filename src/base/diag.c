@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/map.h"
 #include "base/xalloc.h"
 
 void diag_release(struct diag *d)
@@ -15,6 +16,11 @@ void diag_release(struct diag *d)
 	}
 	free(d->items);
 	memset(d, 0, sizeof(*d));
+}
+
+bool diag_full(const struct diag *d)
+{
+	return d->n >= (d->max_items ? d->max_items : 1000);
 }
 
 void diag_vadd(struct diag *d, enum diag_severity sev, const char *file, int line, int col,
@@ -88,11 +94,10 @@ static int item_cmp(const void *pa, const void *pb)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static bool same_item(const struct diag_item *a, const struct diag_item *b)
+static void add_signature(struct buf *sig, const struct diag_item *it)
 {
-	return a->severity == b->severity && a->line == b->line && a->col == b->col &&
-	       strcmp(a->file ? a->file : "", b->file ? b->file : "") == 0 &&
-	       strcmp(a->message, b->message) == 0;
+	buf_addf(sig, "%d:%s:%d:%d:%s\n", (int)it->severity, it->file ? it->file : "", it->line,
+		 it->col, it->message);
 }
 
 void diag_sort(struct diag *d)
@@ -100,21 +105,57 @@ void diag_sort(struct diag *d)
 	if (d->n < 2)
 		return;
 	qsort(d->items, d->n, sizeof(*d->items), item_cmp);
-	/* Matrix instances can repeat one problem; say it once. */
-	size_t out = 1;
-	for (size_t i = 1; i < d->n; i++) {
-		if (same_item(&d->items[out - 1], &d->items[i])) {
-			if (d->items[i].severity == DIAG_ERROR)
-				d->errors--;
-			else if (d->items[i].severity == DIAG_WARNING)
-				d->warnings--;
-			free(d->items[i].file);
-			free(d->items[i].message);
-			continue;
+	/*
+	 * Matrix instances can repeat one problem; say it once. A diagnostic
+	 * and the notes after it form a group, and a group identical to an
+	 * earlier one (same places, same messages) is dropped whole.
+	 */
+	struct map seen = MAP_INIT;
+	char **sigs = xcalloc(d->n, sizeof(*sigs));
+	size_t nsigs = 0, out = 0;
+	for (size_t i = 0; i < d->n;) {
+		size_t end = i + 1;
+		while (end < d->n && d->items[end].severity == DIAG_NOTE &&
+		       d->items[i].severity != DIAG_NOTE)
+			end++;
+		struct buf sig = BUF_INIT;
+		for (size_t k = i; k < end; k++)
+			add_signature(&sig, &d->items[k]);
+		sigs[nsigs] = buf_detach(&sig, NULL);
+		bool fresh = map_add(&seen, sigs[nsigs], 0, NULL);
+		nsigs++;
+		/* A bare repeat of a diagnostic seen with notes adds nothing either. */
+		if (fresh && end == i + 1) {
+			for (size_t k = out; k-- > 0 && fresh;) {
+				const struct diag_item *a = &d->items[k], *b = &d->items[i];
+				if (a->severity != DIAG_NOTE && a->severity == b->severity &&
+				    a->line == b->line && a->col == b->col &&
+				    !strcmp(a->message, b->message) &&
+				    !strcmp(a->file ? a->file : "", b->file ? b->file : ""))
+					fresh = false;
+				if (a->line != b->line && a->severity != DIAG_NOTE)
+					break;
+			}
 		}
-		d->items[out++] = d->items[i];
+		for (size_t k = i; k < end; k++) {
+			if (fresh) {
+				d->items[out++] = d->items[k];
+				continue;
+			}
+			if (d->items[k].severity == DIAG_ERROR)
+				d->errors--;
+			else if (d->items[k].severity == DIAG_WARNING)
+				d->warnings--;
+			free(d->items[k].file);
+			free(d->items[k].message);
+		}
+		i = end;
 	}
 	d->n = out;
+	map_release(&seen);
+	for (size_t k = 0; k < nsigs; k++)
+		free(sigs[k]);
+	free(sigs);
 }
 
 const char *diag_severity_name(enum diag_severity sev)

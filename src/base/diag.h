@@ -9,6 +9,7 @@
 #ifndef LS_DIAG_H
 #define LS_DIAG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -37,6 +38,8 @@ struct diag {
 #define DIAG_INIT { NULL, 0, 0, 0, 0, 0, 0 }
 
 void diag_release(struct diag *d);
+/* True when further items would only be counted, not kept. */
+bool diag_full(const struct diag *d);
 /* Adds one diagnostic. `file` is copied; it may be NULL. */
 void diag_add(struct diag *d, enum diag_severity sev, const char *file, int line, int col,
 	      const char *fmt, ...) __attribute__((format(printf, 6, 7)));

@@ -50,6 +50,10 @@ const char *suggest_closest(const char *word, const char *const *cands, size_t n
 	for (size_t i = 0; i < n; i++) {
 		if (!cands[i] || strcmp(cands[i], word) == 0)
 			continue;
+		/* The distance is at least the difference in length: skip early. */
+		size_t lc = strlen(cands[i]);
+		if ((lc > len ? lc - len : len - lc) > limit)
+			continue;
 		size_t dist = suggest_distance(word, cands[i]);
 		if (dist <= limit && dist < best_d) {
 			best = cands[i];

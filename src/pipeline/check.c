@@ -116,6 +116,16 @@ static void check_steps_and_rollback(struct checker *C, bool *bad, bool *rbad)
 
 /* ---- B2 and B3 ---- */
 
+/* Adds the ids of the barriers workflow `w` crosses (in steps or rollback) to `out`. */
+static void crossed_ids(const struct plan_workflow *w, bool rollback, struct map *out)
+{
+	const struct plan_step *steps = rollback ? w->rollback : w->steps;
+	size_t n = rollback ? w->nrollback : w->nsteps;
+	for (size_t i = 0; i < n; i++)
+		if (steps[i].barrier)
+			map_add(out, steps[i].barrier, i, NULL);
+}
+
 static size_t distinct_participants(const struct plan_barrier *b)
 {
 	size_t n = 0;
@@ -131,20 +141,34 @@ static void check_participants(struct checker *C, const struct plan_barrier *bs,
 	const struct plan *plan = C->plan;
 	const struct pipeline *p = plan->pipeline;
 	/* Candidates for "did you mean": ids that are used correctly, and declared ones. */
+	const char **all = xmalloc((nb + p->nbarriers + 1) * sizeof(*all));
 	const char **cands = xmalloc((nb + p->nbarriers + 1) * sizeof(*cands));
-	size_t nc = 0;
+	size_t nall = 0, suggested = 0;
 	for (size_t i = 0; i < nb; i++)
 		if (distinct_participants(&bs[i]) >= 2)
-			cands[nc++] = bs[i].id;
+			all[nall++] = bs[i].id;
 	for (size_t i = 0; i < p->nbarriers; i++)
-		cands[nc++] = p->barriers[i].id;
+		all[nall++] = p->barriers[i].id;
 
 	for (size_t i = 0; i < nb; i++) {
 		const struct plan_barrier *b = &bs[i];
 		const char *kind = b->rollback ? "rollback barrier" : "barrier";
 		if (distinct_participants(b) < 2) {
 			const struct plan_workflow *w = &plan->workflows[b->uses[0].wf];
-			const char *s = suggest_closest(b->id, cands, nc);
+			/* The lone workflow cannot have meant a barrier it already
+			 * crosses. Suggestions are bounded: a file with thousands of
+			 * lonely barriers must still be checked quickly. */
+			const char *s = NULL;
+			if (suggested++ < 100) {
+				struct map crossed = MAP_INIT;
+				crossed_ids(w, b->rollback, &crossed);
+				size_t nc = 0;
+				for (size_t c = 0; c < nall; c++)
+					if (!map_find(&crossed, all[c], NULL))
+						cands[nc++] = all[c];
+				map_release(&crossed);
+				s = suggest_closest(b->id, cands, nc);
+			}
 			struct buf msg = BUF_INIT;
 			buf_addf(&msg, "%s %s has only one participant (%s)", kind, b->id, w->name);
 			if (b->rollback)
@@ -172,6 +196,7 @@ static void check_participants(struct checker *C, const struct plan_barrier *bs,
 		}
 	}
 	free(cands);
+	free(all);
 }
 
 /* ---- B8: cycles in the barrier order graph ---- */
@@ -447,8 +472,8 @@ static void check_deadlocks(struct checker *C, const struct plan_barrier *bs, si
 		buf_release(&ids);
 	}
 	if (Y.suppressed)
-		error_at(C, (struct pos){ 0, 0 }, "%zu more barrier deadlock cycles not listed",
-			 Y.suppressed);
+		error_at(C, (struct pos){ 0, 0 }, "%s%zu more barrier deadlock cycles not listed",
+			 Y.exhausted ? "at least " : "", Y.suppressed);
 	free(reported_comp);
 	free(Y.path_node);
 	free(Y.path_edge);

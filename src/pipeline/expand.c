@@ -20,6 +20,7 @@ struct expander {
 	struct map instances;      /* instance name -> workflow index */
 	struct map barriers;       /* barrier id -> index */
 	struct map rbarriers;      /* rollback barrier id -> index */
+	struct map vars_index;     /* var name -> index into plan.vars */
 	VEC(struct plan_barrier) bv;
 	VEC(struct plan_barrier) rbv;
 	VEC(VEC(struct plan_barrier_use)) buses;
@@ -40,7 +41,7 @@ static const char *eval(struct expander *X, const char *s, struct pos pos, bool 
 	size_t off = 0;
 	const char *r = expr_eval(s, scope, X->a, &e, &off);
 	if (!r) {
-		struct pos at = pipeline_text_pos(X->p, pos, s, off);
+		struct pos at = diag_full(X->d) ? pos : pipeline_text_pos(X->p, pos, s, off);
 		diag_add(X->d, DIAG_ERROR, X->p->file, at.line, at.col, "%s in %s of workflow %s",
 			 e.s, what, scope->workflow_name);
 		X->instance_failed = true;
@@ -127,6 +128,9 @@ static void expand_steps(struct expander *X, const struct steplist *in, bool rol
 		if (st->kind == STEP_RUN) {
 			ps->run = eval(X, st->run, st->kind_pos, st->run_plain_single_line, scope, "run");
 			ps->dir = eval(X, st->dir, st->dir_pos, false, scope, "dir");
+			/* A derived name shows the command of this instance. */
+			if (!st->name_explicit && ps->run && ps->run != st->run)
+				ps->name = step_default_run_name(X->a, ps->run);
 		}
 		eval_kvlist(X, &st->env, scope, "step env", &ps->env);
 		if (st->kind == STEP_BARRIER) {
@@ -192,8 +196,12 @@ static void expand_instance(struct expander *X, const struct stage *sg, size_t s
 	pw->group = group;
 	pw->matrix = matrix;
 
+	/* Keys repeat in a kvlist only through errors already reported; the
+	 * first one wins, as in a linear search. */
+	struct map inputs_index = MAP_INIT;
 	struct expr_scope scope = {
 		.vars = &plan->vars,
+		.vars_index = &X->vars_index,
 		.inputs = NULL,
 		.matrix = &pw->matrix,
 		.pipeline_name = X->p->name,
@@ -201,13 +209,17 @@ static void expand_instance(struct expander *X, const struct stage *sg, size_t s
 		.run_id = NULL,
 	};
 	/* Inputs may use vars and the pipeline name only. */
-	struct expr_scope in_scope = { .vars = &plan->vars, .pipeline_name = X->p->name,
-				       .workflow_name = pw->name };
+	struct expr_scope in_scope = { .vars = &plan->vars, .vars_index = &X->vars_index,
+				       .pipeline_name = X->p->name, .workflow_name = pw->name };
 	eval_kvlist(X, &sg->with, &in_scope, "with", &pw->inputs);
 	scope.inputs = &pw->inputs;
+	for (size_t i = 0; i < pw->inputs.n; i++)
+		map_add(&inputs_index, pw->inputs.v[i].key, i, NULL);
+	scope.inputs_index = &inputs_index;
 	eval_kvlist(X, &wf->env, &scope, "env", &pw->env);
 	expand_steps(X, &wf->steps, false, wfi, &scope, &pw->steps, &pw->nsteps);
 	expand_steps(X, &wf->rollback, true, wfi, &scope, &pw->rollback, &pw->nrollback);
+	map_release(&inputs_index);
 }
 
 static bool apply_overrides(struct expander *X, const struct kvlist *over)
@@ -294,6 +306,8 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 			      .errors_at_start = d->errors };
 	plan->pipeline = p;
 	bool ok = apply_overrides(&X, overrides);
+	for (size_t i = 0; i < plan->vars.n; i++)
+		map_add(&X.vars_index, plan->vars.v[i].key, i, NULL);
 
 	/* Count the instances first so that a huge matrix is refused before
 	 * anything is allocated for it. */
@@ -356,6 +370,7 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 	map_release(&X.instances);
 	map_release(&X.barriers);
 	map_release(&X.rbarriers);
+	map_release(&X.vars_index);
 	if (!ok || d->errors > X.errors_at_start) {
 		plan_free(plan);
 		return NULL;

@@ -294,14 +294,23 @@ bool expr_has(const char *s)
  * the list lacks ("unknown var"); the closest key is suggested, since a
  * typo in a key is the likeliest cause.
  */
-static const char *kv_lookup(const struct kvlist *list, const struct expr_ref *ref,
-			     const char *unavailable, const char *missing, struct buf *err)
+static const char *kv_lookup(const struct kvlist *list, const struct map *index,
+			     const struct expr_ref *ref, const char *unavailable, const char *missing,
+			     struct buf *err)
 {
 	if (!list) {
 		buf_adds(err, unavailable);
 		return NULL;
 	}
-	for (size_t i = 0; i < list->n; i++) {
+	if (index) {
+		char *key = xstrndup(ref->key, ref->keylen);
+		size_t i;
+		bool found = map_find(index, key, &i) && i < list->n;
+		free(key);
+		if (found)
+			return list->v[i].val ? list->v[i].val : "";
+	}
+	for (size_t i = 0; !index && i < list->n; i++) {
 		const char *k = list->v[i].key;
 		/* strncmp stops at k's terminator, so a shorter k is safe. */
 		if (k && strncmp(k, ref->key, ref->keylen) == 0 && k[ref->keylen] == '\0')
@@ -337,11 +346,11 @@ static const char *resolve(const struct expr_scope *scope, const struct expr_ref
 		scope = &none;
 	switch (ref->root) {
 	case EXPR_VARS:
-		return kv_lookup(scope->vars, ref, "vars are not available here", "unknown var", err);
+		return kv_lookup(scope->vars, scope->vars_index, ref, "vars are not available here", "unknown var", err);
 	case EXPR_INPUTS:
-		return kv_lookup(scope->inputs, ref, "inputs are not available here", "no input", err);
+		return kv_lookup(scope->inputs, scope->inputs_index, ref, "inputs are not available here", "no input", err);
 	case EXPR_MATRIX:
-		return kv_lookup(scope->matrix, ref, "matrix values are not available here",
+		return kv_lookup(scope->matrix, NULL, ref, "matrix values are not available here",
 				 "no matrix key", err);
 	case EXPR_PIPELINE:
 		if (!scope->pipeline_name)

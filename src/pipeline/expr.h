@@ -15,6 +15,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/map.h"
 #include "pipeline/model.h"
 
 enum expr_root {
@@ -56,11 +57,15 @@ struct expr_scope {
 	const char *pipeline_name;
 	const char *workflow_name;
 	const char *run_id;        /* NULL: keep ${{ run.id }} in the output */
+	/* Optional indexes (key -> position in the list) for long lists, so
+	 * that many references to many vars cost linear time, not quadratic. */
+	const struct map *vars_index;
+	const struct map *inputs_index;
 };
 
 /*
  * Substitutes every reference in `s` using `scope` and returns the result
- * allocated in `a`. Returns NULL with a message in `err` (and the offset of
+ * allocated in `a`. Fails too when the result would exceed 4 MiB. Returns NULL with a message in `err` (and the offset of
  * the bad reference in `*err_offset`) for a syntax error or a name the
  * scope does not define.
  */

@@ -242,6 +242,9 @@ struct expr_check_ctx {
 /* The position of an expression: a walk through the file, so only on error. */
 static struct pos expr_pos(struct loader *L, const struct ynode *n, size_t offset)
 {
+	/* Past the diagnostics that are kept, the position is never shown. */
+	if (diag_full(L->d))
+		return pos_of(n);
 	return pipeline_text_pos(L->p, pos_of(n), n->str, offset);
 }
 
@@ -414,20 +417,6 @@ static const char *const kind_keys[] = { "run", "barrier", "wait" };
 /* Step kinds that are specified but not implemented yet. */
 static const char *const later_kinds[] = { "k8s-rolling", "k8s-rollback", "http-check", "approval" };
 
-static const char *default_run_name(struct loader *L, const char *run)
-{
-	while (*run == ' ' || *run == '\t' || *run == '\n')
-		run++;
-	size_t len = strcspn(run, "\n");
-	while (len && (run[len - 1] == ' ' || run[len - 1] == '\t' || run[len - 1] == '\r'))
-		len--;
-	if (len > 60)
-		return arena_printf(L->a, "%.57s...", run);
-	if (!len)
-		return "run";
-	return arena_strndup(L->a, run, len);
-}
-
 static bool load_step(struct loader *L, const struct ynode *n, size_t index, bool rollback,
 		      const char *wfname, struct step *st)
 {
@@ -589,7 +578,7 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		st->id = arena_printf(L->a, "%s-%zu", rollback ? "rollback" : "step", index + 1);
 	if (!st->name) {
 		if (st->kind == STEP_RUN && st->run) {
-			st->name = default_run_name(L, st->run);
+			st->name = step_default_run_name(L->a, st->run);
 		} else if (st->kind == STEP_BARRIER && st->barrier) {
 			st->name = arena_printf(L->a, "barrier %s", st->barrier);
 		} else if (st->kind == STEP_WAIT) {

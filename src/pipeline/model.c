@@ -1,5 +1,26 @@
 #include "pipeline/model.h"
 
+#include <string.h>
+
+const char *step_default_run_name(struct arena *a, const char *run)
+{
+	while (*run == ' ' || *run == '\t' || *run == '\n')
+		run++;
+	size_t len = strcspn(run, "\n");
+	while (len && (run[len - 1] == ' ' || run[len - 1] == '\t' || run[len - 1] == '\r'))
+		len--;
+	if (!len)
+		return "run";
+	if (len > 60) {
+		/* Cut at 57 bytes without splitting a UTF-8 character. */
+		size_t cut = 57;
+		while (cut && ((unsigned char)run[cut] & 0xC0) == 0x80)
+			cut--;
+		return arena_printf(a, "%.*s...", (int)cut, run);
+	}
+	return arena_strndup(a, run, len);
+}
+
 const char *step_kind_name(enum step_kind k)
 {
 	switch (k) {

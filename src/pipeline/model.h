@@ -213,7 +213,13 @@ struct plan {
 	struct arena arena;
 };
 
+/* Never NULL; spelled as in pipeline files. */
 const char *step_kind_name(enum step_kind k);
+/*
+ * The default display name of a run step: the first line of its command,
+ * cut to 60 characters with "..." (allocated in `a`).
+ */
+const char *step_default_run_name(struct arena *a, const char *run);
 const char *on_failure_name(enum on_failure f);
 
 #endif

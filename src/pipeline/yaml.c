@@ -6,6 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "base/map.h"
 #include "base/xalloc.h"
 
 /* One mapping or sequence being built, with its children so far. */
@@ -28,6 +29,7 @@ struct parser {
 	struct diag *d;
 	VEC(struct frame) stack;
 	VEC(struct anchor) anchors;
+	struct map anchor_index;  /* name -> index into anchors */
 	struct ynode *root;
 	size_t total;     /* weight of the whole document so far */
 	int docs;
@@ -112,16 +114,16 @@ static void add_anchor(struct parser *p, const yaml_char_t *name, struct ynode *
 {
 	if (!name)
 		return;
-	for (size_t i = 0; i < p->anchors.n; i++) {
-		if (strcmp(p->anchors.v[i].name, (const char *)name) == 0) {
-			/* YAML lets a later anchor of the same name replace the earlier one. */
-			p->anchors.v[i].node = n;
-			p->anchors.v[i].weight = weight;
-			return;
-		}
+	size_t i;
+	if (map_find(&p->anchor_index, (const char *)name, &i)) {
+		/* YAML lets a later anchor of the same name replace the earlier one. */
+		p->anchors.v[i].node = n;
+		p->anchors.v[i].weight = weight;
+		return;
 	}
 	struct anchor *a = VEC_PUSH(p->anchors);
 	a->name = xstrdup((const char *)name);
+	map_add(&p->anchor_index, a->name, p->anchors.n - 1, NULL);
 	a->node = n;
 	a->weight = weight;
 }
@@ -255,12 +257,11 @@ static void on_scalar(struct parser *p, yaml_event_t *ev)
 static void on_alias(struct parser *p, yaml_event_t *ev)
 {
 	const char *name = (const char *)ev->data.alias.anchor;
-	for (size_t i = p->anchors.n; i-- > 0;) {
-		if (strcmp(p->anchors.v[i].name, name) == 0) {
-			size_t w = p->anchors.v[i].weight;
-			attach(p, p->anchors.v[i].node, w, w, ev->start_mark);
-			return;
-		}
+	size_t i;
+	if (map_find(&p->anchor_index, name, &i)) {
+		size_t w = p->anchors.v[i].weight;
+		attach(p, p->anchors.v[i].node, w, w, ev->start_mark);
+		return;
 	}
 	fail(p, ev->start_mark, "unknown alias '*%s' (no complete anchor of that name before it)", name);
 }
@@ -361,6 +362,7 @@ struct ynode *yaml_parse(const char *file, const char *text, size_t len, struct 
 		VEC_FREE(p.stack.v[i].vals);
 	}
 	VEC_FREE(p.stack);
+	map_release(&p.anchor_index);
 	for (size_t i = 0; i < p.anchors.n; i++)
 		free(p.anchors.v[i].name);
 	VEC_FREE(p.anchors);

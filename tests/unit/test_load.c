@@ -1,0 +1,1092 @@
+/*
+ * Tests for pipeline/load.c: the SPEC §1 example loads into the right
+ * model; every schema error has its message and position; all errors come
+ * in one pass; warnings do not fail a load; durations, booleans, integers
+ * and the file size limit.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/diag.h"
+#include "pipeline/load.h"
+#include "pipeline/model.h"
+
+/* ---- helpers ---- */
+
+static void dump(const struct diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "  [%zu] %s:%d:%d: %s: %s\n", i, d->items[i].file ? d->items[i].file : "-",
+			d->items[i].line, d->items[i].col, diag_severity_name(d->items[i].severity),
+			d->items[i].message);
+}
+
+static struct pipeline *load(const char *text, struct diag *d)
+{
+	return pipeline_load_text("p.yml", text, strlen(text), d);
+}
+
+/* Loads `text`, which must be valid without errors or warnings. */
+static struct pipeline *load_ok(const char *text, struct diag *d)
+{
+	struct pipeline *p = load(text, d);
+	if (!p || d->n) {
+		dump(d);
+		fail_msg("expected a clean load");
+	}
+	return p;
+}
+
+/* Asserts there is an error at line:col whose message contains `sub`. */
+static void assert_error_at(const struct diag *d, int line, int col, const char *sub)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct diag_item *it = &d->items[i];
+		if (it->severity == DIAG_ERROR && it->line == line && it->col == col &&
+		    strstr(it->message, sub)) {
+			assert_string_equal(it->file, "p.yml");
+			return;
+		}
+	}
+	dump(d);
+	fail_msg("no error at %d:%d containing \"%s\"", line, col, sub);
+}
+
+/*
+ * Loads `text` and expects it to fail with exactly one error, at line:col,
+ * whose message contains `sub`.
+ */
+static void expect_one_error(const char *text, int line, int col, const char *sub)
+{
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load(text, &d);
+	if (p || d.errors != 1) {
+		dump(&d);
+		pipeline_free(p);
+		fail_msg("expected exactly one error (\"%s\"), got %zu, pipeline %s", sub, d.errors,
+			 p ? "returned" : "NULL");
+	}
+	assert_error_at(&d, line, col, sub);
+	diag_release(&d);
+}
+
+/*
+ * Runs fn(text) in a child process and fails if it does not finish within
+ * `seconds`: a guard against hangs, never a performance measurement (a
+ * correct implementation takes a small fraction of the bound). Takes
+ * `text` (malloc'd) and frees it before any assertion, so that a failure
+ * leaves no leak report to hide real leaks.
+ */
+static void assert_finishes(void (*fn)(void *), char *text, unsigned seconds, const char *what)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(seconds);
+		fn(text);
+		_exit(0);
+	}
+	free(text);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		fail_msg("%s did not finish within %u s", what, seconds);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("%s: child failed (status %d)", what, status);
+}
+
+/* ---- the SPEC §1 example ---- */
+
+static const char seed[] =
+	"name: multi-service                  # required; [A-Za-z0-9._-]+\n"             /* 1 */
+	"description: Deploy backend and frontend together\n"                             /* 2 */
+	"vars:                                # optional strings; override with --var KEY=VALUE\n"
+	"  version: \"1.4.2\"\n"                                                          /* 4 */
+	"on-failure: stop                     # stop (default) | rollback-all\n"          /* 5 */
+	"barriers:                            # optional declarations\n"                  /* 6 */
+	"  BE:\n"                                                                         /* 7 */
+	"    name: Backend service deployment done\n"                                     /* 8 */
+	"    timeout: 10m                     # default 10m; counted from the first arrival\n"
+	"  FE:\n"                                                                         /* 10 */
+	"    name: Frontend service deployment done\n"                                    /* 11 */
+	"stages:                              # run in order\n"                           /* 12 */
+	"  - workflow: backend-deploy\n"                                                  /* 13 */
+	"  - workflow: frontend-deploy\n"                                                 /* 14 */
+	"    parallel: true                   # \"execute in parallel with previous stage\"\n"
+	"  - workflow: smoke-tests\n"                                                     /* 16 */
+	"workflows:\n"                                                                    /* 17 */
+	"  backend-deploy:\n"                                                             /* 18 */
+	"    env: { NAMESPACE: backend }\n"                                               /* 19 */
+	"    steps:\n"                                                                    /* 20 */
+	"      - name: Rolling deploy\n"                                                  /* 21 */
+	"        run: ./deploy.sh backend \"$LOCKSTEP_VAR_VERSION\"\n"                    /* 22 */
+	"        timeout: 5m\n"                                                           /* 23 */
+	"      - barrier: BE\n"                                                           /* 24 */
+	"      - barrier: FE\n"                                                           /* 25 */
+	"        name: Wait for FrontEnd service deployment\n"                            /* 26 */
+	"    rollback:\n"                                                                 /* 27 */
+	"      - run: ./rollback.sh backend\n"                                            /* 28 */
+	"  frontend-deploy:\n"                                                            /* 29 */
+	"    steps:\n"                                                                    /* 30 */
+	"      - barrier: BE\n"                                                           /* 31 */
+	"        name: Wait for Backend service deployment\n"                             /* 32 */
+	"      - run: ./deploy.sh frontend \"$LOCKSTEP_VAR_VERSION\"\n"                   /* 33 */
+	"      - barrier: FE\n"                                                           /* 34 */
+	"    rollback:\n"                                                                 /* 35 */
+	"      - run: ./rollback.sh frontend\n"                                           /* 36 */
+	"  smoke-tests:\n"                                                                /* 37 */
+	"    steps:\n"                                                                    /* 38 */
+	"      - run: ./integration-tests.sh\n";                                          /* 39 */
+
+static void assert_at(struct pos p, int line, int col)
+{
+	if (p.line != line || p.col != col)
+		fail_msg("position %d:%d, expected %d:%d", p.line, p.col, line, col);
+}
+
+static void assert_step(const struct step *s, enum step_kind kind, const char *id, bool id_explicit,
+			const char *name, bool name_explicit)
+{
+	assert_int_equal(s->kind, kind);
+	assert_string_equal(s->id, id);
+	assert_int_equal(s->id_explicit, id_explicit);
+	assert_string_equal(s->name, name);
+	assert_int_equal(s->name_explicit, name_explicit);
+	/* Defaults of the common keys. */
+	assert_int_equal(s->retries, 0);
+	assert_int_equal(s->retry_delay_ms, DEFAULT_RETRY_DELAY_MS);
+	assert_false(s->continue_on_error);
+}
+
+static void test_seed_example(void **state)
+{
+	(void)state;
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load_ok(seed, &d);
+
+	assert_string_equal(p->file, "p.yml");
+	assert_string_equal(p->name, "multi-service");
+	assert_string_equal(p->description, "Deploy backend and frontend together");
+	assert_int_equal(p->on_failure, ON_FAILURE_STOP);
+	assert_int_equal(p->vars.n, 1);
+	assert_string_equal(p->vars.v[0].key, "version");
+	assert_string_equal(p->vars.v[0].val, "1.4.2");
+	assert_at(p->vars.v[0].key_pos, 4, 3);
+	assert_at(p->vars.v[0].val_pos, 4, 12);
+	assert_false(p->vars.v[0].val_plain_single_line); /* quoted */
+
+	/* Barrier declarations; timeouts in milliseconds. */
+	assert_int_equal(p->nbarriers, 2);
+	assert_string_equal(p->barriers[0].id, "BE");
+	assert_string_equal(p->barriers[0].name, "Backend service deployment done");
+	assert_int_equal(p->barriers[0].timeout_ms, 600000);
+	assert_at(p->barriers[0].pos, 7, 3);
+	assert_string_equal(p->barriers[1].id, "FE");
+	assert_string_equal(p->barriers[1].name, "Frontend service deployment done");
+	assert_int_equal(p->barriers[1].timeout_ms, DEFAULT_BARRIER_TIMEOUT_MS);
+	assert_at(p->barriers[1].pos, 10, 3);
+
+	/* Stages. */
+	assert_int_equal(p->nstages, 3);
+	assert_string_equal(p->stages[0].workflow, "backend-deploy");
+	assert_false(p->stages[0].parallel);
+	assert_at(p->stages[0].pos, 13, 5);
+	assert_at(p->stages[0].workflow_pos, 13, 15);
+	assert_string_equal(p->stages[1].workflow, "frontend-deploy");
+	assert_true(p->stages[1].parallel);
+	assert_at(p->stages[1].pos, 14, 5);
+	assert_string_equal(p->stages[2].workflow, "smoke-tests");
+	assert_false(p->stages[2].parallel);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(p->stages[i].wf, i);
+		assert_int_equal(p->stages[i].nmatrix, 0);
+		assert_int_equal(p->stages[i].with.n, 0);
+	}
+
+	/* Workflows, in the order written. */
+	assert_int_equal(p->nworkflows, 3);
+	const struct workflow *be = &p->workflows[0], *fe = &p->workflows[1], *sm = &p->workflows[2];
+	assert_string_equal(be->name, "backend-deploy");
+	assert_at(be->pos, 18, 3);
+	assert_int_equal(be->on_failure, ON_FAILURE_ROLLBACK);
+	assert_true(be->used);
+	assert_int_equal(be->env.n, 1);
+	assert_string_equal(be->env.v[0].key, "NAMESPACE");
+	assert_string_equal(be->env.v[0].val, "backend");
+	assert_at(be->env.v[0].key_pos, 19, 12);
+	assert_at(be->env.v[0].val_pos, 19, 23);
+	assert_true(be->env.v[0].val_plain_single_line);
+
+	assert_int_equal(be->steps.n, 3);
+	const struct step *s = &be->steps.v[0];
+	assert_step(s, STEP_RUN, "step-1", false, "Rolling deploy", true);
+	assert_string_equal(s->run, "./deploy.sh backend \"$LOCKSTEP_VAR_VERSION\"");
+	assert_int_equal(s->timeout_ms, 5 * 60 * 1000);
+	assert_int_equal(s->shell, SHELL_SH);
+	assert_null(s->dir);
+	assert_int_equal(s->env.n, 0);
+	assert_at(s->pos, 21, 9);
+	assert_at(s->kind_pos, 22, 14);
+	assert_at(s->name_pos, 21, 15);
+	s = &be->steps.v[1];
+	assert_step(s, STEP_BARRIER, "step-2", false, "barrier BE", false);
+	assert_string_equal(s->barrier, "BE");
+	assert_int_equal(s->timeout_ms, 0);
+	assert_at(s->pos, 24, 9);
+	assert_at(s->kind_pos, 24, 18);
+	s = &be->steps.v[2];
+	assert_step(s, STEP_BARRIER, "step-3", false, "Wait for FrontEnd service deployment", true);
+	assert_string_equal(s->barrier, "FE");
+	assert_at(s->name_pos, 26, 15);
+	assert_true(be->has_rollback);
+	assert_at(be->rollback_pos, 28, 7);
+	assert_int_equal(be->rollback.n, 1);
+	s = &be->rollback.v[0];
+	assert_step(s, STEP_RUN, "rollback-1", false, "./rollback.sh backend", false);
+	assert_string_equal(s->run, "./rollback.sh backend");
+	assert_at(s->pos, 28, 9);
+
+	assert_string_equal(fe->name, "frontend-deploy");
+	assert_at(fe->pos, 29, 3);
+	assert_int_equal(fe->env.n, 0);
+	assert_int_equal(fe->steps.n, 3);
+	assert_step(&fe->steps.v[0], STEP_BARRIER, "step-1", false,
+		    "Wait for Backend service deployment", true);
+	assert_string_equal(fe->steps.v[0].barrier, "BE");
+	/* The default name of a run step is its command. */
+	assert_step(&fe->steps.v[1], STEP_RUN, "step-2", false,
+		    "./deploy.sh frontend \"$LOCKSTEP_VAR_VERSION\"", false);
+	assert_step(&fe->steps.v[2], STEP_BARRIER, "step-3", false, "barrier FE", false);
+	assert_int_equal(fe->rollback.n, 1);
+	assert_step(&fe->rollback.v[0], STEP_RUN, "rollback-1", false, "./rollback.sh frontend", false);
+
+	assert_string_equal(sm->name, "smoke-tests");
+	assert_int_equal(sm->steps.n, 1);
+	assert_step(&sm->steps.v[0], STEP_RUN, "step-1", false, "./integration-tests.sh", false);
+	assert_false(sm->has_rollback);
+	assert_int_equal(sm->rollback.n, 0);
+
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+static void test_step_keys_and_defaults(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"on-failure: rollback-all\n"
+		"barriers:\n"
+		"  X: ~\n"
+		"  Y:\n"
+		"    timeout: 90s\n"
+		"stages: [a]\n"
+		"workflows:\n"
+		"  a:\n"
+		"    on-failure: ignore\n"
+		"    description: the a workflow\n"
+		"    steps:\n"
+		"      - run: |\n"
+		"          \n"
+		"          echo first line   \n"
+		"          echo second line\n"
+		"        id: first_one\n"
+		"        shell: bash\n"
+		"        dir: /tmp\n"
+		"        retries: 3\n"
+		"        retry-delay: 250ms\n"
+		"        continue-on-error: true\n"
+		"        env:\n"
+		"          A_B: x\n"
+		"          EMPTY:\n"
+		"      - wait: 1m30s\n"
+		"      - wait: 0\n"
+		"      - run: echo 0123456789012345678901234567890123456789012345678901234567890123456789\n"
+		"    rollback: []\n";
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load_ok(text, &d);
+	assert_int_equal(p->on_failure, ON_FAILURE_ROLLBACK_ALL);
+	assert_int_equal(p->nbarriers, 2);
+	assert_null(p->barriers[0].name);
+	assert_int_equal(p->barriers[0].timeout_ms, DEFAULT_BARRIER_TIMEOUT_MS);
+	assert_int_equal(p->barriers[1].timeout_ms, 90000);
+	const struct workflow *w = &p->workflows[0];
+	assert_int_equal(w->on_failure, ON_FAILURE_IGNORE);
+	assert_string_equal(w->description, "the a workflow");
+	assert_true(w->has_rollback);
+	assert_int_equal(w->rollback.n, 0);
+	assert_int_equal(w->steps.n, 4);
+	const struct step *s = &w->steps.v[0];
+	assert_string_equal(s->id, "first_one");
+	assert_true(s->id_explicit);
+	/* Default name: the first non-blank line, trimmed. */
+	assert_string_equal(s->name, "echo first line");
+	assert_int_equal(s->shell, SHELL_BASH);
+	assert_string_equal(s->dir, "/tmp");
+	assert_int_equal(s->retries, 3);
+	assert_int_equal(s->retry_delay_ms, 250);
+	assert_true(s->continue_on_error);
+	assert_int_equal(s->env.n, 2);
+	assert_string_equal(s->env.v[0].key, "A_B");
+	assert_string_equal(s->env.v[1].key, "EMPTY");
+	assert_string_equal(s->env.v[1].val, "");
+	assert_false(s->run_plain_single_line);
+	s = &w->steps.v[1];
+	assert_int_equal(s->kind, STEP_WAIT);
+	assert_int_equal(s->wait_ms, 90000);
+	assert_string_equal(s->id, "step-2");
+	assert_string_equal(s->name, "wait 1m30s");
+	s = &w->steps.v[2];
+	assert_int_equal(s->wait_ms, 0);
+	assert_string_equal(s->name, "wait 0s");
+	s = &w->steps.v[3];
+	/* A long command is cut to 60 characters, "..." included. */
+	assert_int_equal(strlen(s->name), 60);
+	assert_memory_equal(s->name, "echo 0123456789", 15);
+	assert_string_equal(s->name + 57, "...");
+	assert_true(s->run_plain_single_line);
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+static void test_stage_forms(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"vars: {v: x}\n"
+		"stages:\n"
+		"  - a\n"
+		"  - workflow: b\n"
+		"    parallel: false\n"
+		"    with:\n"
+		"      count: 3\n"
+		"      who: ${{ vars.v }}-${{ pipeline.name }}\n"
+		"    matrix:\n"
+		"      region: [eu, us]\n"
+		"      tier: [web]\n"
+		"workflows:\n"
+		"  a: {steps: [{run: x}]}\n"
+		"  b: {steps: [{run: y}]}\n";
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load_ok(text, &d);
+	assert_int_equal(p->nstages, 2);
+	assert_string_equal(p->stages[0].workflow, "a");
+	assert_at(p->stages[0].pos, 4, 5);
+	assert_at(p->stages[0].workflow_pos, 4, 5);
+	const struct stage *sg = &p->stages[1];
+	assert_false(sg->parallel);
+	assert_int_equal(sg->wf, 1);
+	assert_int_equal(sg->with.n, 2);
+	assert_string_equal(sg->with.v[0].key, "count");
+	assert_string_equal(sg->with.v[0].val, "3");
+	/* Inputs are expanded later, by plan_build. */
+	assert_string_equal(sg->with.v[1].val, "${{ vars.v }}-${{ pipeline.name }}");
+	assert_int_equal(sg->nmatrix, 2);
+	assert_string_equal(sg->matrix[0].key, "region");
+	assert_at(sg->matrix[0].pos, 11, 7);
+	assert_int_equal(sg->matrix[0].n, 2);
+	assert_string_equal(sg->matrix[0].values[0], "eu");
+	assert_string_equal(sg->matrix[0].values[1], "us");
+	assert_at(sg->matrix[0].value_pos[1], 11, 20);
+	assert_string_equal(sg->matrix[1].key, "tier");
+	assert_int_equal(sg->matrix[1].n, 1);
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+/* ---- schema errors: one each, with message and position ---- */
+
+/* The smallest valid file; the cases below change one thing in it. */
+#define BASE_HEAD "name: p\nstages: [a]\nworkflows:\n  a:\n    steps:\n"
+
+static void test_errors_top_level(void **state)
+{
+	(void)state;
+	expect_one_error("name: p\ndescriptoin: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 2, 1, "unknown key 'descriptoin' in the pipeline; did you mean 'description'?");
+	expect_one_error("stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n", 1, 1,
+			 "missing required key 'name'");
+	expect_one_error("name: p\nworkflows:\n  a:\n    steps: [{run: x}]\n", 1, 1,
+			 "missing required key 'stages'");
+	expect_one_error("name: multi service\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 1, 7, "bad pipeline name 'multi service'");
+	expect_one_error("name: [p]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n", 1, 7,
+			 "name must be a string, not a list");
+	expect_one_error("name: p\nvars: [a]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 2, 7, "vars must be a mapping, not a list");
+	expect_one_error("name: p\nvars:\n  1st: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 3, "bad name '1st' in vars");
+	expect_one_error("name: p\nvars:\n  v: ${{ vars.w }}\n  w: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 6, "expressions are not allowed in vars values");
+	expect_one_error("name: p\nvars:\n  v: [x]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 6, "must be a string, not a list");
+	expect_one_error("name: p\non-failure: rollback\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 2, 13, "bad on-failure 'rollback': expected stop or rollback-all");
+	expect_one_error("name: p\non-failure: stpo\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 2, 13, "did you mean 'stop'?");
+	expect_one_error("name: p\nstages: a\nworkflows:\n  a:\n    steps: [{run: x}]\n", 2, 9,
+			 "stages must be a list, not a string");
+	expect_one_error("name: p\nstages: []\nworkflows:\n  a:\n    steps: [{run: x}]\n", 2, 9,
+			 "stages must not be empty");
+	expect_one_error("name: p\n<<: {description: x}\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 2, 1, "YAML merge keys (<<) are not supported");
+	expect_one_error("- a\n- b\n", 1, 1, "a pipeline file must be a mapping");
+
+	/* Without workflows, the stage's name is unknown too: at most that follows. */
+	struct diag d = DIAG_INIT;
+	assert_null(load("name: p\nstages: [a]\n", &d));
+	assert_true(d.errors >= 1 && d.errors <= 2);
+	assert_error_at(&d, 1, 1, "missing required key 'workflows'");
+	diag_release(&d);
+	assert_null(load("name: p\nstages: [a]\nworkflows: [a]\n", &d));
+	assert_true(d.errors >= 1 && d.errors <= 2);
+	assert_error_at(&d, 3, 12, "workflows must be a mapping, not a list");
+	diag_release(&d);
+}
+
+static void test_errors_barriers(void **state)
+{
+	(void)state;
+	expect_one_error("name: p\nbarriers:\n  BE: {nme: x}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 8, "unknown key 'nme' in a barrier declaration; did you mean 'name'?");
+	expect_one_error("name: p\nbarriers:\n  BE: {timeout: 10 minutes}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 17, "bad duration '10 minutes' for timeout");
+	expect_one_error("name: p\nbarriers:\n  BE: {timeout: 0s}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 17, "timeout must be greater than 0");
+	expect_one_error("name: p\nbarriers:\n  B E: {}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 3, "bad barrier id 'B E'");
+	expect_one_error("name: p\nbarriers:\n  BE: {name: \"${{ vars.v }}\"}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 14, "expressions are not allowed in barrier names");
+	expect_one_error("name: p\nbarriers:\n  BE: [x]\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 7, "a barrier declaration must be a mapping, not a list");
+	expect_one_error("name: p\nbarriers:\n  BE: {}\n  BE: {}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 3, "duplicate key 'BE' (first at line 3)");
+}
+
+static void test_errors_stages(void **state)
+{
+	(void)state;
+	expect_one_error("name: p\nstages: [backend-deplyo]\nworkflows:\n  backend-deploy:\n    steps: [{run: x}]\n",
+			 2, 10, "unknown workflow 'backend-deplyo' in stages; did you mean 'backend-deploy'?");
+	/* The unknown workflow also leaves the defined one unused: a warning only. */
+	struct diag d = DIAG_INIT;
+	const char *t = "name: p\nstages: [zzz]\nworkflows:\n  backend-deploy:\n    steps: [{run: x}]\n";
+	assert_null(load(t, &d));
+	assert_int_equal(d.errors, 1);
+	assert_error_at(&d, 2, 10, "unknown workflow 'zzz' in stages (define it under workflows:)");
+	assert_int_equal(d.warnings, 1);
+	diag_release(&d);
+
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    parallel: true\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 15, "the first stage entry cannot run in parallel");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n  - workflow: a\n    paralel: true\n    matrix: {r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 5, 5, "unknown key 'paralel' in a stage entry; did you mean 'parallel'?");
+	expect_one_error("name: p\nstages:\n  - a\n  - workflow: a\n    parallel: yes\n    matrix: {r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 5, 15, "parallel must be true or false, not 'yes'");
+	expect_one_error("name: p\nstages:\n  - with: {x: 1}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 5, "stage entry has no workflow");
+	expect_one_error("name: p\nstages:\n  - ~\n  - a\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 3, 5, "a stage entry must be a workflow name or a mapping with 'workflow:', not null");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    with:\n      1x: y\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 5, 7, "bad name '1x' in with");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    with:\n      x: ${{ inputs.y }}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 5, 10, "inputs.* is not available in stage inputs (with:)");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    with:\n      x: ab ${{ matrix.y }}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 5, 13, "matrix.* is not available in stage inputs (with:)");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 13, "matrix must have at least one key");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: []}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 17, "matrix axis 'r' must have at least one value");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: eu}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 17, "a matrix axis must be a list, not a string");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, us, eu]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 26, "duplicate matrix value 'eu' for 'r'");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, 'a,b']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 22, "bad matrix value 'a,b'");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, '']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 22, "bad matrix value ''");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: ['${{ vars.x }}']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 18, "expressions are not allowed in matrix values");
+	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {9r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+			 4, 14, "bad matrix key '9r'");
+}
+
+static void test_errors_workflows(void **state)
+{
+	(void)state;
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    stpes: [{run: x}]\n    steps: [{run: x}]\n",
+			 5, 5, "unknown key 'stpes' in a workflow; did you mean 'steps'?");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    rollback: [{run: x}]\n", 4, 3,
+			 "workflow a has no steps");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    steps: []\n", 5, 12,
+			 "steps must not be empty");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    steps: ~\n", 5, 12,
+			 "steps must be a list, not null");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a: [x]\n", 4, 6,
+			 "a workflow must be a mapping, not a list");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    on-failure: rollbak\n    steps: [{run: x}]\n",
+			 5, 17, "bad on-failure 'rollbak': expected rollback, stop or ignore; did you mean 'rollback'?");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    on-failure: rollback-all\n    steps: [{run: x}]\n",
+			 5, 17, "bad on-failure 'rollback-all'");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    env: {LOCKSTEP_X: y}\n    steps: [{run: x}]\n",
+			 5, 11, "names starting with LOCKSTEP_ are reserved");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    env: {A-B: y}\n    steps: [{run: x}]\n",
+			 5, 11, "bad environment variable name 'A-B' in workflow env");
+	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    env: {A: {b: c}}\n    steps: [{run: x}]\n",
+			 5, 14, "must be a string, not a mapping");
+}
+
+static void test_errors_steps(void **state)
+{
+	(void)state;
+	expect_one_error(BASE_HEAD "      - name: x\n", 6, 9, "step has no kind: give it exactly one of run, barrier or wait");
+	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n", 6, 9,
+			 "step has more than one kind (run and barrier)");
+	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n        wait: 1s\n", 6, 9,
+			 "step has more than one kind (run and barrier and wait)");
+	expect_one_error(BASE_HEAD "      - echo hi\n", 6, 9, "a step must be a mapping, not a string");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: {}\n", 6, 9,
+			 "step kind 'k8s-rolling' is not supported by this version of lockstep");
+	expect_one_error(BASE_HEAD "      - run: x\n        timout: 5m\n", 7, 9,
+			 "unknown key 'timout' in a step; did you mean 'timeout'?");
+	expect_one_error(BASE_HEAD "      - run: x\n        timeout: 5x\n", 7, 18,
+			 "bad duration '5x' for timeout: unknown unit");
+	expect_one_error(BASE_HEAD "      - run: x\n        timeout: 0\n", 7, 18, "timeout must be greater than 0");
+	expect_one_error(BASE_HEAD "      - run: x\n        timeout: [5m]\n", 7, 18,
+			 "timeout must be a duration like 30s, 10m or 1h30m, not a list");
+	expect_one_error(BASE_HEAD "      - run: x\n        id: Deploy\n", 7, 13, "bad step id 'Deploy'");
+	expect_one_error(BASE_HEAD "      - run: x\n        id: same\n      - run: y\n        id: same\n", 9, 13,
+			 "duplicate step id 'same' in workflow a (first at line 6)");
+	/* Ids are unique across steps and rollback. */
+	expect_one_error(BASE_HEAD "      - run: x\n        id: same\n    rollback:\n      - run: y\n        id: same\n",
+			 10, 13, "duplicate step id 'same' in workflow a");
+	/* An explicit id may collide with a default one. */
+	expect_one_error(BASE_HEAD "      - run: x\n        id: step-2\n      - run: y\n", 8, 9,
+			 "duplicate step id 'step-2' in workflow a (first at line 6)");
+	expect_one_error(BASE_HEAD "      - barrier: B\n        retries: 2\n", 7, 18,
+			 "a barrier step cannot be retried");
+	expect_one_error(BASE_HEAD "      - barrier: B\n        retry-delay: 2s\n", 7, 22,
+			 "a barrier step cannot be retried");
+	expect_one_error(BASE_HEAD "      - barrier: B\n        dir: /tmp\n", 7, 14, "dir applies only to run steps");
+	expect_one_error(BASE_HEAD "      - wait: 1s\n        shell: bash\n", 7, 16, "shell applies only to run steps");
+	expect_one_error(BASE_HEAD "      - run: x\n        shell: zsh\n", 7, 16, "bad shell 'zsh': expected sh or bash");
+	expect_one_error(BASE_HEAD "      - barrier: a b\n", 6, 18, "bad barrier id 'a b'");
+	expect_one_error(BASE_HEAD "      - barrier: B-${{ run.id }}\n", 6, 20,
+			 "${{ run.id }} is not allowed in barrier ids");
+	expect_one_error(BASE_HEAD "      - run: \"\"\n", 6, 14, "run must not be empty");
+	expect_one_error(BASE_HEAD "      - run:\n", 6, 13, "run must be a string, not null");
+	expect_one_error(BASE_HEAD "      - wait: soon\n", 6, 15, "bad duration 'soon' for wait");
+	expect_one_error(BASE_HEAD "      - run: x\n        env: [A]\n", 7, 14, "step env must be a mapping, not a list");
+	expect_one_error(BASE_HEAD "      - run: x\n        continue-on-error: yes\n", 7, 28,
+			 "continue-on-error must be true or false, not 'yes'");
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: 101\n", 7, 18, "retries must be at most 100, not 101");
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: -1\n", 7, 18,
+			 "retries must be a whole number from 0 to 100, not '-1'");
+	expect_one_error(BASE_HEAD "      - run: x\n        name: [x]\n", 7, 15, "name must be a string, not a list");
+}
+
+static void test_errors_expressions(void **state)
+{
+	(void)state;
+	/* Errors point at the "${{" inside a plain one-line scalar. */
+	expect_one_error("name: p\nvars: {version: 1}\n" "stages: [a]\nworkflows:\n  a:\n    steps:\n"
+			 "      - run: echo ${{ vars.verison }}\n",
+			 7, 19, "unknown var 'verison'; did you mean 'version'?");
+	expect_one_error(BASE_HEAD "      - run: echo ${{ vars.nothing }}\n", 6, 19,
+			 "unknown var 'nothing' (declare it under vars:)");
+	expect_one_error(BASE_HEAD "      - run: echo ${{ vars.x\n", 6, 19, "unterminated expression");
+	expect_one_error(BASE_HEAD "      - run: a ${{ secrets.x }}\n", 6, 16, "unknown name 'secrets.x'");
+	expect_one_error(BASE_HEAD "      - run: x\n        name: step ${{ pipline.name }}\n", 7, 20,
+			 "did you mean 'pipeline.name'?");
+	expect_one_error(BASE_HEAD "      - run: x\n        env:\n          A: ${{ vars.q }}\n", 8, 14,
+			 "unknown var 'q'");
+	expect_one_error(BASE_HEAD "      - run: x\n        dir: /srv/${{ vars.q }}\n", 7, 19, "unknown var 'q'");
+	/*
+	 * In a quoted scalar escapes move offsets: the exact place (6:23, past
+	 * the two-character escape) or, failing that, the scalar's own (6:14).
+	 */
+	struct diag d = DIAG_INIT;
+	assert_null(load(BASE_HEAD "      - run: \"echo \\t ${{ vars.q }}\"\n", &d));
+	assert_int_equal(d.errors, 1);
+	assert_int_equal(d.items[0].line, 6);
+	if (d.items[0].col != 23 && d.items[0].col != 14) {
+		dump(&d);
+		fail_msg("column %d is neither the expression's nor the scalar's", d.items[0].col);
+	}
+	diag_release(&d);
+	/* Every bad reference in one value is reported. */
+	assert_null(load(BASE_HEAD "      - run: ${{ vars.a }} ${{ vars.b }}\n", &d));
+	assert_int_equal(d.errors, 2);
+	assert_error_at(&d, 6, 14, "unknown var 'a'");
+	assert_error_at(&d, 6, 28, "unknown var 'b'");
+	diag_release(&d);
+}
+
+/*
+ * The column of an expression counts characters, like every other column:
+ * "é" is two bytes but one column.
+ */
+static void test_expression_column_after_utf8(void **state)
+{
+	(void)state;
+	expect_one_error(BASE_HEAD "      - run: echo \xc3\xa9\xc3\xa9 ${{ vars.q }}\n", 6, 22, "unknown var 'q'");
+}
+
+/*
+ * A plain scalar may continue on the next lines (YAML folds them into one
+ * line); the position of an expression on a continuation line is on that
+ * line, not computed as if it were on the first.
+ */
+static void test_expression_position_in_folded_plain_scalar(void **state)
+{
+	(void)state;
+	struct diag d = DIAG_INIT;
+	assert_null(load(BASE_HEAD "      - run: echo one\n"
+				   "          ${{ vars.q }}\n", &d));
+	assert_int_equal(d.errors, 1);
+	/* The reference is on line 7; line 6, column 23 is past the end of "echo one". */
+	if (d.items[0].line == 6 && d.items[0].col == 23) {
+		dump(&d);
+		fail_msg("expression position computed as if the folded scalar were one line");
+	}
+	/* At the scalar (6:14) would be acceptable; the exact place is 7:11. */
+	assert_true((d.items[0].line == 7 && d.items[0].col == 11) ||
+		    (d.items[0].line == 6 && d.items[0].col == 14));
+	diag_release(&d);
+}
+
+/* Block scalars and quoted scalars with escapes: positions in the file. */
+static void test_expression_positions_in_block_and_quoted_scalars(void **state)
+{
+	(void)state;
+	static const char text[] =
+		BASE_HEAD                              /* 1-5 */
+		"      - run: |\n"                     /* 6 */
+		"          echo one\n"                 /* 7 */
+		"          echo ${{ vars.q }}\n"       /* 8 */
+		"      - run: >\n"                     /* 9 */
+		"          folded\n"                   /* 10 */
+		"          x ${{ vars.r }}\n"          /* 11 */
+		"      - run: \"a\\\n"                 /* 12: escaped line break */
+		"          b ${{ vars.s }}\"\n"        /* 13 */
+		"      - run: 'it''s ${{ vars.t }}'\n"; /* 14 */
+	struct diag d = DIAG_INIT;
+	assert_null(load(text, &d));
+	assert_int_equal(d.errors, 4);
+	assert_error_at(&d, 8, 16, "unknown var 'q'");
+	assert_error_at(&d, 11, 13, "unknown var 'r'");
+	assert_error_at(&d, 13, 13, "unknown var 's'");
+	assert_error_at(&d, 14, 21, "unknown var 't'");
+	diag_release(&d);
+}
+
+/* ---- all errors in one pass; warnings ---- */
+
+static void test_all_errors_in_one_pass(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"                          /* 1 */
+		"colour: red\n"                      /* 2: unknown key */
+		"stages:\n"                          /* 3 */
+		"  - a\n"                            /* 4 */
+		"  - nope\n"                         /* 5: unknown workflow */
+		"workflows:\n"                       /* 6 */
+		"  a:\n"                             /* 7 */
+		"    steps:\n"                       /* 8 */
+		"      - run: x\n"                   /* 9 */
+		"        timeout: 10y\n"             /* 10: bad duration */
+		"      - barrier: B\n"               /* 11 */
+		"        retries: 1\n"               /* 12: retries on a barrier */
+		"      - wait: 1s\n"                 /* 13 */
+		"        continue-on-error: maybe\n"; /* 14: bad bool */
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load(text, &d);
+	assert_null(p);
+	if (d.errors != 5) {
+		dump(&d);
+		fail_msg("expected 5 errors, got %zu", d.errors);
+	}
+	assert_int_equal(d.warnings, 0);
+	assert_error_at(&d, 2, 1, "unknown key 'colour' in the pipeline");
+	assert_error_at(&d, 5, 5, "unknown workflow 'nope'");
+	assert_error_at(&d, 10, 18, "bad duration '10y' for timeout");
+	assert_error_at(&d, 12, 18, "a barrier step cannot be retried");
+	assert_error_at(&d, 14, 28, "continue-on-error must be true or false, not 'maybe'");
+	diag_release(&d);
+}
+
+/*
+ * One bad key of a stage entry must not hide the entry's other problems:
+ * the SPEC asks for all of them in one pass.
+ */
+static void test_stage_entry_errors_all_reported(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"                         /* 1 */
+		"stages:\n"                         /* 2 */
+		"  - workflow: nope\n"              /* 3: unknown workflow */
+		"    parallel: true\n"              /* 4: first entry in parallel */
+		"    matrix: {r: []}\n"             /* 5: empty axis */
+		"  - with: {1x: y}\n"               /* 6: no workflow; bad input name */
+		"workflows:\n"
+		"  a: {steps: [{run: x}]}\n";
+	struct diag d = DIAG_INIT;
+	assert_null(load(text, &d));
+	assert_error_at(&d, 4, 15, "the first stage entry cannot run in parallel");
+	assert_error_at(&d, 3, 15, "unknown workflow 'nope' in stages");
+	assert_error_at(&d, 5, 17, "matrix axis 'r' must have at least one value");
+	assert_error_at(&d, 6, 5, "stage entry has no workflow");
+	assert_error_at(&d, 6, 12, "bad name '1x' in with");
+	assert_int_equal(d.errors, 5);
+	diag_release(&d);
+}
+
+/* A step without a kind, or with two, still has its other keys checked. */
+static void test_step_errors_all_reported(void **state)
+{
+	(void)state;
+	static const char text[] =
+		BASE_HEAD                            /* 1-5 */
+		"      - run: x\n"                   /* 6: two kinds */
+		"        wait: 1s\n"                 /* 7 */
+		"        timeout: 5x\n"              /* 8: bad duration */
+		"      - name: [x]\n"                /* 9: no kind; name not a string */
+		"        retries: many\n";           /* 10: bad integer */
+	struct diag d = DIAG_INIT;
+	assert_null(load(text, &d));
+	assert_error_at(&d, 6, 9, "step has more than one kind (run and wait)");
+	assert_error_at(&d, 8, 18, "bad duration '5x' for timeout");
+	assert_error_at(&d, 9, 9, "step has no kind");
+	assert_error_at(&d, 9, 15, "name must be a string, not a list");
+	assert_error_at(&d, 10, 18, "retries must be a whole number from 0 to 100, not 'many'");
+	assert_int_equal(d.errors, 5);
+	diag_release(&d);
+}
+
+static void test_errors_accumulate_into_existing_diag(void **state)
+{
+	(void)state;
+	/* A diag that already holds errors: a clean load still succeeds. */
+	struct diag d = DIAG_INIT;
+	diag_add(&d, DIAG_ERROR, "other.yml", 1, 1, "an earlier problem");
+	struct pipeline *p = load("name: p\nstages: [a]\nworkflows:\n  a: {steps: [{run: x}]}\n", &d);
+	assert_non_null(p);
+	assert_int_equal(d.errors, 1);
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+static void test_warnings_do_not_fail(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"stages: [a]\n"
+		"workflows:\n"
+		"  a: {steps: [{run: x}]}\n"
+		"  spare: {steps: [{run: y}]}\n";
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load(text, &d);
+	assert_non_null(p);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.warnings, 1);
+	assert_int_equal(d.n, 1);
+	assert_int_equal(d.items[0].severity, DIAG_WARNING);
+	assert_int_equal(d.items[0].line, 5);
+	assert_int_equal(d.items[0].col, 3);
+	assert_non_null(strstr(d.items[0].message, "workflow spare is never used"));
+	assert_false(p->workflows[1].used);
+	assert_true(p->workflows[0].used);
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+/* ---- typed values ---- */
+
+/* Loads one run step with `key: value` and returns its error count. */
+static size_t step_with(const char *key, const char *value, struct step *out)
+{
+	struct buf b = BUF_INIT;
+	buf_addf(&b, BASE_HEAD "      - run: x\n        %s: %s\n", key, value);
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load(b.s, &d);
+	size_t errors = d.errors;
+	if (p && out)
+		*out = p->workflows[0].steps.v[0];
+	pipeline_free(p);
+	diag_release(&d);
+	buf_release(&b);
+	return errors;
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} good[] = {
+		{ "250ms", 250 },
+		{ "30s", 30000 },
+		{ "10m", 600000 },
+		{ "2h", 7200000 },
+		{ "1h30m", 5400000 },
+		{ "1m30s500ms", 90500 },
+		{ "1h1ms", 3600001 },
+		{ "45", 45000 },          /* a bare integer is seconds */
+		{ "\"45\"", 45000 },
+		{ "'2h'", 7200000 },
+		{ "8784h", 366ULL * 24 * 3600 * 1000 }, /* the maximum: 366 days */
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct step s;
+		memset(&s, 0, sizeof(s));
+		if (step_with("timeout", good[i].text, &s) != 0)
+			fail_msg("timeout: %s should load", good[i].text);
+		if (s.timeout_ms != good[i].ms)
+			fail_msg("timeout: %s gave %llu ms, expected %llu", good[i].text,
+				 (unsigned long long)s.timeout_ms, (unsigned long long)good[i].ms);
+	}
+	static const char *const bad[] = {
+		"", "~", "1.5s", "-1s", "1m1h", "1m1m", "30s1", "1 h", "1d", "30S", "s", "ms5",
+		"8785h", "99999999999999999999s", "1h30", "0x10",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (step_with("timeout", bad[i], NULL) != 1)
+			fail_msg("timeout: '%s' should be exactly one error", bad[i]);
+
+	/* Zero: allowed for wait and retry-delay, not for timeouts. */
+	struct step s;
+	assert_int_equal(step_with("retry-delay", "0", &s), 0);
+	assert_int_equal(s.retry_delay_ms, 0);
+	assert_int_equal(step_with("retry-delay", "0ms", &s), 0);
+	assert_int_equal(step_with("timeout", "0ms", NULL), 1);
+	assert_int_equal(step_with("retry-delay", "2s", &s), 0);
+	assert_int_equal(s.retry_delay_ms, 2000);
+}
+
+static void test_bools(void **state)
+{
+	(void)state;
+	struct step s;
+	assert_int_equal(step_with("continue-on-error", "true", &s), 0);
+	assert_true(s.continue_on_error);
+	assert_int_equal(step_with("continue-on-error", "false", &s), 0);
+	assert_false(s.continue_on_error);
+	/* YAML 1.1 spellings are not booleans in a lockstep file. */
+	static const char *const bad[] = { "yes", "no", "on", "off", "y", "n", "1", "0", "~", "[true]", "tru" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (step_with("continue-on-error", bad[i], NULL) != 1)
+			fail_msg("continue-on-error: %s should be one error", bad[i]);
+}
+
+static void test_ints(void **state)
+{
+	(void)state;
+	struct step s;
+	assert_int_equal(step_with("retries", "0", &s), 0);
+	assert_int_equal(s.retries, 0);
+	assert_int_equal(step_with("retries", "3", &s), 0);
+	assert_int_equal(s.retries, 3);
+	assert_int_equal(step_with("retries", "100", &s), 0);
+	assert_int_equal(s.retries, 100);
+	static const char *const bad[] = {
+		"101", "-1", "+1", "1.0", "1e2", "0x10", "three", "\"3\"", "~", "[1]", "999999999",
+		"99999999999999999999", " ",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (step_with("retries", bad[i], NULL) != 1)
+			fail_msg("retries: '%s' should be one error", bad[i]);
+}
+
+static void test_plain_scalars_are_strings(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"vars:\n"
+		"  version: 1.10\n"
+		"  flag: true\n"
+		"  count: 007\n"
+		"  nothing:\n"
+		"stages: [a]\n"
+		"workflows:\n"
+		"  a: {steps: [{run: 42}]}\n";
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load_ok(text, &d);
+	assert_int_equal(p->vars.n, 4);
+	assert_string_equal(p->vars.v[0].val, "1.10");
+	assert_string_equal(p->vars.v[1].val, "true");
+	assert_string_equal(p->vars.v[2].val, "007");
+	assert_string_equal(p->vars.v[3].val, "");
+	assert_string_equal(p->workflows[0].steps.v[0].run, "42");
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+/* ---- size limit ---- */
+
+/* A valid pipeline padded with a comment to exactly `size` bytes. */
+static char *padded_pipeline(size_t size)
+{
+	static const char head[] = "name: p\nstages: [a]\nworkflows:\n  a: {steps: [{run: x}]}\n#";
+	char *t = malloc(size + 1);
+	assert_non_null(t);
+	memcpy(t, head, sizeof(head) - 1);
+	memset(t + sizeof(head) - 1, 'x', size - sizeof(head));
+	t[size - 1] = '\n';
+	t[size] = '\0';
+	return t;
+}
+
+static void test_size_limit(void **state)
+{
+	(void)state;
+	struct diag d = DIAG_INIT;
+	char *t = padded_pipeline(PIPELINE_MAX_BYTES + 1);
+	struct pipeline *p = pipeline_load_text("p.yml", t, PIPELINE_MAX_BYTES + 1, &d);
+	assert_null(p);
+	assert_int_equal(d.errors, 1);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.items[0].file, "p.yml");
+	assert_non_null(strstr(d.items[0].message, "larger than 4 MiB"));
+	diag_release(&d);
+	free(t);
+
+	/* Exactly 4 MiB is allowed. */
+	t = padded_pipeline(PIPELINE_MAX_BYTES);
+	p = pipeline_load_text("p.yml", t, PIPELINE_MAX_BYTES, &d);
+	if (!p)
+		dump(&d);
+	assert_non_null(p);
+	assert_int_equal(d.n, 0);
+	assert_string_equal(p->name, "p");
+	pipeline_free(p);
+	diag_release(&d);
+	free(t);
+
+	/* The file reader refuses the same way. */
+	char path[] = "/tmp/lockstep-test-load-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	t = padded_pipeline(PIPELINE_MAX_BYTES + 4096);
+	assert_int_equal(write(fd, t, PIPELINE_MAX_BYTES + 4096), (ssize_t)(PIPELINE_MAX_BYTES + 4096));
+	close(fd);
+	free(t);
+	p = pipeline_load(path, &d);
+	unlink(path);
+	assert_null(p);
+	assert_int_equal(d.errors, 1);
+	assert_non_null(strstr(d.items[0].message, "larger than 4 MiB"));
+	diag_release(&d);
+
+	p = pipeline_load("/nonexistent/lockstep.yml", &d);
+	assert_null(p);
+	assert_int_equal(d.errors, 1);
+	assert_non_null(strstr(d.items[0].message, "cannot read the pipeline file"));
+	diag_release(&d);
+}
+
+/* ---- big inputs under the size limit finish ---- */
+
+/* In a child: loads `arg`, which must load without errors. */
+static void load_and_free(void *arg)
+{
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load(arg, &d);
+	if (!p || d.errors)
+		_exit(1);
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+/* One matrix axis with 200,000 values: about 3.4 MB. */
+static void test_big_matrix_axis_loads_in_bounded_time(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "name: p\nstages:\n  - workflow: a\n    matrix:\n      r:\n");
+	for (int i = 0; i < 200000; i++)
+		buf_addf(&b, "        - v%d\n", i);
+	buf_adds(&b, "workflows:\n  a: {steps: [{run: x}]}\n");
+	assert_true(b.len < PIPELINE_MAX_BYTES);
+	assert_finishes(load_and_free, buf_detach(&b, NULL), 20, "loading a 200,000-value matrix axis");
+}
+
+/* 60,000 workflows, each named by one stage entry: about 2.5 MB. */
+static void test_many_workflows_load_in_bounded_time(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "name: p\nstages:\n");
+	for (int i = 0; i < 60000; i++)
+		buf_addf(&b, "  - w%d\n", i);
+	buf_adds(&b, "workflows:\n");
+	for (int i = 0; i < 60000; i++)
+		buf_addf(&b, "  w%d: {steps: [{run: x}]}\n", i);
+	assert_true(b.len < PIPELINE_MAX_BYTES);
+	assert_finishes(load_and_free, buf_detach(&b, NULL), 20, "loading 60,000 workflows");
+}
+
+/* 60,000 vars, all referenced from one run step: about 1.7 MB. */
+static void test_many_var_references_load_in_bounded_time(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "name: p\nvars:\n");
+	for (int i = 0; i < 60000; i++)
+		buf_addf(&b, "  v%d: x\n", i);
+	buf_adds(&b, "stages: [a]\nworkflows:\n  a:\n    steps:\n      - run: \"");
+	for (int i = 0; i < 60000; i++)
+		buf_addf(&b, "${{vars.v%d}}", i);
+	buf_adds(&b, "\"\n");
+	assert_true(b.len < PIPELINE_MAX_BYTES);
+	assert_finishes(load_and_free, buf_detach(&b, NULL), 20, "loading 60,000 var references");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_example),
+		cmocka_unit_test(test_step_keys_and_defaults),
+		cmocka_unit_test(test_stage_forms),
+		cmocka_unit_test(test_errors_top_level),
+		cmocka_unit_test(test_errors_barriers),
+		cmocka_unit_test(test_errors_stages),
+		cmocka_unit_test(test_errors_workflows),
+		cmocka_unit_test(test_errors_steps),
+		cmocka_unit_test(test_errors_expressions),
+		cmocka_unit_test(test_expression_column_after_utf8),
+		cmocka_unit_test(test_expression_position_in_folded_plain_scalar),
+		cmocka_unit_test(test_expression_positions_in_block_and_quoted_scalars),
+		cmocka_unit_test(test_all_errors_in_one_pass),
+		cmocka_unit_test(test_stage_entry_errors_all_reported),
+		cmocka_unit_test(test_step_errors_all_reported),
+		cmocka_unit_test(test_errors_accumulate_into_existing_diag),
+		cmocka_unit_test(test_warnings_do_not_fail),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_bools),
+		cmocka_unit_test(test_ints),
+		cmocka_unit_test(test_plain_scalars_are_strings),
+		cmocka_unit_test(test_size_limit),
+		cmocka_unit_test(test_big_matrix_axis_loads_in_bounded_time),
+		cmocka_unit_test(test_many_workflows_load_in_bounded_time),
+		cmocka_unit_test(test_many_var_references_load_in_bounded_time),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
