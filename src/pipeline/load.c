@@ -159,11 +159,12 @@ static bool get_bool(struct loader *L, const struct ynode *n, const char *what, 
 {
 	if (n->kind == YNODE_SCALAR && n->plain) {
 		const char *s = n->str;
-		if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+		/* Only the lowercase spellings: one way to write it, as documented. */
+		if (!strcmp(s, "true")) {
 			*out = true;
 			return true;
 		}
-		if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+		if (!strcmp(s, "false")) {
 			*out = false;
 			return true;
 		}
