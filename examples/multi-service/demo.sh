@@ -1,11 +1,13 @@
 #!/bin/sh
 # demo.sh LOCKSTEP: a short tour of the multi-service example.
-#   1. `lockstep check` accepts pipeline.yml;
-#   2. `lockstep plan` shows its groups, workflows and barriers;
-#   3. `lockstep check` rejects pipeline-swapped.yml (exit 3), whose
-#      barriers are crossed in opposite orders: a deadlock.
-# Exits 0 only when all three behave like this. Runs nothing: no deploy
-# happens. Usage, from the repository root:
+#   1. `lockstep check` accepts pipeline.yml and rejects pipeline-swapped.yml
+#      (exit 3), whose barriers are crossed in opposite orders: a deadlock;
+#   2. `lockstep run pipeline.yml` deploys backend and frontend for real
+#      (local releases under build/demo/deploy-root) and runs the smoke test;
+#   3. `lockstep run pipeline-frontend-fails.yml` makes the frontend fail:
+#      barrier FE breaks and the backend rolls back to its previous release.
+# Exits 0 only when all of this happens as described. Usage, from the
+# repository root:
 #   sh examples/multi-service/demo.sh build/lockstep
 set -eu
 
@@ -15,9 +17,21 @@ if [ $# -ne 1 ]; then
 fi
 lockstep=$1
 here=$(dirname -- "$0")
+work=${DEMO_DIR:-build/demo}
+rm -rf "$work"
+mkdir -p "$work"
+# The deploy scripts install releases here; the run history goes here.
+DEPLOY_ROOT=$(cd "$work" && pwd)/deploy-root
+export DEPLOY_ROOT
+state=$work/state
 
 say() {
 	printf '\n==> %s\n' "$*"
+}
+
+fail() {
+	echo "demo: FAILED: $*" >&2
+	exit 1
 }
 
 cat <<'BANNER'
@@ -29,24 +43,29 @@ lockstep demo: a backend and a frontend deployed in lockstep
 BANNER
 
 say "$lockstep check $here/pipeline.yml"
-if ! "$lockstep" check "$here/pipeline.yml"; then
-	echo "demo: FAILED: check rejected pipeline.yml" >&2
-	exit 1
-fi
-
-say "$lockstep plan $here/pipeline.yml"
-if ! "$lockstep" plan "$here/pipeline.yml"; then
-	echo "demo: FAILED: plan failed on pipeline.yml" >&2
-	exit 1
-fi
+"$lockstep" check "$here/pipeline.yml" || fail "check rejected pipeline.yml"
 
 say "$lockstep check $here/pipeline-swapped.yml   (a deadlock: must be rejected)"
 status=0
 "$lockstep" check "$here/pipeline-swapped.yml" 2>&1 || status=$?
-if [ "$status" -ne 3 ]; then
-	echo "demo: FAILED: check of pipeline-swapped.yml exited $status, expected 3" >&2
-	exit 1
-fi
+[ "$status" -eq 3 ] || fail "check of pipeline-swapped.yml exited $status, expected 3"
 echo "(exit status $status: the file is invalid, as expected)"
+
+say "$lockstep run $here/pipeline.yml --var version=1.4.2"
+"$lockstep" run "$here/pipeline.yml" --state "$state" --var version=1.4.2 ||
+	fail "the run of pipeline.yml failed"
+[ "$(cat "$DEPLOY_ROOT/backend/current/VERSION")" = 1.4.2 ] || fail "backend is not at 1.4.2"
+
+say "$lockstep run $here/pipeline.yml --var version=1.5.0   (an upgrade)"
+"$lockstep" run "$here/pipeline.yml" --state "$state" --var version=1.5.0 ||
+	fail "the upgrade to 1.5.0 failed"
+
+say "$lockstep run $here/pipeline-frontend-fails.yml --var version=1.6.0   (the frontend fails)"
+status=0
+"$lockstep" run "$here/pipeline-frontend-fails.yml" --state "$state" --var version=1.6.0 || status=$?
+[ "$status" -eq 1 ] || fail "the failing run exited $status, expected 1"
+backend=$(cat "$DEPLOY_ROOT/backend/current/VERSION")
+[ "$backend" = 1.5.0 ] || fail "the backend was not rolled back: it serves $backend"
+echo "(exit status 1; the backend was rolled back and serves $backend again)"
 
 say "demo: ok"

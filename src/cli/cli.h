@@ -29,9 +29,11 @@ struct command {
 
 int cmd_check(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 extern const char cmd_check_usage[];
 extern const char cmd_plan_usage[];
+extern const char cmd_run_usage[];
 
 /* Prints "lockstep CMD: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

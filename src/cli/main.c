@@ -10,6 +10,7 @@
 static const struct command commands[] = {
 	{ "check", "validate a pipeline file and find barrier deadlocks", cmd_check_usage, cmd_check },
 	{ "plan", "show what a run would execute (text, dot, mermaid, json)", cmd_plan_usage, cmd_plan },
+	{ "run", "run a pipeline: parallel workflows, barriers, rollbacks", cmd_run_usage, cmd_run },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
 			return commands[i].fn(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return cli_usage_error(NULL, "unknown option '%s'", cmd);
-	static const char *const later[] = { "run", "runs", "show", "logs", "resume", "abort", "serve" };
+	static const char *const later[] = { "runs", "show", "logs", "resume", "abort", "serve" };
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
 		if (!strcmp(cmd, later[i]))
 			return cli_usage_error(NULL, "'%s' is not available in this version of lockstep yet",

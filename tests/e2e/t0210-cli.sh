@@ -262,11 +262,11 @@ expect_rc 2
 expect_out_empty
 end
 
-begin "a later command (run) is a usage error for now"
-run run "$seed"
+begin "a later command (runs) is a usage error for now"
+run runs
 expect_rc 2
 expect_out_empty
-expect_err "'run'"
+expect_err "'runs'"
 end
 
 # ---- files lockstep cannot use: exit 3 ----

@@ -1,0 +1,46 @@
+/*
+ * output: what `lockstep run` shows a person. Event sinks for the JSON
+ * lines of --json, the plain progress lines (CI logs), step output
+ * prefixed with the workflow name, and the summary at the end.
+ */
+#ifndef LS_CLI_OUTPUT_H
+#define LS_CLI_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "engine/events.h"
+#include "engine/proc.h"
+#include "pipeline/model.h"
+
+/* --json: one event per line on `out`, flushed at once. */
+void output_json_sink(const struct event *ev, void *arg /* FILE * */);
+
+struct output {
+	FILE *out;                 /* progress and step output */
+	bool color;
+	const struct plan *plan;
+	/* per workflow: partial output line, timings, results */
+	struct output_wf *wfs;
+	size_t nwfs;
+	/* per barrier id, in order of first event */
+	struct output_barrier *barriers;
+	size_t nbarriers, capbarriers;
+	uint64_t start_mono, end_mono;
+	uint64_t run;
+	char *status;
+};
+
+void output_init(struct output *o, FILE *out, bool color, const struct plan *plan);
+void output_release(struct output *o);
+/* The plain progress sink: one line per event of interest. */
+void output_plain_sink(const struct event *ev, void *arg /* struct output * */);
+/* Remembers what the summary needs, printing nothing. */
+void output_record_sink(const struct event *ev, void *arg /* struct output * */);
+/* Step output, prefixed "[workflow] ", whole lines only (partial lines wait). */
+void output_step_output(const char *workflow, const char *step, enum proc_stream s,
+			const char *data, size_t len, void *arg /* struct output * */);
+/* Flushes partial lines and prints the summary to `out`. */
+void output_summary(struct output *o, FILE *out);
+
+#endif

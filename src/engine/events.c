@@ -1,0 +1,148 @@
+#include "engine/events.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <time.h>
+
+static const char *const type_names[EV_TYPE_COUNT] = {
+	[EV_RUN_STARTED] = "run.started",
+	[EV_GROUP_STARTED] = "group.started",
+	[EV_WORKFLOW_STARTED] = "workflow.started",
+	[EV_STEP_STARTED] = "step.started",
+	[EV_STEP_FINISHED] = "step.finished",
+	[EV_BARRIER_ARRIVED] = "barrier.arrived",
+	[EV_BARRIER_PASSED] = "barrier.passed",
+	[EV_BARRIER_BROKEN] = "barrier.broken",
+	[EV_WORKFLOW_ROLLBACK] = "workflow.rollback",
+	[EV_WORKFLOW_FINISHED] = "workflow.finished",
+	[EV_RUN_FINISHED] = "run.finished",
+};
+
+void events_init(struct events *e, uint64_t run)
+{
+	e->nsinks = 0;
+	e->seq = 0;
+	e->run = run;
+}
+
+void events_add_sink(struct events *e, void (*emit)(const struct event *ev, void *arg), void *arg)
+{
+	assert(e->nsinks < EVENTS_MAX_SINKS);
+	e->sinks[e->nsinks].emit = emit;
+	e->sinks[e->nsinks].arg = arg;
+	e->nsinks++;
+}
+
+void events_emit(struct events *e, struct event *ev)
+{
+	struct timespec wall, mono;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	ev->seq = ++e->seq;
+	ev->run = e->run;
+	ev->ts_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+	ev->mono_ms = (uint64_t)mono.tv_sec * 1000 + (uint64_t)mono.tv_nsec / 1000000;
+	for (size_t i = 0; i < e->nsinks; i++)
+		e->sinks[i].emit(ev, e->sinks[i].arg);
+}
+
+const char *event_type_name(enum event_type t)
+{
+	return t < EV_TYPE_COUNT ? type_names[t] : "unknown";
+}
+
+void events_format_ts(int64_t ms, char out[64])
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static void add_str_field(struct buf *b, const char *name, const char *v)
+{
+	buf_addf(b, ",\"%s\":", name);
+	if (v)
+		buf_add_json_str(b, v);
+	else
+		buf_adds(b, "null");
+}
+
+static void add_str_array(struct buf *b, const char *name, const char *const *v, size_t n)
+{
+	buf_addf(b, ",\"%s\":[", name);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(b, ',');
+		buf_add_json_str(b, v[i]);
+	}
+	buf_addc(b, ']');
+}
+
+void event_to_json(const struct event *ev, struct buf *b)
+{
+	char ts[64];
+	events_format_ts(ev->ts_ms, ts);
+	buf_addf(b, "{\"ts\":\"%s\",\"seq\":%llu,\"run\":%llu,\"event\":\"%s\"", ts,
+		 (unsigned long long)ev->seq, (unsigned long long)ev->run, event_type_name(ev->type));
+	switch (ev->type) {
+	case EV_RUN_STARTED:
+		add_str_field(b, "pipeline", ev->pipeline);
+		break;
+	case EV_GROUP_STARTED:
+		buf_addf(b, ",\"group\":%zu", ev->group);
+		add_str_array(b, "workflows", ev->workflows, ev->nworkflows);
+		break;
+	case EV_WORKFLOW_STARTED:
+		add_str_field(b, "workflow", ev->workflow);
+		break;
+	case EV_STEP_STARTED:
+		add_str_field(b, "workflow", ev->workflow);
+		add_str_field(b, "step", ev->step);
+		buf_addf(b, ",\"attempt\":%d", ev->attempt);
+		if (ev->rollback)
+			buf_adds(b, ",\"rollback\":true");
+		break;
+	case EV_STEP_FINISHED:
+		add_str_field(b, "workflow", ev->workflow);
+		add_str_field(b, "step", ev->step);
+		add_str_field(b, "status", ev->status);
+		if (ev->has_exit_code)
+			buf_addf(b, ",\"exit_code\":%d", ev->exit_code);
+		else
+			buf_adds(b, ",\"exit_code\":null");
+		buf_addf(b, ",\"duration_ms\":%llu", (unsigned long long)ev->duration_ms);
+		if (ev->rollback)
+			buf_adds(b, ",\"rollback\":true");
+		break;
+	case EV_BARRIER_ARRIVED:
+		add_str_field(b, "barrier", ev->barrier);
+		add_str_field(b, "workflow", ev->workflow);
+		break;
+	case EV_BARRIER_PASSED:
+		add_str_field(b, "barrier", ev->barrier);
+		add_str_array(b, "participants", ev->participants, ev->nparticipants);
+		break;
+	case EV_BARRIER_BROKEN:
+		add_str_field(b, "barrier", ev->barrier);
+		add_str_field(b, "reason", ev->reason);
+		add_str_field(b, "origin", ev->origin);
+		break;
+	case EV_WORKFLOW_ROLLBACK:
+		add_str_field(b, "workflow", ev->workflow);
+		add_str_field(b, "reason", ev->reason);
+		break;
+	case EV_WORKFLOW_FINISHED:
+		add_str_field(b, "workflow", ev->workflow);
+		add_str_field(b, "status", ev->status);
+		add_str_field(b, "reason", ev->reason);
+		break;
+	case EV_RUN_FINISHED:
+		add_str_field(b, "status", ev->status);
+		break;
+	case EV_TYPE_COUNT:
+		break;
+	}
+	buf_addc(b, '}');
+}

@@ -1,0 +1,854 @@
+/*
+ * proc: one step process on the libuv loop (see proc.h for the contract).
+ *
+ * Handles: every proc owns five libuv handles, all inside struct proc: the
+ * process, two pipes, and two timers. `grace` turns a SIGTERM into a
+ * SIGKILL; `tick` reports a spawn failure on the next loop iteration and,
+ * once the main process has exited, enforces the drain deadline and polls
+ * the process group until it is gone. proc_free closes them all; the last
+ * close callback frees the memory.
+ *
+ * Why poll the group: there is no notification when the last member of a
+ * process group dies unless it is our child, so after the main exit proc
+ * asks kill(-pgid, 0), starting at PROC_POLL_MIN_MS and backing off to
+ * PROC_POLL_MAX_MS. A group that no longer exists is never signalled again:
+ * its number may be reused.
+ *
+ * Reaping: libuv reaps the main process (it waits for each of its own
+ * pids). Members of the group that were re-parented to us (we are a
+ * subreaper) are reaped here with waitpid(-pgid), but only after libuv has
+ * reaped the main process, which is itself a member of the group: before
+ * that, waitpid(-pgid) could steal its status and libuv would never report
+ * its exit. No other libuv child can be in the group: a process group
+ * cannot be joined from another session, and every proc child starts its
+ * own session.
+ */
+#include "engine/proc.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/xalloc.h"
+
+/* After a SIGKILL, how long the killed processes may take to vanish before
+ * proc stops waiting for them (a process stuck in uninterruptible sleep). */
+#define PROC_REAP_MS 1000
+/* Group polling after the main exit: starts here, doubles up to the max. */
+#define PROC_POLL_MIN_MS 5
+#define PROC_POLL_MAX_MS 100
+
+#define NS_PER_MS 1000000ULL
+
+enum proc_state {
+	PROC_NEW,          /* inside proc_spawn */
+	PROC_NOT_STARTED,  /* spawn failed; `tick` reports it on the next iteration */
+	PROC_RUNNING,      /* the main process is alive (in `live`) */
+	PROC_DRAINING,     /* it exited; waiting for the pipes and the group */
+	PROC_OVER,         /* the exit callback was called */
+	PROC_FREED,        /* proc_free was called; handles are closing */
+};
+
+struct proc_pipe {
+	uv_pipe_t handle;         /* first member: the handle pointer is the pipe */
+	enum proc_stream stream;
+	bool done;                /* EOF, read error, or abandoned after the drain */
+	char buf[PROC_READ_MAX];  /* each read lands here and is handed on at once */
+};
+
+struct proc {
+	enum proc_state state;
+	uv_loop_t *loop;
+	struct proc_cbs cbs;
+	struct proc_status st;
+	uint64_t grace_ms;
+	pid_t pid;                /* == pgid; 0 when it never started */
+	uint64_t start_ns;        /* uv_hrtime() at proc_spawn */
+	uint64_t exit_ns;         /* when the main process exited */
+	uint64_t kill_ns;         /* the last SIGKILL, for the PROC_REAP_MS bound */
+	uint64_t poll_ms;         /* the next group poll interval */
+	bool term_sent, kill_sent;
+	bool group_gone;          /* nothing of the group is alive; never signal it again */
+	bool spawn_called;        /* uv_spawn initialised `process`: it must be closed */
+	int open_handles;         /* initialised handles whose close callback is pending */
+	uv_process_t process;
+	struct proc_pipe out, err;
+	uv_timer_t grace;
+	uv_timer_t tick;
+	struct proc *live_prev, *live_next;  /* in `live` while RUNNING */
+};
+
+/*
+ * The procs whose main process libuv still has to reap, so that
+ * proc_kill_descendants never reaps one of them. One thread drives all
+ * procs (proc.h), so no lock.
+ */
+static struct proc *live;
+
+static void live_add(struct proc *p)
+{
+	p->live_prev = NULL;
+	p->live_next = live;
+	if (live)
+		live->live_prev = p;
+	live = p;
+}
+
+static void live_del(struct proc *p)
+{
+	if (p->live_prev)
+		p->live_prev->live_next = p->live_next;
+	else
+		live = p->live_next;
+	if (p->live_next)
+		p->live_next->live_prev = p->live_prev;
+	p->live_prev = p->live_next = NULL;
+}
+
+static bool live_has(pid_t pid)
+{
+	for (const struct proc *q = live; q; q = q->live_next)
+		if (q->pid == pid)
+			return true;
+	return false;
+}
+
+static void assert_proc(const struct proc *p)
+{
+	assert(p->open_handles >= 0);
+	switch (p->state) {
+	case PROC_NEW:
+		assert(!p->st.spawned && p->pid == 0);
+		break;
+	case PROC_NOT_STARTED:
+		assert(!p->st.spawned && p->pid == 0 && p->st.error[0]);
+		break;
+	case PROC_RUNNING:
+		assert(p->st.spawned && p->pid > 0 && live_has(p->pid));
+		break;
+	case PROC_DRAINING:
+		assert(p->st.spawned && p->pid > 0 && !live_has(p->pid));
+		break;
+	case PROC_OVER:
+	case PROC_FREED:
+		assert(!p->st.spawned || (p->out.done && p->err.done && p->group_gone));
+		break;
+	}
+	(void)p;
+}
+
+/* The only place the state changes. */
+static void set_state(struct proc *p, enum proc_state to)
+{
+	bool legal = (p->state == PROC_NEW && (to == PROC_RUNNING || to == PROC_NOT_STARTED)) ||
+		     (p->state == PROC_NOT_STARTED && to == PROC_OVER) ||
+		     (p->state == PROC_RUNNING && to == PROC_DRAINING) ||
+		     (p->state == PROC_DRAINING && to == PROC_OVER) ||
+		     (p->state == PROC_OVER && to == PROC_FREED);
+	assert(legal);
+	(void)legal;
+	if (p->state == PROC_RUNNING)
+		live_del(p);
+	if (to == PROC_RUNNING)
+		live_add(p);
+	p->state = to;
+	assert_proc(p);
+}
+
+/* ---- /proc ------------------------------------------------------------ */
+
+struct pinfo {
+	pid_t pid, ppid, pgrp;
+	char state;  /* R, S, D, Z, X, ... */
+	bool mark;
+};
+
+struct ptable {
+	struct pinfo *v;
+	size_t n, cap;
+};
+
+static bool is_dead(char state)
+{
+	return state == 'Z' || state == 'X';
+}
+
+/* Parses a /proc entry name; 0 when it is not a pid. */
+static pid_t parse_pid(const char *s)
+{
+	long v = 0;
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 100000000)
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	return (pid_t)v;
+}
+
+/* Reads state, ppid and pgrp from /proc/PID/stat. Returns 0 or -errno. */
+static int read_pinfo(pid_t pid, struct pinfo *pi)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n;
+	do
+		n = read(fd, line, sizeof(line) - 1);
+	while (n < 0 && errno == EINTR);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -e : -ESRCH;
+	line[n] = '\0';
+	/* "PID (COMM) S PPID PGRP ...": COMM may hold anything, even ')',
+	 * but nothing after it does, and it is at most 16 bytes. */
+	const char *rp = strrchr(line, ')');
+	int ppid, pgrp;
+	char state;
+	if (!rp || sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+		return -EINVAL;
+	pi->pid = pid;
+	pi->ppid = ppid;
+	pi->pgrp = pgrp;
+	pi->state = state;
+	pi->mark = false;
+	return 0;
+}
+
+static int pinfo_cmp(const void *a, const void *b)
+{
+	pid_t x = ((const struct pinfo *)a)->pid, y = ((const struct pinfo *)b)->pid;
+	return (x > y) - (x < y);
+}
+
+/* Fills `t` with every process, sorted by pid. Returns 0 or -errno. */
+static int ptable_load(struct ptable *t)
+{
+	t->n = 0;
+	DIR *d = opendir("/proc");  /* glibc opens it O_CLOEXEC */
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		pid_t pid = parse_pid(e->d_name);
+		struct pinfo pi;
+		if (pid > 0 && read_pinfo(pid, &pi) == 0)
+			*VEC_PUSH(*t) = pi;
+	}
+	closedir(d);
+	qsort(t->v, t->n, sizeof(*t->v), pinfo_cmp);
+	return 0;
+}
+
+static struct pinfo *ptable_find(const struct ptable *t, pid_t pid)
+{
+	struct pinfo key = { .pid = pid };
+	return t->n ? bsearch(&key, t->v, t->n, sizeof(*t->v), pinfo_cmp) : NULL;
+}
+
+/* Marks every process whose parent chain leads to `root`. */
+static void ptable_mark_descendants(struct ptable *t, pid_t root)
+{
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < t->n; i++) {
+			struct pinfo *pi = &t->v[i];
+			if (pi->mark || pi->pid == root)
+				continue;
+			const struct pinfo *parent = ptable_find(t, pi->ppid);
+			if (pi->ppid == root || (parent && parent->mark)) {
+				pi->mark = true;
+				changed = true;
+			}
+		}
+	}
+}
+
+/*
+ * Tells whether group `pgid` has a member that is alive or that is our
+ * child (ours to reap). 1: yes; 0: only zombies that another parent will
+ * reap; -errno: /proc cannot be read.
+ */
+static int scan_group(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	pid_t self = getpid();
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		pid_t pid = parse_pid(e->d_name);
+		struct pinfo pi;
+		if (pid <= 0 || read_pinfo(pid, &pi) != 0 || pi.pgrp != pgid)
+			continue;
+		found = !is_dead(pi.state) || pi.ppid == self;
+	}
+	closedir(d);
+	return found;
+}
+
+/* ---- the process group ----------------------------------------------- */
+
+/*
+ * Tells whether anything of the step's group is still alive, reaping the
+ * members that were re-parented to us first. Only in DRAINING (see the
+ * top of the file). Sets group_gone for good when the answer is no.
+ */
+static bool group_alive(struct proc *p)
+{
+	if (p->group_gone)
+		return false;
+	assert(p->state == PROC_DRAINING);
+	int status;
+	pid_t r;
+	do
+		r = waitpid(-p->pid, &status, WNOHANG);
+	while (r > 0 || (r < 0 && errno == EINTR));
+	/* ESRCH: no member left. EPERM: only members we may not signal
+	 * (they changed their uid): waiting for them would be pointless. */
+	if (kill(-p->pid, 0) != 0) {
+		p->group_gone = true;
+		return false;
+	}
+	/* Members remain, but zombies of init are already dead. */
+	if (scan_group(p->pid) == 0) {
+		p->group_gone = true;
+		return false;
+	}
+	return true;
+}
+
+static void signal_group(struct proc *p, int sig)
+{
+	if (p->group_gone)
+		return;
+	if (kill(-p->pid, sig) != 0 && errno == ESRCH && p->state == PROC_DRAINING)
+		p->group_gone = true;
+	if (sig == SIGTERM)
+		p->term_sent = true;
+	if (sig == SIGKILL) {
+		p->kill_sent = true;
+		p->kill_ns = uv_hrtime();
+	}
+}
+
+/* ---- the life cycle --------------------------------------------------- */
+
+static void on_grace(uv_timer_t *t);
+static void on_tick(uv_timer_t *t);
+
+/* Enters OVER and calls the exit callback; the caller must not touch `p`
+ * afterwards (the callback may have called proc_free). */
+static void finish(struct proc *p)
+{
+	uv_timer_stop(&p->grace);
+	uv_timer_stop(&p->tick);
+	uv_read_stop((uv_stream_t *)&p->out.handle);
+	uv_read_stop((uv_stream_t *)&p->err.handle);
+	p->st.duration_ms = (uv_hrtime() - p->start_ns) / NS_PER_MS;
+	set_state(p, PROC_OVER);
+	p->cbs.exit(p, &p->st, p->cbs.arg);
+}
+
+/* Finishes the step when it is over. Returns true when it did (and `p`
+ * must not be touched any more). */
+static bool finish_if_over(struct proc *p)
+{
+	if (p->state != PROC_DRAINING || !p->out.done || !p->err.done || group_alive(p))
+		return false;
+	finish(p);
+	return true;
+}
+
+static void abandon(struct proc_pipe *pp)
+{
+	if (pp->done)
+		return;
+	uv_read_stop((uv_stream_t *)&pp->handle);
+	pp->done = true;
+}
+
+/* Plans the next tick in DRAINING: the next group poll, or the drain
+ * deadline, whichever comes first. */
+static void schedule_tick(struct proc *p)
+{
+	uint64_t delay = p->group_gone ? UINT64_MAX : p->poll_ms;
+	if (!p->out.done || !p->err.done) {
+		uint64_t deadline = p->exit_ns + PROC_DRAIN_MS * NS_PER_MS, now = uv_hrtime();
+		uint64_t left = deadline > now ? (deadline - now + NS_PER_MS - 1) / NS_PER_MS : 0;
+		if (left < delay)
+			delay = left;
+	}
+	assert(delay != UINT64_MAX);
+	if (!p->group_gone && p->poll_ms < PROC_POLL_MAX_MS)
+		p->poll_ms = p->poll_ms * 2 > PROC_POLL_MAX_MS ? PROC_POLL_MAX_MS : p->poll_ms * 2;
+	uv_timer_start(&p->tick, on_tick, delay, 0);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct proc *p = t->data;
+	if (p->state == PROC_NOT_STARTED) {
+		finish(p);
+		return;
+	}
+	assert(p->state == PROC_DRAINING);
+	uint64_t now = uv_hrtime();
+	if (now >= p->exit_ns + PROC_DRAIN_MS * NS_PER_MS) {
+		abandon(&p->out);
+		abandon(&p->err);
+	}
+	if (p->kill_sent && !p->group_gone && now >= p->kill_ns + PROC_REAP_MS * NS_PER_MS)
+		p->group_gone = true;  /* SIGKILLed and still there: stop waiting */
+	if (finish_if_over(p))
+		return;
+	schedule_tick(p);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+	struct proc *p = t->data;
+	if (p->state == PROC_RUNNING) {
+		signal_group(p, SIGKILL);
+		return;
+	}
+	if (p->state != PROC_DRAINING)
+		return;
+	if (group_alive(p))
+		signal_group(p, SIGKILL);
+	finish_if_over(p);
+}
+
+static void on_main_exit(uv_process_t *h, int64_t exit_status, int term_signal)
+{
+	struct proc *p = h->data;
+	p->st.term_signal = term_signal;
+	p->st.exit_code = term_signal ? -1 : (int)exit_status;
+	p->exit_ns = uv_hrtime();
+	set_state(p, PROC_DRAINING);
+	/* What is left of the group are background children: they go too. */
+	if (group_alive(p)) {
+		if (p->kill_sent) {
+			signal_group(p, SIGKILL);
+		} else if (!p->term_sent) {
+			signal_group(p, SIGTERM);
+			uv_timer_start(&p->grace, on_grace, p->grace_ms, 0);
+		}
+	}
+	if (finish_if_over(p))
+		return;
+	schedule_tick(p);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct proc_pipe *pp = (struct proc_pipe *)h;
+	buf->base = pp->buf;
+	buf->len = sizeof(pp->buf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct proc_pipe *pp = (struct proc_pipe *)s;
+	struct proc *p = s->data;
+	if (nread > 0) {
+		if (p->cbs.output)
+			p->cbs.output(p, pp->stream, buf->base, (size_t)nread, p->cbs.arg);
+		return;
+	}
+	if (nread == 0)
+		return;  /* EAGAIN */
+	/* UV_EOF, or an error that ends this stream just as well */
+	abandon(pp);
+	finish_if_over(p);
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct proc *p = h->data;
+	if (--p->open_handles == 0)
+		free(p);
+}
+
+/* ---- spawning --------------------------------------------------------- */
+
+/* Checks `cwd` the way chdir would see it; false and a message when it
+ * cannot be used. */
+static bool cwd_usable(const char *cwd, char *msg, size_t n)
+{
+	struct stat sb;
+	if (stat(cwd, &sb) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			snprintf(msg, n, "working directory '%s' does not exist", cwd);
+		else
+			snprintf(msg, n, "working directory '%s' cannot be entered: %s", cwd,
+				 strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(msg, n, "working directory '%s' is not a directory", cwd);
+		return false;
+	}
+	if (access(cwd, X_OK) != 0) {
+		snprintf(msg, n, "working directory '%s' cannot be entered: %s", cwd,
+			 strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* The PATH the child's execvp would search. */
+static const char *step_path(char *const *env)
+{
+	if (env) {
+		for (; *env; env++)
+			if (strncmp(*env, "PATH=", 5) == 0)
+				return *env + 5;
+	} else if (getenv("PATH")) {
+		return getenv("PATH");
+	}
+	return "/bin:/usr/bin";  /* glibc's execvp default */
+}
+
+/* The child runs chdir before execvp: a relative path found from here
+ * must become absolute. */
+static bool absolute(char *exe, size_t exe_n)
+{
+	char abs[PATH_MAX];
+	if (exe[0] == '/')
+		return true;
+	if (!realpath(exe, abs) || strlen(abs) >= exe_n)
+		return false;
+	strcpy(exe, abs);
+	return true;
+}
+
+/*
+ * Finds the shell's executable: an absolute path as is; a relative path
+ * with a '/' in the child's cwd; a bare name in the step's PATH. Done here
+ * rather than by execvp in the child because execvp reports EACCES instead
+ * of ENOENT as soon as one PATH entry is unreadable. Returns false and a
+ * message when there is nothing to run.
+ */
+static bool find_shell(const char *shell, const struct proc_opts *o, char *exe, size_t exe_n,
+		       char *msg, size_t n)
+{
+	if (strchr(shell, '/')) {
+		int len = shell[0] != '/' && o->cwd ? snprintf(exe, exe_n, "%s/%s", o->cwd, shell)
+						    : snprintf(exe, exe_n, "%s", shell);
+		if (len < 0 || (size_t)len >= exe_n) {
+			snprintf(msg, n, "shell '%s' not found: path too long", shell);
+			return false;
+		}
+		if (access(exe, X_OK) == 0 && absolute(exe, exe_n))
+			return true;
+		if (errno == ENOENT || errno == ENOTDIR)
+			snprintf(msg, n, "shell '%s' not found", shell);
+		else
+			snprintf(msg, n, "shell '%s' cannot be run: %s", shell, strerror(errno));
+		return false;
+	}
+	for (const char *dir = step_path(o->env); shell[0];) {
+		size_t dlen = strcspn(dir, ":");
+		const char *sep = dlen ? "/" : "";
+		int len;
+		if (dlen && dir[0] != '/' && o->cwd)
+			len = snprintf(exe, exe_n, "%s/%.*s/%s", o->cwd, (int)dlen, dir, shell);
+		else
+			len = snprintf(exe, exe_n, "%.*s%s%s", (int)dlen, dir, sep, shell);
+		struct stat sb;
+		if (len > 0 && (size_t)len < exe_n && stat(exe, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    access(exe, X_OK) == 0 && absolute(exe, exe_n))
+			return true;
+		if (!dir[dlen])
+			break;
+		dir += dlen + 1;
+	}
+	snprintf(msg, n, "shell '%s' not found", shell);
+	return false;
+}
+
+static void describe_spawn_error(struct proc *p, int err, const char *cwd, const char *shell)
+{
+	char *msg = p->st.error;
+	size_t n = sizeof(p->st.error);
+	/* Both were checked, but the child's chdir and execvp can still fail
+	 * (something changed meanwhile): tell them apart by checking the
+	 * directory again. */
+	if ((err == UV_ENOENT || err == UV_ENOTDIR || err == UV_EACCES) && cwd &&
+	    !cwd_usable(cwd, msg, n))
+		return;
+	if (err == UV_ENOENT || err == UV_ENOTDIR)
+		snprintf(msg, n, "shell '%s' not found", shell);
+	else
+		snprintf(msg, n, "cannot start: %s", uv_strerror(err));
+}
+
+static void start_reading(struct proc_pipe *pp)
+{
+	if (uv_read_start((uv_stream_t *)&pp->handle, on_alloc, on_read) != 0)
+		pp->done = true;
+}
+
+/* uv_spawn itself: runs `exe` as `shell -c SCRIPT`. Returns 0 or a libuv
+ * error. */
+static int start(struct proc *p, const struct proc_opts *o, const char *shell, const char *exe)
+{
+	/* libuv neither modifies nor keeps these: the child has exec'd (or
+	 * failed to) when uv_spawn returns. */
+	char *args[] = { (char *)shell, (char *)"-c", (char *)o->script, NULL };
+	uv_stdio_container_t stdio[3];
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE;  /* libuv opens /dev/null for fds 0-2 */
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&p->out.handle;
+	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[2].data.stream = (uv_stream_t *)&p->err.handle;
+
+	uv_process_options_t po;
+	memset(&po, 0, sizeof(po));
+	po.exit_cb = on_main_exit;
+	po.file = exe;
+	po.args = args;
+	po.env = (char **)o->env;
+	po.cwd = o->cwd;
+	po.flags = UV_PROCESS_DETACHED;  /* setsid(): own session and group */
+	po.stdio_count = 3;
+	po.stdio = stdio;
+
+	/* uv_spawn initialises the handle even when it fails; it must be
+	 * closed either way. */
+	p->spawn_called = true;
+	p->open_handles++;
+	int r = uv_spawn(p->loop, &p->process, &po);
+	p->process.data = p;
+	if (r != 0)
+		return r;
+	p->pid = p->process.pid;
+	p->st.spawned = true;
+	set_state(p, PROC_RUNNING);
+	start_reading(&p->out);
+	start_reading(&p->err);
+	return 0;
+}
+
+int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs *cbs,
+	       struct proc **out)
+{
+	if (!loop || !o || !o->script || !cbs || !cbs->exit || !out)
+		return -EINVAL;
+	struct proc *p = xcalloc(1, sizeof(*p));
+	p->state = PROC_NEW;
+	p->loop = loop;
+	p->cbs = *cbs;
+	p->grace_ms = o->kill_grace_ms;
+	p->poll_ms = PROC_POLL_MIN_MS;
+	p->st.exit_code = -1;
+	p->start_ns = uv_hrtime();
+	p->out.stream = PROC_STDOUT;
+	p->err.stream = PROC_STDERR;
+	uv_pipe_init(loop, &p->out.handle, 0);
+	uv_pipe_init(loop, &p->err.handle, 0);
+	uv_timer_init(loop, &p->grace);
+	uv_timer_init(loop, &p->tick);
+	p->out.handle.data = p->err.handle.data = p->grace.data = p->tick.data = p;
+	p->open_handles = 4;
+
+	const char *shell = o->shell ? o->shell : "/bin/sh";
+	char *msg = p->st.error;
+	size_t n = sizeof(p->st.error);
+	char exe[PATH_MAX];
+	if ((!o->cwd || cwd_usable(o->cwd, msg, n)) &&
+	    find_shell(shell, o, exe, sizeof(exe), msg, n)) {
+		int r = start(p, o, shell, exe);
+		if (r == 0) {
+			*out = p;
+			return 0;
+		}
+		describe_spawn_error(p, r, o->cwd, shell);
+	}
+	/* Never from inside proc_spawn: the caller may not be ready for it. */
+	set_state(p, PROC_NOT_STARTED);
+	uv_timer_start(&p->tick, on_tick, 0, 0);
+	*out = p;
+	return 0;
+}
+
+void proc_kill(struct proc *p)
+{
+	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING))
+		return;
+	if (p->state == PROC_RUNNING)
+		p->st.killed = true;
+	if (p->term_sent || p->kill_sent || p->group_gone)
+		return;
+	signal_group(p, SIGTERM);
+	uv_timer_start(&p->grace, on_grace, p->grace_ms, 0);
+}
+
+void proc_kill_now(struct proc *p)
+{
+	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING))
+		return;
+	if (p->state == PROC_RUNNING)
+		p->st.killed = true;
+	if (p->kill_sent)
+		return;
+	uv_timer_stop(&p->grace);
+	signal_group(p, SIGKILL);
+}
+
+pid_t proc_pid(const struct proc *p)
+{
+	return p ? p->pid : 0;
+}
+
+void proc_free(struct proc *p)
+{
+	if (!p)
+		return;
+	set_state(p, PROC_FREED);
+	if (p->spawn_called)
+		uv_close((uv_handle_t *)&p->process, on_close);
+	uv_close((uv_handle_t *)&p->out.handle, on_close);
+	uv_close((uv_handle_t *)&p->err.handle, on_close);
+	uv_close((uv_handle_t *)&p->grace, on_close);
+	uv_close((uv_handle_t *)&p->tick, on_close);
+}
+
+/* ---- the whole tree --------------------------------------------------- */
+
+int proc_become_subreaper(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : -errno;
+}
+
+struct pidset {
+	pid_t *v;
+	size_t n, cap;
+};
+
+static bool pidset_has(const struct pidset *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Tells whether a killed process needs no more waiting: reaped now, gone,
+ * libuv's to reap, or a zombie that a parent other than us and other than
+ * a dying victim will reap. A zombie whose parent is a victim will be
+ * re-parented to us (or init) when that parent dies: wait for that.
+ */
+static bool settled(pid_t pid, pid_t self, const struct pidset *victims)
+{
+	if (live_has(pid))
+		return true;
+	int status;
+	pid_t r;
+	do
+		r = waitpid(pid, &status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == pid)
+		return true;
+	if (r == 0)
+		return false;  /* our child, not dead yet */
+	struct pinfo pi;
+	if (read_pinfo(pid, &pi) != 0)
+		return true;
+	if (!is_dead(pi.state))
+		return false;
+	return pi.ppid != self && !pidset_has(victims, pi.ppid);
+}
+
+int proc_kill_descendants(void)
+{
+	pid_t self = getpid();
+	struct ptable t = { NULL, 0, 0 };
+	struct pidset victims = { NULL, 0, 0 }, pending = { NULL, 0, 0 };
+	int killed = 0;
+
+	/* A process may fork between the scan and the kill: scan again until
+	 * a scan finds nobody new (a SIGKILLed process cannot fork any more).
+	 * The bound only guards against a fork bomb outrunning us. */
+	for (int round = 0; round < 64; round++) {
+		if (ptable_load(&t) != 0)
+			break;
+		ptable_mark_descendants(&t, self);
+		bool fresh = false;
+		for (size_t i = 0; i < t.n; i++) {
+			const struct pinfo *pi = &t.v[i];
+			if (!pi->mark || pidset_has(&victims, pi->pid))
+				continue;
+			fresh = true;
+			*VEC_PUSH(victims) = pi->pid;
+			if (!is_dead(pi->state) && kill(pi->pid, SIGKILL) == 0)
+				killed++;
+		}
+		if (!fresh)
+			break;
+	}
+
+	/* Reap, with a bound: a killed process dies in microseconds unless
+	 * it is stuck in the kernel. */
+	for (size_t i = 0; i < victims.n; i++)
+		*VEC_PUSH(pending) = victims.v[i];
+	uint64_t deadline = uv_hrtime() + PROC_REAP_MS * NS_PER_MS;
+	for (;;) {
+		size_t k = 0;
+		for (size_t i = 0; i < pending.n; i++)
+			if (!settled(pending.v[i], self, &victims))
+				pending.v[k++] = pending.v[i];
+		pending.n = k;
+		if (!pending.n || uv_hrtime() >= deadline)
+			break;
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+
+	VEC_FREE(t);
+	VEC_FREE(victims);
+	VEC_FREE(pending);
+	return killed;
+}
+
+int proc_seal_fds(void)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	/* Kernels before 5.11: one descriptor at a time. */
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	int dfd = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		pid_t fd = parse_pid(e->d_name);
+		if (fd <= 2 || fd == dfd)
+			continue;
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	closedir(d);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/*
+ * run: executes a plan on a libuv loop (SPEC §2, §3).
+ *
+ * Groups run in order; the workflows of a group run in parallel; the steps
+ * of a workflow run in order. A workflow's life:
+ *
+ *   pending ──► running ◄──► waiting            (waiting: at a barrier)
+ *                 │
+ *                 ├──► succeeded                (all steps done, or failure ignored)
+ *                 ├──► failed                   (on-failure: stop, or nothing to roll back)
+ *                 ├──► aborted                  (run aborted, no rollback)
+ *                 └──► rolling-back ──► rolled-back | rollback-failed
+ *   pending ──► skipped                         (an earlier group failed)
+ *   succeeded ──► rolling-back                  (pipeline on-failure: rollback-all)
+ *
+ * wf_set_state() is the only place a workflow's state changes; every
+ * change emits its event. run_assert_valid() checks the invariants.
+ */
+#ifndef LS_ENGINE_RUN_H
+#define LS_ENGINE_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "engine/events.h"
+#include "engine/proc.h"
+#include "pipeline/model.h"
+
+enum run_status { RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED, RUN_ABORTED };
+
+enum wf_state {
+	WF_PENDING, WF_RUNNING, WF_WAITING, WF_SUCCEEDED, WF_FAILED, WF_ROLLING_BACK,
+	WF_ROLLED_BACK, WF_ROLLBACK_FAILED, WF_SKIPPED, WF_ABORTED,
+};
+
+enum step_state {
+	STEP_PENDING, STEP_RUNNING, STEP_WAITING, STEP_SUCCEEDED, STEP_FAILED, STEP_TIMED_OUT,
+	STEP_SKIPPED, STEP_ABORTED,
+};
+
+struct run_opts {
+	uint64_t run_id;
+	const char *base_dir;      /* default working directory of steps */
+	const char *log_dir;       /* STATE/logs/RUN, or NULL for no log files */
+	uint64_t kill_grace_ms;    /* default 10s */
+	uint64_t max_log_bytes;    /* per step attempt; default 64 MiB */
+	bool no_rollback;
+	/* Step output as it arrives (for the terminal); may be NULL. */
+	void (*output)(const char *workflow, const char *step, enum proc_stream s,
+		       const char *data, size_t len, void *arg);
+	void *output_arg;
+};
+
+struct run;
+
+/* Prepares a run of `plan` (borrowed); events go to `ev` (borrowed). */
+struct run *run_new(const struct plan *plan, const struct run_opts *o, struct events *ev);
+/* Emits run.started and starts the first group. */
+void run_start(struct run *r, uv_loop_t *loop);
+/*
+ * Aborts the run (B10): the first call terminates running steps (SIGTERM,
+ * SIGKILL after the grace period), breaks waiting barriers with "run
+ * aborted" and lets rollbacks run unless no_rollback; a second call kills
+ * everything at once and skips rollbacks.
+ */
+void run_abort(struct run *r);
+bool run_done(const struct run *r);
+enum run_status run_status(const struct run *r);
+/* Frees the run; only once run_done() (its handles are closed by then). */
+void run_free(struct run *r);
+
+const char *wf_state_name(enum wf_state s);
+const char *step_state_name(enum step_state s);
+const char *run_status_name(enum run_status s);
+
+#endif
