@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "base/buf.h"
@@ -14,6 +15,7 @@
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "cli/term.h"
 #include "engine/events.h"
 #include "engine/proc.h"
 #include "engine/run.h"
@@ -230,7 +232,15 @@ int cmd_run(int argc, char **argv)
 	events_add_sink(&ev, output_record_sink, &out);
 	if (json)
 		events_add_sink(&ev, output_json_sink, stdout);
-	events_add_sink(&ev, output_plain_sink, &out);
+	/* A person at a terminal gets the live board; logs get plain lines. */
+	const char *term = getenv("TERM");
+	struct term_board *board = NULL;
+	if (!json && isatty(fileno(stdout)) && !(term && !strcmp(term, "dumb")))
+		board = term_board_new(stdout, cli_color(stdout), plan);
+	if (board)
+		events_add_sink(&ev, term_board_sink, board);
+	else
+		events_add_sink(&ev, output_plain_sink, &out);
 
 	struct run_opts ro = {
 		.run_id = run_id,
@@ -239,8 +249,8 @@ int cmd_run(int argc, char **argv)
 		.kill_grace_ms = grace,
 		.max_log_bytes = max_log,
 		.no_rollback = no_rollback,
-		.output = output_step_output,
-		.output_arg = &out,
+		.output = board ? term_board_output : output_step_output,
+		.output_arg = board ? (void *)board : (void *)&out,
 	};
 	uv_loop_t loop;
 	uv_loop_init(&loop);
@@ -252,10 +262,14 @@ int cmd_run(int argc, char **argv)
 	uv_signal_start(&cli.sigint, signal_cb, SIGINT);
 	uv_signal_start(&cli.sigterm, signal_cb, SIGTERM);
 
+	if (board)
+		term_board_start(board, &loop);
 	run_start(cli.run, &loop);
 	while (!run_done(cli.run))
 		uv_run(&loop, UV_RUN_ONCE);
 	enum run_status st = run_status(cli.run);
+	if (board)
+		term_board_stop(board);
 
 	uv_close((uv_handle_t *)&cli.sigint, NULL);
 	uv_close((uv_handle_t *)&cli.sigterm, NULL);
@@ -265,6 +279,7 @@ int cmd_run(int argc, char **argv)
 
 	output_summary(&out, human);
 	output_release(&out);
+	term_board_free(board);
 	run_free(cli.run);
 	buf_release(&logdir);
 	compile_free(plan);

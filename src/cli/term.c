@@ -1,0 +1,398 @@
+#include "cli/term.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/xalloc.h"
+
+#define BOARD_MAX_LINES 20      /* workflows shown; the rest are summed up */
+#define REDRAW_MS 100
+#define FLUSH_BYTES (64 * 1024) /* pending output past this is shown at once */
+#define MAX_PARTIAL_LINE 8192
+
+struct tb_wf {
+	const char *name;
+	const char *state;          /* points to a static string */
+	char *step;                 /* current step id */
+	bool rollback;
+	uint64_t started, finished;
+	bool has_started, has_finished;
+	size_t waiting;             /* index into barriers, or SIZE_MAX */
+	struct buf partial;
+};
+
+struct tb_barrier {
+	const struct plan_barrier *pb;
+	bool *arrived;              /* per use */
+	bool decided;
+};
+
+struct term_board {
+	FILE *out;
+	bool color;
+	const struct plan *plan;
+	struct tb_wf *wfs;
+	size_t nwfs;
+	struct tb_barrier *barriers;
+	size_t nbarriers;
+	struct buf pending;         /* lines to print above the board */
+	size_t drawn;               /* lines of the board on screen */
+	uv_timer_t *timer;
+	bool stopped;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static size_t find_wf(const struct term_board *t, const char *name)
+{
+	for (size_t i = 0; i < t->nwfs; i++)
+		if (!strcmp(t->wfs[i].name, name))
+			return i;
+	return SIZE_MAX;
+}
+
+static size_t find_barrier(const struct term_board *t, const char *id)
+{
+	for (size_t i = 0; i < t->nbarriers; i++)
+		if (!strcmp(t->barriers[i].pb->id, id))
+			return i;
+	return SIZE_MAX;
+}
+
+struct term_board *term_board_new(FILE *out, bool color, const struct plan *plan)
+{
+	struct term_board *t = xcalloc(1, sizeof(*t));
+	t->out = out;
+	t->color = color;
+	t->plan = plan;
+	t->nwfs = plan->nworkflows;
+	t->wfs = xcalloc(t->nwfs + 1, sizeof(*t->wfs));
+	for (size_t i = 0; i < t->nwfs; i++) {
+		t->wfs[i].name = plan->workflows[i].name;
+		t->wfs[i].state = "pending";
+		t->wfs[i].waiting = SIZE_MAX;
+		buf_init(&t->wfs[i].partial);
+	}
+	t->nbarriers = plan->nbarriers + plan->nrollback_barriers;
+	t->barriers = xcalloc(t->nbarriers + 1, sizeof(*t->barriers));
+	for (size_t i = 0; i < t->nbarriers; i++) {
+		const struct plan_barrier *pb = i < plan->nbarriers
+			? &plan->barriers[i] : &plan->rollback_barriers[i - plan->nbarriers];
+		t->barriers[i].pb = pb;
+		t->barriers[i].arrived = xcalloc(pb->nuses + 1, sizeof(bool));
+	}
+	buf_init(&t->pending);
+	return t;
+}
+
+static const char *state_color(const struct term_board *t, const char *state)
+{
+	if (!t->color)
+		return "";
+	if (!strcmp(state, "running"))
+		return "\033[36m";
+	if (!strcmp(state, "waiting"))
+		return "\033[33m";
+	if (!strcmp(state, "succeeded") || !strcmp(state, "rolled-back"))
+		return "\033[32m";
+	if (!strcmp(state, "rolling-back"))
+		return "\033[35m";
+	if (!strcmp(state, "failed") || !strcmp(state, "rollback-failed") ||
+	    !strcmp(state, "aborted"))
+		return "\033[31m";
+	return "\033[2m";
+}
+
+static int term_width(const struct term_board *t)
+{
+	struct winsize ws;
+	if (ioctl(fileno(t->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		return ws.ws_col;
+	return 100;
+}
+
+/* Who has not arrived at barrier `b` yet: "for a, b". */
+static void missing(const struct term_board *t, const struct tb_barrier *b, struct buf *out)
+{
+	size_t n = 0;
+	for (size_t u = 0; u < b->pb->nuses; u++) {
+		if (b->arrived[u])
+			continue;
+		const char *name = t->plan->workflows[b->pb->uses[u].wf].name;
+		if (n == 3) {
+			buf_adds(out, ", ...");
+			break;
+		}
+		buf_addf(out, "%s%s", n ? ", " : " for ", name);
+		n++;
+	}
+}
+
+/* Appends one line, cut to `width` columns (bytes: names are ASCII). */
+static void add_line(struct buf *screen, const char *line, size_t len, int width, const char *color,
+		     const char *reset)
+{
+	size_t max = width > 1 ? (size_t)width - 1 : 80;
+	if (len > max)
+		len = max;
+	buf_adds(screen, color);
+	buf_add(screen, line, len);
+	buf_adds(screen, reset);
+	buf_adds(screen, "\033[K\n");
+}
+
+static void erase(struct term_board *t, struct buf *screen)
+{
+	if (t->drawn)
+		buf_addf(screen, "\033[%zuF\033[J", t->drawn);
+	t->drawn = 0;
+}
+
+static void draw(struct term_board *t, struct buf *screen)
+{
+	int width = term_width(t);
+	uint64_t now = mono_ms();
+	const char *reset = t->color ? "\033[0m" : "";
+	size_t name_w = 8;
+	for (size_t i = 0; i < t->nwfs && i < BOARD_MAX_LINES; i++)
+		if (strlen(t->wfs[i].name) > name_w)
+			name_w = strlen(t->wfs[i].name);
+	if (name_w > 40)
+		name_w = 40;
+	struct buf line = BUF_INIT;
+	size_t shown = 0, counts[4] = { 0 };
+	for (size_t i = 0; i < t->nwfs; i++) {
+		const struct tb_wf *w = &t->wfs[i];
+		if (!strcmp(w->state, "running"))
+			counts[0]++;
+		else if (!strcmp(w->state, "waiting"))
+			counts[1]++;
+		else if (w->has_finished)
+			counts[2]++;
+		else
+			counts[3]++;
+		if (shown >= BOARD_MAX_LINES)
+			continue;
+		shown++;
+		buf_reset(&line);
+		char el[32] = "";
+		if (w->has_started) {
+			uint64_t ms = (w->has_finished ? w->finished : now) - w->started;
+			snprintf(el, sizeof(el), "%6.1fs", (double)ms / 1000.0);
+		}
+		buf_addf(&line, "  %-*.*s  %-15s %8s  ", (int)name_w, (int)name_w, w->name, w->state, el);
+		if (!strcmp(w->state, "waiting") && w->waiting != SIZE_MAX) {
+			buf_addf(&line, "at %s", t->barriers[w->waiting].pb->id);
+			missing(t, &t->barriers[w->waiting], &line);
+		} else if (!w->has_finished && w->step) {
+			buf_addf(&line, "%s%s", w->rollback ? "rollback " : "", w->step);
+		}
+		add_line(screen, line.s, line.len, width, state_color(t, w->state), reset);
+	}
+	size_t lines = shown;
+	if (t->nwfs > shown) {
+		buf_reset(&line);
+		buf_addf(&line, "  ... %zu workflows in all: %zu running, %zu waiting, %zu done, %zu pending",
+			 t->nwfs, counts[0], counts[1], counts[2], counts[3]);
+		add_line(screen, line.s, line.len, width, "", "");
+		lines++;
+	}
+	buf_release(&line);
+	t->drawn = lines;
+}
+
+/* Prints what is pending above the board and draws the board again. */
+static void refresh(struct term_board *t)
+{
+	if (t->stopped)
+		return;
+	struct buf screen = BUF_INIT;
+	erase(t, &screen);
+	buf_add(&screen, t->pending.s, t->pending.len);
+	buf_reset(&t->pending);
+	draw(t, &screen);
+	fwrite(screen.s, 1, screen.len, t->out);
+	fflush(t->out);
+	buf_release(&screen);
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+	refresh(h->data);
+}
+
+void term_board_start(struct term_board *t, uv_loop_t *loop)
+{
+	t->timer = xcalloc(1, sizeof(*t->timer));
+	uv_timer_init(loop, t->timer);
+	t->timer->data = t;
+	uv_timer_start(t->timer, timer_cb, REDRAW_MS, REDRAW_MS);
+	refresh(t);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+void term_board_stop(struct term_board *t)
+{
+	for (size_t i = 0; i < t->nwfs; i++) {
+		if (t->wfs[i].partial.len) {
+			buf_addf(&t->pending, "[%s] %s\n", t->wfs[i].name, t->wfs[i].partial.s);
+			buf_reset(&t->wfs[i].partial);
+		}
+	}
+	refresh(t);
+	/* The final board stays on screen above the summary. */
+	t->drawn = 0;
+	t->stopped = true;
+	if (t->timer) {
+		uv_timer_stop(t->timer);
+		uv_close((uv_handle_t *)t->timer, timer_closed);
+		t->timer = NULL;
+	}
+}
+
+void term_board_free(struct term_board *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nwfs; i++) {
+		free(t->wfs[i].step);
+		buf_release(&t->wfs[i].partial);
+	}
+	for (size_t i = 0; i < t->nbarriers; i++)
+		free(t->barriers[i].arrived);
+	free(t->wfs);
+	free(t->barriers);
+	buf_release(&t->pending);
+	free(t);
+}
+
+static void mark_arrived(struct term_board *t, size_t b, size_t wf)
+{
+	const struct plan_barrier *pb = t->barriers[b].pb;
+	for (size_t u = 0; u < pb->nuses; u++)
+		if (pb->uses[u].wf == wf)
+			t->barriers[b].arrived[u] = true;
+}
+
+void term_board_sink(const struct event *ev, void *arg)
+{
+	struct term_board *t = arg;
+	size_t w = ev->workflow ? find_wf(t, ev->workflow) : SIZE_MAX;
+	struct tb_wf *wf = w != SIZE_MAX ? &t->wfs[w] : NULL;
+	switch (ev->type) {
+	case EV_RUN_STARTED:
+		buf_addf(&t->pending, "lockstep: run %llu of %s\n", (unsigned long long)ev->run,
+			 ev->pipeline);
+		break;
+	case EV_WORKFLOW_STARTED:
+		if (wf) {
+			wf->state = "running";
+			wf->started = ev->mono_ms;
+			wf->has_started = true;
+		}
+		break;
+	case EV_STEP_STARTED:
+		if (wf) {
+			free(wf->step);
+			wf->step = xstrdup(ev->step);
+			wf->rollback = ev->rollback;
+		}
+		break;
+	case EV_STEP_FINISHED:
+		if (wf && wf->waiting != SIZE_MAX) {
+			wf->waiting = SIZE_MAX;
+			wf->state = wf->rollback ? "rolling-back" : "running";
+		}
+		if (wf && strcmp(ev->status, "succeeded"))
+			buf_addf(&t->pending, "[%s] %s %s\n", ev->workflow, ev->step, ev->status);
+		break;
+	case EV_BARRIER_ARRIVED: {
+		size_t b = find_barrier(t, ev->barrier);
+		if (wf && b != SIZE_MAX) {
+			mark_arrived(t, b, w);
+			if (!t->barriers[b].decided) {
+				wf->waiting = b;
+				wf->state = "waiting";
+			}
+		}
+		break;
+	}
+	case EV_BARRIER_PASSED:
+	case EV_BARRIER_BROKEN: {
+		size_t b = find_barrier(t, ev->barrier);
+		if (b != SIZE_MAX)
+			t->barriers[b].decided = true;
+		if (ev->type == EV_BARRIER_PASSED)
+			buf_addf(&t->pending, "lockstep: barrier %s passed\n", ev->barrier);
+		else
+			buf_addf(&t->pending, "lockstep: barrier %s broken: %s\n", ev->barrier, ev->reason);
+		break;
+	}
+	case EV_WORKFLOW_ROLLBACK:
+		if (wf) {
+			wf->state = "rolling-back";
+			wf->rollback = true;
+		}
+		buf_addf(&t->pending, "[%s] rolling back: %s\n", ev->workflow, ev->reason ? ev->reason : "");
+		break;
+	case EV_WORKFLOW_FINISHED:
+		if (wf) {
+			static const char *const states[] = {
+				"succeeded", "failed", "rolled-back", "rollback-failed", "skipped", "aborted",
+			};
+			wf->state = "finished";
+			for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+				if (!strcmp(ev->status, states[i]))
+					wf->state = states[i];
+			wf->finished = ev->mono_ms;
+			wf->has_finished = true;
+			wf->waiting = SIZE_MAX;
+		}
+		break;
+	default:
+		break;
+	}
+	if (ev->type == EV_BARRIER_BROKEN || ev->type == EV_WORKFLOW_FINISHED ||
+	    t->pending.len > FLUSH_BYTES)
+		refresh(t);
+}
+
+void term_board_output(const char *workflow, const char *step, enum proc_stream s,
+		       const char *data, size_t len, void *arg)
+{
+	struct term_board *t = arg;
+	(void)step;
+	(void)s;
+	size_t i = find_wf(t, workflow);
+	if (i == SIZE_MAX)
+		return;
+	struct tb_wf *w = &t->wfs[i];
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		buf_add(&w->partial, data, n);
+		if (nl || w->partial.len > MAX_PARTIAL_LINE) {
+			buf_addf(&t->pending, "[%s] %s\n", w->name, w->partial.s);
+			buf_reset(&w->partial);
+		}
+		if (!nl)
+			break;
+		data += n + 1;
+		len -= n + 1;
+	}
+	if (t->pending.len > FLUSH_BYTES)
+		refresh(t);
+}

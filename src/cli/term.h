@@ -1,0 +1,36 @@
+/*
+ * term: the live status board of `lockstep run` on a terminal.
+ *
+ * One line per workflow (state, current step, elapsed time, the barrier it
+ * waits at and for whom), redrawn at the bottom of the terminal; step
+ * output and progress lines scroll above it, so the whole output stays in
+ * the terminal's scrollback. Only used when the output is a TTY; CI logs
+ * get plain prefixed lines instead (cli/output.c).
+ */
+#ifndef LS_CLI_TERM_H
+#define LS_CLI_TERM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "engine/events.h"
+#include "engine/proc.h"
+#include "pipeline/model.h"
+
+struct term_board;
+
+/* A board for `plan` drawn on `out` (a terminal); colours unless !color. */
+struct term_board *term_board_new(FILE *out, bool color, const struct plan *plan);
+/* Starts the redraw timer (elapsed times move on their own). */
+void term_board_start(struct term_board *t, uv_loop_t *loop);
+/* Stops the timer, erases the board and closes the timer handle. */
+void term_board_stop(struct term_board *t);
+void term_board_free(struct term_board *t);
+/* Event sink: updates the board and prints progress lines above it. */
+void term_board_sink(const struct event *ev, void *arg /* struct term_board * */);
+/* Step output: printed above the board, prefixed with the workflow name. */
+void term_board_output(const char *workflow, const char *step, enum proc_stream s,
+		       const char *data, size_t len, void *arg /* struct term_board * */);
+
+#endif
