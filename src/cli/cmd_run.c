@@ -222,6 +222,8 @@ int cmd_run(int argc, char **argv)
 		else if (slash)
 			slash[1] = '\0';
 	}
+	/* Steps inherit nothing of lockstep's but its environment. */
+	proc_seal_fds();
 	proc_become_subreaper();
 
 	FILE *human = json ? stderr : stdout;

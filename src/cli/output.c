@@ -119,8 +119,9 @@ void output_record_sink(const struct event *ev, void *arg)
 		}
 		break;
 	case EV_STEP_FINISHED:
-		if (w != SIZE_MAX && strcmp(ev->status, "succeeded") && !ev->rollback &&
-		    !o->wfs[w].failed_step) {
+		/* The last failed step is the one that failed the workflow (an
+		 * earlier one may have been continue-on-error). */
+		if (w != SIZE_MAX && strcmp(ev->status, "succeeded") && !ev->rollback) {
 			set_str(&o->wfs[w].failed_step, ev->step);
 			o->wfs[w].has_exit = ev->has_exit_code;
 			o->wfs[w].exit_code = ev->exit_code;

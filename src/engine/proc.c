@@ -397,6 +397,10 @@ static void schedule_tick(struct proc *p)
 			delay = left;
 	}
 	assert(delay != UINT64_MAX);
+	/* Never 0: a timer re-armed with 0 from its own callback runs again
+	 * in the same pass, before the loop looks at anything else. */
+	if (delay == 0)
+		delay = 1;
 	if (!p->group_gone && p->poll_ms < PROC_POLL_MAX_MS)
 		p->poll_ms = p->poll_ms * 2 > PROC_POLL_MAX_MS ? PROC_POLL_MAX_MS : p->poll_ms * 2;
 	uv_timer_start(&p->tick, on_tick, delay, 0);

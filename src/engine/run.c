@@ -191,6 +191,16 @@ static void mkdirs(const char *path)
 	free(p);
 }
 
+/*
+ * Appends `name` as one safe path component: matrix values may contain
+ * '/', which must not create directories or climb out of the log tree.
+ */
+static void add_path_component(struct buf *path, const char *name)
+{
+	for (const char *c = name; *c; c++)
+		buf_addc(path, *c == '/' || (unsigned char)*c < 0x20 ? '_' : *c);
+}
+
 static void log_open(struct wf_run *w, const struct plan_step *ps)
 {
 	struct run *r = w->run;
@@ -201,7 +211,8 @@ static void log_open(struct wf_run *w, const struct plan_step *ps)
 		return;
 	struct buf path = BUF_INIT;
 	/* Step ids are unique across steps and rollback: one directory. */
-	buf_addf(&path, "%s/%s", r->opts.log_dir, w->pw->name);
+	buf_addf(&path, "%s/", r->opts.log_dir);
+	add_path_component(&path, w->pw->name);
 	mkdirs(path.s);
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
 	w->log_fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -278,6 +289,46 @@ static void drain_decisions(struct run *r);
 static void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted);
 static bool check_group(struct run *r);
 
+struct run_id_refs {
+	VEC(struct expr_ref) refs;
+};
+
+static int collect_run_ref(const struct expr_ref *ref, void *arg)
+{
+	struct run_id_refs *c = arg;
+	if (ref->root == EXPR_RUN)
+		*VEC_PUSH(c->refs) = *ref;
+	return 0;
+}
+
+/*
+ * The run id is known only now: replaces each ${{ run.id }} left in `s` by
+ * expansion. Only those references are touched; text that merely looks
+ * like an expression (from a var's value) stays as it is. Returns a heap
+ * string (free it) or NULL when there is nothing to replace.
+ */
+static char *subst_run_id(const char *s, uint64_t id)
+{
+	if (!s || !expr_has(s))
+		return NULL;
+	struct run_id_refs c = { { 0 } };
+	expr_scan(s, collect_run_ref, &c, NULL, NULL);
+	if (!c.refs.n) {
+		VEC_FREE(c.refs);
+		return NULL;
+	}
+	struct buf out = BUF_INIT;
+	size_t at = 0;
+	for (size_t i = 0; i < c.refs.n; i++) {
+		buf_add(&out, s + at, c.refs.v[i].offset - at);
+		buf_addf(&out, "%llu", (unsigned long long)id);
+		at = c.refs.v[i].offset + c.refs.v[i].length;
+	}
+	buf_adds(&out, s + at);
+	VEC_FREE(c.refs);
+	return buf_detach(&out, NULL);
+}
+
 struct envb {
 	VEC(char *) v;
 	struct map idx;             /* name -> index into v */
@@ -335,12 +386,19 @@ static char **build_env(struct wf_run *w, const struct plan_step *ps)
 	struct run *r = w->run;
 	const struct plan *plan = r->plan;
 	struct envb e = { { 0 }, MAP_INIT };
+	/* LOCKSTEP_* names are reserved: none leaks in from lockstep's own
+	 * environment (a stale LOCKSTEP_FAILURE must not reach a step). */
 	for (char **p = environ; *p; p++)
-		env_set(&e, xstrdup(*p));
-	for (size_t i = 0; i < w->pw->env.n; i++)
-		env_setf(&e, "%s=%s", w->pw->env.v[i].key, w->pw->env.v[i].val);
-	for (size_t i = 0; i < ps->env.n; i++)
-		env_setf(&e, "%s=%s", ps->env.v[i].key, ps->env.v[i].val);
+		if (strncmp(*p, "LOCKSTEP_", 9) != 0)
+			env_set(&e, xstrdup(*p));
+	const struct kvlist *lists[] = { &w->pw->env, &ps->env };
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			char *v = subst_run_id(lists[l]->v[i].val, r->opts.run_id);
+			env_setf(&e, "%s=%s", lists[l]->v[i].key, v ? v : lists[l]->v[i].val);
+			free(v);
+		}
+	}
 	env_setf(&e, "LOCKSTEP_RUN_ID=%llu", (unsigned long long)r->opts.run_id);
 	env_setf(&e, "LOCKSTEP_PIPELINE=%s", plan->pipeline->name);
 	env_setf(&e, "LOCKSTEP_WORKFLOW=%s", w->pw->name);
@@ -537,16 +595,20 @@ static void begin_step(struct wf_run *w)
 			buf_addf(&dir, "%s/%s", r->opts.base_dir, ps->dir);
 		else
 			buf_adds(&dir, r->opts.base_dir);
+		char *script = subst_run_id(ps->run, r->opts.run_id);
+		char *cwd = subst_run_id(dir.s, r->opts.run_id);
 		struct proc_opts po = {
 			.shell = ps->src->shell == SHELL_BASH ? "/bin/bash" : "/bin/sh",
-			.script = ps->run,
-			.cwd = dir.s,
+			.script = script ? script : ps->run,
+			.cwd = cwd ? cwd : dir.s,
 			.env = env,
 			.kill_grace_ms = r->opts.kill_grace_ms,
 		};
 		struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, w };
 		/* Spawn failures come back through proc_exit_cb. */
 		proc_spawn(r->loop, &po, &cbs, &w->proc);
+		free(script);
+		free(cwd);
 		buf_release(&dir);
 		free_env(env);
 		break;
@@ -991,8 +1053,6 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 	struct run *r = xcalloc(1, sizeof(*r));
 	r->plan = plan;
 	r->opts = *o;
-	if (!r->opts.kill_grace_ms)
-		r->opts.kill_grace_ms = 10000;
 	if (!r->opts.max_log_bytes)
 		r->opts.max_log_bytes = 64ULL << 20;
 	if (!r->opts.base_dir)

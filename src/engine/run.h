@@ -44,7 +44,7 @@ struct run_opts {
 	uint64_t run_id;
 	const char *base_dir;      /* default working directory of steps */
 	const char *log_dir;       /* STATE/logs/RUN, or NULL for no log files */
-	uint64_t kill_grace_ms;    /* default 10s */
+	uint64_t kill_grace_ms;    /* SIGTERM -> SIGKILL; 0: SIGKILL at once */
 	uint64_t max_log_bytes;    /* per step attempt; default 64 MiB */
 	bool no_rollback;
 	/* Step output as it arrives (for the terminal); may be NULL. */

@@ -397,14 +397,10 @@ static void test_missing_shell(void **state)
 	expect_spawn_failure(&o, "shell 'no-such-shell-lockstep' not found");
 	/* an existing file that cannot be executed */
 	o.shell = "/dev/null";
-	struct run r;
-	run_init(&r);
-	run_step(&r, &o);
-	assert_false(r.st.spawned);
-	assert_true(strncmp(r.st.error, "shell '/dev/null' cannot be run: ", 33) == 0 ||
-		    strncmp(r.st.error, "cannot start: ", 14) == 0);
-	assert_no_children();
-	run_release(&r);
+	expect_spawn_failure(&o, "shell '/dev/null' cannot be run: Permission denied");
+	/* a directory passes access(X_OK); execve itself fails */
+	o.shell = "/";
+	expect_spawn_failure(&o, "cannot start: permission denied");
 }
 
 static void test_bad_arguments(void **state)
@@ -553,7 +549,9 @@ static void test_leftover_without_subreaper(void **state)
 	run_step(&r, &o);
 	assert_int_equal(proc_become_subreaper(), 0);
 	assert_int_equal(r.st.exit_code, 0);
-	assert_true(r.st.duration_ms < 5000);
+	/* Neither the 60 s grace nor init's reaping (which can take seconds)
+	 * was waited for: the leftover died of SIGTERM within milliseconds. */
+	assert_true(r.st.duration_ms < 1000);
 	pid_t leftover = (pid_t)atoi(r.out.s), ppid;
 	char st;
 	if (proc_stat(leftover, &ppid, &st) == 0) {

@@ -1,0 +1,312 @@
+# Helpers for the `lockstep run` e2e scripts (t03*.sh), on top of
+# lib/common.sh: a scratch directory per script, bounded runs of the binary
+# with --json, assertions on the event stream with jq, bounded waits.
+#
+# Pipelines under tests/e2e/run/ run their helpers as ./bin/NAME (steps run
+# in the pipeline file's directory). The helpers write what they see into
+# $OUT and read the run's events from $EVENTS; both are exported here and
+# reach the steps through lockstep's own environment.
+# shellcheck shell=bash
+
+# Sourced after lib/common.sh. Sets, for the scripts: RUNDIR, tmp, STATE,
+# OUT, EVENTS, ERR, rc, elapsed_ms, RUN_ID, BG, BG_END.
+# shellcheck disable=SC2034
+case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
+RUNDIR=$E2E_DIR/run
+
+# The longest any single lockstep invocation may take before it is
+# killed and counted as a failure (the scripts must end well within 60 s).
+RUN_BOUND=${RUN_BOUND:-20}
+
+for tool in jq timeout; do
+	command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
+done
+if [ ! -x "$LOCKSTEP" ]; then
+	echo "no lockstep binary at $LOCKSTEP (build it, or set LOCKSTEP)" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-e2e.XXXXXX")
+BG_PIDS=()
+# On exit: kill a background run still going (only one not yet reaped,
+# so its pid cannot have been reused), remove the scratch directory.
+cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+cd "$tmp" || exit 1
+STATE=$tmp/state
+export OUT EVENTS
+SCENARIO=""
+SHOWN=""
+
+# scenario NAME: starts a scenario. Its files live in $tmp/NAME: out/ (what
+# the steps write; $OUT), events (the --json stream; $EVENTS), err (stderr).
+scenario() {
+	SCENARIO=$1
+	SHOWN=""
+	mkdir -p "$tmp/$1/out"
+	OUT=$tmp/$1/out
+	EVENTS=$tmp/$1/events
+	ERR=$tmp/$1/err
+	: >"$EVENTS"
+	: >"$ERR"
+	echo "# $1"
+}
+
+# run_json FILE [ARGS...]: runs `lockstep run FILE ARGS --state $STATE
+# --json`, bounded by RUN_BOUND seconds; events in $EVENTS, stderr in $ERR,
+# exit status in $rc, duration in $elapsed_ms, run id in $RUN_ID.
+run_json() {
+	local t0
+	t0=$(now_ms)
+	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$@" --state "$STATE" --json >"$EVENTS" 2>"$ERR" </dev/null
+	rc=$?
+	elapsed_ms=$(($(now_ms) - t0))
+	[ "$rc" -eq 124 ] && echo "  (lockstep run did not end within ${RUN_BOUND}s: killed)"
+	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" 2>/dev/null | head -1)
+}
+
+# start_json FILE [ARGS...]: the same in the background; the pid in $BG.
+start_json() {
+	BG_T0=$(now_ms)
+	"$LOCKSTEP" run "$@" --state "$STATE" --json >"$EVENTS" 2>"$ERR" </dev/null &
+	BG=$!
+	BG_PIDS+=("$BG")
+}
+
+# finish_bg SECONDS: waits (bounded) for the background run to end; exit
+# status in $rc (124 and a SIGKILL when it did not end in time), the time
+# it ended in $BG_END (ms), duration since start_json in $elapsed_ms, run
+# id in $RUN_ID.
+finish_bg() {
+	if ! wait_until "$1" not_running "$BG"; then
+		echo "  (background lockstep run did not end within $1 s: killed)"
+		kill -KILL "$BG" 2>/dev/null
+		wait "$BG" 2>/dev/null
+		rc=124
+	else
+		wait "$BG"
+		rc=$?
+	fi
+	BG_PIDS=()
+	BG_END=$(now_ms)
+	elapsed_ms=$((BG_END - BG_T0))
+	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" 2>/dev/null | head -1)
+}
+
+now_ms() {
+	local ns
+	ns=$(date +%s%N)
+	echo $((ns / 1000000))
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
+not_running() { ! alive "$1"; }
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms until it
+# succeeds; false when SECONDS pass first.
+wait_until() {
+	local tries=$(($1 * 20))
+	shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.05
+		tries=$((tries - 1))
+	done
+	"$@"
+}
+
+# gone PIDFILE...: none of the processes whose pids are in the files is
+# left (kill -0 fails on each).
+gone() {
+	local f p
+	for f in "$@"; do
+		[ -s "$f" ] || { echo "  (no pid in $f)"; return 1; }
+		p=$(cat "$f")
+		if kill -0 "$p" 2>/dev/null; then
+			echo "  (pid $p from ${f##*/} is still there: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))"
+			return 1
+		fi
+	done
+}
+
+# pids_in_group PGID: the live (non-zombie) processes of that process
+# group, read from /proc (no dependency on procps).
+pids_in_group() {
+	local want=$1 f s p
+	for f in /proc/[0-9]*/stat; do
+		read -r s 2>/dev/null <"$f" || continue
+		p=${f#/proc/}
+		s=${s##*) }
+		# After the command name: state, ppid, pgrp, ...
+		# shellcheck disable=SC2086
+		set -- $s
+		[ "$1" != Z ] && [ "$3" = "$want" ] && echo "${p%/stat}"
+	done
+	return 0
+}
+
+# group_gone PGIDFILE: no process is left in that process group.
+group_gone() {
+	local g left
+	g=$(cat "$1") || return 1
+	left=$(pids_in_group "$g")
+	[ -z "$left" ] || { echo "  (left in group $g: $left)"; return 1; }
+}
+
+# reap_leftovers: after a failed check, kills what bin/long left behind
+# (the processes of its recorded groups that still run bin/long or its
+# sleep), so that a failure does not leave processes for a minute.
+reap_leftovers() {
+	local f p
+	for f in "$OUT"/*.pgid; do
+		[ -s "$f" ] || continue
+		for p in $(pids_in_group "$(cat "$f")"); do
+			case $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) in
+			*bin/long* | "sleep 60"*) kill -KILL "$p" 2>/dev/null ;;
+			esac
+		done
+	done
+	return 0
+}
+
+# has_event JQ_CONDITION: some event in $EVENTS satisfies it.
+has_event() {
+	jq -e -n "[inputs | select($1)] | length > 0" "$EVENTS" >/dev/null 2>&1
+}
+
+# wait_event SECONDS JQ_CONDITION: bounded wait for such an event.
+wait_event() {
+	wait_until "$1" has_event "$2"
+}
+
+# jq definitions for the checks; `.` is the array of all events. S, F, A,
+# P, B, WS, WR and RF give the first such event, WF the last (a workflow
+# that succeeded and is then rolled back by rollback-all finishes twice),
+# or null when there is none; lt(X; Y) is true when both exist and X came
+# first.
+JQ_DEFS='
+def ev(t): map(select(.event == t));
+def one(c): [.[] | select(c)] | .[0];
+def S(w; s): one(.event == "step.started" and .workflow == w and .step == s);
+def F(w; s): one(.event == "step.finished" and .workflow == w and .step == s);
+def A(b; w): one(.event == "barrier.arrived" and .barrier == b and .workflow == w);
+def P(b): one(.event == "barrier.passed" and .barrier == b);
+def B(b): one(.event == "barrier.broken" and .barrier == b);
+def WS(w): one(.event == "workflow.started" and .workflow == w);
+def WR(w): one(.event == "workflow.rollback" and .workflow == w);
+def WF(w): [.[] | select(.event == "workflow.finished" and .workflow == w)] | .[-1];
+def RF: one(.event == "run.finished");
+def of(w): map(select(.workflow == w));
+def ms: .ts | capture("^(?<s>[^.]+)\\.(?<ms>[0-9]{3})Z$") | ((.s + "Z" | fromdateiso8601) * 1000 + (.ms | tonumber));
+def lt(a; b): (a | type) == "object" and (b | type) == "object" and a.seq < b.seq;
+'
+
+# check DESCRIPTION JQ_EXPRESSION: passes when the expression, given the
+# array of the scenario's events, is true.
+check() {
+	local got
+	if got=$(jq -e -s -c "$JQ_DEFS $2" "$EVENTS" 2>&1); then
+		pass "$SCENARIO: $1"
+	else
+		fail "$SCENARIO: $1 (jq: ${got:-no result}; rc $rc)"
+		show_events
+	fi
+}
+
+# show_events: the scenario's events in short form and its stderr, once.
+show_events() {
+	[ -n "$SHOWN" ] && return
+	SHOWN=1
+	jq -r '[.seq, .event, (.workflow // .barrier // .pipeline // .group // "" | tostring),
+		(.step // ""), (.attempt // "" | tostring), (.status // ""), (.exit_code // "" | tostring),
+		(.reason // ""), ((.participants // .workflows // []) | join(","))] | join(" ")' \
+		"$EVENTS" 2>/dev/null | sed 's/^/     | /'
+	head -c 1500 "$ERR" | sed 's/^/     ! /'
+	echo
+}
+
+expect() { # DESCRIPTION COMMAND...: passes when COMMAND succeeds
+	local d=$1
+	shift
+	if "$@"; then
+		pass "$SCENARIO: $d"
+	else
+		fail "$SCENARIO: $d"
+		show_events
+	fi
+}
+
+# log_of WORKFLOW STEP [ATTEMPT]: the log file of a step attempt of the
+# current run.
+log_of() {
+	echo "$STATE/logs/$RUN_ID/$1/$2.${3:-1}.log"
+}
+
+# The order in which marks were made ($OUT/order), on one line.
+marks() {
+	[ -f "$OUT/order" ] && tr '\n' ' ' <"$OUT/order" | sed 's/ $//'
+}
+
+# expect_marks DESCRIPTION WANT: the marks were made in exactly this order.
+expect_marks() {
+	local got
+	got=$(marks)
+	if [ "$got" = "$2" ]; then
+		pass "$SCENARIO: $1"
+	else
+		fail "$SCENARIO: $1: marks '$got', want '$2'"
+		show_events
+	fi
+}
+
+# expect_rc_is WANT: the exit status of the last run.
+expect_rc_is() {
+	if [ "$rc" -eq "$1" ]; then
+		pass "$SCENARIO: exit status $1"
+	else
+		fail "$SCENARIO: exit status $rc, want $1"
+		show_events
+	fi
+}
+
+# The contract every event stream must meet (SPEC §5): run.started first,
+# run.finished last and once, seq 1..N, one run id, RFC 3339 UTC times with
+# milliseconds that never go back, every line a JSON object with an event.
+check_stream() {
+	local n
+	n=$(wc -l <"$EVENTS")
+	if [ "$n" -gt 0 ] && jq -e -c . "$EVENTS" >/dev/null 2>&1 &&
+		[ "$(jq -c 'type' "$EVENTS" | sort -u)" = '"object"' ]; then
+		pass "$SCENARIO: every stdout line is one JSON object ($n events)"
+	else
+		fail "$SCENARIO: stdout is not JSON lines"
+		head -c 800 "$EVENTS" | sed 's/^/     | /'
+		return
+	fi
+	check "run.started first, run.finished last and once" \
+		'.[0].event == "run.started" and .[-1].event == "run.finished" and (ev("run.finished") | length) == 1 and (ev("run.started") | length) == 1'
+	check "seq is 1..N without gaps" '[.[].seq] == [range(1; length + 1)]'
+	check "one run id, a positive integer" '([.[].run] | unique | length) == 1 and (.[0].run | type) == "number" and .[0].run >= 1'
+	check "ts is RFC 3339 UTC with milliseconds, never decreasing" \
+		'all(.[]; .ts | type == "string" and test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")) and ([.[] | ms] as $t | [range(1; $t | length) | $t[.] >= $t[. - 1]] | all)'
+	check "each step attempt: step.started, then its step.finished" \
+		'[.[] | select(.event == "step.started" or .event == "step.finished")] | group_by([.workflow, .step]) | all(.[]; map(.event) as $e | ($e | length) % 2 == 0 and all(range(0; $e | length); $e[.] == (if . % 2 == 0 then "step.started" else "step.finished" end)))'
+	check "attempts of each step count 1, 2, ..." \
+		'ev("step.started") | group_by([.workflow, .step]) | all(.[]; map(.attempt) == [range(1; length + 1)])'
+	check "every started workflow ends with a workflow.finished" \
+		'. as $all | [ev("workflow.started")[] | .workflow as $w | [$all[] | select(.workflow == $w)][-1].event == "workflow.finished"] | all'
+	check "a workflow finishes again only after a workflow.rollback" \
+		'[.[] | select(.event == "workflow.finished" or .event == "workflow.rollback")] | group_by(.workflow) | all(.[]; map(.event) | [range(1; length) as $i | if .[$i] == "workflow.finished" then .[$i - 1] == "workflow.rollback" else true end] | all)'
+}
