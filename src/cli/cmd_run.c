@@ -69,11 +69,20 @@ static int claim_run_dir(const char *state, uint64_t *id, struct buf *dir)
 {
 	struct buf logs = BUF_INIT;
 	buf_addf(&logs, "%s/logs", state);
-	if (mkdir(state, 0755) < 0 && errno != EEXIST) {
-		int e = errno;
-		buf_release(&logs);
-		return -e;
+	/* Like mkdir -p: a new state directory may be several levels deep. */
+	struct buf part = BUF_INIT;
+	for (const char *s = state; *s; s++) {
+		buf_addc(&part, *s);
+		if (s[1] == '/' || s[1] == '\0') {
+			if (mkdir(part.s, 0755) < 0 && errno != EEXIST) {
+				int e = errno;
+				buf_release(&part);
+				buf_release(&logs);
+				return -e;
+			}
+		}
 	}
+	buf_release(&part);
 	if (mkdir(logs.s, 0755) < 0 && errno != EEXIST) {
 		int e = errno;
 		buf_release(&logs);

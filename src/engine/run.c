@@ -71,11 +71,18 @@ struct run {
 	bool pumping;
 	size_t open_handles;        /* timers not yet closed */
 	uv_timer_t *btimer;         /* the next barrier deadline (B7) */
+	bool check_invariants;      /* LOCKSTEP_CHECK_INVARIANTS set: check after each pump */
 	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
 };
 
+/*
+ * The loop's clock, brought up to date: uv_now() is cached at the start of
+ * each loop iteration, and a deadline counted from a stale arrival time
+ * would fire early (B7 asks for 50 ms precision).
+ */
 static uint64_t now_ms(const struct run *r)
 {
+	uv_update_time(r->loop);
 	return uv_now(r->loop);
 }
 
@@ -719,8 +726,13 @@ static void wf_fail(struct wf_run *w, const char *reason, const char *why, bool 
 	uint64_t now = now_ms(r);
 	aborted = aborted || r->aborting;
 	if (w->in_rollback) {
+		/* Keep why the workflow rolled back: both facts matter. */
+		struct buf b = BUF_INIT;
+		buf_addf(&b, "rollback %s", reason);
+		if (w->reason)
+			buf_addf(&b, "; it was rolling back because: %s", w->reason);
 		free(w->reason);
-		w->reason = xstrdup(reason);
+		w->reason = buf_detach(&b, NULL);
 		coord_fail(&r->coord, w->index, true, why, now);
 		drain_decisions(r);
 		w->steps_done = true;
@@ -1044,6 +1056,54 @@ static void pump(struct run *r)
 	}
 	r->pumping = false;
 	arm_barrier_timer(r);
+	if (r->check_invariants)
+		run_assert_valid(r);
+}
+
+/* ---- invariants ---- */
+
+#define CHECK(cond, ...)                                                          \
+	do {                                                                      \
+		if (!(cond)) {                                                    \
+			fprintf(stderr, "run_assert_valid: %s: ", #cond);         \
+			fprintf(stderr, __VA_ARGS__);                             \
+			fputc('\n', stderr);                                      \
+			abort();                                                  \
+		}                                                                 \
+	} while (0)
+
+void run_assert_valid(const struct run *r)
+{
+	for (size_t i = 0; i < r->nwfs; i++) {
+		const struct wf_run *w = &r->wfs[i];
+		const char *n = w->pw->name;
+		CHECK((w->waiting_barrier != SIZE_MAX) == (w->state == WF_WAITING),
+		      "%s: waiting at a barrier exactly when in state waiting (%s)", n,
+		      wf_state_name(w->state));
+		if (w->waiting_barrier != SIZE_MAX)
+			CHECK(r->coord.waiting_at[i] == w->waiting_barrier,
+			      "%s: the coordinator agrees where it waits", n);
+		if (wf_terminal(w->state)) {
+			CHECK(!w->proc && !w->timer && !w->delay, "%s: nothing runs for a finished workflow", n);
+			CHECK(w->steps_done, "%s: a finished workflow is past its steps", n);
+		}
+		if (w->proc)
+			CHECK(w->state == WF_RUNNING || w->state == WF_ROLLING_BACK,
+			      "%s: a process runs only for a running or rolling-back workflow", n);
+		if (w->in_rollback)
+			CHECK(w->state == WF_ROLLING_BACK || w->state == WF_WAITING ||
+			      w->state == WF_ROLLED_BACK || w->state == WF_ROLLBACK_FAILED ||
+			      w->state == WF_ABORTED,
+			      "%s: in its rollback list but %s", n, wf_state_name(w->state));
+		if (w->state == WF_PENDING)
+			CHECK(r->plan->workflows[i].group > r->group || (r->group == 0 && !r->loop),
+			      "%s: pending in a group that has started", n);
+		if (r->finished)
+			CHECK(wf_terminal(w->state), "%s: the run finished but it is %s", n,
+			      wf_state_name(w->state));
+	}
+	CHECK(!r->finished || r->status != RUN_RUNNING, "a finished run has its status");
+	coord_assert_valid(&r->coord);
 }
 
 /* ---- the public face ---- */
@@ -1072,6 +1132,8 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 	struct coord_ops ops = { decided_cb, activity_cb, r };
 	coord_init(&r->coord, plan, &ops);
 	r->status = RUN_RUNNING;
+	const char *chk = getenv("LOCKSTEP_CHECK_INVARIANTS");
+	r->check_invariants = chk && *chk && strcmp(chk, "0") != 0;
 	return r;
 }
 

@@ -71,6 +71,13 @@ enum run_status run_status(const struct run *r);
 /* Frees the run; only once run_done() (its handles are closed by then). */
 void run_free(struct run *r);
 
+/*
+ * Checks the run's invariants and the coordinator's; aborts with a message
+ * when one fails. Runs after every engine step when the environment sets
+ * LOCKSTEP_CHECK_INVARIANTS=1 (the test suite does).
+ */
+void run_assert_valid(const struct run *r);
+
 const char *wf_state_name(enum wf_state s);
 const char *step_state_name(enum step_state s);
 const char *run_status_name(enum run_status s);
