@@ -1,86 +1,30 @@
 #include "engine/run.h"
 
 #include <assert.h>
-#include <stdarg.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/duration.h"
-#include "base/map.h"
 #include "base/xalloc.h"
 #include "engine/barrier.h"
-#include "pipeline/expr.h"
+#include "engine/run_internal.h"
 
-extern char **environ;
-
-enum timer_kind { TIMER_NONE, TIMER_TIMEOUT, TIMER_RETRY, TIMER_WAIT };
-
-struct wf_run {
-	struct run *run;
-	size_t index;
-	const struct plan_workflow *pw;
-	enum wf_state state;
-	bool in_rollback;           /* running the rollback list */
-	size_t step;                /* index in the current list */
-	int attempt;
-	enum step_state step_state;
-	struct proc *proc;
-	uv_timer_t *timer;          /* step timeout */
-	uv_timer_t *delay;          /* retry delay or wait step */
-	enum timer_kind delay_kind;
-	bool timed_out;
-	size_t waiting_barrier;     /* coordinator index while waiting, else SIZE_MAX */
-	char *reason;               /* why it failed (LOCKSTEP_FAILURE) */
-	uint64_t step_started_ms;
-	int log_fd;
-	uint64_t log_bytes;
-	bool log_truncated;
-	bool steps_done;            /* past its steps list (terminal or rolling back) */
-};
-
-struct decision {
-	size_t barrier;
-	enum barrier_state state;
-};
-
-struct run {
-	const struct plan *plan;
-	struct run_opts opts;
-	struct events *ev;
-	uv_loop_t *loop;
-	struct coord coord;
-	struct wf_run *wfs;
-	size_t nwfs;
-	size_t group;               /* current group */
-	bool group_failed;
-	bool failed;
-	bool aborting;
-	bool hard_abort;
-	bool finished;
-	enum run_status status;
-	size_t rollback_group;      /* rollback-all: the group rolling back now */
-	bool rolling_back_all;
-	VEC(struct decision) decisions; /* decided, not yet handled */
-	VEC(size_t) ready;          /* workflows to advance to their next step */
-	bool pumping;
-	size_t open_handles;        /* timers not yet closed */
-	uv_timer_t *btimer;         /* the next barrier deadline (B7) */
-	bool check_invariants;      /* LOCKSTEP_CHECK_INVARIANTS set: check after each pump */
-	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
-};
+/*
+ * run: the run state machine (see run.h for the diagram): groups,
+ * workflows, steps, retries, timeouts, failures, rollbacks and abort. The
+ * step kinds live in step_run.c, step_barrier.c and step_wait.c; barrier
+ * decisions come from the coordinator (barrier.c) through a queue, so that
+ * nothing here re-enters the coordinator from its own callback.
+ */
 
 /*
  * The loop's clock, brought up to date: uv_now() is cached at the start of
  * each loop iteration, and a deadline counted from a stale arrival time
  * would fire early (B7 asks for 50 ms precision).
  */
-static uint64_t now_ms(const struct run *r)
+uint64_t run_now(const struct run *r)
 {
 	uv_update_time(r->loop);
 	return uv_now(r->loop);
@@ -134,7 +78,7 @@ static void emit_wf_finished(struct wf_run *w)
  * state emits workflow.finished. waiting <-> running are silent here:
  * barrier.arrived and step.finished tell those.
  */
-static void wf_set_state(struct wf_run *w, enum wf_state to)
+void wf_set_state(struct wf_run *w, enum wf_state to)
 {
 	enum wf_state from = w->state;
 	assert(!wf_terminal(from) || (from == WF_SUCCEEDED && to == WF_ROLLING_BACK));
@@ -160,7 +104,7 @@ static void timer_closed_cb(uv_handle_t *h)
 	r->open_handles--;
 }
 
-static uv_timer_t *timer_new(struct run *r, struct wf_run *w)
+uv_timer_t *run_timer_new(struct run *r, struct wf_run *w)
 {
 	uv_timer_t *t = xcalloc(1, sizeof(*t));
 	uv_timer_init(r->loop, t);
@@ -169,10 +113,8 @@ static uv_timer_t *timer_new(struct run *r, struct wf_run *w)
 	return t;
 }
 
-static void timer_drop(struct run *r, uv_timer_t **t);
-static void delay_cb(uv_timer_t *t);
 
-static void timer_drop(struct run *r, uv_timer_t **t)
+void run_timer_drop(struct run *r, uv_timer_t **t)
 {
 	if (!*t)
 		return;
@@ -182,90 +124,14 @@ static void timer_drop(struct run *r, uv_timer_t **t)
 	*t = NULL;
 }
 
-/* ---- logs ---- */
 
-static void mkdirs(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	}
-	mkdir(p, 0755);
-	free(p);
-}
 
-/*
- * Appends `name` as one safe path component: matrix values may contain
- * '/', which must not create directories or climb out of the log tree.
- */
-static void add_path_component(struct buf *path, const char *name)
-{
-	for (const char *c = name; *c; c++)
-		buf_addc(path, *c == '/' || (unsigned char)*c < 0x20 ? '_' : *c);
-}
 
-static void log_open(struct wf_run *w, const struct plan_step *ps)
-{
-	struct run *r = w->run;
-	w->log_fd = -1;
-	w->log_bytes = 0;
-	w->log_truncated = false;
-	if (!r->opts.log_dir)
-		return;
-	struct buf path = BUF_INIT;
-	/* Step ids are unique across steps and rollback: one directory. */
-	buf_addf(&path, "%s/", r->opts.log_dir);
-	add_path_component(&path, w->pw->name);
-	mkdirs(path.s);
-	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
-	w->log_fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	buf_release(&path);
-}
 
-static void log_write(struct wf_run *w, const char *data, size_t len)
-{
-	if (w->log_fd < 0 || w->log_truncated)
-		return;
-	uint64_t max = w->run->opts.max_log_bytes;
-	if (w->log_bytes + len > max) {
-		len = (size_t)(max - w->log_bytes);
-		w->log_truncated = true;
-	}
-	while (len) {
-		ssize_t n = write(w->log_fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		data += n;
-		len -= (size_t)n;
-		w->log_bytes += (uint64_t)n;
-	}
-	if (w->log_truncated) {
-		char msg[96];
-		int n = snprintf(msg, sizeof(msg), "\n[lockstep: log truncated at %llu bytes]\n",
-				 (unsigned long long)max);
-		if (write(w->log_fd, msg, (size_t)n) < 0) {
-			/* Nothing more to do: the log is best effort once full. */
-		}
-	}
-}
-
-static void log_close(struct wf_run *w)
-{
-	if (w->log_fd >= 0)
-		close(w->log_fd);
-	w->log_fd = -1;
-}
 
 /* ---- steps ---- */
 
-static const struct plan_step *cur_step(const struct wf_run *w)
+const struct plan_step *wf_cur_step(const struct wf_run *w)
 {
 	return w->in_rollback ? &w->pw->rollback[w->step] : &w->pw->steps[w->step];
 }
@@ -275,13 +141,13 @@ static size_t cur_nsteps(const struct wf_run *w)
 	return w->in_rollback ? w->pw->nrollback : w->pw->nsteps;
 }
 
-static void emit_step_finished(struct wf_run *w, enum step_state st, bool has_code, int code)
+void step_emit_finished(struct wf_run *w, enum step_state st, bool has_code, int code)
 {
 	w->step_state = st;
 	struct event e = {
-		.type = EV_STEP_FINISHED, .workflow = w->pw->name, .step = cur_step(w)->id,
+		.type = EV_STEP_FINISHED, .workflow = w->pw->name, .step = wf_cur_step(w)->id,
 		.status = step_state_name(st), .has_exit_code = has_code, .exit_code = code,
-		.duration_ms = now_ms(w->run) - w->step_started_ms, .rollback = w->in_rollback,
+		.duration_ms = run_now(w->run) - w->step_started_ms, .rollback = w->in_rollback,
 	};
 	events_emit(w->run->ev, &e);
 }
@@ -291,162 +157,26 @@ static void ready(struct wf_run *w)
 	*VEC_PUSH(w->run->ready) = w->index;
 }
 
-static void pump(struct run *r);
-static void drain_decisions(struct run *r);
-static void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted);
 static bool check_group(struct run *r);
 
-struct run_id_refs {
-	VEC(struct expr_ref) refs;
-};
 
-static int collect_run_ref(const struct expr_ref *ref, void *arg)
-{
-	struct run_id_refs *c = arg;
-	if (ref->root == EXPR_RUN)
-		*VEC_PUSH(c->refs) = *ref;
-	return 0;
-}
 
-/*
- * The run id is known only now: replaces each ${{ run.id }} left in `s` by
- * expansion. Only those references are touched; text that merely looks
- * like an expression (from a var's value) stays as it is. Returns a heap
- * string (free it) or NULL when there is nothing to replace.
- */
-static char *subst_run_id(const char *s, uint64_t id)
-{
-	if (!s || !expr_has(s))
-		return NULL;
-	struct run_id_refs c = { { 0 } };
-	expr_scan(s, collect_run_ref, &c, NULL, NULL);
-	if (!c.refs.n) {
-		VEC_FREE(c.refs);
-		return NULL;
-	}
-	struct buf out = BUF_INIT;
-	size_t at = 0;
-	for (size_t i = 0; i < c.refs.n; i++) {
-		buf_add(&out, s + at, c.refs.v[i].offset - at);
-		buf_addf(&out, "%llu", (unsigned long long)id);
-		at = c.refs.v[i].offset + c.refs.v[i].length;
-	}
-	buf_adds(&out, s + at);
-	VEC_FREE(c.refs);
-	return buf_detach(&out, NULL);
-}
 
-struct envb {
-	VEC(char *) v;
-	struct map idx;             /* name -> index into v */
-};
 
-/* Sets "NAME=VALUE" (taken); a later definition replaces an earlier one. */
-static void env_set(struct envb *e, char *kv)
-{
-	size_t klen = strcspn(kv, "=");
-	char *k = xstrndup(kv, klen);
-	size_t at;
-	if (map_find(&e->idx, k, &at)) {
-		free(e->v.v[at]);
-		e->v.v[at] = kv;
-	} else {
-		*VEC_PUSH(e->v) = kv;
-		/* The key must outlive the map: it is freed with the map below. */
-		map_add(&e->idx, k, e->v.n - 1, NULL);
-		k = NULL;
-	}
-	free(k);
-}
 
-static void env_setf(struct envb *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void env_setf(struct envb *e, const char *fmt, ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	env_set(e, buf_detach(&b, NULL));
-}
 
-/* LOCKSTEP_VAR_<NAME>: upper-cased, '-' becomes '_'. */
-static void env_set_list(struct envb *e, const char *prefix, const struct kvlist *l)
-{
-	struct buf name = BUF_INIT;
-	for (size_t i = 0; i < l->n; i++) {
-		buf_reset(&name);
-		for (const char *c = l->v[i].key; *c; c++)
-			buf_addc(&name, *c == '-' ? '_' : (*c >= 'a' && *c <= 'z') ? (char)(*c - 32) : *c);
-		env_setf(e, "%s%s=%s", prefix, name.s, l->v[i].val);
-	}
-	buf_release(&name);
-}
 
-/*
- * The environment of a run step: lockstep's own, then the workflow's env,
- * the step's env, then the LOCKSTEP_* variables (reserved names: a
- * pipeline cannot set them, so they always describe the real step).
- */
-static char **build_env(struct wf_run *w, const struct plan_step *ps)
-{
-	struct run *r = w->run;
-	const struct plan *plan = r->plan;
-	struct envb e = { { 0 }, MAP_INIT };
-	/* LOCKSTEP_* names are reserved: none leaks in from lockstep's own
-	 * environment (a stale LOCKSTEP_FAILURE must not reach a step). */
-	for (char **p = environ; *p; p++)
-		if (strncmp(*p, "LOCKSTEP_", 9) != 0)
-			env_set(&e, xstrdup(*p));
-	const struct kvlist *lists[] = { &w->pw->env, &ps->env };
-	for (size_t l = 0; l < 2; l++) {
-		for (size_t i = 0; i < lists[l]->n; i++) {
-			char *v = subst_run_id(lists[l]->v[i].val, r->opts.run_id);
-			env_setf(&e, "%s=%s", lists[l]->v[i].key, v ? v : lists[l]->v[i].val);
-			free(v);
-		}
-	}
-	env_setf(&e, "LOCKSTEP_RUN_ID=%llu", (unsigned long long)r->opts.run_id);
-	env_setf(&e, "LOCKSTEP_PIPELINE=%s", plan->pipeline->name);
-	env_setf(&e, "LOCKSTEP_WORKFLOW=%s", w->pw->name);
-	env_setf(&e, "LOCKSTEP_STEP=%s", ps->id);
-	env_set_list(&e, "LOCKSTEP_VAR_", &plan->vars);
-	env_set_list(&e, "LOCKSTEP_MATRIX_", &w->pw->matrix);
-	env_set_list(&e, "LOCKSTEP_INPUT_", &w->pw->inputs);
-	if (w->in_rollback && w->reason)
-		env_setf(&e, "LOCKSTEP_FAILURE=%s", w->reason);
-	*VEC_PUSH(e.v) = NULL;
-	for (size_t i = 0; i < e.idx.cap; i++)
-		free((char *)e.idx.slots[i].key);
-	map_release(&e.idx);
-	return e.v.v;
-}
 
-static void free_env(char **env)
-{
-	for (char **p = env; *p; p++)
-		free(*p);
-	free(env);
-}
 
 /* ---- running one step ---- */
 
 static void begin_step(struct wf_run *w);
 
-static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data, size_t len,
-			   void *arg)
-{
-	struct wf_run *w = arg;
-	(void)p;
-	log_write(w, data, len);
-	if (w->run->opts.output)
-		w->run->opts.output(w->pw->name, cur_step(w)->id, s, data, len, w->run->opts.output_arg);
-}
 
 /* "failed at step 'deploy' (exit status 1)" and friends. */
 static void describe_failure(struct wf_run *w, const struct proc_status *st, struct buf *why)
 {
-	const struct plan_step *ps = cur_step(w);
+	const struct plan_step *ps = wf_cur_step(w);
 	buf_addf(why, "failed at step '%s' (", ps->id);
 	if (w->timed_out) {
 		char d[32];
@@ -464,19 +194,31 @@ static void describe_failure(struct wf_run *w, const struct proc_status *st, str
 	buf_addc(why, ')');
 }
 
-/* The step succeeded: on to the next one (from the pump, not from here). */
-static void step_done(struct wf_run *w)
+/* The step succeeded: on to the next one (from the run_pump, not from here). */
+void wf_step_done(struct wf_run *w)
 {
 	w->step++;
 	w->attempt = 0;
 	ready(w);
 }
 
+
+/* The retry delay is over: the same step again, next attempt. */
+static void retry_cb(uv_timer_t *t)
+{
+	struct wf_run *w = t->data;
+	struct run *r = w->run;
+	run_timer_drop(r, &w->delay);
+	w->delay_kind = TIMER_NONE;
+	begin_step(w);
+	run_pump(r);
+}
+
 /* A step attempt failed: retry it, go on (continue-on-error), or fail the workflow. */
-static void step_failed(struct wf_run *w, const struct proc_status *st)
+void wf_step_failed(struct wf_run *w, const struct proc_status *st)
 {
 	struct run *r = w->run;
-	const struct plan_step *ps = cur_step(w);
+	const struct plan_step *ps = wf_cur_step(w);
 	if (r->aborting && (!w->in_rollback || r->hard_abort)) {
 		struct buf why = BUF_INIT;
 		buf_addf(&why, "aborted at step '%s'", ps->id);
@@ -485,13 +227,13 @@ static void step_failed(struct wf_run *w, const struct proc_status *st)
 		return;
 	}
 	if (w->attempt <= ps->src->retries) {
-		w->delay = timer_new(r, w);
+		w->delay = run_timer_new(r, w);
 		w->delay_kind = TIMER_RETRY;
-		uv_timer_start(w->delay, delay_cb, ps->src->retry_delay_ms, 0);
+		uv_timer_start(w->delay, retry_cb, ps->src->retry_delay_ms, 0);
 		return;
 	}
 	if (ps->src->continue_on_error) {
-		step_done(w);
+		wf_step_done(w);
 		return;
 	}
 	struct buf why = BUF_INIT;
@@ -500,51 +242,23 @@ static void step_failed(struct wf_run *w, const struct proc_status *st)
 	buf_release(&why);
 }
 
-static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
-{
-	struct wf_run *w = arg;
-	struct run *r = w->run;
-	timer_drop(r, &w->timer);
-	log_close(w);
-	w->proc = NULL;
-	enum step_state state;
-	bool has_code = st->spawned && !st->term_signal;
-	if (!st->spawned)
-		state = STEP_FAILED;
-	else if (w->timed_out)
-		state = STEP_TIMED_OUT;
-	else if (st->killed && r->aborting)
-		state = STEP_ABORTED;
-	else if (st->exit_code == 0 && !st->term_signal)
-		state = STEP_SUCCEEDED;
-	else
-		state = STEP_FAILED;
-	emit_step_finished(w, state, has_code, st->exit_code);
-	struct proc_status copy = *st;
-	proc_free(p);
-	if (state == STEP_SUCCEEDED)
-		step_done(w);
-	else
-		step_failed(w, &copy);
-	pump(r);
-}
 
 static void timeout_cb(uv_timer_t *t)
 {
 	struct wf_run *w = t->data;
 	struct run *r = w->run;
 	w->timed_out = true;
-	const struct plan_step *ps = cur_step(w);
+	const struct plan_step *ps = wf_cur_step(w);
 	if (w->proc) {
 		/* The exit callback reports the step as timed out. */
 		proc_kill(w->proc);
 		return;
 	}
-	timer_drop(r, &w->timer);
-	timer_drop(r, &w->delay);
+	run_timer_drop(r, &w->timer);
+	run_timer_drop(r, &w->delay);
 	/* A barrier or wait step ran out of time. */
 	w->waiting_barrier = SIZE_MAX;
-	emit_step_finished(w, STEP_TIMED_OUT, false, 0);
+	step_emit_finished(w, STEP_TIMED_OUT, false, 0);
 	struct buf why = BUF_INIT;
 	char d[32];
 	duration_format(ps->src->timeout_ms, d, sizeof(d));
@@ -553,108 +267,36 @@ static void timeout_cb(uv_timer_t *t)
 		wf_set_state(w, w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
 	wf_fail(w, why.s, why.s, false);
 	buf_release(&why);
-	pump(r);
+	run_pump(r);
 }
 
-static void delay_cb(uv_timer_t *t)
-{
-	struct wf_run *w = t->data;
-	struct run *r = w->run;
-	enum timer_kind kind = w->delay_kind;
-	timer_drop(r, &w->delay);
-	w->delay_kind = TIMER_NONE;
-	if (kind == TIMER_WAIT) {
-		timer_drop(r, &w->timer);
-		emit_step_finished(w, STEP_SUCCEEDED, false, 0);
-		step_done(w);
-	} else {
-		/* A retry: the same step again, next attempt. */
-		begin_step(w);
-	}
-	pump(r);
-}
 
-static void arm_barrier_timer(struct run *r);
 
 static void begin_step(struct wf_run *w)
 {
 	struct run *r = w->run;
-	const struct plan_step *ps = cur_step(w);
+	const struct plan_step *ps = wf_cur_step(w);
 	w->attempt++;
 	w->timed_out = false;
 	w->step_state = STEP_RUNNING;
-	w->step_started_ms = now_ms(r);
+	w->step_started_ms = run_now(r);
 	struct event e = { .type = EV_STEP_STARTED, .workflow = w->pw->name, .step = ps->id,
 			   .attempt = w->attempt, .rollback = w->in_rollback };
 	events_emit(r->ev, &e);
 	if (ps->src->timeout_ms) {
-		w->timer = timer_new(r, w);
+		w->timer = run_timer_new(r, w);
 		uv_timer_start(w->timer, timeout_cb, ps->src->timeout_ms, 0);
 	}
 	switch (ps->src->kind) {
-	case STEP_RUN: {
-		log_open(w, ps);
-		char **env = build_env(w, ps);
-		struct buf dir = BUF_INIT;
-		if (ps->dir && ps->dir[0] == '/')
-			buf_adds(&dir, ps->dir);
-		else if (ps->dir)
-			buf_addf(&dir, "%s/%s", r->opts.base_dir, ps->dir);
-		else
-			buf_adds(&dir, r->opts.base_dir);
-		char *script = subst_run_id(ps->run, r->opts.run_id);
-		char *cwd = subst_run_id(dir.s, r->opts.run_id);
-		struct proc_opts po = {
-			.shell = ps->src->shell == SHELL_BASH ? "/bin/bash" : "/bin/sh",
-			.script = script ? script : ps->run,
-			.cwd = cwd ? cwd : dir.s,
-			.env = env,
-			.kill_grace_ms = r->opts.kill_grace_ms,
-		};
-		struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, w };
-		/* Spawn failures come back through proc_exit_cb. */
-		proc_spawn(r->loop, &po, &cbs, &w->proc);
-		free(script);
-		free(cwd);
-		buf_release(&dir);
-		free_env(env);
+	case STEP_RUN:
+		step_run_begin(w);
 		break;
-	}
 	case STEP_WAIT:
-		w->delay = timer_new(r, w);
-		w->delay_kind = TIMER_WAIT;
-		uv_timer_start(w->delay, delay_cb, ps->src->wait_ms, 0);
+		step_wait_begin(w);
 		break;
-	case STEP_BARRIER: {
-		size_t b = coord_index(&r->coord, ps->barrier_index, w->in_rollback);
-		struct event a = { .type = EV_BARRIER_ARRIVED, .barrier = ps->barrier,
-				   .workflow = w->pw->name };
-		events_emit(r->ev, &a);
-		const char *message = NULL;
-		enum arrive_result res = coord_arrive(&r->coord, b, w->index, now_ms(r), &message);
-		char *msg = message ? xstrdup(message) : NULL;
-		/* Decisions first: barrier.passed comes before the steps it ends. */
-		drain_decisions(r);
-		arm_barrier_timer(r);
-		if (res == ARRIVE_PASSED) {
-			timer_drop(r, &w->timer);
-			emit_step_finished(w, STEP_SUCCEEDED, false, 0);
-			step_done(w);
-		} else if (res == ARRIVE_WAIT) {
-			w->waiting_barrier = b;
-			w->step_state = STEP_WAITING;
-			wf_set_state(w, WF_WAITING);
-		} else {
-			timer_drop(r, &w->timer);
-			emit_step_finished(w, STEP_FAILED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
-			wf_fail(w, msg ? msg : why.s, why.s, r->aborting);
-			buf_release(&why);
-		}
-		free(msg);
+	case STEP_BARRIER:
+		step_barrier_begin(w);
 		break;
-	}
 	case STEP_KIND_COUNT:
 		break;
 	}
@@ -663,8 +305,8 @@ static void begin_step(struct wf_run *w)
 /* The workflow will never arrive at its remaining barriers of that kind. */
 static void withdraw(struct run *r, struct wf_run *w, bool rollback)
 {
-	coord_withdraw(&r->coord, w->index, rollback, now_ms(r));
-	drain_decisions(r);
+	coord_withdraw(&r->coord, w->index, rollback, run_now(r));
+	run_drain_decisions(r);
 }
 
 /* Moves a workflow on: the step at w->step, or the end of its list. */
@@ -676,7 +318,7 @@ static void advance(struct wf_run *w)
 	if (w->step < cur_nsteps(w)) {
 		if (r->aborting && !w->in_rollback) {
 			/* No new step starts after an abort; the workflow rolls back. */
-			const struct plan_step *ps = cur_step(w);
+			const struct plan_step *ps = wf_cur_step(w);
 			struct buf why = BUF_INIT;
 			buf_addf(&why, "aborted before step '%s'", ps->id);
 			wf_fail(w, why.s, why.s, true);
@@ -720,10 +362,10 @@ static void start_rollback(struct wf_run *w)
  * shown and given to rollback steps as LOCKSTEP_FAILURE); `why` completes
  * "workflow NAME ..." in the reasons of barriers it breaks.
  */
-static void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted)
+void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted)
 {
 	struct run *r = w->run;
-	uint64_t now = now_ms(r);
+	uint64_t now = run_now(r);
 	aborted = aborted || r->aborting;
 	if (w->in_rollback) {
 		/* Keep why the workflow rolled back: both facts matter. */
@@ -734,7 +376,7 @@ static void wf_fail(struct wf_run *w, const char *reason, const char *why, bool 
 		free(w->reason);
 		w->reason = buf_detach(&b, NULL);
 		coord_fail(&r->coord, w->index, true, why, now);
-		drain_decisions(r);
+		run_drain_decisions(r);
 		w->steps_done = true;
 		wf_set_state(w, WF_ROLLBACK_FAILED);
 		return;
@@ -759,7 +401,7 @@ static void wf_fail(struct wf_run *w, const char *reason, const char *why, bool 
 	}
 	coord_fail(&r->coord, w->index, false, why, now);
 	/* The barriers it broke were decided before what happens to it next. */
-	drain_decisions(r);
+	run_drain_decisions(r);
 	r->group_failed = true;
 	if (w->pw->src->on_failure == ON_FAILURE_ROLLBACK && has_rollback(w) && !r->opts.no_rollback &&
 	    !r->hard_abort) {
@@ -790,7 +432,7 @@ static void activity_cb(size_t wf, struct buf *out, void *arg)
 	case WF_ROLLING_BACK:
 		if (w->step < cur_nsteps(w))
 			buf_addf(out, "%s step '%s'", w->in_rollback ? "rolling back at" : "running",
-				 cur_step(w)->id);
+				 wf_cur_step(w)->id);
 		else
 			buf_adds(out, "finishing");
 		break;
@@ -828,14 +470,14 @@ static void handle_decision(struct run *r, const struct decision *d)
 		if (w->waiting_barrier != d->barrier)
 			continue;
 		w->waiting_barrier = SIZE_MAX;
-		timer_drop(r, &w->timer);
+		run_timer_drop(r, &w->timer);
 		wf_set_state(w, w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
 		if (d->state == BARRIER_PASSED) {
-			emit_step_finished(w, STEP_SUCCEEDED, false, 0);
-			step_done(w);
+			step_emit_finished(w, STEP_SUCCEEDED, false, 0);
+			wf_step_done(w);
 		} else {
-			emit_step_finished(w, r->aborting ? STEP_ABORTED : STEP_FAILED, false, 0);
-			const struct plan_step *ps = cur_step(w);
+			step_emit_finished(w, r->aborting ? STEP_ABORTED : STEP_FAILED, false, 0);
+			const struct plan_step *ps = wf_cur_step(w);
 			struct buf why = BUF_INIT;
 			buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
 			wf_fail(w, b->message, why.s, r->aborting);
@@ -847,7 +489,7 @@ static void handle_decision(struct run *r, const struct decision *d)
 /* ---- barrier timeouts ---- */
 
 /* Handles the queued barrier decisions now, in the order they were taken. */
-static void drain_decisions(struct run *r)
+void run_drain_decisions(struct run *r)
 {
 	while (r->decisions.n) {
 		struct decision d = r->decisions.v[0];
@@ -861,13 +503,13 @@ static void drain_decisions(struct run *r)
 static void barrier_timer_cb(uv_timer_t *t)
 {
 	struct run *r = t->data;
-	coord_tick(&r->coord, now_ms(r));
-	pump(r);
-	arm_barrier_timer(r);
+	coord_tick(&r->coord, run_now(r));
+	run_pump(r);
+	run_arm_barrier_timer(r);
 }
 
 /* One timer serves every barrier: it fires at the earliest deadline. */
-static void arm_barrier_timer(struct run *r)
+void run_arm_barrier_timer(struct run *r)
 {
 	if (!r->btimer)
 		return;
@@ -875,7 +517,7 @@ static void arm_barrier_timer(struct run *r)
 	uv_timer_stop(r->btimer);
 	if (next == UINT64_MAX || r->finished)
 		return;
-	uint64_t now = now_ms(r);
+	uint64_t now = run_now(r);
 	uv_timer_start(r->btimer, barrier_timer_cb, next > now ? next - now : 0, 0);
 }
 
@@ -907,7 +549,7 @@ static void finish(struct run *r)
 	struct event e = { .type = EV_RUN_FINISHED, .status = run_status_name(r->status) };
 	events_emit(r->ev, &e);
 	if (r->btimer) {
-		timer_drop(r, &r->btimer);
+		run_timer_drop(r, &r->btimer);
 	}
 }
 
@@ -978,7 +620,7 @@ static bool is_steps_done(const struct wf_run *w)
 /*
  * Moves the run on when a group has finished: the next group, the
  * rollbacks of rollback-all, or the end. Returns true when it changed
- * anything (so the pump looks again).
+ * anything (so the run_pump looks again).
  */
 static bool check_group(struct run *r)
 {
@@ -1033,14 +675,14 @@ static bool check_group(struct run *r)
  * they were taken), then workflows to advance, then group transitions.
  * Handlers only queue work, so nothing here recurses without bound.
  */
-static void pump(struct run *r)
+void run_pump(struct run *r)
 {
 	if (r->pumping)
 		return;
 	r->pumping = true;
 	for (;;) {
 		if (r->decisions.n) {
-			drain_decisions(r);
+			run_drain_decisions(r);
 			continue;
 		}
 		if (r->ready.n) {
@@ -1055,7 +697,7 @@ static void pump(struct run *r)
 		break;
 	}
 	r->pumping = false;
-	arm_barrier_timer(r);
+	run_arm_barrier_timer(r);
 	if (r->check_invariants)
 		run_assert_valid(r);
 }
@@ -1150,7 +792,7 @@ void run_start(struct run *r, uv_loop_t *loop)
 		start_group(r, 0);
 	else
 		finish(r);
-	pump(r);
+	run_pump(r);
 }
 
 void run_abort(struct run *r)
@@ -1162,8 +804,8 @@ void run_abort(struct run *r)
 		for (size_t i = 0; i < r->nwfs; i++)
 			if (r->wfs[i].proc)
 				proc_kill_now(r->wfs[i].proc);
-		coord_abort(&r->coord, now_ms(r));
-		pump(r);
+		coord_abort(&r->coord, run_now(r));
+		run_pump(r);
 		return;
 	}
 	r->aborting = true;
@@ -1173,23 +815,23 @@ void run_abort(struct run *r)
 			proc_kill(w->proc);
 		} else if (w->delay) {
 			/* A retry delay or a wait step: the step ends now. */
-			timer_drop(r, &w->delay);
-			timer_drop(r, &w->timer);
+			run_timer_drop(r, &w->delay);
+			run_timer_drop(r, &w->timer);
 			if (w->delay_kind == TIMER_WAIT)
-				emit_step_finished(w, STEP_ABORTED, false, 0);
+				step_emit_finished(w, STEP_ABORTED, false, 0);
 			w->delay_kind = TIMER_NONE;
 			if (!w->in_rollback) {
 				struct buf why = BUF_INIT;
-				buf_addf(&why, "aborted at step '%s'", cur_step(w)->id);
+				buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
 				wf_fail(w, why.s, why.s, true);
 				buf_release(&why);
 			} else {
-				step_done(w);
+				wf_step_done(w);
 			}
 		}
 	}
-	coord_abort_steps(&r->coord, now_ms(r));
-	pump(r);
+	coord_abort_steps(&r->coord, run_now(r));
+	run_pump(r);
 }
 
 bool run_done(const struct run *r)
@@ -1213,7 +855,7 @@ void run_free(struct run *r)
 		return;
 	for (size_t i = 0; i < r->nwfs; i++) {
 		free(r->wfs[i].reason);
-		log_close(&r->wfs[i]);
+		step_run_log_close(&r->wfs[i]);
 	}
 	free(r->wfs);
 	coord_release(&r->coord);

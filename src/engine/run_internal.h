@@ -1,0 +1,118 @@
+/*
+ * run_internal: what the run state machine (run.c) and the step kinds
+ * (step_run.c, step_barrier.c, step_wait.c) share. Not for use outside
+ * src/engine/: the rest of lockstep sees only run.h.
+ */
+#ifndef LS_ENGINE_RUN_INTERNAL_H
+#define LS_ENGINE_RUN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/xalloc.h"
+#include "engine/barrier.h"
+#include "engine/events.h"
+#include "engine/proc.h"
+#include "engine/run.h"
+
+/* What a workflow's `delay` timer is for. */
+enum timer_kind { TIMER_NONE, TIMER_RETRY, TIMER_WAIT };
+
+struct wf_run {
+	struct run *run;
+	size_t index;
+	const struct plan_workflow *pw;
+	enum wf_state state;
+	bool in_rollback;           /* running the rollback list */
+	size_t step;                /* index in the current list */
+	int attempt;
+	enum step_state step_state;
+	struct proc *proc;
+	uv_timer_t *timer;          /* step timeout */
+	uv_timer_t *delay;          /* retry delay or wait step */
+	enum timer_kind delay_kind;
+	bool timed_out;
+	size_t waiting_barrier;     /* coordinator index while waiting, else SIZE_MAX */
+	char *reason;               /* why it failed (LOCKSTEP_FAILURE) */
+	uint64_t step_started_ms;
+	int log_fd;
+	uint64_t log_bytes;
+	bool log_truncated;
+	bool steps_done;            /* past its steps list (terminal or rolling back) */
+};
+
+struct decision {
+	size_t barrier;
+	enum barrier_state state;
+};
+
+struct run {
+	const struct plan *plan;
+	struct run_opts opts;
+	struct events *ev;
+	uv_loop_t *loop;
+	struct coord coord;
+	struct wf_run *wfs;
+	size_t nwfs;
+	size_t group;               /* current group */
+	bool group_failed;
+	bool failed;
+	bool aborting;
+	bool hard_abort;
+	bool finished;
+	enum run_status status;
+	size_t rollback_group;      /* rollback-all: the group rolling back now */
+	bool rolling_back_all;
+	VEC(struct decision) decisions; /* decided, not yet handled */
+	VEC(size_t) ready;          /* workflows to advance to their next step */
+	bool pumping;
+	size_t open_handles;        /* timers not yet closed */
+	uv_timer_t *btimer;         /* the next barrier deadline (B7) */
+	bool check_invariants;      /* LOCKSTEP_CHECK_INVARIANTS set: check after each run_pump */
+	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
+};
+
+/* ---- run.c ---- */
+
+/* The loop's clock in ms, brought up to date first. */
+uint64_t run_now(const struct run *r);
+/* Runs queued decisions, ready workflows and group transitions. */
+void run_pump(struct run *r);
+/* Handles the queued barrier decisions now, in the order they were taken. */
+void run_drain_decisions(struct run *r);
+/* Sets the barrier timer to the coordinator's next deadline. */
+void run_arm_barrier_timer(struct run *r);
+/* A timer owned by workflow `w`; closed (and freed) by run_timer_drop. */
+uv_timer_t *run_timer_new(struct run *r, struct wf_run *w);
+void run_timer_drop(struct run *r, uv_timer_t **t);
+
+/* The step workflow `w` is at. */
+const struct plan_step *wf_cur_step(const struct wf_run *w);
+/* The only place a workflow's state changes (see run.h). */
+void wf_set_state(struct wf_run *w, enum wf_state to);
+/* Emits step.finished for the current step. */
+void step_emit_finished(struct wf_run *w, enum step_state st, bool has_code, int code);
+/* The current step succeeded: the workflow moves on from the pump. */
+void wf_step_done(struct wf_run *w);
+/* The current step attempt failed: retry, continue-on-error, or fail. */
+void wf_step_failed(struct wf_run *w, const struct proc_status *st);
+/*
+ * The workflow failed with `reason` (shown, and LOCKSTEP_FAILURE for its
+ * rollback); `why` completes "workflow NAME ..." in barrier reasons.
+ */
+void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted);
+
+/* ---- step kinds: each starts the current step of `w` ---- */
+
+/* run: spawns the shell in its own process group; output to log and terminal. */
+void step_run_begin(struct wf_run *w);
+/* Closes the step's log file, if open. */
+void step_run_log_close(struct wf_run *w);
+/* barrier: arrives at the barrier; continues, waits or fails. */
+void step_barrier_begin(struct wf_run *w);
+/* wait: a timer. */
+void step_wait_begin(struct wf_run *w);
+
+#endif

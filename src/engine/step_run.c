@@ -1,0 +1,311 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/map.h"
+#include "engine/run_internal.h"
+#include "pipeline/expr.h"
+
+/*
+ * step_run: the `run` step kind. The shell runs in its own process group
+ * (engine/proc.c), its output goes to STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
+ * (capped) and to the terminal, and its environment is built here.
+ */
+
+extern char **environ;
+
+/* ---- logs ---- */
+
+/* ---- logs ---- */
+
+static void mkdirs(const char *path)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	}
+	mkdir(p, 0755);
+	free(p);
+}
+
+/*
+ * Appends `name` as one safe path component: matrix values may contain
+ * '/', which must not create directories or climb out of the log tree.
+ */
+static void add_path_component(struct buf *path, const char *name)
+{
+	for (const char *c = name; *c; c++)
+		buf_addc(path, *c == '/' || (unsigned char)*c < 0x20 ? '_' : *c);
+}
+
+static void log_open(struct wf_run *w, const struct plan_step *ps)
+{
+	struct run *r = w->run;
+	w->log_fd = -1;
+	w->log_bytes = 0;
+	w->log_truncated = false;
+	if (!r->opts.log_dir)
+		return;
+	struct buf path = BUF_INIT;
+	/* Step ids are unique across steps and rollback: one directory. */
+	buf_addf(&path, "%s/", r->opts.log_dir);
+	add_path_component(&path, w->pw->name);
+	mkdirs(path.s);
+	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
+	w->log_fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	buf_release(&path);
+}
+
+static void log_write(struct wf_run *w, const char *data, size_t len)
+{
+	if (w->log_fd < 0 || w->log_truncated)
+		return;
+	uint64_t max = w->run->opts.max_log_bytes;
+	if (w->log_bytes + len > max) {
+		len = (size_t)(max - w->log_bytes);
+		w->log_truncated = true;
+	}
+	while (len) {
+		ssize_t n = write(w->log_fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		data += n;
+		len -= (size_t)n;
+		w->log_bytes += (uint64_t)n;
+	}
+	if (w->log_truncated) {
+		char msg[96];
+		int n = snprintf(msg, sizeof(msg), "\n[lockstep: log truncated at %llu bytes]\n",
+				 (unsigned long long)max);
+		if (write(w->log_fd, msg, (size_t)n) < 0) {
+			/* Nothing more to do: the log is best effort once full. */
+		}
+	}
+}
+
+void step_run_log_close(struct wf_run *w)
+{
+	if (w->log_fd >= 0)
+		close(w->log_fd);
+	w->log_fd = -1;
+}
+
+/* ---- the environment ---- */
+
+struct run_id_refs {
+	VEC(struct expr_ref) refs;
+};
+
+static int collect_run_ref(const struct expr_ref *ref, void *arg)
+{
+	struct run_id_refs *c = arg;
+	if (ref->root == EXPR_RUN)
+		*VEC_PUSH(c->refs) = *ref;
+	return 0;
+}
+
+/*
+ * The run id is known only now: replaces each ${{ run.id }} left in `s` by
+ * expansion. Only those references are touched; text that merely looks
+ * like an expression (from a var's value) stays as it is. Returns a heap
+ * string (free it) or NULL when there is nothing to replace.
+ */
+static char *subst_run_id(const char *s, uint64_t id)
+{
+	if (!s || !expr_has(s))
+		return NULL;
+	struct run_id_refs c = { { 0 } };
+	expr_scan(s, collect_run_ref, &c, NULL, NULL);
+	if (!c.refs.n) {
+		VEC_FREE(c.refs);
+		return NULL;
+	}
+	struct buf out = BUF_INIT;
+	size_t at = 0;
+	for (size_t i = 0; i < c.refs.n; i++) {
+		buf_add(&out, s + at, c.refs.v[i].offset - at);
+		buf_addf(&out, "%llu", (unsigned long long)id);
+		at = c.refs.v[i].offset + c.refs.v[i].length;
+	}
+	buf_adds(&out, s + at);
+	VEC_FREE(c.refs);
+	return buf_detach(&out, NULL);
+}
+
+struct envb {
+	VEC(char *) v;
+	struct map idx;             /* name -> index into v */
+};
+
+/* Sets "NAME=VALUE" (taken); a later definition replaces an earlier one. */
+static void env_set(struct envb *e, char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+	char *k = xstrndup(kv, klen);
+	size_t at;
+	if (map_find(&e->idx, k, &at)) {
+		free(e->v.v[at]);
+		e->v.v[at] = kv;
+	} else {
+		*VEC_PUSH(e->v) = kv;
+		/* The key must outlive the map: it is freed with the map below. */
+		map_add(&e->idx, k, e->v.n - 1, NULL);
+		k = NULL;
+	}
+	free(k);
+}
+
+static void env_setf(struct envb *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void env_setf(struct envb *e, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	env_set(e, buf_detach(&b, NULL));
+}
+
+/* LOCKSTEP_VAR_<NAME>: upper-cased, '-' becomes '_'. */
+static void env_set_list(struct envb *e, const char *prefix, const struct kvlist *l)
+{
+	struct buf name = BUF_INIT;
+	for (size_t i = 0; i < l->n; i++) {
+		buf_reset(&name);
+		for (const char *c = l->v[i].key; *c; c++)
+			buf_addc(&name, *c == '-' ? '_' : (*c >= 'a' && *c <= 'z') ? (char)(*c - 32) : *c);
+		env_setf(e, "%s%s=%s", prefix, name.s, l->v[i].val);
+	}
+	buf_release(&name);
+}
+
+/*
+ * The environment of a run step: lockstep's own, then the workflow's env,
+ * the step's env, then the LOCKSTEP_* variables (reserved names: a
+ * pipeline cannot set them, so they always describe the real step).
+ */
+static char **build_env(struct wf_run *w, const struct plan_step *ps)
+{
+	struct run *r = w->run;
+	const struct plan *plan = r->plan;
+	struct envb e = { { 0 }, MAP_INIT };
+	/* LOCKSTEP_* names are reserved: none leaks in from lockstep's own
+	 * environment (a stale LOCKSTEP_FAILURE must not reach a step). */
+	for (char **p = environ; *p; p++)
+		if (strncmp(*p, "LOCKSTEP_", 9) != 0)
+			env_set(&e, xstrdup(*p));
+	const struct kvlist *lists[] = { &w->pw->env, &ps->env };
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t i = 0; i < lists[l]->n; i++) {
+			char *v = subst_run_id(lists[l]->v[i].val, r->opts.run_id);
+			env_setf(&e, "%s=%s", lists[l]->v[i].key, v ? v : lists[l]->v[i].val);
+			free(v);
+		}
+	}
+	env_setf(&e, "LOCKSTEP_RUN_ID=%llu", (unsigned long long)r->opts.run_id);
+	env_setf(&e, "LOCKSTEP_PIPELINE=%s", plan->pipeline->name);
+	env_setf(&e, "LOCKSTEP_WORKFLOW=%s", w->pw->name);
+	env_setf(&e, "LOCKSTEP_STEP=%s", ps->id);
+	env_set_list(&e, "LOCKSTEP_VAR_", &plan->vars);
+	env_set_list(&e, "LOCKSTEP_MATRIX_", &w->pw->matrix);
+	env_set_list(&e, "LOCKSTEP_INPUT_", &w->pw->inputs);
+	if (w->in_rollback && w->reason)
+		env_setf(&e, "LOCKSTEP_FAILURE=%s", w->reason);
+	*VEC_PUSH(e.v) = NULL;
+	for (size_t i = 0; i < e.idx.cap; i++)
+		free((char *)e.idx.slots[i].key);
+	map_release(&e.idx);
+	return e.v.v;
+}
+
+static void free_env(char **env)
+{
+	for (char **p = env; *p; p++)
+		free(*p);
+	free(env);
+}
+
+/* ---- the process ---- */
+
+static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data, size_t len,
+			   void *arg)
+{
+	struct wf_run *w = arg;
+	(void)p;
+	log_write(w, data, len);
+	if (w->run->opts.output)
+		w->run->opts.output(w->pw->name, wf_cur_step(w)->id, s, data, len, w->run->opts.output_arg);
+}
+
+static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
+{
+	struct wf_run *w = arg;
+	struct run *r = w->run;
+	run_timer_drop(r, &w->timer);
+	step_run_log_close(w);
+	w->proc = NULL;
+	enum step_state state;
+	bool has_code = st->spawned && !st->term_signal;
+	if (!st->spawned)
+		state = STEP_FAILED;
+	else if (w->timed_out)
+		state = STEP_TIMED_OUT;
+	else if (st->killed && r->aborting)
+		state = STEP_ABORTED;
+	else if (st->exit_code == 0 && !st->term_signal)
+		state = STEP_SUCCEEDED;
+	else
+		state = STEP_FAILED;
+	step_emit_finished(w, state, has_code, st->exit_code);
+	struct proc_status copy = *st;
+	proc_free(p);
+	if (state == STEP_SUCCEEDED)
+		wf_step_done(w);
+	else
+		wf_step_failed(w, &copy);
+	run_pump(r);
+}
+
+void step_run_begin(struct wf_run *w)
+{
+	struct run *r = w->run;
+	const struct plan_step *ps = wf_cur_step(w);
+	log_open(w, ps);
+	char **env = build_env(w, ps);
+	struct buf dir = BUF_INIT;
+	if (ps->dir && ps->dir[0] == '/')
+		buf_adds(&dir, ps->dir);
+	else if (ps->dir)
+		buf_addf(&dir, "%s/%s", r->opts.base_dir, ps->dir);
+	else
+		buf_adds(&dir, r->opts.base_dir);
+	char *script = subst_run_id(ps->run, r->opts.run_id);
+	char *cwd = subst_run_id(dir.s, r->opts.run_id);
+	struct proc_opts po = {
+		.shell = ps->src->shell == SHELL_BASH ? "/bin/bash" : "/bin/sh",
+		.script = script ? script : ps->run,
+		.cwd = cwd ? cwd : dir.s,
+		.env = env,
+		.kill_grace_ms = r->opts.kill_grace_ms,
+	};
+	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, w };
+	/* Spawn failures come back through proc_exit_cb. */
+	proc_spawn(r->loop, &po, &cbs, &w->proc);
+	free(script);
+	free(cwd);
+	buf_release(&dir);
+	free_env(env);
+}
