@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/map.h"
 #include "base/xalloc.h"
 
 /* A partial output line is shown anyway past this size. */
@@ -32,10 +33,8 @@ struct output_barrier {
 
 static size_t wf_index(const struct output *o, const char *name)
 {
-	for (size_t i = 0; i < o->nwfs; i++)
-		if (!strcmp(o->wfs[i].name, name))
-			return i;
-	return SIZE_MAX;
+	size_t i;
+	return map_find(&o->index, name, &i) ? i : SIZE_MAX;
 }
 
 void output_json_sink(const struct event *ev, void *arg)
@@ -60,6 +59,7 @@ void output_init(struct output *o, FILE *out, bool color, const struct plan *pla
 	for (size_t i = 0; i < o->nwfs; i++) {
 		o->wfs[i].name = plan->workflows[i].name;
 		buf_init(&o->wfs[i].partial);
+		map_add(&o->index, o->wfs[i].name, i, NULL);
 	}
 }
 
@@ -72,6 +72,7 @@ void output_release(struct output *o)
 		free(o->wfs[i].failed_step);
 	}
 	free(o->wfs);
+	map_release(&o->index);
 	for (size_t i = 0; i < o->nbarriers; i++) {
 		free(o->barriers[i].id);
 		free(o->barriers[i].reason);
@@ -231,6 +232,39 @@ static void flush_line(struct output *o, struct output_wf *w, const char *s, siz
 	fprintf(o->out, "[%s] %.*s\n", w->name, (int)len, s);
 }
 
+void output_lines(struct buf *partial, const char *data, size_t len,
+		  void (*line)(const char *s, size_t n, void *arg), void *arg)
+{
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		if (nl && !partial->len) {
+			line(data, n, arg);
+		} else {
+			buf_add(partial, data, n);
+			if (nl || partial->len > MAX_PARTIAL_LINE) {
+				line(partial->s, partial->len, arg);
+				buf_reset(partial);
+			}
+		}
+		if (!nl)
+			break;
+		data += n + 1;
+		len -= n + 1;
+	}
+}
+
+struct line_ctx {
+	struct output *o;
+	struct output_wf *w;
+};
+
+static void print_line(const char *s, size_t n, void *arg)
+{
+	struct line_ctx *c = arg;
+	flush_line(c->o, c->w, s, n);
+}
+
 void output_step_output(const char *workflow, const char *step, enum proc_stream s,
 			const char *data, size_t len, void *arg)
 {
@@ -240,28 +274,8 @@ void output_step_output(const char *workflow, const char *step, enum proc_stream
 	size_t i = wf_index(o, workflow);
 	if (i == SIZE_MAX)
 		return;
-	struct output_wf *w = &o->wfs[i];
-	while (len) {
-		const char *nl = memchr(data, '\n', len);
-		if (!nl) {
-			buf_add(&w->partial, data, len);
-			if (w->partial.len > MAX_PARTIAL_LINE) {
-				flush_line(o, w, w->partial.s, w->partial.len);
-				buf_reset(&w->partial);
-			}
-			break;
-		}
-		size_t n = (size_t)(nl - data);
-		if (w->partial.len) {
-			buf_add(&w->partial, data, n);
-			flush_line(o, w, w->partial.s, w->partial.len);
-			buf_reset(&w->partial);
-		} else {
-			flush_line(o, w, data, n);
-		}
-		data += n + 1;
-		len -= n + 1;
-	}
+	struct line_ctx c = { o, &o->wfs[i] };
+	output_lines(&o->wfs[i].partial, data, len, print_line, &c);
 	fflush(o->out);
 }
 

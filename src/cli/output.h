@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "base/buf.h"
+#include "base/map.h"
 #include "engine/events.h"
 #include "engine/proc.h"
 #include "pipeline/model.h"
@@ -29,6 +31,7 @@ struct output {
 	uint64_t start_mono, end_mono;
 	uint64_t run;
 	char *status;
+	struct map index;          /* workflow name -> index into wfs */
 };
 
 void output_init(struct output *o, FILE *out, bool color, const struct plan *plan);
@@ -40,6 +43,14 @@ void output_record_sink(const struct event *ev, void *arg /* struct output * */)
 /* Step output, prefixed "[workflow] ", whole lines only (partial lines wait). */
 void output_step_output(const char *workflow, const char *step, enum proc_stream s,
 			const char *data, size_t len, void *arg /* struct output * */);
+/*
+ * Splits output `data` into whole lines, keeping an unfinished one in
+ * `partial` for the next call; calls `line` for each line (without its
+ * newline). A partial line longer than 8 KiB is passed on as it is, so one
+ * endless line cannot grow memory.
+ */
+void output_lines(struct buf *partial, const char *data, size_t len,
+		  void (*line)(const char *s, size_t n, void *arg), void *arg);
 /* Flushes partial lines and prints the summary to `out`. */
 void output_summary(struct output *o, FILE *out);
 

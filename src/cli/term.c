@@ -7,12 +7,13 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/map.h"
+#include "cli/output.h"
 #include "base/xalloc.h"
 
 #define BOARD_MAX_LINES 20      /* workflows shown; the rest are summed up */
 #define REDRAW_MS 100
 #define FLUSH_BYTES (64 * 1024) /* pending output past this is shown at once */
-#define MAX_PARTIAL_LINE 8192
 
 struct tb_wf {
 	const char *name;
@@ -43,6 +44,8 @@ struct term_board {
 	size_t drawn;               /* lines of the board on screen */
 	uv_timer_t *timer;
 	bool stopped;
+	struct map wf_index;        /* name -> index into wfs */
+	struct map barrier_index;   /* id -> index into barriers */
 };
 
 static uint64_t mono_ms(void)
@@ -54,18 +57,14 @@ static uint64_t mono_ms(void)
 
 static size_t find_wf(const struct term_board *t, const char *name)
 {
-	for (size_t i = 0; i < t->nwfs; i++)
-		if (!strcmp(t->wfs[i].name, name))
-			return i;
-	return SIZE_MAX;
+	size_t i;
+	return map_find(&t->wf_index, name, &i) ? i : SIZE_MAX;
 }
 
 static size_t find_barrier(const struct term_board *t, const char *id)
 {
-	for (size_t i = 0; i < t->nbarriers; i++)
-		if (!strcmp(t->barriers[i].pb->id, id))
-			return i;
-	return SIZE_MAX;
+	size_t i;
+	return map_find(&t->barrier_index, id, &i) ? i : SIZE_MAX;
 }
 
 struct term_board *term_board_new(FILE *out, bool color, const struct plan *plan)
@@ -81,6 +80,7 @@ struct term_board *term_board_new(FILE *out, bool color, const struct plan *plan
 		t->wfs[i].state = "pending";
 		t->wfs[i].waiting = SIZE_MAX;
 		buf_init(&t->wfs[i].partial);
+		map_add(&t->wf_index, t->wfs[i].name, i, NULL);
 	}
 	t->nbarriers = plan->nbarriers + plan->nrollback_barriers;
 	t->barriers = xcalloc(t->nbarriers + 1, sizeof(*t->barriers));
@@ -89,6 +89,7 @@ struct term_board *term_board_new(FILE *out, bool color, const struct plan *plan
 			? &plan->barriers[i] : &plan->rollback_barriers[i - plan->nbarriers];
 		t->barriers[i].pb = pb;
 		t->barriers[i].arrived = xcalloc(pb->nuses + 1, sizeof(bool));
+		map_add(&t->barrier_index, pb->id, i, NULL);
 	}
 	buf_init(&t->pending);
 	return t;
@@ -275,6 +276,8 @@ void term_board_free(struct term_board *t)
 		free(t->barriers[i].arrived);
 	free(t->wfs);
 	free(t->barriers);
+	map_release(&t->wf_index);
+	map_release(&t->barrier_index);
 	buf_release(&t->pending);
 	free(t);
 }
@@ -370,6 +373,17 @@ void term_board_sink(const struct event *ev, void *arg)
 		refresh(t);
 }
 
+struct pend_ctx {
+	struct term_board *t;
+	const char *name;
+};
+
+static void pend_line(const char *s, size_t n, void *arg)
+{
+	struct pend_ctx *c = arg;
+	buf_addf(&c->t->pending, "[%s] %.*s\n", c->name, (int)n, s);
+}
+
 void term_board_output(const char *workflow, const char *step, enum proc_stream s,
 		       const char *data, size_t len, void *arg)
 {
@@ -379,20 +393,8 @@ void term_board_output(const char *workflow, const char *step, enum proc_stream 
 	size_t i = find_wf(t, workflow);
 	if (i == SIZE_MAX)
 		return;
-	struct tb_wf *w = &t->wfs[i];
-	while (len) {
-		const char *nl = memchr(data, '\n', len);
-		size_t n = nl ? (size_t)(nl - data) : len;
-		buf_add(&w->partial, data, n);
-		if (nl || w->partial.len > MAX_PARTIAL_LINE) {
-			buf_addf(&t->pending, "[%s] %s\n", w->name, w->partial.s);
-			buf_reset(&w->partial);
-		}
-		if (!nl)
-			break;
-		data += n + 1;
-		len -= n + 1;
-	}
+	struct pend_ctx c = { t, t->wfs[i].name };
+	output_lines(&t->wfs[i].partial, data, len, pend_line, &c);
 	if (t->pending.len > FLUSH_BYTES)
 		refresh(t);
 }

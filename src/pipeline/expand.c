@@ -63,16 +63,6 @@ static void eval_kvlist(struct expander *X, const struct kvlist *in, const struc
 	}
 }
 
-static bool is_name(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
-			return false;
-	return true;
-}
-
 static const struct barrier_decl *find_decl(const struct pipeline *p, const char *id)
 {
 	for (size_t i = 0; i < p->nbarriers; i++)
@@ -138,7 +128,7 @@ static void expand_steps(struct expander *X, const struct steplist *in, bool rol
 					      scope, "barrier id");
 			if (!id)
 				continue;
-			if (!is_name(id)) {
+			if (!name_is_valid(id)) {
 				diag_add(X->d, DIAG_ERROR, X->p->file, st->kind_pos.line, st->kind_pos.col,
 					 "barrier id '%s' of workflow %s is not a valid id: use letters, digits, '.', '_' and '-'",
 					 id, scope->workflow_name);

@@ -78,16 +78,6 @@ static bool single_line_plain(const struct ynode *n)
 
 /* ---- names ---- */
 
-static bool is_name(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
-			return false;
-	return true;
-}
-
 static bool is_key_name(const char *s)
 {
 	if (!isalpha((unsigned char)*s) && *s != '_')
@@ -494,7 +484,7 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		st->barrier = get_str(L, v, "barrier");
 		if (!st->barrier) {
 			ok = false;
-		} else if (!expr_has(st->barrier) && !is_name(st->barrier)) {
+		} else if (!expr_has(st->barrier) && !name_is_valid(st->barrier)) {
 			err(L, v, "bad barrier id '%s': use letters, digits, '.', '_' and '-'", st->barrier);
 			ok = false;
 		} else {
@@ -660,7 +650,7 @@ static bool load_workflow(struct loader *L, const struct ynode *k, const struct 
 	wf->pos = pos_of(k);
 	wf->on_failure = ON_FAILURE_ROLLBACK;
 	bool ok = true;
-	if (!is_name(k->str)) {
+	if (!name_is_valid(k->str)) {
 		err(L, k, "bad workflow name '%s': use letters, digits, '.', '_' and '-'", k->str);
 		ok = false;
 	}
@@ -837,7 +827,7 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 		const struct ynode *k = n->keys[i], *v = n->vals[i];
 		if (k->kind != YNODE_SCALAR)
 			continue;
-		if (!is_name(k->str)) {
+		if (!name_is_valid(k->str)) {
 			err(L, k, "bad barrier id '%s': use letters, digits, '.', '_' and '-'", k->str);
 			continue;
 		}
@@ -881,7 +871,7 @@ static void load_pipeline(struct loader *L, const struct ynode *root)
 	const struct ynode *v;
 	if ((v = ynode_get(root, "name"))) {
 		p->name = get_str(L, v, "name");
-		if (p->name && !is_name(p->name)) {
+		if (p->name && !name_is_valid(p->name)) {
 			err(L, v, "bad pipeline name '%s': use letters, digits, '.', '_' and '-'", p->name);
 			p->name = NULL;
 		}

@@ -1,5 +1,6 @@
 #include "pipeline/model.h"
 
+#include <ctype.h>
 #include <string.h>
 
 const char *step_default_run_name(struct arena *a, const char *run)
@@ -19,6 +20,16 @@ const char *step_default_run_name(struct arena *a, const char *run)
 		return arena_printf(a, "%.*s...", (int)cut, run);
 	}
 	return arena_strndup(a, run, len);
+}
+
+bool name_is_valid(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return false;
+	return true;
 }
 
 const char *step_kind_name(enum step_kind k)

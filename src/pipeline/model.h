@@ -213,6 +213,11 @@ struct plan {
 	struct arena arena;
 };
 
+/*
+ * True for the names of pipelines and workflows and for barrier ids:
+ * [A-Za-z0-9._-]+.
+ */
+bool name_is_valid(const char *s);
 /* Never NULL; spelled as in pipeline files. */
 const char *step_kind_name(enum step_kind k);
 /*
