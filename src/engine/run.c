@@ -83,6 +83,12 @@ void wf_set_state(struct wf_run *w, enum wf_state to)
 	enum wf_state from = w->state;
 	assert(!wf_terminal(from) || (from == WF_SUCCEEDED && to == WF_ROLLING_BACK));
 	w->state = to;
+	/* Per-group counts make "is the group done?" O(1) at any width. */
+	size_t g = w->pw->group;
+	if (!wf_terminal(from) && wf_terminal(to))
+		w->run->group_terminal[g]++;
+	else if (wf_terminal(from) && !wf_terminal(to))
+		w->run->group_terminal[g]--;
 	if (to == WF_RUNNING && from == WF_PENDING) {
 		struct event e = { .type = EV_WORKFLOW_STARTED, .workflow = w->pw->name };
 		events_emit(w->run->ev, &e);
@@ -93,6 +99,15 @@ void wf_set_state(struct wf_run *w, enum wf_state to)
 	} else if (wf_terminal(to)) {
 		emit_wf_finished(w);
 	}
+}
+
+/* The workflow is past its steps list (finished, or rolling back). */
+static void mark_steps_done(struct wf_run *w)
+{
+	if (w->steps_done)
+		return;
+	w->steps_done = true;
+	w->run->group_steps_done[w->pw->group]++;
 }
 
 /* ---- timers ---- */
@@ -332,7 +347,7 @@ static void advance(struct wf_run *w)
 		begin_step(w);
 		return;
 	}
-	w->steps_done = true;
+	mark_steps_done(w);
 	if (w->in_rollback) {
 		wf_set_state(w, WF_ROLLED_BACK);
 		return;
@@ -377,13 +392,13 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 		w->reason = buf_detach(&b, NULL);
 		coord_fail(&r->coord, w->index, true, why, now);
 		run_drain_decisions(r);
-		w->steps_done = true;
+		mark_steps_done(w);
 		wf_set_state(w, WF_ROLLBACK_FAILED);
 		return;
 	}
 	free(w->reason);
 	w->reason = xstrdup(reason);
-	w->steps_done = true;
+	mark_steps_done(w);
 	if (w->state == WF_WAITING)
 		wf_set_state(w, WF_RUNNING);
 	if (w->pw->src->on_failure == ON_FAILURE_IGNORE && !aborted) {
@@ -465,8 +480,9 @@ static void handle_decision(struct run *r, const struct decision *d)
 				   .origin = b->origin != SIZE_MAX ? r->plan->workflows[b->origin].name : NULL };
 		events_emit(r->ev, &e);
 	}
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
+	/* Only participants can be waiting there. */
+	for (size_t k = 0; k < b->nparties; k++) {
+		struct wf_run *w = &r->wfs[b->parties[k]];
 		if (w->waiting_barrier != d->barrier)
 			continue;
 		w->waiting_barrier = SIZE_MAX;
@@ -569,7 +585,7 @@ static void skip_after(struct run *r, size_t g)
 			else
 				buf_addf(&b, "group %zu failed", g + 1);
 			w->reason = buf_detach(&b, NULL);
-			w->steps_done = true;
+			mark_steps_done(w);
 			withdraw(r, w, false);
 			withdraw(r, w, true);
 			wf_set_state(w, WF_SKIPPED);
@@ -598,23 +614,14 @@ static size_t rollback_group(struct run *r, size_t g, const char *why)
 	return started;
 }
 
-static bool group_all(struct run *r, size_t g, bool (*pred)(const struct wf_run *))
+static bool group_all_terminal(const struct run *r, size_t g)
 {
-	const struct plan_group *grp = &r->plan->groups[g];
-	for (size_t i = 0; i < grp->n; i++)
-		if (!pred(&r->wfs[grp->wfs[i]]))
-			return false;
-	return true;
+	return r->group_terminal[g] == r->plan->groups[g].n;
 }
 
-static bool is_terminal(const struct wf_run *w)
+static bool group_all_steps_done(const struct run *r, size_t g)
 {
-	return wf_terminal(w->state);
-}
-
-static bool is_steps_done(const struct wf_run *w)
-{
-	return w->steps_done || wf_terminal(w->state);
+	return r->group_steps_done[g] == r->plan->groups[g].n;
 }
 
 /*
@@ -629,7 +636,7 @@ static bool check_group(struct run *r)
 	bool rollback_all = r->plan->pipeline->on_failure == ON_FAILURE_ROLLBACK_ALL &&
 			    !r->opts.no_rollback && !r->hard_abort;
 	if (r->rolling_back_all) {
-		if (!group_all(r, r->rollback_group, is_terminal))
+		if (!group_all_terminal(r, r->rollback_group))
 			return false;
 		while (r->rollback_group > 0) {
 			r->rollback_group--;
@@ -640,7 +647,7 @@ static bool check_group(struct run *r)
 		return true;
 	}
 	size_t g = r->group;
-	if (!group_all(r, g, is_steps_done))
+	if (!group_all_steps_done(r, g))
 		return false;
 	bool failed = r->group_failed || r->aborting;
 	if (failed && rollback_all && r->rb_started_group != g + 1) {
@@ -649,7 +656,7 @@ static bool check_group(struct run *r)
 		if (rollback_group(r, g, "rolling back: the group failed (on-failure: rollback-all)"))
 			return true;
 	}
-	if (!group_all(r, g, is_terminal))
+	if (!group_all_terminal(r, g))
 		return false;
 	if (!failed) {
 		if (g + 1 < r->plan->ngroups) {
@@ -685,10 +692,10 @@ void run_pump(struct run *r)
 			run_drain_decisions(r);
 			continue;
 		}
-		if (r->ready.n) {
-			size_t wf = r->ready.v[0];
-			memmove(r->ready.v, r->ready.v + 1, (r->ready.n - 1) * sizeof(*r->ready.v));
-			r->ready.n--;
+		if (r->ready_head < r->ready.n) {
+			size_t wf = r->ready.v[r->ready_head++];
+			if (r->ready_head == r->ready.n)
+				r->ready.n = r->ready_head = 0;
 			advance(&r->wfs[wf]);
 			continue;
 		}
@@ -745,6 +752,18 @@ void run_assert_valid(const struct run *r)
 			      wf_state_name(w->state));
 	}
 	CHECK(!r->finished || r->status != RUN_RUNNING, "a finished run has its status");
+	for (size_t g = 0; g < r->plan->ngroups; g++) {
+		size_t done = 0, terminal = 0;
+		const struct plan_group *grp = &r->plan->groups[g];
+		for (size_t i = 0; i < grp->n; i++) {
+			done += r->wfs[grp->wfs[i]].steps_done;
+			terminal += wf_terminal(r->wfs[grp->wfs[i]].state);
+		}
+		CHECK(done == r->group_steps_done[g], "group %zu: %zu past their steps, counted %zu", g,
+		      done, r->group_steps_done[g]);
+		CHECK(terminal == r->group_terminal[g], "group %zu: %zu finished, counted %zu", g,
+		      terminal, r->group_terminal[g]);
+	}
 	coord_assert_valid(&r->coord);
 }
 
@@ -771,6 +790,8 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 		w->waiting_barrier = SIZE_MAX;
 		w->log_fd = -1;
 	}
+	r->group_steps_done = xcalloc(plan->ngroups + 1, sizeof(size_t));
+	r->group_terminal = xcalloc(plan->ngroups + 1, sizeof(size_t));
 	struct coord_ops ops = { decided_cb, activity_cb, r };
 	coord_init(&r->coord, plan, &ops);
 	r->status = RUN_RUNNING;
@@ -861,5 +882,7 @@ void run_free(struct run *r)
 	coord_release(&r->coord);
 	VEC_FREE(r->decisions);
 	VEC_FREE(r->ready);
+	free(r->group_steps_done);
+	free(r->group_terminal);
 	free(r);
 }

@@ -67,6 +67,9 @@ struct run {
 	bool rolling_back_all;
 	VEC(struct decision) decisions; /* decided, not yet handled */
 	VEC(size_t) ready;          /* workflows to advance to their next step */
+	size_t ready_head;          /* ready.v[ready_head..n) are still queued */
+	size_t *group_steps_done;   /* per group: workflows past their steps list */
+	size_t *group_terminal;     /* per group: workflows in a terminal state */
 	bool pumping;
 	size_t open_handles;        /* timers not yet closed */
 	uv_timer_t *btimer;         /* the next barrier deadline (B7) */
