@@ -34,6 +34,36 @@ else
 	fail "a step sees file descriptors beyond 0-2: $fds"
 fi
 
+# ---- the same after an abort: SIGINT while the step runs ----
+"$LOCKSTEP" run "$tmp/t0330-abort-daemon.yml" --state "$tmp/state" --json >"$tmp/abort-events" 2>&1 &
+bg=$!
+i=0
+while [ ! -s "$OUT/abort-daemon.pid" ] && [ $i -lt 1000 ]; do
+	i=$((i + 1))
+	sleep 0.01
+done
+kill -INT "$bg"
+i=0
+while kill -0 "$bg" 2>/dev/null && [ $i -lt 1500 ]; do
+	i=$((i + 1))
+	sleep 0.01
+done
+if kill -0 "$bg" 2>/dev/null; then
+	fail "lockstep did not exit within 15 s of SIGINT"
+	kill -KILL "$bg"
+fi
+wait "$bg"
+expect_rc "the aborted run exits 130" 130 $?
+pid=$(cat "$OUT/abort-daemon.pid" 2>/dev/null)
+if [ -z "$pid" ]; then
+	fail "the aborted step did not record its daemon's pid"
+elif kill -0 "$pid" 2>/dev/null; then
+	fail "daemon $pid survived the aborted run"
+	kill -KILL "$pid" 2>/dev/null
+else
+	pass "the double-forked daemon of an aborted run was killed and reaped"
+fi
+
 # ---- not a terminal: plain prefixed lines, no escape codes ----
 "$LOCKSTEP" run "$tmp/t0330-board.yml" --state "$tmp/state" >"$tmp/plain" 2>&1
 expect_rc "board pipeline, plain output" 0 $?
