@@ -30,10 +30,16 @@ struct command {
 int cmd_check(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 extern const char cmd_check_usage[];
 extern const char cmd_plan_usage[];
 extern const char cmd_run_usage[];
+extern const char cmd_runs_usage[];
+extern const char cmd_show_usage[];
+extern const char cmd_logs_usage[];
 
 /* Prints "lockstep CMD: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -44,5 +50,12 @@ bool cli_color(FILE *f);
  * false for a malformed argument.
  */
 bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a);
+/* The state directory: `opt` (--state), else $LOCKSTEP_STATE, else ".lockstep". */
+const char *cli_state_dir(const char *opt);
+/*
+ * Maps a store error code to the exit status of the read commands: no such
+ * run, workflow or step -> EXIT_FAILED; anything else -> EXIT_STORE.
+ */
+int cli_store_exit(int err);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -20,6 +21,7 @@
 #include "engine/proc.h"
 #include "engine/run.h"
 #include "pipeline/compile.h"
+#include "store/store.h"
 
 const char cmd_run_usage[] =
 	"usage: lockstep run FILE [--var KEY=VALUE]... [--state DIR] [--json] [--no-rollback]\n"
@@ -49,7 +51,74 @@ struct run_cli {
 	struct run *run;
 	uv_signal_t sigint, sigterm;
 	int signals;
+	struct events *ev;
+	/* Durable before visible: at the end of each loop iteration, and
+	 * before the loop may block, the queued events are committed to the
+	 * store and only then shown. */
+	uv_check_t check;
+	uv_prepare_t prepare;
+	bool store_failed;         /* reported, and the run told to stop */
+	uint64_t unrecorded_from;  /* first seq not in the store */
+	/* The sink step output goes to, behind flush_then_output. */
+	void (*output)(const char *workflow, const char *step, enum proc_stream s,
+		       const char *data, size_t len, void *arg);
+	void *output_arg;
 };
+
+/*
+ * Commits and delivers the queued events. The first time the store fails,
+ * says so and aborts the run: it stops starting steps and terminates the
+ * running ones (B10, with rollbacks; see docs/store.md for what remains).
+ * Never called from inside the engine.
+ */
+static void flush_events(struct run_cli *c)
+{
+	uint64_t first = c->ev->last_committed + 1;
+	if (events_flush(c->ev) == 0 || c->store_failed)
+		return;
+	c->store_failed = true;
+	c->unrecorded_from = first;
+	fprintf(stderr, "lockstep run: state store error: %s\n", c->ev->commit_msg.s);
+	fprintf(stderr, "lockstep run: events from seq %llu on are not recorded; aborting the run\n",
+		(unsigned long long)first);
+	run_abort(c->run);
+}
+
+/* Wall clock, ms since the epoch. */
+static int64_t now_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void check_cb(uv_check_t *h)
+{
+	flush_events(h->data);
+}
+
+static void prepare_cb(uv_prepare_t *h)
+{
+	flush_events(h->data);
+}
+
+/*
+ * Step output is not an event, but it must not overtake the step.started
+ * that announces it: queued events are shown first. Only the visible
+ * delivery may happen here (inside the engine's output callback), so the
+ * store's failure is handled at the next check.
+ */
+static void flush_then_output(const char *workflow, const char *step, enum proc_stream s,
+			      const char *data, size_t len, void *arg)
+{
+	struct run_cli *c = arg;
+	if (events_pending(c->ev)) {
+		uint64_t first = c->ev->last_committed + 1;
+		if (events_flush(c->ev) < 0 && !c->unrecorded_from)
+			c->unrecorded_from = first;
+	}
+	c->output(workflow, step, s, data, len, c->output_arg);
+}
 
 static void signal_cb(uv_signal_t *h, int signum)
 {
@@ -59,63 +128,6 @@ static void signal_cb(uv_signal_t *h, int signum)
 		c->signals == 1 ? "aborting the run (again to kill at once and skip rollbacks)"
 				: "killing at once, skipping rollbacks");
 	run_abort(c->run);
-}
-
-/*
- * Picks the next run id in STATE/logs: one more than the largest there,
- * claimed by mkdir so that concurrent runs never share one.
- */
-static int claim_run_dir(const char *state, uint64_t *id, struct buf *dir)
-{
-	struct buf logs = BUF_INIT;
-	buf_addf(&logs, "%s/logs", state);
-	/* Like mkdir -p: a new state directory may be several levels deep. */
-	struct buf part = BUF_INIT;
-	for (const char *s = state; *s; s++) {
-		buf_addc(&part, *s);
-		if (s[1] == '/' || s[1] == '\0') {
-			if (mkdir(part.s, 0755) < 0 && errno != EEXIST) {
-				int e = errno;
-				buf_release(&part);
-				buf_release(&logs);
-				return -e;
-			}
-		}
-	}
-	buf_release(&part);
-	if (mkdir(logs.s, 0755) < 0 && errno != EEXIST) {
-		int e = errno;
-		buf_release(&logs);
-		return -e;
-	}
-	uint64_t max = 0;
-	uv_fs_t req;
-	int n = uv_fs_scandir(NULL, &req, logs.s, 0, NULL);
-	if (n >= 0) {
-		uv_dirent_t ent;
-		while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
-			char *end;
-			unsigned long long v = strtoull(ent.name, &end, 10);
-			if (*end == '\0' && v > max)
-				max = v;
-		}
-	}
-	uv_fs_req_cleanup(&req);
-	for (uint64_t cand = max + 1;; cand++) {
-		buf_reset(dir);
-		buf_addf(dir, "%s/%llu", logs.s, (unsigned long long)cand);
-		if (mkdir(dir->s, 0755) == 0) {
-			*id = cand;
-			break;
-		}
-		if (errno != EEXIST) {
-			int e = errno;
-			buf_release(&logs);
-			return -e;
-		}
-	}
-	buf_release(&logs);
-	return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -204,20 +216,43 @@ int cmd_run(int argc, char **argv)
 		return EXIT_INVALID;
 	}
 
-	if (!state)
-		state = getenv("LOCKSTEP_STATE");
-	if (!state || !*state)
-		state = ".lockstep";
+	state = cli_state_dir(state);
+	struct buf err = BUF_INIT;
+	struct store *st = NULL;
 	uint64_t run_id = 0;
 	struct buf logdir = BUF_INIT;
-	int r = claim_run_dir(state, &run_id, &logdir);
+	int r = store_open(state, STORE_CREATE, &st, &err);
+	if (r == 0) {
+		char host[256];
+		struct store_run_start rs = { .plan = plan, .file = file };
+		char abs[PATH_MAX];
+		if (strcmp(file, "-") && realpath(file, abs))
+			rs.file = abs;
+		rs.started_ms = now_ms();
+		store_self_owner(host, sizeof(host), &rs.pid, &rs.pid_start);
+		rs.host = host;
+		r = store_begin_run(st, &rs, &run_id, &err);
+	}
+	if (r == 0) {
+		store_log_dir(state, run_id, &logdir);
+		r = store_mkdirs(logdir.s, &err);
+		/* Recorded but never started: not left "running" forever. */
+		if (r < 0) {
+			struct buf ignored = BUF_INIT;
+			store_finish_run(st, run_id, "failed", now_ms(), &ignored);
+			buf_release(&ignored);
+		}
+	}
 	if (r < 0) {
-		fprintf(stderr, "lockstep run: cannot use state directory '%s': %s\n", state, strerror(-r));
+		fprintf(stderr, "lockstep run: %s\n", err.s);
+		buf_release(&err);
 		buf_release(&logdir);
+		store_close(st);
 		compile_free(plan);
 		arena_release(&a);
 		return EXIT_STORE;
 	}
+	buf_release(&err);
 
 	/* Steps run where the pipeline file is, so relative paths in it work. */
 	char base[PATH_MAX];
@@ -240,6 +275,8 @@ int cmd_run(int argc, char **argv)
 	output_init(&out, human, cli_color(human), plan);
 	struct events ev;
 	events_init(&ev, run_id);
+	struct store_sink sink = { st, run_id };
+	events_set_durable(&ev, store_commit_sink, &sink);
 	events_add_sink(&ev, output_record_sink, &out);
 	if (json)
 		events_add_sink(&ev, output_json_sink, stdout);
@@ -253,6 +290,10 @@ int cmd_run(int argc, char **argv)
 	else
 		events_add_sink(&ev, output_plain_sink, &out);
 
+	struct run_cli cli = { 0 };
+	cli.ev = &ev;
+	cli.output = board ? term_board_output : output_step_output;
+	cli.output_arg = board ? (void *)board : (void *)&out;
 	struct run_opts ro = {
 		.run_id = run_id,
 		.base_dir = base,
@@ -260,13 +301,20 @@ int cmd_run(int argc, char **argv)
 		.kill_grace_ms = grace,
 		.max_log_bytes = max_log,
 		.no_rollback = no_rollback,
-		.output = board ? term_board_output : output_step_output,
-		.output_arg = board ? (void *)board : (void *)&out,
+		.output = flush_then_output,
+		.output_arg = &cli,
 	};
 	uv_loop_t loop;
 	uv_loop_init(&loop);
-	struct run_cli cli = { 0 };
 	cli.run = run_new(plan, &ro, &ev);
+	uv_check_init(&loop, &cli.check);
+	uv_prepare_init(&loop, &cli.prepare);
+	cli.check.data = cli.prepare.data = &cli;
+	uv_check_start(&cli.check, check_cb);
+	uv_prepare_start(&cli.prepare, prepare_cb);
+	/* They must not keep the loop alive on their own. */
+	uv_unref((uv_handle_t *)&cli.check);
+	uv_unref((uv_handle_t *)&cli.prepare);
 	uv_signal_init(&loop, &cli.sigint);
 	uv_signal_init(&loop, &cli.sigterm);
 	cli.sigint.data = cli.sigterm.data = &cli;
@@ -276,24 +324,47 @@ int cmd_run(int argc, char **argv)
 	if (board)
 		term_board_start(board, &loop);
 	run_start(cli.run, &loop);
+	/* run.started and the first group's events, before the loop blocks. */
+	flush_events(&cli);
 	while (!run_done(cli.run))
 		uv_run(&loop, UV_RUN_ONCE);
-	enum run_status st = run_status(cli.run);
+	flush_events(&cli);
+	enum run_status status = run_status(cli.run);
 	if (board)
 		term_board_stop(board);
 
 	uv_close((uv_handle_t *)&cli.sigint, NULL);
 	uv_close((uv_handle_t *)&cli.sigterm, NULL);
+	uv_close((uv_handle_t *)&cli.check, NULL);
+	uv_close((uv_handle_t *)&cli.prepare, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	proc_kill_descendants();
 
 	output_summary(&out, human);
+	int code = status == RUN_SUCCEEDED ? EXIT_OK : status == RUN_ABORTED ? EXIT_ABORTED : EXIT_FAILED;
+	if (!cli.store_failed && !cli.unrecorded_from) {
+		r = store_finish_run(st, run_id, run_status_name(status), now_ms(), &err);
+		if (r < 0) {
+			fprintf(stderr, "lockstep run: state store error: %s\n", err.s);
+			cli.unrecorded_from = ev.seq + 1;
+		}
+	}
+	if (cli.store_failed || cli.unrecorded_from) {
+		fprintf(stderr,
+			"lockstep run: run %llu was not fully recorded in %s: events from seq %llu on are missing "
+			"(the summary above says what state each workflow was left in)\n",
+			(unsigned long long)run_id, store_where(st), (unsigned long long)cli.unrecorded_from);
+		code = EXIT_STORE;
+	}
+	buf_release(&err);
+	events_release(&ev);
+	store_close(st);
 	output_release(&out);
 	term_board_free(board);
 	run_free(cli.run);
 	buf_release(&logdir);
 	compile_free(plan);
 	arena_release(&a);
-	return st == RUN_SUCCEEDED ? EXIT_OK : st == RUN_ABORTED ? EXIT_ABORTED : EXIT_FAILED;
+	return code;
 }

@@ -6,11 +6,15 @@
 
 #include "base/suggest.h"
 #include "cli/cli.h"
+#include "store/store.h"
 
 static const struct command commands[] = {
 	{ "check", "validate a pipeline file and find barrier deadlocks", cmd_check_usage, cmd_check },
 	{ "plan", "show what a run would execute (text, dot, mermaid, json)", cmd_plan_usage, cmd_plan },
 	{ "run", "run a pipeline: parallel workflows, barriers, rollbacks", cmd_run_usage, cmd_run },
+	{ "runs", "list the runs recorded in the state directory", cmd_runs_usage, cmd_runs },
+	{ "show", "show one run: workflows, steps, barriers, failure reasons", cmd_show_usage, cmd_show },
+	{ "logs", "print the output of a run's steps", cmd_logs_usage, cmd_logs },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -28,8 +32,8 @@ static void print_help(FILE *out)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
-	      "exit codes: 0 ok, 1 run failed, 2 usage error, 3 invalid pipeline file,\n"
-	      "            4 state store error, 130 aborted\n"
+	      "exit codes: 0 ok, 1 run failed (show, logs: no such run), 2 usage error,\n"
+	      "            3 invalid pipeline file, 4 state store error, 130 aborted\n"
 	      "docs: docs/cli.md and docs/pipeline-format.md\n",
 	      out);
 }
@@ -71,6 +75,21 @@ bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a)
 	return true;
 }
 
+const char *cli_state_dir(const char *opt)
+{
+	if (opt && *opt)
+		return opt;
+	const char *env = getenv("LOCKSTEP_STATE");
+	if (env && *env)
+		return env;
+	return ".lockstep";
+}
+
+int cli_store_exit(int err)
+{
+	return err == STORE_ENOTFOUND ? EXIT_FAILED : EXIT_STORE;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -100,7 +119,7 @@ int main(int argc, char **argv)
 			return commands[i].fn(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return cli_usage_error(NULL, "unknown option '%s'", cmd);
-	static const char *const later[] = { "runs", "show", "logs", "resume", "abort", "serve" };
+	static const char *const later[] = { "resume", "abort", "serve" };
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
 		if (!strcmp(cmd, later[i]))
 			return cli_usage_error(NULL, "'%s' is not available in this version of lockstep yet",

@@ -320,11 +320,13 @@ void output_summary(struct output *o, FILE *f)
 	 * barriers their failures broke, and what that did to the others. */
 	for (size_t i = 0; i < o->nwfs; i++) {
 		const struct output_wf *w = &o->wfs[i];
+		/* Aborted workflows did not fail: the abort is the story. */
 		if (!w->failed_step || !w->reason || !strncmp(w->reason, "barrier ", 8) ||
-		    !strncmp(w->reason, "failure ignored", 15))
+		    !strncmp(w->reason, "failure ignored", 15) ||
+		    (w->status && !strcmp(w->status, "aborted")) || !strncmp(w->reason, "aborted", 7))
 			continue;
 		fprintf(f, "failure: %s failed at '%s'", w->name, w->failed_step);
-		if (w->has_exit)
+		if (w->has_exit && w->exit_code != 0)
 			fprintf(f, " (exit %d)", w->exit_code);
 		if (w->status && strcmp(w->status, "failed"))
 			fprintf(f, ", %s", w->status);

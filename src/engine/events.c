@@ -2,7 +2,11 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+#include "base/xalloc.h"
 
 static const char *const type_names[EV_TYPE_COUNT] = {
 	[EV_RUN_STARTED] = "run.started",
@@ -20,9 +24,19 @@ static const char *const type_names[EV_TYPE_COUNT] = {
 
 void events_init(struct events *e, uint64_t run)
 {
-	e->nsinks = 0;
-	e->seq = 0;
+	memset(e, 0, sizeof(*e));
 	e->run = run;
+	buf_init(&e->commit_msg);
+}
+
+void events_release(struct events *e)
+{
+	for (size_t i = 0; i < e->npending; i++)
+		event_free(e->pending[i]);
+	free(e->pending);
+	e->pending = NULL;
+	e->npending = e->cappending = 0;
+	buf_release(&e->commit_msg);
 }
 
 void events_add_sink(struct events *e, void (*emit)(const struct event *ev, void *arg), void *arg)
@@ -33,8 +47,24 @@ void events_add_sink(struct events *e, void (*emit)(const struct event *ev, void
 	e->nsinks++;
 }
 
+void events_set_durable(struct events *e, event_commit_fn commit, void *arg)
+{
+	assert(e->seq == 0);
+	e->commit = commit;
+	e->commit_arg = arg;
+}
+
+static void deliver(struct events *e, const struct event *ev)
+{
+	for (size_t i = 0; i < e->nsinks; i++)
+		e->sinks[i].emit(ev, e->sinks[i].arg);
+}
+
 void events_emit(struct events *e, struct event *ev)
 {
+	/* A sink that emitted would put its event before the ones queued
+	 * ahead of it: seq order would differ between sinks. */
+	assert(!e->delivering);
 	struct timespec wall, mono;
 	clock_gettime(CLOCK_REALTIME, &wall);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
@@ -42,8 +72,111 @@ void events_emit(struct events *e, struct event *ev)
 	ev->run = e->run;
 	ev->ts_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
 	ev->mono_ms = (uint64_t)mono.tv_sec * 1000 + (uint64_t)mono.tv_nsec / 1000000;
-	for (size_t i = 0; i < e->nsinks; i++)
-		e->sinks[i].emit(ev, e->sinks[i].arg);
+	if (!e->commit || e->commit_err) {
+		e->delivering = true;
+		deliver(e, ev);
+		e->delivering = false;
+		return;
+	}
+	if (e->npending == e->cappending) {
+		e->cappending = e->cappending ? e->cappending * 2 : 64;
+		e->pending = xreallocarray(e->pending, e->cappending, sizeof(*e->pending));
+	}
+	e->pending[e->npending++] = event_dup(ev);
+}
+
+int events_flush(struct events *e)
+{
+	if (!e->npending)
+		return e->commit_err;
+	assert(!e->delivering);
+	if (!e->commit_err) {
+		int r = e->commit((const struct event *const *)e->pending, e->npending, &e->commit_msg,
+				  e->commit_arg);
+		if (r < 0) {
+			e->commit_err = r;
+			if (!e->commit_msg.len)
+				buf_addf(&e->commit_msg, "cannot record events: error %d", r);
+		} else {
+			e->last_committed = e->pending[e->npending - 1]->seq;
+		}
+	}
+	/* Delivered whether or not the commit worked: a failed store must
+	 * not hide from a person what the run did. */
+	e->delivering = true;
+	for (size_t i = 0; i < e->npending; i++) {
+		deliver(e, e->pending[i]);
+		event_free(e->pending[i]);
+	}
+	e->delivering = false;
+	e->npending = 0;
+	return e->commit_err;
+}
+
+size_t events_pending(const struct events *e)
+{
+	return e->npending;
+}
+
+static size_t str_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+static size_t strv_size(const char *const *v, size_t n)
+{
+	size_t sz = 0;
+	for (size_t i = 0; i < n; i++)
+		sz += str_size(v[i]);
+	return sz;
+}
+
+/* Copies `s` to *p and advances it; NULL stays NULL. */
+static const char *put_str(char **p, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	memcpy(*p, s, n);
+	const char *r = *p;
+	*p += n;
+	return r;
+}
+
+struct event *event_dup(const struct event *ev)
+{
+	/* Layout: the struct, the two pointer arrays, then every string. */
+	size_t head = sizeof(struct event);
+	size_t arrays = (ev->nworkflows + ev->nparticipants) * sizeof(char *);
+	size_t strings = str_size(ev->pipeline) + str_size(ev->workflow) + str_size(ev->step) +
+			 str_size(ev->status) + str_size(ev->barrier) + str_size(ev->reason) +
+			 str_size(ev->origin) + strv_size(ev->workflows, ev->nworkflows) +
+			 strv_size(ev->participants, ev->nparticipants);
+	char *mem = xmalloc(head + arrays + strings);
+	struct event *c = (struct event *)mem;
+	*c = *ev;
+	const char **wfs = (const char **)(mem + head);
+	const char **parts = wfs + ev->nworkflows;
+	char *p = mem + head + arrays;
+	c->pipeline = put_str(&p, ev->pipeline);
+	c->workflow = put_str(&p, ev->workflow);
+	c->step = put_str(&p, ev->step);
+	c->status = put_str(&p, ev->status);
+	c->barrier = put_str(&p, ev->barrier);
+	c->reason = put_str(&p, ev->reason);
+	c->origin = put_str(&p, ev->origin);
+	for (size_t i = 0; i < ev->nworkflows; i++)
+		wfs[i] = put_str(&p, ev->workflows[i]);
+	for (size_t i = 0; i < ev->nparticipants; i++)
+		parts[i] = put_str(&p, ev->participants[i]);
+	c->workflows = ev->nworkflows ? wfs : NULL;
+	c->participants = ev->nparticipants ? parts : NULL;
+	return c;
+}
+
+void event_free(struct event *ev)
+{
+	free(ev);
 }
 
 const char *event_type_name(enum event_type t)

@@ -1,9 +1,26 @@
 /*
  * events: the typed events of a run (SPEC §5), numbered and time-stamped
  * in the order the engine decided them, and fanned out to sinks (the
- * --json line writer, the terminal, later the store and the API).
+ * --json line writer, the terminal, the summary, later the API).
  *
  * The engine never formats output itself: it emits events, sinks listen.
+ *
+ * Durable before visible. One sink may be the durable one (the store).
+ * When it is set, events_emit() does not hand an event to the other sinks
+ * at once: it copies the event into a queue and returns, so the engine
+ * never waits for the disk. events_flush(), called by the owner of the
+ * loop once per loop iteration, hands the whole queue to the durable sink
+ * in one call (one transaction, one fsync) and only then, when that
+ * succeeded, to the other sinks, in seq order:
+ *
+ *   engine ── events_emit ──► queue ── events_flush ──► durable (commit)
+ *                                                   └─► sinks (after the commit)
+ *
+ * If the durable sink fails, the queue still goes to the other sinks (a
+ * person must see what happened), the error is kept, and from then on
+ * events go straight to the other sinks: nothing is recorded any more and
+ * the owner is told by events_flush()'s return value. Without a durable
+ * sink, events_emit() delivers at once, as before.
  */
 #ifndef LS_ENGINE_EVENTS_H
 #define LS_ENGINE_EVENTS_H
@@ -31,7 +48,8 @@ enum event_type {
 
 /*
  * One event. Which fields are set depends on the type (SPEC §5); strings
- * are borrowed for the duration of the emit call.
+ * are borrowed for the duration of the emit call (events_emit copies what
+ * it queues). Sinks get events whose strings live until they return.
  */
 struct event {
 	enum event_type type;
@@ -63,6 +81,13 @@ struct event_sink {
 	void *arg;
 };
 
+/*
+ * The durable sink: records `n` events (in seq order) in one transaction
+ * and returns 0 once they are committed, or a negative code with a
+ * message for a person in `err` (nothing of the batch is then recorded).
+ */
+typedef int (*event_commit_fn)(const struct event *const *evs, size_t n, struct buf *err, void *arg);
+
 #define EVENTS_MAX_SINKS 8
 
 struct events {
@@ -70,13 +95,50 @@ struct events {
 	size_t nsinks;
 	uint64_t seq;
 	uint64_t run;
+	/* the durable sink and the events it has not committed yet (owned copies) */
+	event_commit_fn commit;
+	void *commit_arg;
+	struct event **pending;
+	size_t npending, cappending;
+	int commit_err;            /* the durable sink's first error; 0 while it works */
+	struct buf commit_msg;     /* its message */
+	uint64_t last_committed;   /* seq of the last event committed */
+	bool delivering;
 };
 
+/* Starts the numbering at 1 for run `run`; no sinks. Release with events_release. */
 void events_init(struct events *e, uint64_t run);
+/* Frees the queue (events not flushed are dropped) and the error message. */
+void events_release(struct events *e);
 /* Adds a sink; sinks are called in the order they were added. */
 void events_add_sink(struct events *e, void (*emit)(const struct event *ev, void *arg), void *arg);
-/* Numbers and time-stamps `ev`, then hands it to every sink. */
+/*
+ * Makes `commit` the durable sink: from now on events are queued until
+ * events_flush() has committed them, and only then reach the other sinks.
+ * Set it before the first event.
+ */
+void events_set_durable(struct events *e, event_commit_fn commit, void *arg);
+/*
+ * Numbers and time-stamps `ev`, then hands it to every sink, or, with a
+ * durable sink that works, queues a copy for the next events_flush().
+ */
 void events_emit(struct events *e, struct event *ev);
+/*
+ * Commits the queued events to the durable sink, then hands them to the
+ * other sinks. Returns 0, or the durable sink's error: the first time it
+ * fails (the message is in e->commit_msg) and on every later call, so the
+ * owner can react once and keep the run going without the store. Cheap
+ * when the queue is empty.
+ */
+int events_flush(struct events *e);
+/* Events emitted but not yet handed to the sinks. */
+size_t events_pending(const struct events *e);
+/*
+ * A deep copy of `ev` in one allocation (free() it, or event_free): the
+ * strings and arrays it points to are copied too.
+ */
+struct event *event_dup(const struct event *ev);
+void event_free(struct event *ev);
 /* "run.started", "step.finished", ... */
 const char *event_type_name(enum event_type t);
 /* Appends `ev` as one JSON object (no newline), fields in SPEC §5 order. */

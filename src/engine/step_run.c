@@ -38,14 +38,15 @@ static void mkdirs(const char *path)
 	free(p);
 }
 
-/*
- * Appends `name` as one safe path component: matrix values may contain
- * '/', which must not create directories or climb out of the log tree.
- */
-static void add_path_component(struct buf *path, const char *name)
+void run_log_component(struct buf *path, const char *name)
 {
-	for (const char *c = name; *c; c++)
-		buf_addc(path, *c == '/' || (unsigned char)*c < 0x20 ? '_' : *c);
+	for (const char *c = name; *c; c++) {
+		unsigned char u = (unsigned char)*c;
+		if (u == '/' || u == '%' || u < 0x20 || u == 0x7f || (c == name && u == '.'))
+			buf_addf(path, "%%%02X", u);
+		else
+			buf_addc(path, *c);
+	}
 }
 
 static void log_open(struct wf_run *w, const struct plan_step *ps)
@@ -59,7 +60,7 @@ static void log_open(struct wf_run *w, const struct plan_step *ps)
 	struct buf path = BUF_INIT;
 	/* Step ids are unique across steps and rollback: one directory. */
 	buf_addf(&path, "%s/", r->opts.log_dir);
-	add_path_component(&path, w->pw->name);
+	run_log_component(&path, w->pw->name);
 	mkdirs(path.s);
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
 	w->log_fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

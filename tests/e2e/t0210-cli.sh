@@ -262,11 +262,11 @@ expect_rc 2
 expect_out_empty
 end
 
-begin "a later command (runs) is a usage error for now"
-run runs
+begin "a later command (resume) is a usage error for now"
+run resume
 expect_rc 2
 expect_out_empty
-expect_err "'runs'"
+expect_err "'resume'"
 end
 
 # ---- files lockstep cannot use: exit 3 ----

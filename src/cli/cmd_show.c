@@ -1,0 +1,89 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "cli/cli.h"
+#include "store/report.h"
+#include "store/store.h"
+
+const char cmd_show_usage[] =
+	"usage: lockstep show RUN [--state DIR] [--json]\n"
+	"\n"
+	"Shows one recorded run: each workflow with its status, duration and\n"
+	"reason; its steps with status, exit code, duration and attempts; each\n"
+	"barrier with its participants, their arrival times and its outcome;\n"
+	"and the failure chain (who failed, which barriers that broke, who\n"
+	"failed there). RUN is a run id as listed by `lockstep runs`.\n"
+	"\n"
+	"options:\n"
+	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
+	"  --json         one JSON document: the same facts, and the run's events\n"
+	"                 exactly as `lockstep run --json` printed them\n"
+	"  -h, --help     show this help\n"
+	"\n"
+	"exit codes: 0 ok, 1 no such run, 2 usage error (RUN is not a run id),\n"
+	"            4 state store error (including a missing state directory)\n";
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state = NULL;
+	bool json = false;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			state = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(cmd_show_usage, stdout);
+			return EXIT_OK;
+		case ':':
+			return cli_usage_error("show", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("show", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error("show", "missing RUN");
+	if (argc - optind > 1)
+		return cli_usage_error("show", "takes one RUN, got %d arguments", argc - optind);
+	uint64_t id;
+	if (!report_parse_run_id(argv[optind], &id))
+		return cli_usage_error("show", "'%s' is not a run id (1, 2, 3...; see 'lockstep runs')",
+				       argv[optind]);
+	state = cli_state_dir(state);
+
+	struct buf err = BUF_INIT;
+	struct store *st;
+	struct store_run run;
+	int r = store_open(state, STORE_READONLY, &st, &err);
+	if (r == 0) {
+		r = store_load_run(st, id, json ? STORE_LOAD_EVENTS : 0, &run, &err);
+		store_close(st);
+	}
+	if (r < 0) {
+		fprintf(stderr, "lockstep show: %s\n", err.s);
+		buf_release(&err);
+		return cli_store_exit(r);
+	}
+	buf_release(&err);
+	if (json)
+		report_run_json(&run, stdout);
+	else
+		report_run_text(&run, stdout);
+	store_run_release(&run);
+	return EXIT_OK;
+}

@@ -1,0 +1,64 @@
+/*
+ * sqlite_int: what the SQLite backend's files (sqlite.c: opening,
+ * migrations, writing; sqlite_read.c: reading) share. Private to store/.
+ */
+#ifndef LS_STORE_SQLITE_INT_H
+#define LS_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "base/buf.h"
+#include "store/store.h"
+
+/* How long a writer waits for another one before giving up. */
+#define BUSY_TIMEOUT_MS 10000
+
+enum stmt_id {
+	S_INSERT_EVENT,
+	S_WF_STARTED,
+	S_WF_ROLLBACK,
+	S_WF_FINISHED,
+	S_STEP_STARTED,
+	S_ATTEMPT_STARTED,
+	S_STEP_FINISHED,
+	S_ATTEMPT_FINISHED,
+	S_MEMBER_ARRIVED,
+	S_BARRIER_ARRIVED,
+	S_BARRIER_PASSED,
+	S_BARRIER_BROKEN,
+	S_RUN_FINISHED,
+	S_RUN_SEQ,
+	S_COUNT
+};
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;               /* NULL: read-only open, no database yet */
+	int version;
+	bool read_only;             /* opened read-only: a reader in a directory it cannot write */
+	sqlite3_stmt *stmts[S_COUNT];
+};
+
+static inline struct sqlite_store *S(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+/*
+ * Appends "WHERE: WHAT: SQLite's message", the system error behind it if
+ * any, and a hint for the usual causes to `err`; returns STORE_EBACKEND.
+ */
+int sqlite_fail(struct sqlite_store *s, struct buf *err, const char *what);
+/* Runs SQL without results; sqlite_fail(what) when it fails. */
+int sqlite_exec(struct sqlite_store *s, const char *sql, struct buf *err, const char *what);
+/* Ends the open transaction, if any, without keeping its changes. */
+void sqlite_rollback(struct sqlite_store *s);
+/* Binds `v` (borrowed until the statement is reset), or NULL. */
+void sqlite_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+/* store_ops.list_runs and store_ops.load_run (sqlite_read.c). */
+int sqlite_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
+int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err);
+
+#endif

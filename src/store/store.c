@@ -1,0 +1,198 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/xalloc.h"
+#include "engine/run.h"
+#include "store/sqlite.h"
+
+int store_open(const char *state_dir, unsigned flags, struct store **out, struct buf *err)
+{
+	*out = NULL;
+	/* One backend so far; a shared one will be chosen here (by a URL in
+	 * the configuration), never by the callers. */
+	return store_sqlite_open(state_dir, flags, 0, out, err);
+}
+
+void store_close(struct store *st)
+{
+	if (st)
+		st->ops->close(st);
+}
+
+int store_begin_run(struct store *st, const struct store_run_start *rs, uint64_t *id, struct buf *err)
+{
+	return st->ops->begin_run(st, rs, id, err);
+}
+
+int store_append(struct store *st, uint64_t run, const struct event *const *evs, size_t n,
+		 struct buf *err)
+{
+	if (!n)
+		return 0;
+	return st->ops->append(st, run, evs, n, err);
+}
+
+int store_finish_run(struct store *st, uint64_t run, const char *status, int64_t ts_ms, struct buf *err)
+{
+	return st->ops->finish_run(st, run, status, ts_ms, err);
+}
+
+/* A run still recorded as running whose owner is gone was interrupted. */
+static void derive_status(struct store_run_info *ri)
+{
+	if (!strcmp(ri->status, "running") && !store_owner_alive(ri->host, ri->pid, ri->pid_start))
+		ri->status = "interrupted";
+}
+
+int store_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	int r = st->ops->list_runs(st, limit, out, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < out->n; i++)
+		derive_status(&out->v[i]);
+	return 0;
+}
+
+void store_run_list_release(struct store_run_list *l)
+{
+	arena_release(&l->arena);
+	memset(l, 0, sizeof(*l));
+}
+
+int store_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	int r = st->ops->load_run(st, id, flags, out, err);
+	if (r < 0) {
+		store_run_release(out);
+		return r;
+	}
+	derive_status(&out->info);
+	return 0;
+}
+
+void store_run_release(struct store_run *r)
+{
+	arena_release(&r->arena);
+	memset(r, 0, sizeof(*r));
+}
+
+int store_schema_version(struct store *st)
+{
+	return st->ops->schema_version(st);
+}
+
+const char *store_where(const struct store *st)
+{
+	return st->where;
+}
+
+int store_commit_sink(const struct event *const *evs, size_t n, struct buf *err, void *arg)
+{
+	struct store_sink *s = arg;
+	return store_append(s->st, s->run, evs, n, err);
+}
+
+int store_mkdirs(const char *dir, struct buf *err)
+{
+	struct buf part = BUF_INIT;
+	int ret = 0;
+	for (const char *s = dir; *s; s++) {
+		buf_addc(&part, *s);
+		if (s[1] != '/' && s[1] != '\0')
+			continue;
+		if (mkdir(part.s, 0755) == 0 || errno == EEXIST)
+			continue;
+		ret = -errno;
+		buf_addf(err, "cannot create directory '%s': %s", part.s, strerror(errno));
+		break;
+	}
+	if (!ret) {
+		struct stat sb;
+		if (stat(dir, &sb) < 0) {
+			ret = -errno;
+			buf_addf(err, "cannot use directory '%s': %s", dir, strerror(errno));
+		} else if (!S_ISDIR(sb.st_mode)) {
+			ret = -ENOTDIR;
+			buf_addf(err, "'%s' is not a directory", dir);
+		}
+	}
+	buf_release(&part);
+	return ret;
+}
+
+void store_log_dir(const char *state_dir, uint64_t run, struct buf *out)
+{
+	buf_addf(out, "%s/logs/%llu", state_dir, (unsigned long long)run);
+}
+
+void store_log_path(const char *state_dir, uint64_t run, const char *workflow, const char *step,
+		    int attempt, struct buf *out)
+{
+	/* The engine's own mapping, so the two can never disagree. */
+	store_log_dir(state_dir, run, out);
+	buf_addc(out, '/');
+	run_log_component(out, workflow);
+	buf_addf(out, "/%s.%d.log", step, attempt);
+}
+
+/*
+ * The start time of process `pid` in clock ticks since boot (field 22 of
+ * /proc/PID/stat), or 0 when there is no such process.
+ */
+static uint64_t pid_start_time(int pid)
+{
+	char path[64], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields start
+	 * after the last ')'. */
+	char *p = strrchr(line, ')');
+	if (!p)
+		return 0;
+	p++;
+	/* p is at the blank before field 3, the state: a zombie is gone. */
+	if (p[0] != ' ' || p[1] == 'Z')
+		return 0;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return 0;
+	return strtoull(p + 1, NULL, 10);
+}
+
+void store_self_owner(char *host, size_t hostlen, int *pid, uint64_t *pid_start)
+{
+	if (gethostname(host, hostlen) < 0)
+		snprintf(host, hostlen, "localhost");
+	host[hostlen - 1] = '\0';
+	*pid = (int)getpid();
+	*pid_start = pid_start_time(*pid);
+}
+
+bool store_owner_alive(const char *host, int pid, uint64_t pid_start)
+{
+	char me[256];
+	if (gethostname(me, sizeof(me)) < 0)
+		return true;
+	me[sizeof(me) - 1] = '\0';
+	if (!host || strcmp(host, me) != 0)
+		return true;
+	uint64_t now = pid_start_time(pid);
+	if (!now)
+		return false;
+	return !pid_start || now == pid_start;
+}
