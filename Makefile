@@ -6,6 +6,7 @@
 #   make asan       build and test with -fsanitize=address,undefined
 #   make fuzz       run the loader fuzzer with libFuzzer (FUZZ_SECONDS=600)
 #   make install    install to $(PREFIX)/bin (default /usr/local)
+#   make bench      build lockstep, run bench/run-bench.sh, write $(BUILD)/bench-results.md
 
 BUILD ?= build
 PREFIX ?= /usr/local
@@ -14,9 +15,9 @@ FUZZ_SECONDS ?= 600
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES := gcc make cmake ninja-build pkg-config libyaml-dev libjansson-dev \
-	libcmocka-dev libuv1-dev libsqlite3-dev jq graphviz
+	libcmocka-dev libuv1-dev libsqlite3-dev jq graphviz time
 
-.PHONY: all build deps check demo asan fuzz install clean bench-check
+.PHONY: all build deps check demo asan fuzz install clean bench
 
 all: build
 
@@ -48,6 +49,15 @@ fuzz:
 	mkdir -p build-fuzz/corpus-load
 	build-fuzz/tests/fuzz_load -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		build-fuzz/corpus-load tests/fuzz/corpus/load
+
+# The benchmark suite (bench/run-bench.sh, under 5 minutes on 2 cores; BENCH_FULL=1
+# adds N = 5,000). It needs jq and GNU time (Debian packages `jq` and `time`).
+.PHONY: bench
+bench: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target lockstep
+	bench/run-bench.sh $(BUILD)/lockstep > $(BUILD)/bench-results.md.tmp
+	mv $(BUILD)/bench-results.md.tmp $(BUILD)/bench-results.md
+	@echo "benchmark results written to $(BUILD)/bench-results.md"
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,6 +266,13 @@ int cmd_run(int argc, char **argv)
 			*slash = '\0';
 		else if (slash)
 			slash[1] = '\0';
+	}
+	/* Each running step holds a few descriptors: allow as many as the
+	 * system lets this process have (the soft limit is often 1024). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	/* Steps inherit nothing of lockstep's but its environment. */
 	proc_seal_fds();

@@ -83,6 +83,11 @@ void events_emit(struct events *e, struct event *ev)
 		e->pending = xreallocarray(e->pending, e->cappending, sizeof(*e->pending));
 	}
 	e->pending[e->npending++] = event_dup(ev);
+	/* A burst inside one loop iteration (a barrier releasing thousands of
+	 * workflows) must not hold every event in memory until the iteration
+	 * ends: commit and deliver in bounded batches. Still durable first. */
+	if (e->npending >= EVENTS_FLUSH_BATCH)
+		events_flush(e);
 }
 
 int events_flush(struct events *e)

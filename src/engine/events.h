@@ -89,6 +89,8 @@ struct event_sink {
 typedef int (*event_commit_fn)(const struct event *const *evs, size_t n, struct buf *err, void *arg);
 
 #define EVENTS_MAX_SINKS 8
+/* Queued events are committed and delivered at most this many at a time. */
+#define EVENTS_FLUSH_BATCH 1024
 
 struct events {
 	struct event_sink sinks[EVENTS_MAX_SINKS];

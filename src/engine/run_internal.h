@@ -40,6 +40,7 @@ struct wf_run {
 	int log_fd;
 	uint64_t log_bytes;
 	bool log_truncated;
+	bool log_dir_made;          /* its log directory exists: no mkdir per step */
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
 };
 

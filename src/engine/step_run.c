@@ -61,7 +61,10 @@ static void log_open(struct wf_run *w, const struct plan_step *ps)
 	/* Step ids are unique across steps and rollback: one directory. */
 	buf_addf(&path, "%s/", r->opts.log_dir);
 	run_log_component(&path, w->pw->name);
-	mkdirs(path.s);
+	if (!w->log_dir_made) {
+		mkdirs(path.s);
+		w->log_dir_made = true;
+	}
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
 	w->log_fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	buf_release(&path);

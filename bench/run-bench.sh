@@ -1,0 +1,527 @@
+#!/bin/bash
+# The benchmark suite of issue 6: measures `lockstep run` against the
+# hand-written floor (bench/baseline.sh) and prints ONE markdown document on
+# standard output (progress goes to standard error). `make bench` runs it
+# and writes build/bench-results.md.
+#
+# usage: bench/run-bench.sh [LOCKSTEP]          (default: build/lockstep)
+#
+# Environment (defaults keep the suite under 5 minutes on 2 cores):
+#   BENCH_FULL=1     also N = 5,000 in figure 1 (about 40 s per lockstep run)
+#   RUNS_SMALL=5     runs per point at N <= 100
+#   RUNS_LARGE=3     runs per point at N = 1,000
+#   RUNS_HUGE=1      runs per point at N = 5,000 (BENCH_FULL only)
+#   TIMEOUT_REPS=10  repetitions of the timeout pipeline (figure 4)
+#   CHECK_RUNS=5     runs per pipeline of bench/check-bench.sh (figure 6)
+#   BENCH_QUICK=1    a smoke run of the script itself: N <= 100 only, and
+#                    N = 1,000 instead of 10,000 in figure 5 (numbers are
+#                    not comparable to the targets)
+#
+# Needs bash, jq, awk and GNU time (/usr/bin/time, Debian package `time`).
+# Performance goals live here, never in timed tests (STYLE.md).
+set -uo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+src_bin=${1:-$repo/build/lockstep}
+
+RUNS_SMALL=${RUNS_SMALL:-5}
+RUNS_LARGE=${RUNS_LARGE:-3}
+RUNS_HUGE=${RUNS_HUGE:-1}
+TIMEOUT_REPS=${TIMEOUT_REPS:-10}
+CHECK_RUNS=${CHECK_RUNS:-5}
+BENCH_FULL=${BENCH_FULL:-0}
+BENCH_QUICK=${BENCH_QUICK:-0}
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# --- prerequisites -----------------------------------------------------------
+missing=()
+[ -x /usr/bin/time ] || missing+=("time (GNU time, for /usr/bin/time -f %M)")
+command -v jq >/dev/null 2>&1 || missing+=("jq")
+command -v awk >/dev/null 2>&1 || missing+=("gawk or mawk (awk)")
+command -v timeout >/dev/null 2>&1 || missing+=("coreutils (timeout)")
+if [ ${#missing[@]} -gt 0 ]; then
+	printf 'bench: error: missing prerequisites:\n' >&2
+	printf 'bench:   - %s\n' "${missing[@]}" >&2
+	printf 'bench: install them with: sudo apt-get install time jq gawk coreutils\n' >&2
+	exit 1
+fi
+[ -x "$src_bin" ] || die "no lockstep binary at $src_bin (run: make build)"
+[ -n "${EPOCHREALTIME:-}" ] || die "bash 5 or newer is needed (EPOCHREALTIME)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-bench.XXXXXX")
+disk_state=$repo/build/bench-state/$$
+shm_state=/dev/shm/lockstep-bench.$$
+cleanup() { rm -rf "$tmp" "$disk_state" "$shm_state"; rmdir "$repo/build/bench-state" 2>/dev/null; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$disk_state" "$shm_state" || die "cannot create $disk_state or $shm_state"
+
+# Measure a private copy: other people rebuild build/lockstep while this runs.
+bin=$tmp/lockstep
+cp "$src_bin" "$bin" || die "cannot copy $src_bin"
+
+# 10,000 parallel workflows need tens of thousands of descriptors: raise the
+# soft limit as far as the hard limit allows.
+fd_soft_before=$(ulimit -Sn)
+fd_hard=$(ulimit -Hn)
+ulimit -Sn "$fd_hard" 2>/dev/null || true
+fd_soft=$(ulimit -Sn)
+
+started=$EPOCHREALTIME
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- helpers -------------------------------------------------------------------
+
+# measure OUT CMD...: runs CMD once, stdout to OUT.out, stderr to OUT.err.
+# Prints "rc wall_s cpu_s rss_kib": wall clock around the command, user+sys
+# CPU of the command and every process it waited for (bash `times` of the
+# subshell that ran it), and peak RSS from GNU time (%M: the largest of the
+# command and the children it waited for).
+measure() {
+	local out=$1
+	shift
+	(
+		t0=$EPOCHREALTIME
+		/usr/bin/time -o "$out.time" -f %M "$@" >"$out.out" 2>"$out.err"
+		rc=$?
+		t1=$EPOCHREALTIME
+		times >"$out.times"
+		rss=$(tail -n 1 "$out.time" 2>/dev/null)
+		awk -v rc="$rc" -v t0="$t0" -v t1="$t1" -v rss="${rss:--}" '
+			function sec(s, a) { sub(/s$/, "", s); split(s, a, "m"); return a[1] * 60 + a[2] }
+			NR == 2 { printf "%d %.6f %.3f %s\n", rc, t1 - t0, sec($1) + sec($2), rss }
+		' "$out.times"
+	)
+}
+
+# stats FILE: numbers one per line -> "n median min max p50 p99"
+# (median = lower middle for even n; percentiles by nearest rank).
+stats() {
+	sort -g "$1" | awk '
+		{ a[NR] = $1 }
+		function pct(p, i) { i = int((p * NR + 99) / 100); if (i < 1) i = 1; return a[i] }
+		END {
+			if (NR == 0) { print "0 - - - - -"; exit }
+			print NR, a[int((NR + 1) / 2)], a[1], a[NR], pct(50), pct(99)
+		}'
+}
+
+# col FILE FIELD: one field of every line
+col() { awk -v f="$2" '{ print $f }' "$1"; }
+
+# fmt_mmm FILE SCALE DIGITS: "median (min–max)" of FILE's numbers times SCALE
+fmt_mmm() {
+	local n med min max p50 p99
+	read -r n med min max p50 p99 < <(stats "$1")
+	if [ "$n" = 0 ]; then echo "-"; return; fi
+	awk -v s="$2" -v d="$3" -v a="$med" -v b="$min" -v c="$max" \
+		'BEGIN { printf "%.*f (%.*f–%.*f)", d, a * s, d, b * s, d, c * s }'
+}
+
+median_of() { local n med rest; read -r n med rest < <(stats "$1"); echo "$med"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+ms_ts='def ms: (.ts[0:19] + "Z" | fromdateiso8601) * 1000 + (.ts[20:23] | tonumber);'
+
+# Barrier release (figure 2): one line per passed barrier that has a next
+# step: "pass_ms pass_seq next_ms next_seq", from the last barrier.arrived
+# to barrier.passed and to the moment the last participant started its next
+# step (the latest of the participants' first step.started after the pass).
+jq_release="$ms_ts"'
+map(. + {ms: ms}) as $ev
+| ($ev | map(select(.event == "step.started" and (.rollback | not)))
+       | group_by(.workflow) | map({key: .[0].workflow, value: map([.seq, .ms])})
+       | from_entries) as $starts
+| ($ev | map(select(.event == "barrier.arrived")) | group_by(.barrier)
+       | map({key: .[0].barrier, value: max_by(.seq)}) | from_entries) as $last
+| $ev[] | select(.event == "barrier.passed") | . as $p | $last[$p.barrier] as $a
+| [$p.participants[] | ($starts[.] // [] | map(select(.[0] > $p.seq)) | first)] as $next
+| [$p.ms - $a.ms, $p.seq - $a.seq,
+   (if ($next | all(. != null)) then ($next | map(.[1]) | max) - $a.ms else "-" end),
+   (if ($next | all(. != null)) then ($next | map(.[0]) | max) - $a.seq else "-" end)]
+| @tsv'
+
+# Failure propagation (figure 3): first line "last_ms last_seq waiting
+# rollbacks", then one line per waiting participant: ms from the failing
+# step.finished to its workflow.rollback.
+jq_failure="$ms_ts"'
+map(. + {ms: ms}) as $ev
+| ($ev | map(select(.event == "step.finished" and .step == "fail")) | first) as $f
+| ($ev | map(select(.event == "workflow.rollback" and .workflow != $f.workflow))) as $rb
+| ($ev | map(select(.event == "barrier.arrived" and .seq < $f.seq)) | length) as $waiting
+| ([($rb | map(.ms) | max) - $f.ms, ($rb | map(.seq) | max) - $f.seq, $waiting, ($rb | length)] | @tsv),
+  ($rb[] | .ms - $f.ms)'
+
+# Timeouts (figure 4): "barrier_late_ms step_late_duration_ms step_late_ts_ms"
+jq_timeout="$ms_ts"'
+map(. + {ms: ms}) as $ev
+| ($ev | map(select(.event == "barrier.arrived")) | min_by(.seq)) as $a
+| ($ev | map(select(.event == "barrier.broken")) | first) as $b
+| ($ev | map(select(.event == "step.started" and .step == "slow")) | first) as $s
+| ($ev | map(select(.event == "step.finished" and .step == "slow")) | first) as $f
+| [$b.ms - $a.ms - $btimeout, $f.duration_ms - $stimeout, $f.ms - $s.ms - $stimeout, $f.status] | @tsv'
+
+# newstate ROOT: sets $st to a new, empty state directory under ROOT. Nothing
+# is deleted before the suite ends: on ext4 without a journal, creating
+# files within ~30 s of deleting many others scans the inode table
+# (find_inode_bit/recently_deleted), which made lockstep's own CPU 2x
+# slower when each run's logs were removed before the next run.
+nstate=0
+newstate() { nstate=$((nstate + 1)); st=$1/run-$nstate; mkdir -p "$st"; }
+
+# --- figure 1 (and 7): lockstep on disk, lockstep on tmpfs, baseline ----------
+Ns=(10 100 1000)
+[ "$BENCH_FULL" = 1 ] && Ns+=(5000)
+FN=1000 BIG=10000 MID=1000
+if [ "$BENCH_QUICK" = 1 ]; then Ns=(10 100) FN=100 BIG=1000 MID=100; fi
+runs_for() {
+	if [ "$1" -le 100 ]; then echo "$RUNS_SMALL"
+	elif [ "$1" -le 1000 ]; then echo "$RUNS_LARGE"
+	else echo "$RUNS_HUGE"; fi
+}
+
+failures=()
+for N in "${Ns[@]}"; do
+	R=$(runs_for "$N")
+	p=$tmp/pipeline-$N.yml
+	"$here/gen-pipeline.sh" "$N" 5 1 >"$p"
+	: >"$tmp/f1-$N-disk" ; : >"$tmp/f1-$N-shm" ; : >"$tmp/f1-$N-base"
+	for ((i = 1; i <= R; i++)); do
+		say "figure 1/7: N=$N run $i/$R (lockstep, store on disk)"
+		newstate "$disk_state"
+		res=$(measure "$tmp/f1-$N-disk-$i" "$bin" run "$p" --state "$st" --json)
+		echo "$res" >>"$tmp/f1-$N-disk"
+		[ "${res%% *}" = 0 ] || failures+=("N=$N disk run $i exited ${res%% *}: $(tail -n 1 "$tmp/f1-$N-disk-$i.err")")
+
+		say "figure 1/7: N=$N run $i/$R (lockstep, store on tmpfs)"
+		newstate "$shm_state"
+		res=$(measure "$tmp/f1-$N-shm-$i" "$bin" run "$p" --state "$st" --json)
+		echo "$res" >>"$tmp/f1-$N-shm"
+		[ "${res%% *}" = 0 ] || failures+=("N=$N tmpfs run $i exited ${res%% *}: $(tail -n 1 "$tmp/f1-$N-shm-$i.err")")
+		rm -f "$tmp/f1-$N-shm-$i.out"
+
+		say "figure 1/7: N=$N run $i/$R (baseline)"
+		res=$(measure "$tmp/f1-$N-base-$i" "$here/baseline.sh" "$N" 5 1)
+		echo "$res" >>"$tmp/f1-$N-base"
+	done
+done
+
+# --- figure 2: barrier release latency, from figure 1's disk runs -----------------
+relN=()
+for N in "${Ns[@]}"; do [ "$N" -le 1000 ] && relN+=("$N"); done
+for N in "${relN[@]}"; do
+	: >"$tmp/f2-$N"
+	for f in "$tmp"/f1-"$N"-disk-*.out; do
+		jq -rs "$jq_release" "$f" >>"$tmp/f2-$N" || failures+=("figure 2: cannot analyse $f")
+	done
+done
+
+# --- figure 3: failure propagation at N = 1,000 ----------------------------------
+"$here/gen-failure.sh" "$FN" >"$tmp/failure.yml"
+: >"$tmp/f3-last"; : >"$tmp/f3-each"; : >"$tmp/f3-wall"
+for ((i = 1; i <= RUNS_LARGE; i++)); do
+	say "figure 3: failure propagation N=$FN run $i/$RUNS_LARGE"
+	newstate "$disk_state"
+	res=$(measure "$tmp/f3-$i" "$bin" run "$tmp/failure.yml" --state "$st" --json)
+	[ "${res%% *}" = 1 ] || failures+=("figure 3 run $i exited ${res%% *} (expected 1)")
+	echo "$res" >>"$tmp/f3-wall"
+	jq -rs "$jq_failure" "$tmp/f3-$i.out" >"$tmp/f3-$i.tsv" || failures+=("figure 3: cannot analyse run $i")
+	head -n 1 "$tmp/f3-$i.tsv" >>"$tmp/f3-last"
+	tail -n +2 "$tmp/f3-$i.tsv" >>"$tmp/f3-each"
+done
+
+# --- figure 4: timeout accuracy -------------------------------------------------------
+BT=200 ST=500
+"$here/gen-timeout.sh" "${BT}ms" "${ST}ms" >"$tmp/timeout.yml"
+: >"$tmp/f4"; : >"$tmp/f4-base"
+for ((i = 1; i <= TIMEOUT_REPS; i++)); do
+	say "figure 4: timeouts run $i/$TIMEOUT_REPS"
+	newstate "$disk_state"
+	"$bin" run "$tmp/timeout.yml" --state "$st" --json --kill-grace 1s \
+		>"$tmp/f4-$i.out" 2>"$tmp/f4-$i.err"
+	jq -rs --argjson btimeout "$BT" --argjson stimeout "$ST" "$jq_timeout" "$tmp/f4-$i.out" >>"$tmp/f4" ||
+		failures+=("figure 4: cannot analyse run $i")
+	# The floor for a step timeout: coreutils timeout(1) on the same command.
+	t0=$EPOCHREALTIME
+	timeout 0.5 sleep 5
+	t1=$EPOCHREALTIME
+	awk -v a="$t0" -v b="$t1" -v s="$ST" 'BEGIN { printf "%.3f\n", (b - a) * 1000 - s }' >>"$tmp/f4-base"
+done
+
+# --- figure 5: peak RSS ---------------------------------------------------------------------
+: >"$tmp/f5"
+for spec in "$MID 5 0" "$BIG 5 0" "$BIG 5 1"; do
+	set -- $spec
+	say "figure 5: peak RSS, gen-pipeline.sh $1 $2 $3"
+	"$here/gen-pipeline.sh" "$1" "$2" "$3" >"$tmp/rss.yml"
+	newstate "$disk_state"
+	res=$(measure "$tmp/f5-$1-$3" "$bin" run "$tmp/rss.yml" --state "$st" --json)
+	echo "$spec $res" >>"$tmp/f5"
+done
+
+# --- figure 6: lockstep check ----------------------------------------------------------
+say "figure 6: lockstep check (bench/check-bench.sh, $CHECK_RUNS runs)"
+"$here/check-bench.sh" "$bin" "$CHECK_RUNS" >"$tmp/f6" 2>"$tmp/f6.err" ||
+	failures+=("figure 6: check-bench.sh failed: $(tail -n 1 "$tmp/f6.err")")
+
+finished=$EPOCHREALTIME
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the report ------------------------------------------------------------------------------
+cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+[ -n "$cpu_model" ] || cpu_model=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
+mem_total=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=""
+git -C "$repo" diff --quiet HEAD -- src CMakeLists.txt 2>/dev/null || dirty=" plus uncommitted changes in src/"
+version=$("$bin" --version 2>/dev/null | head -n 1)
+disk_fs=$(stat -f -c %T "$repo/build" 2>/dev/null)
+shm_fs=$(stat -f -c %T /dev/shm 2>/dev/null)
+
+cat <<EOF
+# lockstep benchmark results
+
+Generated by \`bench/run-bench.sh\` (\`make bench\`) on $(date -u +%Y-%m-%dT%H:%MZ),
+in $(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.0f", b - a }') s.
+
+## Machine
+
+| | |
+|---|---|
+| cores | $(nproc) |
+| CPU | $cpu_model |
+| kernel | $(uname -sr) ($(uname -m)) |
+| memory | $mem_total |
+| load average (1, 5, 15 min) | before: $load_before; after: $load_after |
+| open files limit | soft $fd_soft_before raised to the hard limit $fd_hard (now $fd_soft) |
+| lockstep | $version, commit $commit$dirty |
+| shells | $(bash --version | head -n 1 | sed 's/ (.*//'); /bin/sh is $(readlink -f /bin/sh) |
+| state on disk | \`build/bench-state/PID/\` ($disk_fs on $(df --output=source "$repo/build" 2>/dev/null | tail -n 1)) |
+| state on tmpfs | \`/dev/shm/lockstep-bench.PID/\` ($shm_fs) |
+
+## Method
+
+- Every point is the median of R runs, with (min–max); R = $RUNS_SMALL at
+  N <= 100, $RUNS_LARGE at N = 1,000$( [ "$BENCH_FULL" = 1 ] && echo ", $RUNS_HUGE at N = 5,000").
+  lockstep (store on disk), lockstep (store on tmpfs) and the baseline run
+  interleaved, so slow drift of the machine hits all three alike.
+- **wall**: \`\$EPOCHREALTIME\` before and after the command. **CPU**:
+  user + sys of the command and of every process it waited for (bash
+  \`times\` in the subshell that ran it), so the steps' own CPU is included
+  on both sides. **RSS**: \`/usr/bin/time -f %M\` (the peak of the largest
+  process: lockstep itself, not its steps).
+- Every lockstep run gets a new, empty \`--state\` directory, and none is
+  deleted before the suite ends (see figure 7); lockstep
+  runs with \`--json\` (events to a file) and its human output to a file.
+- Latencies come from the \`--json\` events with \`jq\`: \`ts\` has
+  **millisecond resolution**, so every latency is a whole number of ms and
+  0 means "under 1 ms"; the same spans are also given in \`seq\` steps
+  (how many events the engine emitted in between). p50/p99 are by nearest
+  rank over all samples (with few samples p99 is the maximum).
+- The binary measured is a copy of \`$(realpath --relative-to="$repo" "$src_bin" 2>/dev/null || echo "$src_bin")\` taken when the suite started.
+
+EOF
+
+echo "## Figure 1: wall and CPU time, lockstep vs the baseline (M = 5, K = 1)"
+echo
+echo "Commands, per N (store on disk):"
+echo
+echo '```sh'
+echo 'bench/gen-pipeline.sh N 5 1 > pipeline.yml     # N workflows x 5 barriers x 1 step per round'
+echo 'lockstep run pipeline.yml --state build/bench-state/PID/run-I --json > events.json 2> human.txt'
+echo 'bench/baseline.sh N 5 1                           # the floor: 5 rounds of N `/bin/sh -c true` & + wait'
+echo '```'
+echo
+echo "| N | processes | runs | lockstep wall s | baseline wall s | wall ratio | lockstep CPU s | baseline CPU s | CPU ratio | lockstep peak RSS KiB |"
+echo "|---:|---:|---:|---|---|---:|---|---|---:|---|"
+for N in "${Ns[@]}"; do
+	col "$tmp/f1-$N-disk" 2 >"$tmp/x-lw"; col "$tmp/f1-$N-base" 2 >"$tmp/x-bw"
+	col "$tmp/f1-$N-disk" 3 >"$tmp/x-lc"; col "$tmp/f1-$N-base" 3 >"$tmp/x-bc"
+	col "$tmp/f1-$N-disk" 4 >"$tmp/x-lr"
+	echo "| $N | $((N * 5)) | $(wc -l <"$tmp/f1-$N-disk") | $(fmt_mmm "$tmp/x-lw" 1 3) | $(fmt_mmm "$tmp/x-bw" 1 3) |" \
+		"$(ratio "$(median_of "$tmp/x-lw")" "$(median_of "$tmp/x-bw")") |" \
+		"$(fmt_mmm "$tmp/x-lc" 1 3) | $(fmt_mmm "$tmp/x-bc" 1 3) |" \
+		"$(ratio "$(median_of "$tmp/x-lc")" "$(median_of "$tmp/x-bc")") | $(fmt_mmm "$tmp/x-lr" 1 0) |"
+done
+echo
+echo "Target: wall ratio <= 1.25 at N = 1,000. Ratios are of the medians."
+[ "$BENCH_FULL" = 1 ] || echo "N = 5,000 is left out unless \`BENCH_FULL=1\` (about 40 s per lockstep run)."
+echo
+
+echo "## Figure 2: barrier release latency (from figure 1's runs on disk)"
+echo
+echo "Per passed barrier: from its last \`barrier.arrived\` to \`barrier.passed\`,"
+echo "and to the moment the last participant started its next step (the"
+echo "latest of the participants' first \`step.started\` after the pass; the"
+echo "fifth barrier has no next step and only counts in the first column)."
+echo "Milliseconds at the 1 ms resolution of \`ts\`; seq = events in between."
+echo
+echo "| N | barriers | to passed p50 / p99 ms | to passed p50 / p99 seq | to last next step.started p50 / p99 ms | to last next step.started p50 / p99 seq |"
+echo "|---:|---:|---|---|---|---|"
+for N in "${relN[@]}"; do
+	col "$tmp/f2-$N" 1 >"$tmp/x1"; col "$tmp/f2-$N" 2 >"$tmp/x2"
+	awk '$3 != "-" { print $3 }' "$tmp/f2-$N" >"$tmp/x3"
+	awk '$4 != "-" { print $4 }' "$tmp/f2-$N" >"$tmp/x4"
+	row="| $N | $(wc -l <"$tmp/f2-$N") |"
+	for x in x1 x2 x3 x4; do
+		read -r n med min max p50 p99 < <(stats "$tmp/$x")
+		row="$row $p50 / $p99 |"
+	done
+	echo "$row"
+done
+echo
+for N in "${relN[@]}"; do
+	read -r _ med _ < <(stats <(awk '$3 != "-" { print $3 }' "$tmp/f2-$N"))
+	echo "At N = $N the last participant starts its next step $(awk -v m="$med" -v n="$N" 'BEGIN { printf "%.2f", m / n }') ms per participant after the release (median); the baseline needs $(awk -v w="$(median_of <(col "$tmp/f1-$N-base" 2))" -v n="$N" 'BEGIN { printf "%.2f", w * 1000 / (5 * n) }') ms per process, start to exit."
+done
+echo
+echo "Target: release p99 <= 2 ms of engine time at N = 1,000."
+echo
+
+read -r _ _ _ _ fp50 fp99 < <(stats "$tmp/f3-each")
+col "$tmp/f3-last" 1 >"$tmp/x-fl"; col "$tmp/f3-last" 2 >"$tmp/x-fs"
+col "$tmp/f3-wall" 2 >"$tmp/x-fw"
+cat <<EOF
+## Figure 3: failure propagation (N = $FN)
+
+\`\`\`sh
+bench/gen-failure.sh $FN > failure.yml   # w1 runs 'sleep 0.3; exit 1'; w2..w$FN wait at barrier gate
+lockstep run failure.yml --state build/bench-state/PID/run-I --json > events.json
+\`\`\`
+
+From w1's failing \`step.finished\` to the last waiting participant's
+\`workflow.rollback\` ($RUNS_LARGE runs; waiting participants at the failure:
+$(col "$tmp/f3-last" 3 | sort -u | paste -sd/ -) of $((FN - 1)); rollbacks of waiting participants seen: $(col "$tmp/f3-last" 4 | sort -u | paste -sd/ -)).
+
+| measure | value |
+|---|---|
+| to the last workflow.rollback, ms, median (min–max) | $(fmt_mmm "$tmp/x-fl" 1 0) |
+| to the last workflow.rollback, seq, median (min–max) | $(fmt_mmm "$tmp/x-fs" 1 0) |
+| per waiting participant, ms, p50 / p99 (all runs) | $fp50 / $fp99 |
+| whole run wall s, median (min–max) | $(fmt_mmm "$tmp/x-fw" 1 3) |
+
+Target: p99 <= 5 ms at N = 1,000.
+
+EOF
+
+col "$tmp/f4" 1 >"$tmp/x-bl"; col "$tmp/f4" 2 >"$tmp/x-sd"; col "$tmp/f4" 3 >"$tmp/x-st"
+read -r _ _ _ _ bp50 bp99 < <(stats "$tmp/x-bl")
+read -r _ _ _ _ sdp50 sdp99 < <(stats "$tmp/x-sd")
+read -r _ _ _ _ stp50 stp99 < <(stats "$tmp/x-st")
+read -r _ _ _ _ fbp50 fbp99 < <(stats "$tmp/f4-base")
+cat <<EOF
+## Figure 4: timeout accuracy ($TIMEOUT_REPS runs)
+
+\`\`\`sh
+bench/gen-timeout.sh ${BT}ms ${ST}ms > timeout.yml   # barrier t: timeout ${BT}ms, 'late' runs 'sleep 5' with timeout ${ST}ms
+lockstep run timeout.yml --state build/bench-state/PID/run-I --json --kill-grace 1s > events.json
+timeout 0.5 sleep 5                                 # the floor for a step timeout
+\`\`\`
+
+| lateness | p50 ms | p99 ms | min–max ms |
+|---|---:|---:|---|
+| barrier: \`barrier.broken\` ts - first \`barrier.arrived\` ts - $BT | $bp50 | $bp99 | $(fmt_mmm "$tmp/x-bl" 1 0 | sed 's/.*(//; s/)//') |
+| step: \`duration_ms\` of the timed-out step - $ST (kill and reap included) | $sdp50 | $sdp99 | $(fmt_mmm "$tmp/x-sd" 1 0 | sed 's/.*(//; s/)//') |
+| step: its \`step.finished\` ts - \`step.started\` ts - $ST | $stp50 | $stp99 | $(fmt_mmm "$tmp/x-st" 1 0 | sed 's/.*(//; s/)//') |
+| floor: \`timeout 0.5 sleep 5\` wall - $ST (µs clock) | $fbp50 | $fbp99 | $(fmt_mmm "$tmp/f4-base" 1 1 | sed 's/.*(//; s/)//') |
+
+Statuses of the timed-out step: $(col "$tmp/f4" 4 | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }').
+Event times are truncated to the millisecond, so a difference of two
+\`ts\` is exact only to ±1 ms (a lateness of -1 is that, not an early fire).
+Target: lateness p99 <= 10 ms (SPEC B7: within 50 ms). Both timeouts run on
+an idle engine here; timeouts under load (N = 1,000 busy) are not measured yet.
+
+EOF
+
+echo "## Figure 5: peak RSS"
+echo
+echo '```sh'
+echo 'bench/gen-pipeline.sh N 5 K > pipeline.yml'
+echo 'lockstep run pipeline.yml --state build/bench-state/PID/run-I --json > events.json   # under /usr/bin/time -f %M'
+echo '```'
+echo
+echo "| pipeline | workflows | run steps | events | exit | wall s | peak RSS KiB | bytes per workflow | bytes per event | notes |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+rss1k=$(median_of <(col "$tmp/f1-$MID-disk" 4))
+ev1k=$(wc -l <"$tmp/f1-$MID-disk-1.out")
+echo "| gen-pipeline.sh $MID 5 1 (figure 1, median) | $MID | $((MID * 5)) | $ev1k | 0 | $(median_of <(col "$tmp/f1-$MID-disk" 2) | xargs printf %.2f) | $rss1k | $((rss1k * 1024 / MID)) | $((rss1k * 1024 / ev1k)) | |"
+rss_k0_1k=""
+while read -r n m k rc wall cpu rss; do
+	note=""
+	if [ "$k" = 0 ]; then note="barriers only: no processes"; fi
+	if [ "$rc" != 0 ]; then
+		f=$tmp/f5-$n-$k.out
+		ok=$(jq -r 'select(.event == "step.finished" and .status == "succeeded" and .exit_code == 0) | .workflow' "$f" 2>/dev/null | wc -l)
+		# Workflows that failed at their own step (the others failed at the
+		# barrier that this broke), grouped by reason.
+		why=$(jq -r 'select(.event == "workflow.finished" and .status == "failed") | .reason' "$f" 2>/dev/null |
+			grep '^failed at step' | sed 's/^failed at step [^(]*(//; s/)$//' |
+			sort | uniq -c | sort -rn | head -n 2 | awk '{ n = $1; $1 = ""; printf "%s%s workflows:%s", (NR > 1 ? "; " : ""), n, $0 }')
+		note="did not complete: $ok run steps succeeded; failed at their own step: ${why:-none (see events)}; the others failed at the broken barrier; fd limit $fd_soft"
+	fi
+	per=$((rss * 1024 / n))
+	ev=$(wc -l <"$tmp/f5-$n-$k.out")
+	if [ "$k" = 0 ] && [ "$n" = "$MID" ]; then rss_k0_1k=$rss; fi
+	if [ "$k" = 0 ] && [ "$n" = "$BIG" ] && [ -n "$rss_k0_1k" ]; then
+		note="$note; marginal $(((rss - rss_k0_1k) * 1024 / (BIG - MID))) B/workflow from N=$MID"
+	fi
+	echo "| gen-pipeline.sh $n $m $k | $n | $((n * m * k)) | $ev | $rc | $(printf %.2f "$wall") | $rss | $per | $((rss * 1024 / (ev > 0 ? ev : 1))) | $note |"
+done <"$tmp/f5"
+echo
+echo "Target: peak RSS <= 64 MiB (65536 KiB) at N = 10,000, and 10,000 parallel"
+echo "workflows must run. lockstep starts every workflow's first step at once,"
+echo "and each running step holds 3 descriptors (stdout and stderr pipes and"
+echo "its log file), so N = 10,000 needs about 30,000 descriptors; the hard"
+echo "limit here is $fd_hard and cannot be raised without privileges"
+echo "(/proc/sys/fs/nr_open is $(cat /proc/sys/fs/nr_open))."
+echo
+
+echo "## Figure 6: \`lockstep check\` on large pipelines"
+echo
+echo '```sh'
+echo "bench/check-bench.sh build/lockstep $CHECK_RUNS"
+echo '```'
+echo
+tail -n +3 "$tmp/f6"
+echo
+echo "Target: <= 500 ms for 20,000 steps (the 2,000-workflow rows)."
+echo
+
+echo "## Figure 7: store cost, state on disk vs tmpfs (figure 1's runs)"
+echo
+echo '```sh'
+echo 'lockstep run pipeline.yml --state build/bench-state/PID/run-I --json > events.json          # disk'
+echo 'lockstep run pipeline.yml --state /dev/shm/lockstep-bench.PID/run-I --json > events.json # tmpfs'
+echo '```'
+echo
+echo "| N | runs | disk wall s | tmpfs wall s | disk / tmpfs wall | disk CPU s | tmpfs CPU s | disk / tmpfs CPU |"
+echo "|---:|---:|---|---|---:|---|---|---:|"
+for N in "${Ns[@]}"; do
+	col "$tmp/f1-$N-disk" 2 >"$tmp/x-dw"; col "$tmp/f1-$N-shm" 2 >"$tmp/x-sw"
+	col "$tmp/f1-$N-disk" 3 >"$tmp/x-dc"; col "$tmp/f1-$N-shm" 3 >"$tmp/x-sc"
+	echo "| $N | $(wc -l <"$tmp/f1-$N-shm") | $(fmt_mmm "$tmp/x-dw" 1 3) | $(fmt_mmm "$tmp/x-sw" 1 3) |" \
+		"$(ratio "$(median_of "$tmp/x-dw")" "$(median_of "$tmp/x-sw")") |" \
+		"$(fmt_mmm "$tmp/x-dc" 1 3) | $(fmt_mmm "$tmp/x-sc" 1 3) |" \
+		"$(ratio "$(median_of "$tmp/x-dc")" "$(median_of "$tmp/x-sc")") |"
+done
+echo
+echo "Both state directories hold the SQLite database and one log file per"
+echo "step attempt (\`logs/RUN/WORKFLOW/STEP.ATTEMPT.log\`); CPU includes the"
+echo "steps' own CPU, which does not depend on where the state is. On ext4"
+echo "without a journal, creating files soon after many others were deleted"
+echo "on the same file system is slow (the inode allocator skips recently"
+echo "deleted inodes), so other activity on the machine moves the disk column."
+echo
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "## Problems during this run"
+	echo
+	printf -- '- %s\n' "${failures[@]}"
+	echo
+fi
+say "done in $(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.0f", b - a }') s"
