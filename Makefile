@@ -57,7 +57,8 @@ bench: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target lockstep
 	bench/run-bench.sh $(BUILD)/lockstep > $(BUILD)/bench-results.md.tmp
 	mv $(BUILD)/bench-results.md.tmp $(BUILD)/bench-results.md
-	@echo "benchmark results written to $(BUILD)/bench-results.md"
+	sh bench/splice.sh $(BUILD)/bench-results.md docs/performance.md
+	@echo "benchmark results written to $(BUILD)/bench-results.md and docs/performance.md"
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/buf.h"
 #include "base/duration.h"
@@ -269,6 +270,8 @@ static void timeout_cb(uv_timer_t *t)
 		proc_kill(w->proc);
 		return;
 	}
+	/* A run step still waiting for a process slot never starts. */
+	step_run_cancel_pending(w);
 	run_timer_drop(r, &w->timer);
 	run_timer_drop(r, &w->delay);
 	/* A barrier or wait step ran out of time. */
@@ -790,6 +793,13 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 		w->waiting_barrier = SIZE_MAX;
 		w->log_fd = -1;
 	}
+	/* Each running step holds three descriptors; keep some for lockstep. */
+	struct rlimit rl;
+	r->max_procs = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		r->max_procs = rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 128) / 3 : 32;
+	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		r->max_procs = 100000;
 	r->group_steps_done = xcalloc(plan->ngroups + 1, sizeof(size_t));
 	r->group_terminal = xcalloc(plan->ngroups + 1, sizeof(size_t));
 	struct coord_ops ops = { decided_cb, activity_cb, r };
@@ -822,9 +832,17 @@ void run_abort(struct run *r)
 		return;
 	if (r->aborting) {
 		r->hard_abort = true;
-		for (size_t i = 0; i < r->nwfs; i++)
-			if (r->wfs[i].proc)
-				proc_kill_now(r->wfs[i].proc);
+		for (size_t i = 0; i < r->nwfs; i++) {
+			struct wf_run *w = &r->wfs[i];
+			if (w->proc) {
+				proc_kill_now(w->proc);
+			} else if (w->spawn_pending) {
+				step_run_cancel_pending(w);
+				run_timer_drop(r, &w->timer);
+				step_emit_finished(w, STEP_ABORTED, false, 0);
+				wf_fail(w, "aborted before it started", "was aborted", true);
+			}
+		}
 		coord_abort(&r->coord, run_now(r));
 		run_pump(r);
 		return;
@@ -834,6 +852,15 @@ void run_abort(struct run *r)
 		struct wf_run *w = &r->wfs[i];
 		if (w->proc && !w->in_rollback) {
 			proc_kill(w->proc);
+		} else if (w->spawn_pending && !w->in_rollback) {
+			/* Queued for a process slot: it ends before it starts. */
+			step_run_cancel_pending(w);
+			run_timer_drop(r, &w->timer);
+			step_emit_finished(w, STEP_ABORTED, false, 0);
+			struct buf why = BUF_INIT;
+			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
+			wf_fail(w, why.s, why.s, true);
+			buf_release(&why);
 		} else if (w->delay) {
 			/* A retry delay or a wait step: the step ends now. */
 			run_timer_drop(r, &w->delay);
@@ -882,6 +909,7 @@ void run_free(struct run *r)
 	coord_release(&r->coord);
 	VEC_FREE(r->decisions);
 	VEC_FREE(r->ready);
+	VEC_FREE(r->spawn_wait);
 	free(r->group_steps_done);
 	free(r->group_terminal);
 	free(r);

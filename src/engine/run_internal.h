@@ -41,6 +41,7 @@ struct wf_run {
 	uint64_t log_bytes;
 	bool log_truncated;
 	bool log_dir_made;          /* its log directory exists: no mkdir per step */
+	bool spawn_pending;         /* its run step waits for a free process slot */
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
 };
 
@@ -71,6 +72,10 @@ struct run {
 	size_t ready_head;          /* ready.v[ready_head..n) are still queued */
 	size_t *group_steps_done;   /* per group: workflows past their steps list */
 	size_t *group_terminal;     /* per group: workflows in a terminal state */
+	size_t nprocs;              /* step processes running now */
+	size_t max_procs;           /* at most this many at once (file descriptors) */
+	VEC(size_t) spawn_wait;     /* workflows whose run step waits for a slot */
+	size_t spawn_wait_head;
 	bool pumping;
 	size_t open_handles;        /* timers not yet closed */
 	uv_timer_t *btimer;         /* the next barrier deadline (B7) */
@@ -112,6 +117,11 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 
 /* run: spawns the shell in its own process group; output to log and terminal. */
 void step_run_begin(struct wf_run *w);
+/*
+ * Gives up the current step's place in the queue for a process slot
+ * (the step ended without starting: timeout or abort).
+ */
+void step_run_cancel_pending(struct wf_run *w);
 /* Closes the step's log file, if open. */
 void step_run_log_close(struct wf_run *w);
 /* barrier: arrives at the barrier; continues, waits or fails. */

@@ -254,6 +254,8 @@ static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data,
 		w->run->opts.output(w->pw->name, wf_cur_step(w)->id, s, data, len, w->run->opts.output_arg);
 }
 
+static void spawn_queued(struct run *r);
+
 static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
 {
 	struct wf_run *w = arg;
@@ -276,6 +278,8 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 	step_emit_finished(w, state, has_code, st->exit_code);
 	struct proc_status copy = *st;
 	proc_free(p);
+	r->nprocs--;
+	spawn_queued(r);
 	if (state == STEP_SUCCEEDED)
 		wf_step_done(w);
 	else
@@ -283,10 +287,50 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 	run_pump(r);
 }
 
+static void spawn_now(struct wf_run *w);
+
+/* Starts the next queued run step, if there is a free slot. */
+static void spawn_queued(struct run *r)
+{
+	while (r->nprocs < r->max_procs && r->spawn_wait_head < r->spawn_wait.n) {
+		struct wf_run *w = &r->wfs[r->spawn_wait.v[r->spawn_wait_head++]];
+		if (r->spawn_wait_head == r->spawn_wait.n)
+			r->spawn_wait.n = r->spawn_wait_head = 0;
+		/* A step cancelled while queued (timeout, abort) has no claim. */
+		if (!w->spawn_pending)
+			continue;
+		w->spawn_pending = false;
+		spawn_now(w);
+	}
+}
+
+void step_run_cancel_pending(struct wf_run *w)
+{
+	w->spawn_pending = false;
+}
+
+/*
+ * Every running step holds three file descriptors (two pipes, its log),
+ * and a process may have only so many: past the limit a step waits for a
+ * slot instead of failing with "too many open files". Its step.started is
+ * already out and its timeout already runs: the wait is part of the step.
+ */
 void step_run_begin(struct wf_run *w)
 {
 	struct run *r = w->run;
+	if (r->nprocs >= r->max_procs) {
+		w->spawn_pending = true;
+		*VEC_PUSH(r->spawn_wait) = w->index;
+		return;
+	}
+	spawn_now(w);
+}
+
+static void spawn_now(struct wf_run *w)
+{
+	struct run *r = w->run;
 	const struct plan_step *ps = wf_cur_step(w);
+	r->nprocs++;
 	log_open(w, ps);
 	char **env = build_env(w, ps);
 	struct buf dir = BUF_INIT;
