@@ -34,13 +34,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/xalloc.h"
+
+extern char **environ;
 
 /* After a SIGKILL, how long the killed processes may take to vanish before
  * proc stops waiting for them (a process stuck in uninterruptible sleep). */
@@ -87,9 +91,10 @@ struct proc {
 	uint64_t poll_ms;         /* the next group poll interval */
 	bool term_sent, kill_sent;
 	bool group_gone;          /* nothing of the group is alive; never signal it again */
-	bool spawn_called;        /* uv_spawn initialised `process`: it must be closed */
+	bool spawn_called;        /* `exitpoll` watches `pidfd`: it must be closed */
 	int open_handles;         /* initialised handles whose close callback is pending */
-	uv_process_t process;
+	int pidfd;                /* the main process, for the loop to wait on; -1 when none */
+	uv_poll_t exitpoll;       /* readable when the main process has exited */
 	struct proc_pipe out, err;
 	uv_timer_t grace;
 	uv_timer_t tick;
@@ -447,9 +452,8 @@ static void on_grace(uv_timer_t *t)
 	finish_if_over(p);
 }
 
-static void on_main_exit(uv_process_t *h, int64_t exit_status, int term_signal)
+static void on_main_exit(struct proc *p, int64_t exit_status, int term_signal)
 {
-	struct proc *p = h->data;
 	p->st.term_signal = term_signal;
 	p->st.exit_code = term_signal ? -1 : (int)exit_status;
 	p->exit_ns = uv_hrtime();
@@ -494,8 +498,39 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void on_close(uv_handle_t *h)
 {
 	struct proc *p = h->data;
+	if (h == (uv_handle_t *)&p->exitpoll && p->pidfd >= 0) {
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
 	if (--p->open_handles == 0)
 		free(p);
+}
+
+/*
+ * The pidfd became readable: the main process exited. Reap it here (it is
+ * our child; nobody else waits for it) and go on as its exit says.
+ */
+static void on_pidfd(uv_poll_t *h, int status, int events)
+{
+	struct proc *p = h->data;
+	(void)events;
+	int ws = 0;
+	pid_t r;
+	do
+		r = waitpid(p->pid, &ws, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0 && status == 0)
+		return; /* not yet: a spurious wakeup */
+	uv_poll_stop(h);
+	if (r < 0) {
+		/* Reaped elsewhere (cannot happen: see proc_kill_descendants). */
+		on_main_exit(p, -1, 0);
+		return;
+	}
+	if (WIFSIGNALED(ws))
+		on_main_exit(p, 0, WTERMSIG(ws));
+	else
+		on_main_exit(p, WEXITSTATUS(ws), 0);
 }
 
 /* ---- spawning --------------------------------------------------------- */
@@ -618,43 +653,76 @@ static void start_reading(struct proc_pipe *pp)
 		pp->done = true;
 }
 
-/* uv_spawn itself: runs `exe` as `shell -c SCRIPT`. Returns 0 or a libuv
- * error. */
+/*
+ * Starts `exe` as `shell -c SCRIPT` with posix_spawn: glibc spawns with
+ * vfork semantics, so unlike fork() nothing of lockstep's memory is copied,
+ * which keeps the cost of a spawn flat however many workflows run. The
+ * child gets a new session (its own process group), /dev/null on stdin,
+ * the two pipes on stdout and stderr, default signal handling and an empty
+ * signal mask. The loop learns of its exit through a pidfd. Returns 0 or
+ * -errno.
+ */
 static int start(struct proc *p, const struct proc_opts *o, const char *shell, const char *exe)
 {
-	/* libuv neither modifies nor keeps these: the child has exec'd (or
-	 * failed to) when uv_spawn returns. */
 	char *args[] = { (char *)shell, (char *)"-c", (char *)o->script, NULL };
-	uv_stdio_container_t stdio[3];
-	memset(stdio, 0, sizeof(stdio));
-	stdio[0].flags = UV_IGNORE;  /* libuv opens /dev/null for fds 0-2 */
-	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[1].data.stream = (uv_stream_t *)&p->out.handle;
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&p->err.handle;
-
-	uv_process_options_t po;
-	memset(&po, 0, sizeof(po));
-	po.exit_cb = on_main_exit;
-	po.file = exe;
-	po.args = args;
-	po.env = (char **)o->env;
-	po.cwd = o->cwd;
-	po.flags = UV_PROCESS_DETACHED;  /* setsid(): own session and group */
-	po.stdio_count = 3;
-	po.stdio = stdio;
-
-	/* uv_spawn initialises the handle even when it fails; it must be
-	 * closed either way. */
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(err, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(out[0]);
+		close(out[1]);
+		return -e;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	if (o->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					      POSIX_SPAWN_SETSIGDEF);
+	pid_t pid = 0;
+	int r = posix_spawn(&pid, exe, &fa, &at, args, o->env ? (char *const *)o->env : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(out[1]);
+	close(err[1]);
+	if (r != 0) {
+		close(out[0]);
+		close(err[0]);
+		return -r;
+	}
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		/* Without a pidfd the loop cannot learn of the exit: give up on it. */
+		int e = errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(out[0]);
+		close(err[0]);
+		return -e;
+	}
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	p->pid = pid;
+	p->pidfd = pidfd;
+	uv_pipe_open(&p->out.handle, out[0]);
+	uv_pipe_open(&p->err.handle, err[0]);
+	uv_poll_init(p->loop, &p->exitpoll, pidfd);
+	p->exitpoll.data = p;
 	p->spawn_called = true;
 	p->open_handles++;
-	int r = uv_spawn(p->loop, &p->process, &po);
-	p->process.data = p;
-	if (r != 0)
-		return r;
-	p->pid = p->process.pid;
 	p->st.spawned = true;
 	set_state(p, PROC_RUNNING);
+	uv_poll_start(&p->exitpoll, UV_READABLE, on_pidfd);
 	start_reading(&p->out);
 	start_reading(&p->err);
 	return 0;
@@ -672,6 +740,7 @@ int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs
 	p->grace_ms = o->kill_grace_ms;
 	p->poll_ms = PROC_POLL_MIN_MS;
 	p->st.exit_code = -1;
+	p->pidfd = -1;
 	p->start_ns = uv_hrtime();
 	p->out.stream = PROC_STDOUT;
 	p->err.stream = PROC_STDERR;
@@ -737,7 +806,7 @@ void proc_free(struct proc *p)
 		return;
 	set_state(p, PROC_FREED);
 	if (p->spawn_called)
-		uv_close((uv_handle_t *)&p->process, on_close);
+		uv_close((uv_handle_t *)&p->exitpoll, on_close);
 	uv_close((uv_handle_t *)&p->out.handle, on_close);
 	uv_close((uv_handle_t *)&p->err.handle, on_close);
 	uv_close((uv_handle_t *)&p->grace, on_close);
