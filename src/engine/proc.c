@@ -633,6 +633,7 @@ static bool find_shell(const char *shell, const struct proc_opts *o, char *exe, 
 
 static void describe_spawn_error(struct proc *p, int err, const char *cwd, const char *shell)
 {
+	p->st.error_code = err;
 	char *msg = p->st.error;
 	size_t n = sizeof(p->st.error);
 	/* Both were checked, but the child's chdir and execvp can still fail

@@ -793,11 +793,12 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 		w->waiting_barrier = SIZE_MAX;
 		w->log_fd = -1;
 	}
-	/* Each running step holds three descriptors; keep some for lockstep. */
+	/* Each running step holds four descriptors, and an ended step's close
+	 * a loop iteration later: leave room for both, and for lockstep. */
 	struct rlimit rl;
 	r->max_procs = 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		r->max_procs = rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 128) / 3 : 32;
+		r->max_procs = rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 128) / 6 : 32;
 	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		r->max_procs = 100000;
 	r->group_steps_done = xcalloc(plan->ngroups + 1, sizeof(size_t));

@@ -260,6 +260,21 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 {
 	struct wf_run *w = arg;
 	struct run *r = w->run;
+	/*
+	 * Out of descriptors after all (handles of ended steps close a loop
+	 * iteration later): wait for a slot like any queued step, if any other
+	 * step is running to free one.
+	 */
+	if (!st->spawned && (st->error_code == -EMFILE || st->error_code == -ENFILE) &&
+	    r->nprocs > 1) {
+		step_run_log_close(w);
+		w->proc = NULL;
+		proc_free(p);
+		r->nprocs--;
+		w->spawn_pending = true;
+		*VEC_PUSH(r->spawn_wait) = w->index;
+		return;
+	}
 	run_timer_drop(r, &w->timer);
 	step_run_log_close(w);
 	w->proc = NULL;
@@ -310,7 +325,7 @@ void step_run_cancel_pending(struct wf_run *w)
 }
 
 /*
- * Every running step holds three file descriptors (two pipes, its log),
+ * Every running step holds four file descriptors (two pipes, a pidfd, its log),
  * and a process may have only so many: past the limit a step waits for a
  * slot instead of failing with "too many open files". Its step.started is
  * already out and its timeout already runs: the wait is part of the step.
