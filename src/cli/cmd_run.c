@@ -68,8 +68,9 @@ struct run_cli {
 
 /*
  * Commits and delivers the queued events. The first time the store fails,
- * says so and aborts the run: it stops starting steps and terminates the
- * running ones (B10, with rollbacks; see docs/store.md for what remains).
+ * says so and stops the run: no step starts any more (rollbacks neither:
+ * they could not be recorded), the running ones are terminated with the
+ * grace period, and the summary says where each workflow was left.
  * Never called from inside the engine.
  */
 static void flush_events(struct run_cli *c)
@@ -80,9 +81,10 @@ static void flush_events(struct run_cli *c)
 	c->store_failed = true;
 	c->unrecorded_from = first;
 	fprintf(stderr, "lockstep run: state store error: %s\n", c->ev->commit_msg.s);
-	fprintf(stderr, "lockstep run: events from seq %llu on are not recorded; aborting the run\n",
+	fprintf(stderr, "lockstep run: events from seq %llu on are not recorded; stopping the run "
+			"(no further steps, no rollbacks)\n",
 		(unsigned long long)first);
-	run_abort(c->run);
+	run_stop(c->run);
 }
 
 /* Wall clock, ms since the epoch. */

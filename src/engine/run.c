@@ -343,7 +343,7 @@ static void advance(struct wf_run *w)
 			buf_release(&why);
 			return;
 		}
-		if (r->hard_abort && w->in_rollback) {
+		if ((r->hard_abort || r->no_new_steps) && w->in_rollback) {
 			wf_fail(w, "rollback aborted", "rollback aborted", true);
 			return;
 		}
@@ -881,6 +881,20 @@ void run_abort(struct run *r)
 	}
 	coord_abort_steps(&r->coord, run_now(r));
 	run_pump(r);
+}
+
+void run_stop(struct run *r)
+{
+	r->no_new_steps = true;
+	r->opts.no_rollback = true;
+	if (r->aborting) {
+		/* Rollback steps may be running: let their grace period apply. */
+		for (size_t i = 0; i < r->nwfs; i++)
+			if (r->wfs[i].proc)
+				proc_kill(r->wfs[i].proc);
+		return;
+	}
+	run_abort(r);
 }
 
 bool run_done(const struct run *r)

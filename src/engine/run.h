@@ -66,6 +66,14 @@ void run_start(struct run *r, uv_loop_t *loop);
  * everything at once and skips rollbacks.
  */
 void run_abort(struct run *r);
+/*
+ * Stops the run because it can no longer be recorded (the store failed):
+ * like the first run_abort (SIGTERM, then SIGKILL after the grace period;
+ * step barriers break with "run aborted"), but no step starts any more,
+ * rollback steps included. Workflows end aborted (or rollback-failed when
+ * they were rolling back).
+ */
+void run_stop(struct run *r);
 bool run_done(const struct run *r);
 enum run_status run_status(const struct run *r);
 /*

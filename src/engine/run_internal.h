@@ -63,6 +63,7 @@ struct run {
 	bool failed;
 	bool aborting;
 	bool hard_abort;
+	bool no_new_steps;          /* run_stop: nothing starts any more */
 	bool finished;
 	enum run_status status;
 	size_t rollback_group;      /* rollback-all: the group rolling back now */

@@ -456,6 +456,9 @@ else
 		echo "    steps:"
 		echo "      - id: work"
 		echo "        run: ./bin/long work"
+		# A rollback that must not run: nothing could record it.
+		echo "    rollback:"
+		echo "      - run: touch \"\$OUT/long.rolled-back\""
 		for w in $(seq 1 60); do
 			echo "  w$w:"
 			echo "    steps:"
@@ -478,7 +481,9 @@ else
 	finish_bg 30
 	expect_rc_is 4
 	expect "the store's error is named" grep -q "lockstep run: state store error: $tmp/full/state/lockstep.db: cannot record events: database or disk is full" "$ERR"
-	expect "it says it stops the run" grep -q "events from seq [0-9]* on are not recorded; aborting the run" "$ERR"
+	expect "it says it stops the run" grep -q "events from seq [0-9]* on are not recorded; stopping the run (no further steps, no rollbacks)" "$ERR"
+	check "no step started after the store failed: no rollback ran" '[.[] | select(.event == "workflow.rollback" or (.event == "step.started" and .rollback == true))] | length == 0'
+	expect "... and the rollback step of long never ran" test ! -e "$OUT/long.rolled-back"
 	expect "the summary says what each workflow was left in" grep -Eq '^  long +aborted' "$ERR"
 	expect "... and that the run was not fully recorded" grep -q "was not fully recorded" "$ERR"
 	expect "the running step got SIGTERM" test -f "$OUT/work.term"
