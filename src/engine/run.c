@@ -303,7 +303,8 @@ static void begin_step(struct wf_run *w)
 	events_emit(r->ev, &e);
 	if (ps->src->timeout_ms) {
 		w->timer = run_timer_new(r, w);
-		uv_timer_start(w->timer, timeout_cb, ps->src->timeout_ms, 0);
+		/* +1: never early, see run_arm_barrier_timer. */
+		uv_timer_start(w->timer, timeout_cb, ps->src->timeout_ms + 1, 0);
 	}
 	switch (ps->src->kind) {
 	case STEP_RUN:
@@ -537,7 +538,10 @@ void run_arm_barrier_timer(struct run *r)
 	if (next == UINT64_MAX || r->finished)
 		return;
 	uint64_t now = run_now(r);
-	uv_timer_start(r->btimer, barrier_timer_cb, next > now ? next - now : 0, 0);
+	/* +1: the loop's clock counts whole milliseconds, so a deadline taken
+	 * from it can be up to 1 ms behind the real arrival; a timeout must
+	 * never fire early. */
+	uv_timer_start(r->btimer, barrier_timer_cb, (next > now ? next - now : 0) + 1, 0);
 }
 
 /* ---- groups ---- */

@@ -20,5 +20,6 @@ void step_wait_begin(struct wf_run *w)
 	const struct plan_step *ps = wf_cur_step(w);
 	w->delay = run_timer_new(r, w);
 	w->delay_kind = TIMER_WAIT;
-	uv_timer_start(w->delay, wait_done_cb, ps->src->wait_ms, 0);
+	/* +1: the loop counts whole milliseconds; a wait is never short. */
+	uv_timer_start(w->delay, wait_done_cb, ps->src->wait_ms + 1, 0);
 }
