@@ -1,5 +1,5 @@
 #!/bin/bash
-# The benchmark suite of issue 6: measures `lockstep run` against the
+# The benchmark suite: measures `lockstep run` against the
 # hand-written floor (bench/baseline.sh) and prints ONE markdown document on
 # standard output (progress goes to standard error). `make bench` runs it
 # and writes build/bench-results.md.
