@@ -95,14 +95,20 @@ static int64_t now_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+/* After each loop iteration (and before the loop blocks): commit, show,
+ * then start the steps that waited for their events to be recorded. */
 static void check_cb(uv_check_t *h)
 {
-	flush_events(h->data);
+	struct run_cli *c = h->data;
+	flush_events(c);
+	run_committed(c->run);
 }
 
 static void prepare_cb(uv_prepare_t *h)
 {
-	flush_events(h->data);
+	struct run_cli *c = h->data;
+	flush_events(c);
+	run_committed(c->run);
 }
 
 /*
@@ -311,6 +317,7 @@ int cmd_run(int argc, char **argv)
 		.kill_grace_ms = grace,
 		.max_log_bytes = max_log,
 		.no_rollback = no_rollback,
+		.defer_spawns = true,
 		.output = flush_then_output,
 		.output_arg = &cli,
 	};

@@ -896,9 +896,20 @@ void run_stop(struct run *r)
 		for (size_t i = 0; i < r->nwfs; i++)
 			if (r->wfs[i].proc)
 				proc_kill(r->wfs[i].proc);
-		return;
+	} else {
+		run_abort(r);
 	}
-	run_abort(r);
+	/* Rollback steps that were about to start never will. */
+	for (size_t i = 0; i < r->nwfs; i++) {
+		struct wf_run *w = &r->wfs[i];
+		if (!w->spawn_pending)
+			continue;
+		step_run_cancel_pending(w);
+		run_timer_drop(r, &w->timer);
+		step_emit_finished(w, STEP_ABORTED, false, 0);
+		wf_fail(w, "aborted before it started", "was aborted", true);
+	}
+	run_pump(r);
 }
 
 bool run_done(const struct run *r)
@@ -929,6 +940,7 @@ void run_free(struct run *r)
 	VEC_FREE(r->decisions);
 	VEC_FREE(r->ready);
 	VEC_FREE(r->spawn_wait);
+	VEC_FREE(r->commit_wait);
 	free(r->group_steps_done);
 	free(r->group_terminal);
 	free(r);

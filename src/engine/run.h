@@ -47,6 +47,12 @@ struct run_opts {
 	uint64_t kill_grace_ms;    /* SIGTERM -> SIGKILL; 0: SIGKILL at once */
 	uint64_t max_log_bytes;    /* per step attempt; default 64 MiB */
 	bool no_rollback;
+	/*
+	 * Durable before visible: a run step's process starts only after the
+	 * events announcing it are recorded. The caller commits its queued
+	 * events and then calls run_committed(); until then the step waits.
+	 */
+	bool defer_spawns;
 	/* Step output as it arrives (for the terminal); may be NULL. */
 	void (*output)(const char *workflow, const char *step, enum proc_stream s,
 		       const char *data, size_t len, void *arg);
@@ -74,6 +80,11 @@ void run_abort(struct run *r);
  * they were rolling back).
  */
 void run_stop(struct run *r);
+/*
+ * Every event emitted so far is recorded: starts the run steps that were
+ * waiting for that (defer_spawns). Never call it from an event sink.
+ */
+void run_committed(struct run *r);
 bool run_done(const struct run *r);
 enum run_status run_status(const struct run *r);
 /*

@@ -76,6 +76,7 @@ struct run {
 	size_t nprocs;              /* step processes running now */
 	size_t max_procs;           /* at most this many at once (file descriptors) */
 	VEC(size_t) spawn_wait;     /* workflows whose run step waits for a slot */
+	VEC(size_t) commit_wait;    /* workflows whose run step waits for a commit */
 	size_t spawn_wait_head;
 	bool pumping;
 	size_t open_handles;        /* timers not yet closed */

@@ -319,6 +319,29 @@ static void spawn_queued(struct run *r)
 	}
 }
 
+void run_committed(struct run *r)
+{
+	if (!r->commit_wait.n)
+		return;
+	/* Taken as a whole: spawning can queue nothing new here. */
+	size_t n = r->commit_wait.n;
+	size_t *ws = xmalloc(n * sizeof(*ws));
+	memcpy(ws, r->commit_wait.v, n * sizeof(*ws));
+	r->commit_wait.n = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct wf_run *w = &r->wfs[ws[i]];
+		if (!w->spawn_pending)
+			continue; /* cancelled meanwhile (timeout, abort) */
+		if (r->nprocs >= r->max_procs) {
+			*VEC_PUSH(r->spawn_wait) = w->index;
+			continue;
+		}
+		w->spawn_pending = false;
+		spawn_now(w);
+	}
+	free(ws);
+}
+
 void step_run_cancel_pending(struct wf_run *w)
 {
 	w->spawn_pending = false;
@@ -333,6 +356,12 @@ void step_run_cancel_pending(struct wf_run *w)
 void step_run_begin(struct wf_run *w)
 {
 	struct run *r = w->run;
+	if (r->opts.defer_spawns) {
+		/* The process starts once its step.started is recorded. */
+		w->spawn_pending = true;
+		*VEC_PUSH(r->commit_wait) = w->index;
+		return;
+	}
 	if (r->nprocs >= r->max_procs) {
 		w->spawn_pending = true;
 		*VEC_PUSH(r->spawn_wait) = w->index;
