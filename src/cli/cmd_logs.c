@@ -57,7 +57,7 @@ int cmd_logs(int argc, char **argv)
 				       argc - optind);
 	uint64_t id;
 	if (!report_parse_run_id(argv[optind], &id))
-		return cli_usage_error("logs", "'%s' is not a run id (1, 2, 3...; see 'lockstep runs')",
+		return cli_usage_error("logs", "'%s' is not a run id: run ids are 1, 2, 3...",
 				       argv[optind]);
 	const char *select = argc - optind == 2 ? argv[optind + 1] : NULL;
 	state = cli_state_dir(state);

@@ -62,7 +62,7 @@ int cmd_show(int argc, char **argv)
 		return cli_usage_error("show", "takes one RUN, got %d arguments", argc - optind);
 	uint64_t id;
 	if (!report_parse_run_id(argv[optind], &id))
-		return cli_usage_error("show", "'%s' is not a run id (1, 2, 3...; see 'lockstep runs')",
+		return cli_usage_error("show", "'%s' is not a run id: run ids are 1, 2, 3...",
 				       argv[optind]);
 	state = cli_state_dir(state);
 
