@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "guard.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,25 +108,6 @@ static size_t count_sev(const struct diag *d, enum diag_severity sev)
 	return n;
 }
 
-/* See test_load.c: a guard against hangs, never a measurement; frees `text`. */
-static void assert_finishes(void (*fn)(void *), char *text, unsigned seconds, const char *what)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(seconds);
-		fn(text);
-		_exit(0);
-	}
-	free(text);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-		fail_msg("%s did not finish within %u s", what, seconds);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("%s: child failed (status %d)", what, status);
-}
 
 static void load_build_check(void *text)
 {

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "guard.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,31 +83,6 @@ static void expect_one_error(const char *text, int line, int col, const char *su
 	diag_release(&d);
 }
 
-/*
- * Runs fn(text) in a child process and fails if it does not finish within
- * `seconds`: a guard against hangs, never a performance measurement (a
- * correct implementation takes a small fraction of the bound). Takes
- * `text` (malloc'd) and frees it before any assertion, so that a failure
- * leaves no leak report to hide real leaks.
- */
-static void assert_finishes(void (*fn)(void *), char *text, unsigned seconds, const char *what)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(seconds);
-		fn(text);
-		_exit(0);
-	}
-	free(text);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
-		fail_msg("%s did not finish within %u s", what, seconds);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("%s: child failed (status %d)", what, status);
-}
 
 /* ---- the SPEC §1 example ---- */
 
