@@ -33,6 +33,8 @@ int cmd_run(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_abort(int argc, char **argv);
 
 extern const char cmd_check_usage[];
 extern const char cmd_plan_usage[];
@@ -40,6 +42,8 @@ extern const char cmd_run_usage[];
 extern const char cmd_runs_usage[];
 extern const char cmd_show_usage[];
 extern const char cmd_logs_usage[];
+extern const char cmd_resume_usage[];
+extern const char cmd_abort_usage[];
 
 /* Prints "lockstep CMD: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

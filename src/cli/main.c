@@ -15,6 +15,8 @@ static const struct command commands[] = {
 	{ "runs", "list the runs recorded in the state directory", cmd_runs_usage, cmd_runs },
 	{ "show", "show one run: workflows, steps, barriers, failure reasons", cmd_show_usage, cmd_show },
 	{ "logs", "print the output of a run's steps", cmd_logs_usage, cmd_logs },
+	{ "resume", "finish an interrupted run (its lockstep run died)", cmd_resume_usage, cmd_resume },
+	{ "abort", "abort a run and run its rollbacks", cmd_abort_usage, cmd_abort },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -221,6 +221,10 @@ void output_plain_sink(const struct event *ev, void *arg)
 		else
 			fprintf(f, "[%s] %s\n", ev->workflow, ev->status);
 		break;
+	case EV_RUN_RESUMED:
+		fprintf(f, "lockstep: run %llu taken over (%s) after its owner died\n",
+			(unsigned long long)ev->run, ev->mode ? ev->mode : "resume");
+		break;
 	default:
 		break;
 	}

@@ -295,6 +295,52 @@ static void barrier_transition(struct coord *c, size_t b, enum barrier_state to,
 	}
 }
 
+/* ---- restoring (see barrier.h) ---- */
+
+void coord_restore_arrival(struct coord *c, size_t b, size_t wf, uint64_t at)
+{
+	REQUIRE(b < c->nbarriers && wf < c->nworkflows);
+	const struct coord_member *m = find_member(c, wf, b);
+	REQUIRE(m != NULL);
+	struct barrier *bar = &c->barriers[b];
+	if (bar->party[m->slot] != PARTY_PENDING)
+		return;
+	party_leave(c, b, m->slot, PARTY_ARRIVED);
+	if (!bar->armed && bar->state == BARRIER_OPEN) {
+		bar->armed = true;
+		bar->first_arrival_ms = at;
+		bar->deadline_ms = deadline_of(bar, at);
+	}
+}
+
+void coord_restore_decision(struct coord *c, size_t b, enum barrier_state to, const char *cause,
+			    size_t origin, uint64_t at)
+{
+	REQUIRE(b < c->nbarriers && c->barriers[b].state == BARRIER_OPEN);
+	struct barrier *bar = &c->barriers[b];
+	/* A barrier passes only when nobody is PENDING: whoever did not
+	 * arrive had withdrawn (withdrawals are not recorded events). */
+	if (to == BARRIER_PASSED)
+		for (size_t i = 0; i < bar->nparties; i++)
+			if (bar->party[i] == PARTY_PENDING)
+				party_leave(c, b, i, PARTY_WITHDRAWN);
+	/* No callback: the decision was reported when it was taken. */
+	struct coord_ops ops = c->ops;
+	c->ops.decided = NULL;
+	barrier_transition(c, b, to, to == BARRIER_BROKEN ? (cause ? cause : "broken") : NULL, origin,
+			   at);
+	c->ops = ops;
+}
+
+void coord_restore_waiting(struct coord *c, size_t wf, size_t b)
+{
+	REQUIRE(b < c->nbarriers && wf < c->nworkflows);
+	const struct coord_member *m = find_member(c, wf, b);
+	REQUIRE(m != NULL && c->barriers[b].party[m->slot] == PARTY_ARRIVED &&
+		c->barriers[b].state == BARRIER_OPEN && c->waiting_at[wf] == NONE);
+	wait_set(c, wf, b);
+}
+
 /* ---- deadlock detection (B8) ---- */
 
 /*

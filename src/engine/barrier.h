@@ -217,6 +217,27 @@ void coord_abort(struct coord *c, uint64_t now);
  */
 void coord_abort_steps(struct coord *c, uint64_t now);
 
+/* ---- restoring a recorded state (lockstep resume) ----
+ *
+ * A resumed run rebuilds its coordinator from the recorded events before
+ * anything new happens: arrivals, decisions and who waits where. None of
+ * these calls decides anything or calls `decided`: the decisions they
+ * restore were reported when they were taken. Afterwards the engine
+ * withdraws the workflows that will never arrive (coord_withdraw), as it
+ * did when the run was alive.
+ */
+
+/* Workflow `wf`, a PENDING party of `b`, arrived at `at` (arms the timeout). */
+void coord_restore_arrival(struct coord *c, size_t b, size_t wf, uint64_t at);
+/*
+ * Barrier `b`, OPEN, was decided at `at`: PASSED, or BROKEN with `cause`
+ * (borrowed) and `origin` (workflow index or SIZE_MAX).
+ */
+void coord_restore_decision(struct coord *c, size_t b, enum barrier_state to, const char *cause,
+			    size_t origin, uint64_t at);
+/* Workflow `wf` waits at `b`, where it arrived and which is OPEN. */
+void coord_restore_waiting(struct coord *c, size_t wf, size_t b);
+
 /*
  * Checks the invariants (for tests): aborts with a message when one does
  * not hold. Linear in the size of the plan, so tests may call it after

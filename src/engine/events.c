@@ -20,6 +20,8 @@ static const char *const type_names[EV_TYPE_COUNT] = {
 	[EV_WORKFLOW_ROLLBACK] = "workflow.rollback",
 	[EV_WORKFLOW_FINISHED] = "workflow.finished",
 	[EV_RUN_FINISHED] = "run.finished",
+	[EV_RUN_RESUMED] = "run.resumed",
+	[EV_STEP_PROCESS] = "step.process",
 };
 
 void events_init(struct events *e, uint64_t run)
@@ -27,6 +29,12 @@ void events_init(struct events *e, uint64_t run)
 	memset(e, 0, sizeof(*e));
 	e->run = run;
 	buf_init(&e->commit_msg);
+}
+
+void events_continue(struct events *e, uint64_t last_seq)
+{
+	assert(e->seq == 0);
+	e->seq = e->last_committed = e->pending_seq = last_seq;
 }
 
 void events_release(struct events *e)
@@ -68,10 +76,13 @@ void events_emit(struct events *e, struct event *ev)
 	struct timespec wall, mono;
 	clock_gettime(CLOCK_REALTIME, &wall);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
-	ev->seq = ++e->seq;
+	bool internal = event_type_internal(ev->type);
+	ev->seq = internal ? 0 : ++e->seq;
 	ev->run = e->run;
 	ev->ts_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
 	ev->mono_ms = (uint64_t)mono.tv_sec * 1000 + (uint64_t)mono.tv_nsec / 1000000;
+	if (internal && (!e->commit || e->commit_err))
+		return; /* only ever for the store */
 	if (!e->commit || e->commit_err) {
 		e->delivering = true;
 		deliver(e, ev);
@@ -83,11 +94,10 @@ void events_emit(struct events *e, struct event *ev)
 		e->pending = xreallocarray(e->pending, e->cappending, sizeof(*e->pending));
 	}
 	e->pending[e->npending++] = event_dup(ev);
-	/* A burst inside one loop iteration (a barrier releasing thousands of
-	 * workflows) must not hold every event in memory until the iteration
-	 * ends: commit and deliver in bounded batches. Still durable first. */
-	if (e->npending >= EVENTS_FLUSH_BATCH)
-		events_flush(e);
+	if (!internal)
+		e->pending_seq = ev->seq;
+	/* No commit here, however many are queued: a transaction ends only
+	 * between the engine's callbacks (see the header). */
 }
 
 int events_flush(struct events *e)
@@ -103,14 +113,15 @@ int events_flush(struct events *e)
 			if (!e->commit_msg.len)
 				buf_addf(&e->commit_msg, "cannot record events: error %d", r);
 		} else {
-			e->last_committed = e->pending[e->npending - 1]->seq;
+			e->last_committed = e->pending_seq;
 		}
 	}
 	/* Delivered whether or not the commit worked: a failed store must
 	 * not hide from a person what the run did. */
 	e->delivering = true;
 	for (size_t i = 0; i < e->npending; i++) {
-		deliver(e, e->pending[i]);
+		if (!event_type_internal(e->pending[i]->type))
+			deliver(e, e->pending[i]);
 		event_free(e->pending[i]);
 	}
 	e->delivering = false;
@@ -154,6 +165,7 @@ struct event *event_dup(const struct event *ev)
 	size_t head = sizeof(struct event);
 	size_t arrays = (ev->nworkflows + ev->nparticipants) * sizeof(char *);
 	size_t strings = str_size(ev->pipeline) + str_size(ev->workflow) + str_size(ev->step) +
+			 str_size(ev->mode) +
 			 str_size(ev->status) + str_size(ev->barrier) + str_size(ev->reason) +
 			 str_size(ev->origin) + strv_size(ev->workflows, ev->nworkflows) +
 			 strv_size(ev->participants, ev->nparticipants);
@@ -170,6 +182,7 @@ struct event *event_dup(const struct event *ev)
 	c->barrier = put_str(&p, ev->barrier);
 	c->reason = put_str(&p, ev->reason);
 	c->origin = put_str(&p, ev->origin);
+	c->mode = put_str(&p, ev->mode);
 	for (size_t i = 0; i < ev->nworkflows; i++)
 		wfs[i] = put_str(&p, ev->workflows[i]);
 	for (size_t i = 0; i < ev->nparticipants; i++)
@@ -278,6 +291,15 @@ void event_to_json(const struct event *ev, struct buf *b)
 		break;
 	case EV_RUN_FINISHED:
 		add_str_field(b, "status", ev->status);
+		break;
+	case EV_RUN_RESUMED:
+		add_str_field(b, "mode", ev->mode);
+		break;
+	case EV_STEP_PROCESS:
+		add_str_field(b, "workflow", ev->workflow);
+		add_str_field(b, "step", ev->step);
+		buf_addf(b, ",\"attempt\":%d,\"pid\":%d,\"pid_start\":%llu", ev->attempt, ev->pid,
+			 (unsigned long long)ev->pid_start);
 		break;
 	case EV_TYPE_COUNT:
 		break;

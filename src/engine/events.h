@@ -16,6 +16,12 @@
  *   engine ── events_emit ──► queue ── events_flush ──► durable (commit)
  *                                                   └─► sinks (after the commit)
  *
+ * Everything queued between two flushes is committed in one transaction:
+ * the owner flushes between the engine's callbacks, never inside one, so
+ * what is recorded always ends where the engine had finished reacting
+ * (a step that failed is never recorded without what its failure
+ * caused). `lockstep resume` relies on that.
+ *
  * If the durable sink fails, the queue still goes to the other sinks (a
  * person must see what happened), the error is kept, and from then on
  * events go straight to the other sinks: nothing is recorded any more and
@@ -43,8 +49,24 @@ enum event_type {
 	EV_WORKFLOW_ROLLBACK,
 	EV_WORKFLOW_FINISHED,
 	EV_RUN_FINISHED,
+	/* Extension: `lockstep resume` or `lockstep abort` took the run over
+	 * after its owner died; `mode` says which. */
+	EV_RUN_RESUMED,
+	/*
+	 * Internal, never shown and not numbered: a run step's process
+	 * started (`pid`, which is also its process group, and `pid_start`).
+	 * Only the durable sink gets it, so that a later resume can find
+	 * and kill what a dead owner left running.
+	 */
+	EV_STEP_PROCESS,
 	EV_TYPE_COUNT
 };
+
+/* Internal events reach the durable sink only (see EV_STEP_PROCESS). */
+static inline int event_type_internal(enum event_type t)
+{
+	return t == EV_STEP_PROCESS;
+}
 
 /*
  * One event. Which fields are set depends on the type (SPEC §5); strings
@@ -74,6 +96,9 @@ struct event {
 	const char *reason;        /* barrier.broken, workflow.rollback, workflow.finished (or NULL) */
 	const char *origin;        /* barrier.broken: workflow or NULL */
 	bool rollback;             /* step.*: the step is in the rollback list (extension field) */
+	const char *mode;          /* run.resumed: "resume" or "abort" */
+	int pid;                   /* step.process: the process (and its group) */
+	uint64_t pid_start;        /* step.process: its start time (base/pidinfo.h) */
 };
 
 struct event_sink {
@@ -89,8 +114,6 @@ struct event_sink {
 typedef int (*event_commit_fn)(const struct event *const *evs, size_t n, struct buf *err, void *arg);
 
 #define EVENTS_MAX_SINKS 8
-/* Queued events are committed and delivered at most this many at a time. */
-#define EVENTS_FLUSH_BATCH 1024
 
 struct events {
 	struct event_sink sinks[EVENTS_MAX_SINKS];
@@ -105,11 +128,17 @@ struct events {
 	int commit_err;            /* the durable sink's first error; 0 while it works */
 	struct buf commit_msg;     /* its message */
 	uint64_t last_committed;   /* seq of the last event committed */
+	uint64_t pending_seq;      /* seq of the last event queued */
 	bool delivering;
 };
 
 /* Starts the numbering at 1 for run `run`; no sinks. Release with events_release. */
 void events_init(struct events *e, uint64_t run);
+/*
+ * Continues the numbering of a run whose events up to `last_seq` are
+ * recorded (resume): the next event is last_seq + 1. Before the first event.
+ */
+void events_continue(struct events *e, uint64_t last_seq);
 /* Frees the queue (events not flushed are dropped) and the error message. */
 void events_release(struct events *e);
 /* Adds a sink; sinks are called in the order they were added. */

@@ -56,7 +56,7 @@ const char *run_status_name(enum run_status s)
 	return (size_t)s < sizeof(n) / sizeof(n[0]) ? n[s] : "unknown";
 }
 
-static bool wf_terminal(enum wf_state s)
+bool wf_terminal(enum wf_state s)
 {
 	return s == WF_SUCCEEDED || s == WF_FAILED || s == WF_ROLLED_BACK ||
 	       s == WF_ROLLBACK_FAILED || s == WF_SKIPPED || s == WF_ABORTED;
@@ -103,7 +103,7 @@ void wf_set_state(struct wf_run *w, enum wf_state to)
 }
 
 /* The workflow is past its steps list (finished, or rolling back). */
-static void mark_steps_done(struct wf_run *w)
+void wf_mark_steps_done(struct wf_run *w)
 {
 	if (w->steps_done)
 		return;
@@ -168,7 +168,7 @@ void step_emit_finished(struct wf_run *w, enum step_state st, bool has_code, int
 	events_emit(w->run->ev, &e);
 }
 
-static void ready(struct wf_run *w)
+void wf_ready(struct wf_run *w)
 {
 	*VEC_PUSH(w->run->ready) = w->index;
 }
@@ -186,7 +186,6 @@ static bool check_group(struct run *r);
 
 /* ---- running one step ---- */
 
-static void begin_step(struct wf_run *w);
 
 
 /* "failed at step 'deploy' (exit status 1)" and friends. */
@@ -215,7 +214,7 @@ void wf_step_done(struct wf_run *w)
 {
 	w->step++;
 	w->attempt = 0;
-	ready(w);
+	wf_ready(w);
 }
 
 
@@ -226,7 +225,7 @@ static void retry_cb(uv_timer_t *t)
 	struct run *r = w->run;
 	run_timer_drop(r, &w->delay);
 	w->delay_kind = TIMER_NONE;
-	begin_step(w);
+	wf_begin_step(w);
 	run_pump(r);
 }
 
@@ -290,7 +289,14 @@ static void timeout_cb(uv_timer_t *t)
 
 
 
-static void begin_step(struct wf_run *w)
+void wf_arm_timeout(struct wf_run *w, uint64_t ms)
+{
+	w->timer = run_timer_new(w->run, w);
+	/* +1: never early, see run_arm_barrier_timer. */
+	uv_timer_start(w->timer, timeout_cb, ms + 1, 0);
+}
+
+void wf_begin_step(struct wf_run *w)
 {
 	struct run *r = w->run;
 	const struct plan_step *ps = wf_cur_step(w);
@@ -301,11 +307,8 @@ static void begin_step(struct wf_run *w)
 	struct event e = { .type = EV_STEP_STARTED, .workflow = w->pw->name, .step = ps->id,
 			   .attempt = w->attempt, .rollback = w->in_rollback };
 	events_emit(r->ev, &e);
-	if (ps->src->timeout_ms) {
-		w->timer = run_timer_new(r, w);
-		/* +1: never early, see run_arm_barrier_timer. */
-		uv_timer_start(w->timer, timeout_cb, ps->src->timeout_ms + 1, 0);
-	}
+	if (ps->src->timeout_ms)
+		wf_arm_timeout(w, ps->src->timeout_ms);
 	switch (ps->src->kind) {
 	case STEP_RUN:
 		step_run_begin(w);
@@ -322,7 +325,7 @@ static void begin_step(struct wf_run *w)
 }
 
 /* The workflow will never arrive at its remaining barriers of that kind. */
-static void withdraw(struct run *r, struct wf_run *w, bool rollback)
+void run_withdraw(struct run *r, struct wf_run *w, bool rollback)
 {
 	coord_withdraw(&r->coord, w->index, rollback, run_now(r));
 	run_drain_decisions(r);
@@ -348,10 +351,10 @@ static void advance(struct wf_run *w)
 			wf_fail(w, "rollback aborted", "rollback aborted", true);
 			return;
 		}
-		begin_step(w);
+		wf_begin_step(w);
 		return;
 	}
-	mark_steps_done(w);
+	wf_mark_steps_done(w);
 	if (w->in_rollback) {
 		wf_set_state(w, WF_ROLLED_BACK);
 		return;
@@ -359,7 +362,7 @@ static void advance(struct wf_run *w)
 	wf_set_state(w, WF_SUCCEEDED);
 	/* Under on-failure: stop it can never roll back: nobody waits for it. */
 	if (r->plan->pipeline->on_failure != ON_FAILURE_ROLLBACK_ALL || r->opts.no_rollback)
-		withdraw(r, w, true);
+		run_withdraw(r, w, true);
 }
 
 static bool has_rollback(const struct wf_run *w)
@@ -373,7 +376,7 @@ static void start_rollback(struct wf_run *w)
 	w->step = 0;
 	w->attempt = 0;
 	wf_set_state(w, WF_ROLLING_BACK);
-	ready(w);
+	wf_ready(w);
 }
 
 /*
@@ -396,19 +399,19 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 		w->reason = buf_detach(&b, NULL);
 		coord_fail(&r->coord, w->index, true, why, now);
 		run_drain_decisions(r);
-		mark_steps_done(w);
+		wf_mark_steps_done(w);
 		wf_set_state(w, WF_ROLLBACK_FAILED);
 		return;
 	}
 	free(w->reason);
 	w->reason = xstrdup(reason);
-	mark_steps_done(w);
+	wf_mark_steps_done(w);
 	if (w->state == WF_WAITING)
 		wf_set_state(w, WF_RUNNING);
 	if (w->pw->src->on_failure == ON_FAILURE_IGNORE && !aborted) {
 		/* B6: an ignored failure withdraws instead of breaking barriers. */
-		withdraw(r, w, false);
-		withdraw(r, w, true);
+		run_withdraw(r, w, false);
+		run_withdraw(r, w, true);
 		char *ignored = xstrdup(w->reason);
 		free(w->reason);
 		struct buf b = BUF_INIT;
@@ -427,7 +430,7 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 		start_rollback(w);
 		return;
 	}
-	withdraw(r, w, true);
+	run_withdraw(r, w, true);
 	wf_set_state(w, aborted ? WF_ABORTED : WF_FAILED);
 }
 
@@ -546,7 +549,7 @@ void run_arm_barrier_timer(struct run *r)
 
 /* ---- groups ---- */
 
-static void start_group(struct run *r, size_t g)
+void run_start_group(struct run *r, size_t g)
 {
 	const struct plan_group *grp = &r->plan->groups[g];
 	r->group = g;
@@ -561,7 +564,7 @@ static void start_group(struct run *r, size_t g)
 	for (size_t i = 0; i < grp->n; i++) {
 		struct wf_run *w = &r->wfs[grp->wfs[i]];
 		wf_set_state(w, WF_RUNNING);
-		ready(w);
+		wf_ready(w);
 	}
 }
 
@@ -592,9 +595,9 @@ static void skip_after(struct run *r, size_t g)
 			else
 				buf_addf(&b, "group %zu failed", g + 1);
 			w->reason = buf_detach(&b, NULL);
-			mark_steps_done(w);
-			withdraw(r, w, false);
-			withdraw(r, w, true);
+			wf_mark_steps_done(w);
+			run_withdraw(r, w, false);
+			run_withdraw(r, w, true);
 			wf_set_state(w, WF_SKIPPED);
 		}
 	}
@@ -610,7 +613,7 @@ static size_t rollback_group(struct run *r, size_t g, const char *why)
 		if (w->state != WF_SUCCEEDED)
 			continue;
 		if (!has_rollback(w)) {
-			withdraw(r, w, true);
+			run_withdraw(r, w, true);
 			continue;
 		}
 		free(w->reason);
@@ -667,7 +670,7 @@ static bool check_group(struct run *r)
 		return false;
 	if (!failed) {
 		if (g + 1 < r->plan->ngroups) {
-			start_group(r, g + 1);
+			run_start_group(r, g + 1);
 			return true;
 		}
 		finish(r);
@@ -825,7 +828,7 @@ void run_start(struct run *r, uv_loop_t *loop)
 	struct event e = { .type = EV_RUN_STARTED, .pipeline = r->plan->pipeline->name };
 	events_emit(r->ev, &e);
 	if (r->plan->ngroups)
-		start_group(r, 0);
+		run_start_group(r, 0);
 	else
 		finish(r);
 	run_pump(r);

@@ -42,6 +42,12 @@ enum step_state {
 
 struct run_opts {
 	uint64_t run_id;
+	/*
+	 * LOCKSTEP_RUN_TOKEN of every step process, or NULL: a value unique
+	 * to the run, by which a later `lockstep resume` recognises the
+	 * run's processes (and their children) even when no pid was recorded.
+	 */
+	const char *token;
 	const char *base_dir;      /* default working directory of steps */
 	const char *log_dir;       /* STATE/logs/RUN, or NULL for no log files */
 	uint64_t kill_grace_ms;    /* SIGTERM -> SIGKILL; 0: SIGKILL at once */
@@ -65,6 +71,19 @@ struct run;
 struct run *run_new(const struct plan *plan, const struct run_opts *o, struct events *ev);
 /* Emits run.started and starts the first group. */
 void run_start(struct run *r, uv_loop_t *loop);
+/*
+ * Takes over a run whose owner died, instead of run_start: rebuilds the
+ * run's state from its recorded events `evs` (in seq order, as the dead
+ * owner emitted them), emits run.resumed, and continues (see resume.c:
+ * steps that finished never run again, a run step that was running fails
+ * as "interrupted" or is retried). With `abort_run`, aborts it at once
+ * (B10: rollbacks run). The events must continue the numbering
+ * (events_continue). Returns 0, or -1 with a message in `err` when the
+ * events do not fit the plan; the run is then unusable (run_free it).
+ */
+struct buf;
+int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, size_t n, bool abort_run,
+	       struct buf *err);
 /*
  * Aborts the run (B10): the first call terminates running steps (SIGTERM,
  * SIGKILL after the grace period), breaks waiting barriers with "run

@@ -99,6 +99,21 @@ void run_arm_barrier_timer(struct run *r);
 uv_timer_t *run_timer_new(struct run *r, struct wf_run *w);
 void run_timer_drop(struct run *r, uv_timer_t **t);
 
+/* Terminal workflow states: nothing more happens to it (but see rollback-all). */
+bool wf_terminal(enum wf_state s);
+/* The workflow is past its steps list (finished, or rolling back). */
+void wf_mark_steps_done(struct wf_run *w);
+/* Queues the workflow for the pump, which moves it to w->step. */
+void wf_ready(struct wf_run *w);
+/* Starts the next attempt of the current step (emits step.started). */
+void wf_begin_step(struct wf_run *w);
+/* Arms the current step's timeout to fire in `ms`. */
+void wf_arm_timeout(struct wf_run *w, uint64_t ms);
+/* The workflow will never arrive at its remaining barriers of that kind. */
+void run_withdraw(struct run *r, struct wf_run *w, bool rollback);
+/* Starts group `g`: group.started, then its workflows. */
+void run_start_group(struct run *r, size_t g);
+
 /* The step workflow `w` is at. */
 const struct plan_step *wf_cur_step(const struct wf_run *w);
 /* The only place a workflow's state changes (see run.h). */
@@ -130,5 +145,7 @@ void step_run_log_close(struct wf_run *w);
 void step_barrier_begin(struct wf_run *w);
 /* wait: a timer. */
 void step_wait_begin(struct wf_run *w);
+/* wait, taken over by a resume: `ms` of it are left. */
+void step_wait_continue(struct wf_run *w, uint64_t ms);
 
 #endif

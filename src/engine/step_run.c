@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/map.h"
+#include "base/pidinfo.h"
 #include "engine/run_internal.h"
 #include "pipeline/expr.h"
 
@@ -220,6 +221,8 @@ static char **build_env(struct wf_run *w, const struct plan_step *ps)
 		}
 	}
 	env_setf(&e, "LOCKSTEP_RUN_ID=%llu", (unsigned long long)r->opts.run_id);
+	if (r->opts.token)
+		env_setf(&e, "LOCKSTEP_RUN_TOKEN=%s", r->opts.token);
 	env_setf(&e, "LOCKSTEP_PIPELINE=%s", plan->pipeline->name);
 	env_setf(&e, "LOCKSTEP_WORKFLOW=%s", w->pw->name);
 	env_setf(&e, "LOCKSTEP_STEP=%s", ps->id);
@@ -396,6 +399,14 @@ static void spawn_now(struct wf_run *w)
 	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, w };
 	/* Spawn failures come back through proc_exit_cb. */
 	proc_spawn(r->loop, &po, &cbs, &w->proc);
+	pid_t pid = w->proc ? proc_pid(w->proc) : 0;
+	if (pid > 0) {
+		/* For the store only: what a resume must kill if lockstep dies. */
+		struct event e = { .type = EV_STEP_PROCESS, .workflow = w->pw->name, .step = ps->id,
+				   .attempt = w->attempt, .pid = (int)pid,
+				   .pid_start = pid_start_time((int)pid), .rollback = w->in_rollback };
+		events_emit(r->ev, &e);
+	}
 	free(script);
 	free(cwd);
 	buf_release(&dir);

@@ -14,12 +14,15 @@ static void wait_done_cb(uv_timer_t *t)
 	run_pump(r);
 }
 
-void step_wait_begin(struct wf_run *w)
+void step_wait_continue(struct wf_run *w, uint64_t ms)
 {
-	struct run *r = w->run;
-	const struct plan_step *ps = wf_cur_step(w);
-	w->delay = run_timer_new(r, w);
+	w->delay = run_timer_new(w->run, w);
 	w->delay_kind = TIMER_WAIT;
 	/* +1: the loop counts whole milliseconds; a wait is never short. */
-	uv_timer_start(w->delay, wait_done_cb, ps->src->wait_ms + 1, 0);
+	uv_timer_start(w->delay, wait_done_cb, ms + 1, 0);
+}
+
+void step_wait_begin(struct wf_run *w)
+{
+	step_wait_continue(w, wf_cur_step(w)->src->wait_ms);
 }

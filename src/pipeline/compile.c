@@ -6,11 +6,9 @@
 #include "pipeline/expand.h"
 #include "pipeline/load.h"
 
-struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, struct diag *d)
+static struct plan *compile(struct pipeline *p, bool had_errors, const struct kvlist *overrides,
+			    struct diag *d, size_t errors)
 {
-	size_t errors = d->errors;
-	bool had_errors;
-	struct pipeline *p = pipeline_load_lenient(file, d, &had_errors);
 	struct plan *plan = NULL;
 	if (p) {
 		/* Expansion finds problems of its own (duplicate instances, missing
@@ -29,6 +27,23 @@ struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, 
 		return NULL;
 	}
 	return plan;
+}
+
+struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, struct diag *d)
+{
+	size_t errors = d->errors;
+	bool had_errors;
+	struct pipeline *p = pipeline_load_lenient(file, d, &had_errors);
+	return compile(p, had_errors, overrides, d, errors);
+}
+
+struct plan *pipeline_compile_text(const char *file, const char *text, size_t len,
+				   const struct kvlist *overrides, struct diag *d)
+{
+	size_t errors = d->errors;
+	bool had_errors;
+	struct pipeline *p = pipeline_load_text_lenient(file, text, len, d, &had_errors);
+	return compile(p, had_errors, overrides, d, errors);
 }
 
 void compile_free(struct plan *plan)

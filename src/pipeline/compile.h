@@ -14,6 +14,12 @@
  * NULL otherwise. Every diagnostic is in `d`, sorted by position.
  */
 struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, struct diag *d);
+/*
+ * The same for the pipeline text `text` (`len` bytes, borrowed); `file`
+ * names it in diagnostics and is the base of relative paths.
+ */
+struct plan *pipeline_compile_text(const char *file, const char *text, size_t len,
+				   const struct kvlist *overrides, struct diag *d);
 /* Frees the plan and the pipeline it was built from. */
 void compile_free(struct plan *plan);
 

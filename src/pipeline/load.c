@@ -968,20 +968,27 @@ struct pipeline *pipeline_load_text(const char *file, const char *text, size_t l
 	return p;
 }
 
+bool pipeline_read(const char *file, char **text, size_t *len, struct diag *d)
+{
+	int r = fsio_read_file(file, PIPELINE_MAX_BYTES, text, len);
+	if (r == -EFBIG) {
+		diag_add(d, DIAG_ERROR, file, 0, 0, "file is larger than 4 MiB; refusing to read it");
+		return false;
+	}
+	if (r < 0) {
+		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the pipeline file: %s", strerror(-r));
+		return false;
+	}
+	return true;
+}
+
 struct pipeline *pipeline_load_lenient(const char *file, struct diag *d, bool *had_errors)
 {
 	char *text;
 	size_t len;
 	*had_errors = true;
-	int r = fsio_read_file(file, PIPELINE_MAX_BYTES, &text, &len);
-	if (r == -EFBIG) {
-		diag_add(d, DIAG_ERROR, file, 0, 0, "file is larger than 4 MiB; refusing to read it");
+	if (!pipeline_read(file, &text, &len, d))
 		return NULL;
-	}
-	if (r < 0) {
-		diag_add(d, DIAG_ERROR, file, 0, 0, "cannot read the pipeline file: %s", strerror(-r));
-		return NULL;
-	}
 	struct pipeline *p = pipeline_load_text_lenient(file, text, len, d, had_errors);
 	free(text);
 	return p;

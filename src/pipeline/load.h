@@ -20,6 +20,11 @@
  * errors and warnings are added to `d` either way.
  */
 struct pipeline *pipeline_load(const char *file, struct diag *d);
+/*
+ * Reads pipeline file `file` ("-": stdin) into *text (malloc'd, free it),
+ * at most 4 MiB. Returns false with an error in `d` when it cannot.
+ */
+bool pipeline_read(const char *file, char **text, size_t *len, struct diag *d);
 /* The same for text already in memory; `file` names it in diagnostics. */
 struct pipeline *pipeline_load_text(const char *file, const char *text, size_t len,
 				    struct diag *d);

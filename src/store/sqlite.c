@@ -83,6 +83,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		"UPDATE runs SET status = ?2, finished_ms = ?3 WHERE id = ?1",
 	[S_RUN_SEQ] =
 		"UPDATE runs SET last_seq = ?2 WHERE id = ?1 AND last_seq < ?2",
+	[S_ATTEMPT_PROCESS] =
+		"UPDATE step_attempts SET pid = ?5, pgid = ?5, pid_start = ?6 "
+		"WHERE run = ?1 AND workflow = ?2 AND step = ?3 AND attempt = ?4",
 };
 
 /*
@@ -183,6 +186,16 @@ static const char *const migrations[] = {
 	 * workflow's events (logs RUN WORKFLOW). */
 	"CREATE INDEX runs_by_status ON runs (status);"
 	"CREATE INDEX events_by_workflow ON events (run, workflow, seq);",
+	/* 3: what resume needs: the pipeline as it was compiled, the run's
+	 * arguments, the token its processes carry in their environment,
+	 * and each step process (pid == pgid, and its start time). */
+	"ALTER TABLE runs ADD COLUMN source BLOB;"        /* the pipeline file's bytes */
+	"ALTER TABLE runs ADD COLUMN args TEXT;"          /* JSON: --var values and options */
+	"ALTER TABLE runs ADD COLUMN token TEXT;"         /* LOCKSTEP_RUN_TOKEN */
+	"ALTER TABLE runs ADD COLUMN takeovers INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE step_attempts ADD COLUMN pid INTEGER;"
+	"ALTER TABLE step_attempts ADD COLUMN pgid INTEGER;"
+	"ALTER TABLE step_attempts ADD COLUMN pid_start INTEGER;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(NMIGRATIONS == STORE_SQLITE_SCHEMA, "one migration per schema version");
@@ -602,10 +615,13 @@ static int sqlite_begin_run(struct store *st, const struct store_run_start *rs, 
 	if (r < 0)
 		return r;
 	sqlite3_stmt *ins;
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO runs (pipeline, file, status, started_ms, host, pid, pid_start) "
-			       "VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)",
-			       -1, &ins, NULL) != SQLITE_OK) {
+	/* Schema 3 added what resume needs (tests open older schemas too). */
+	const char *sql = s->version >= 3
+		? "INSERT INTO runs (pipeline, file, status, started_ms, host, pid, pid_start, "
+		  "source, args, token) VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+		: "INSERT INTO runs (pipeline, file, status, started_ms, host, pid, pid_start) "
+		  "VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6)";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &ins, NULL) != SQLITE_OK) {
 		r = sqlite_fail(s, err, "cannot record a new run");
 		sqlite_rollback(s);
 		return r;
@@ -616,6 +632,14 @@ static int sqlite_begin_run(struct store *st, const struct store_run_start *rs, 
 	sqlite_bind_text(ins, 4, rs->host);
 	sqlite3_bind_int(ins, 5, rs->pid);
 	sqlite3_bind_int64(ins, 6, (sqlite3_int64)rs->pid_start);
+	if (s->version >= 3) {
+		if (rs->source)
+			sqlite3_bind_blob64(ins, 7, rs->source, rs->source_len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ins, 7);
+		sqlite_bind_text(ins, 8, rs->args);
+		sqlite_bind_text(ins, 9, rs->token);
+	}
 	r = step_done(s, ins, err, "cannot record a new run");
 	sqlite3_finalize(ins);
 	if (r == 0) {
@@ -642,6 +666,16 @@ static int record_one(struct sqlite_store *s, uint64_t run, const struct event *
 {
 	const char *what = "cannot record events";
 	sqlite3_stmt *st;
+	if (ev->type == EV_STEP_PROCESS) {
+		/* Internal: not an event of the run, a fact about an attempt. */
+		if (!(st = stmt(s, S_ATTEMPT_PROCESS, err)))
+			return STORE_EBACKEND;
+		bind_step_key(st, run, ev);
+		sqlite3_bind_int(st, 4, ev->attempt);
+		sqlite3_bind_int(st, 5, ev->pid);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)ev->pid_start);
+		return step_done(s, st, err, what);
+	}
 	buf_reset(body);
 	event_to_json(ev, body);
 	if (!(st = stmt(s, S_INSERT_EVENT, err)))
@@ -770,6 +804,8 @@ static int record_one(struct sqlite_store *s, uint64_t run, const struct event *
 		return step_done(s, st, err, what);
 	case EV_RUN_STARTED:
 	case EV_GROUP_STARTED:
+	case EV_RUN_RESUMED:
+	case EV_STEP_PROCESS:
 	case EV_TYPE_COUNT:
 		break;
 	}
@@ -786,16 +822,20 @@ static int sqlite_append(struct store *st, uint64_t run, const struct event *con
 	if (r < 0)
 		return r;
 	struct buf body = BUF_INIT;
-	for (size_t i = 0; i < n && r == 0; i++)
+	uint64_t last = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
 		r = record_one(s, run, evs[i], &body, err);
+		if (evs[i]->seq > last)
+			last = evs[i]->seq;
+	}
 	buf_release(&body);
-	if (r == 0) {
+	if (r == 0 && last) {
 		sqlite3_stmt *q = stmt(s, S_RUN_SEQ, err);
 		if (!q) {
 			r = STORE_EBACKEND;
 		} else {
 			sqlite3_bind_int64(q, 1, (sqlite3_int64)run);
-			sqlite3_bind_int64(q, 2, (sqlite3_int64)evs[n - 1]->seq);
+			sqlite3_bind_int64(q, 2, (sqlite3_int64)last);
 			r = step_done(s, q, err, "cannot record events");
 		}
 	}
@@ -835,6 +875,95 @@ static int sqlite_finish_run(struct store *st, uint64_t run, const char *status,
 	return r;
 }
 
+/* The run's row, read inside the claim's transaction. */
+static int claim_read(struct sqlite_store *s, uint64_t id, struct store_claim *out, const char **status,
+		      uint64_t *owner_start, struct buf *err)
+{
+	const char *what = "cannot take the run over";
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT status, pipeline, file, source, args, token, last_seq, host, pid, pid_start "
+			       "FROM runs WHERE id = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return sqlite_fail(s, err, what);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+	int rc = sqlite3_step(q);
+	int r = 0;
+	if (rc == SQLITE_ROW) {
+		struct arena *a = &out->arena;
+		const char *t;
+		out->id = id;
+		*status = arena_strdup(a, (const char *)sqlite3_column_text(q, 0));
+		out->pipeline = arena_strdup(a, (const char *)sqlite3_column_text(q, 1));
+		out->file = arena_strdup(a, (const char *)sqlite3_column_text(q, 2));
+		if (sqlite3_column_type(q, 3) != SQLITE_NULL) {
+			const void *b = sqlite3_column_blob(q, 3);
+			out->source_len = (size_t)sqlite3_column_bytes(q, 3);
+			out->source = arena_strndup(a, b ? b : "", out->source_len);
+		}
+		if ((t = (const char *)sqlite3_column_text(q, 4)))
+			out->args = arena_strdup(a, t);
+		if ((t = (const char *)sqlite3_column_text(q, 5)))
+			out->token = arena_strdup(a, t);
+		out->last_seq = (uint64_t)sqlite3_column_int64(q, 6);
+		out->old_host = arena_strdup(a, (const char *)sqlite3_column_text(q, 7));
+		out->old_pid = sqlite3_column_int(q, 8);
+		*owner_start = (uint64_t)sqlite3_column_int64(q, 9);
+	} else if (rc == SQLITE_DONE) {
+		buf_addf(err, "no run %" PRIu64 " in %s", id, store_where(&s->base));
+		r = STORE_ENOTFOUND;
+	} else {
+		r = sqlite_fail(s, err, what);
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+static int sqlite_claim_run(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,
+			    struct store_claim *out, struct buf *err)
+{
+	struct sqlite_store *s = S(st);
+	const char *what = "cannot take the run over";
+	if (!s->db)
+		return no_db(s, err);
+	/* The write lock first: two claims of one run are serialised. */
+	int r = sqlite_exec(s, "BEGIN IMMEDIATE", err, what);
+	if (r < 0)
+		return r;
+	const char *status = NULL;
+	uint64_t owner_start = 0;
+	r = claim_read(s, id, out, &status, &owner_start, err);
+	if (r == 0 && strcmp(status, "running") != 0) {
+		buf_addf(err, "run %" PRIu64 " has already finished (%s)", id, status);
+		r = STORE_EFINISHED;
+	} else if (r == 0 && store_owner_alive(out->old_host, out->old_pid, owner_start)) {
+		buf_addf(err, "run %" PRIu64 " is still running: its owner, pid %d on %s, is alive", id,
+			 out->old_pid, out->old_host);
+		r = STORE_EALIVE;
+	}
+	if (r == 0) {
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(s->db,
+				       "UPDATE runs SET host = ?2, pid = ?3, pid_start = ?4, "
+				       "takeovers = takeovers + 1 WHERE id = ?1",
+				       -1, &q, NULL) != SQLITE_OK) {
+			r = sqlite_fail(s, err, what);
+		} else {
+			sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+			sqlite_bind_text(q, 2, host);
+			sqlite3_bind_int(q, 3, pid);
+			sqlite3_bind_int64(q, 4, (sqlite3_int64)pid_start);
+			r = step_done(s, q, err, what);
+			sqlite3_finalize(q);
+		}
+	}
+	if (r == 0)
+		r = sqlite_exec(s, "COMMIT", err, what);
+	if (r < 0)
+		sqlite_rollback(s);
+	return r;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.begin_run = sqlite_begin_run,
@@ -842,6 +971,7 @@ static const struct store_ops sqlite_ops = {
 	.finish_run = sqlite_finish_run,
 	.list_runs = sqlite_list_runs,
 	.load_run = sqlite_load_run,
+	.claim_run = sqlite_claim_run,
 	.schema_version = sqlite_schema_version,
 	.close = sqlite_close,
 };

@@ -9,7 +9,7 @@
 #include "store/store.h"
 
 /* The schema this lockstep writes (PRAGMA user_version). */
-#define STORE_SQLITE_SCHEMA 2
+#define STORE_SQLITE_SCHEMA 3
 
 /*
  * Opens STATE/lockstep.db as store_open() does. `target` is the schema

@@ -29,6 +29,7 @@ enum stmt_id {
 	S_BARRIER_BROKEN,
 	S_RUN_FINISHED,
 	S_RUN_SEQ,
+	S_ATTEMPT_PROCESS,
 	S_COUNT
 };
 

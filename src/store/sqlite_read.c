@@ -178,6 +178,8 @@ static void att_row(sqlite3_stmt *q, struct store_run *out, void *arg)
 	a->started_ms = col_i64(q, 6);
 	a->finished_ms = col_null(q, 7) ? 0 : col_i64(q, 7);
 	a->seq = (uint64_t)col_i64(q, 8);
+	a->pid = col_null(q, 9) ? 0 : (int)col_i64(q, 9);
+	a->pid_start = col_null(q, 10) ? 0 : (uint64_t)col_i64(q, 10);
 }
 
 static void bar_row(sqlite3_stmt *q, struct store_run *out, void *arg)
@@ -310,7 +312,7 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 	if (r == 0)
 		r = each_row(s,
 			     "SELECT a.workflow, a.step, a.attempt, a.status, a.exit_code, a.duration_ms, "
-			     "a.started_ms, a.finished_ms, a.start_seq "
+			     "a.started_ms, a.finished_ms, a.start_seq, a.pid, a.pid_start "
 			     "FROM step_attempts a JOIN workflows w ON w.run = a.run AND w.name = a.workflow "
 			     "JOIN steps s ON s.run = a.run AND s.workflow = a.workflow AND s.id = a.step "
 			     "WHERE a.run = ?1 ORDER BY w.pos, w.name, s.pos, s.started_ms, s.id, a.attempt",

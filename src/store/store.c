@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/pidinfo.h"
 #include "base/xalloc.h"
 #include "engine/run.h"
 #include "store/sqlite.h"
@@ -144,34 +145,17 @@ void store_log_path(const char *state_dir, uint64_t run, const char *workflow, c
 	buf_addf(out, "/%s.%d.log", step, attempt);
 }
 
-/*
- * The start time of process `pid` in clock ticks since boot (field 22 of
- * /proc/PID/stat), or 0 when there is no such process.
- */
-static uint64_t pid_start_time(int pid)
+int store_claim_run(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,
+		    struct store_claim *out, struct buf *err)
 {
-	char path[64], line[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	size_t n = fread(line, 1, sizeof(line) - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	/* The command name may hold spaces and parentheses: fields start
-	 * after the last ')'. */
-	char *p = strrchr(line, ')');
-	if (!p)
-		return 0;
-	p++;
-	/* p is at the blank before field 3, the state: a zombie is gone. */
-	if (p[0] != ' ' || p[1] == 'Z')
-		return 0;
-	for (int field = 3; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
-		return 0;
-	return strtoull(p + 1, NULL, 10);
+	memset(out, 0, sizeof(*out));
+	return st->ops->claim_run(st, id, host, pid, pid_start, out, err);
+}
+
+void store_claim_release(struct store_claim *c)
+{
+	if (c)
+		arena_release(&c->arena);
 }
 
 void store_self_owner(char *host, size_t hostlen, int *pid, uint64_t *pid_start)

@@ -38,6 +38,8 @@ enum {
 	STORE_ENEWER = -4001,      /* written by a newer lockstep (newer schema) */
 	STORE_ENOSTATE = -4002,    /* no state directory (read-only open) */
 	STORE_ENOTFOUND = -4003,   /* no such run */
+	STORE_EFINISHED = -4004,   /* store_claim_run: the run has finished */
+	STORE_EALIVE = -4005,      /* store_claim_run: its owner may still be running it */
 };
 
 /* store_open flags */
@@ -56,6 +58,11 @@ struct store_run_start {
 	const char *host;          /* owner: host name, pid and the pid's start time */
 	int pid;
 	uint64_t pid_start;        /* /proc/PID/stat starttime: tells a reused pid apart */
+	/* What resume needs to run the same pipeline again (may be NULL). */
+	const char *source;        /* the pipeline file's bytes, as compiled */
+	size_t source_len;
+	const char *args;          /* the caller's arguments (opaque to the store; JSON) */
+	const char *token;         /* LOCKSTEP_RUN_TOKEN: marks the run's processes */
 };
 
 /* One run, as listed. Strings live in the list's or the run's arena. */
@@ -92,6 +99,8 @@ struct store_attempt {
 	uint64_t duration_ms;
 	int64_t started_ms, finished_ms;
 	uint64_t seq;              /* of its step.started */
+	int pid;                   /* its process (== process group), 0 when none was recorded */
+	uint64_t pid_start;        /* the process's start time (base/pidinfo.h) */
 };
 
 struct store_step {
@@ -164,6 +173,21 @@ struct store_run {
 	struct arena arena;
 };
 
+/* A run taken over by store_claim_run: what resuming it needs. */
+struct store_claim {
+	uint64_t id;
+	const char *pipeline;
+	const char *file;
+	const char *source;        /* the pipeline's bytes, or NULL (recorded by an older lockstep) */
+	size_t source_len;
+	const char *args;          /* as given to store_begin_run, or NULL */
+	const char *token;         /* or NULL */
+	uint64_t last_seq;         /* events recorded */
+	const char *old_host;      /* the owner it had */
+	int old_pid;
+	struct arena arena;
+};
+
 /* store_load_run flags */
 enum { STORE_LOAD_EVENTS = 1 << 0 };
 
@@ -178,6 +202,8 @@ struct store_ops {
 	int (*list_runs)(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
 	int (*load_run)(struct store *st, uint64_t id, unsigned flags, struct store_run *out,
 			struct buf *err);
+	int (*claim_run)(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,
+			 struct store_claim *out, struct buf *err);
 	int (*schema_version)(struct store *st);
 	void (*close)(struct store *st);
 };
@@ -231,6 +257,18 @@ void store_run_list_release(struct store_run_list *l);
  */
 int store_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err);
 void store_run_release(struct store_run *r);
+/*
+ * Takes run `id` over for a new owner (host, pid, pid_start: see
+ * store_self_owner), atomically: of several processes claiming the same
+ * run, one wins. Only an interrupted run can be claimed: STORE_EFINISHED
+ * when it has finished, STORE_EALIVE when its owner may still be alive
+ * (alive, or on another host), STORE_ENOTFOUND when there is none; each
+ * with a message. On success `out` (release with store_claim_release)
+ * says what resuming the run needs.
+ */
+int store_claim_run(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,
+		    struct store_claim *out, struct buf *err);
+void store_claim_release(struct store_claim *c);
 /* The schema version of the open database (0 when there is none). */
 int store_schema_version(struct store *st);
 /* "STATE/lockstep.db", for messages. */
@@ -245,6 +283,13 @@ struct store_sink {
 	uint64_t run;
 };
 int store_commit_sink(const struct event *const *evs, size_t n, struct buf *err, void *arg);
+
+/*
+ * Decodes recorded event `se` (its type and JSON) back into `out`, whose
+ * strings and arrays are allocated in `a`; mono_ms is left 0. Returns 0,
+ * or -1 for an unknown type or JSON that is not an object.
+ */
+int store_event_decode(const struct store_event *se, struct event *out, struct arena *a);
 
 /* ---- the state directory around the database ---- */
 

@@ -262,11 +262,14 @@ expect_rc 2
 expect_out_empty
 end
 
-begin "a later command (resume) is a usage error for now"
+begin "resume and abort without a run id are usage errors"
 run resume
 expect_rc 2
 expect_out_empty
-expect_err "'resume'"
+expect_err "missing RUN"
+run abort
+expect_rc 2
+expect_err "missing RUN"
 end
 
 # ---- files lockstep cannot use: exit 3 ----

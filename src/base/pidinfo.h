@@ -1,0 +1,34 @@
+/*
+ * pidinfo: facts about other processes, read from /proc (Linux).
+ *
+ * A pid alone does not name a process for long: once it exits, the number
+ * is reused. A pid together with its start time (field 22 of
+ * /proc/PID/stat, clock ticks since boot) does: that is how lockstep
+ * records the owner of a run and the processes of its steps, and how it
+ * tells, later, whether the very same process is still alive.
+ */
+#ifndef LS_BASE_PIDINFO_H
+#define LS_BASE_PIDINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The start time of process `pid` in clock ticks since boot, or 0 when
+ * there is no such process or it is a zombie (it has ended).
+ */
+uint64_t pid_start_time(int pid);
+/*
+ * True when the initial environment of process `pid` (/proc/PID/environ)
+ * holds the entry `entry` ("KEY=VALUE") exactly. False when it does not,
+ * or when it cannot be read (gone, or another user's).
+ */
+bool pid_environ_has(int pid, const char *entry);
+/*
+ * Calls `fn` for every process on the system (numeric entries of /proc),
+ * except this one. Returns 0, or -errno when /proc cannot be read.
+ */
+int pid_each(void (*fn)(int pid, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * resume, abort: take over a run whose `lockstep run` died (kill -9, a
+ * crash, power loss) and finish it, or abort it and run its rollbacks.
+ *
+ *   claim the run (only an interrupted one: its owner is gone)
+ *     -> kill what the dead owner left running (leftovers.c)
+ *     -> compile the pipeline exactly as it was recorded, with its --var values
+ *     -> rebuild the run from its events and go on (engine/resume.c)
+ *
+ * `abort` of a run whose owner is alive (same host) asks the owner to
+ * abort (SIGTERM, as Ctrl-C would) and waits for the run to end.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/diag.h"
+#include "base/duration.h"
+#include "base/xalloc.h"
+#include "cli/cli.h"
+#include "cli/drive.h"
+#include "cli/leftovers.h"
+#include "pipeline/compile.h"
+#include "store/report.h"
+#include "store/store.h"
+
+const char cmd_resume_usage[] =
+	"usage: lockstep resume RUN [--state DIR] [--json] [--kill-grace DURATION]\n"
+	"\n"
+	"Takes over an interrupted run (its `lockstep run` died: kill -9, a crash,\n"
+	"power loss) and finishes it. First it terminates whatever the dead run left\n"
+	"running. Then it goes on from the recorded events: steps that finished keep\n"
+	"their results and never run again; a step that was running is retried if it\n"
+	"has retries left, otherwise it fails with reason 'interrupted'; barriers and\n"
+	"rollbacks follow the normal rules. The pipeline and its --var values are\n"
+	"the ones the run was started with (recorded), whatever the file says now.\n"
+	"\n"
+	"options:\n"
+	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
+	"  --json                events as JSON lines on stdout; human output on stderr\n"
+	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
+	"                        (default: the run's own)\n"
+	"  -h, --help            show this help\n"
+	"\n"
+	"exit codes: as `lockstep run` (0 succeeded, 1 failed, 130 aborted); 1 also\n"
+	"            when the run is not interrupted (finished, or still running),\n"
+	"            2 usage error, 3 the recorded pipeline no longer compiles,\n"
+	"            4 state directory error\n";
+
+const char cmd_abort_usage[] =
+	"usage: lockstep abort RUN [--state DIR] [--json] [--kill-grace DURATION]\n"
+	"\n"
+	"Aborts a run. An interrupted run (its `lockstep run` died) is taken over:\n"
+	"what it left running is terminated, barriers still open break with 'run\n"
+	"aborted', and the rollbacks of its workflows run (SPEC B10), recorded as\n"
+	"events of the run. A run still in progress on this host is asked to abort\n"
+	"(SIGTERM to its `lockstep run`, like Ctrl-C) and waited for.\n"
+	"\n"
+	"options:\n"
+	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
+	"  --json                events as JSON lines on stdout; human output on stderr\n"
+	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
+	"                        (default: the run's own)\n"
+	"  -h, --help            show this help\n"
+	"\n"
+	"exit codes: 0 the run is aborted and its rollbacks succeeded, 1 a rollback\n"
+	"            failed, or the run had already finished, 2 usage error,\n"
+	"            3 the recorded pipeline no longer compiles, 4 state directory error\n";
+
+struct opts {
+	const char *cmd;
+	const char *state;
+	bool json;
+	bool has_grace;
+	uint64_t grace;
+	uint64_t id;
+};
+
+/* Returns -1 to go on, or the exit code. */
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lopts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "kill-grace", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+		const char *why;
+		switch (c) {
+		case 's':
+			o->state = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'k':
+			if (duration_parse(optarg, &o->grace, &why) < 0)
+				return cli_usage_error(o->cmd, "bad --kill-grace '%s': %s", optarg, why);
+			o->has_grace = true;
+			break;
+		case 'h':
+			fputs(strcmp(o->cmd, "abort") ? cmd_resume_usage : cmd_abort_usage, stdout);
+			return EXIT_OK;
+		case ':':
+			return cli_usage_error(o->cmd, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error(o->cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(o->cmd, "missing RUN");
+	if (argc - optind > 1)
+		return cli_usage_error(o->cmd, "takes one RUN, got %d arguments", argc - optind);
+	if (!report_parse_run_id(argv[optind], &o->id))
+		return cli_usage_error(o->cmd, "'%s' is not a run id: run ids are 1, 2, 3...", argv[optind]);
+	o->state = cli_state_dir(o->state);
+	return -1;
+}
+
+/* The exit code for a store error of the claim. */
+static int claim_exit(const struct opts *o, int r, const char *msg)
+{
+	fprintf(stderr, "lockstep %s: %s\n", o->cmd, msg);
+	switch (r) {
+	case STORE_ENOTFOUND:
+	case STORE_EFINISHED:
+		return EXIT_FAILED;
+	case STORE_EALIVE:
+		if (strcmp(o->cmd, "abort"))
+			fprintf(stderr, "lockstep %s: only an interrupted run can be resumed; "
+					"'lockstep abort %llu' stops a running one\n",
+				o->cmd, (unsigned long long)o->id);
+		return EXIT_FAILED;
+	default:
+		return EXIT_STORE;
+	}
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&t, NULL);
+}
+
+/*
+ * abort of a run whose owner is alive on this host: SIGTERM to the owner,
+ * then wait until the run has ended (or its owner died: then it is
+ * interrupted, and the caller takes it over). Returns -1 to take over, or
+ * the exit code.
+ */
+static int abort_live(const struct opts *o, struct store *st, const struct store_run_info *ri)
+{
+	char host[256];
+	int me;
+	uint64_t start;
+	store_self_owner(host, sizeof(host), &me, &start);
+	if (strcmp(ri->host, host) != 0) {
+		fprintf(stderr, "lockstep abort: run %llu is owned by a lockstep on host %s (pid %d); abort it there\n",
+			(unsigned long long)o->id, ri->host, ri->pid);
+		return EXIT_FAILED;
+	}
+	if (kill((pid_t)ri->pid, SIGTERM) < 0 && errno != ESRCH) {
+		fprintf(stderr, "lockstep abort: cannot signal run %llu's owner (pid %d): %s\n",
+			(unsigned long long)o->id, ri->pid, strerror(errno));
+		return EXIT_FAILED;
+	}
+	fprintf(stderr, "lockstep abort: asked run %llu (pid %d) to abort; waiting for it to finish\n",
+		(unsigned long long)o->id, ri->pid);
+	for (;;) {
+		struct buf err = BUF_INIT;
+		struct store_run run;
+		int r = store_load_run(st, o->id, 0, &run, &err);
+		if (r < 0) {
+			fprintf(stderr, "lockstep abort: %s\n", err.s);
+			buf_release(&err);
+			return EXIT_STORE;
+		}
+		buf_release(&err);
+		char status[32];
+		snprintf(status, sizeof(status), "%s", run.info.status);
+		bool rb_failed = false;
+		for (size_t i = 0; i < run.nwfs; i++)
+			rb_failed |= !strcmp(run.wfs[i].status, "rollback-failed");
+		store_run_release(&run);
+		if (!strcmp(status, "interrupted"))
+			return -1;
+		if (strcmp(status, "running")) {
+			fprintf(stderr, "lockstep abort: run %llu %s\n", (unsigned long long)o->id, status);
+			return !strcmp(status, "aborted") && !rb_failed ? EXIT_OK : EXIT_FAILED;
+		}
+		nap_ms(100);
+	}
+}
+
+static int take_over(const struct opts *o, struct store *st, bool abort_run)
+{
+	char host[256];
+	int pid;
+	uint64_t pid_start;
+	store_self_owner(host, sizeof(host), &pid, &pid_start);
+	struct buf err = BUF_INIT;
+	struct store_claim cl;
+	int r = store_claim_run(st, o->id, host, pid, pid_start, &cl, &err);
+	if (r < 0) {
+		int code = claim_exit(o, r, err.s);
+		buf_release(&err);
+		store_claim_release(&cl);
+		return code;
+	}
+	struct arena a = ARENA_INIT;
+	struct run_args ra;
+	struct store_run run;
+	bool loaded = false;
+	struct plan *plan = NULL;
+	struct buf logdir = BUF_INIT;
+	int code = EXIT_FAILED;
+	if (!cl.source || !cl.args || !cli_run_args_parse(cl.args, &ra, &a)) {
+		fprintf(stderr, "lockstep %s: run %llu was recorded without its pipeline (by an older lockstep); "
+				"it cannot be taken over\n",
+			o->cmd, (unsigned long long)o->id);
+		goto out;
+	}
+	r = store_load_run(st, o->id, STORE_LOAD_EVENTS, &run, &err);
+	if (r < 0) {
+		fprintf(stderr, "lockstep %s: %s\n", o->cmd, err.s);
+		code = EXIT_STORE;
+		goto out;
+	}
+	loaded = true;
+	uint64_t grace = o->has_grace ? o->grace : ra.kill_grace_ms;
+	leftovers_kill(&run, cl.token, grace, stderr, o->cmd);
+
+	const struct event **evs = arena_array(&a, run.nevents + 1, sizeof(*evs));
+	size_t nev = 0;
+	uint64_t last = cl.last_seq;
+	for (size_t i = 0; i < run.nevents; i++) {
+		struct event *e = arena_alloc(&a, sizeof(*e));
+		if (store_event_decode(&run.events[i], e, &a) < 0) {
+			fprintf(stderr, "lockstep %s: event %llu of run %llu cannot be read back: %s\n", o->cmd,
+				(unsigned long long)run.events[i].seq, (unsigned long long)o->id,
+				run.events[i].json);
+			code = EXIT_STORE;
+			goto out;
+		}
+		evs[nev++] = e;
+		if (e->seq > last)
+			last = e->seq;
+	}
+
+	struct diag d = DIAG_INIT;
+	plan = pipeline_compile_text(cl.file, cl.source, cl.source_len, &ra.vars, &d);
+	diag_print(&d, stderr, cli_color(stderr));
+	diag_release(&d);
+	if (!plan) {
+		fprintf(stderr, "lockstep %s: the pipeline recorded for run %llu does not compile any more\n",
+			o->cmd, (unsigned long long)o->id);
+		code = EXIT_INVALID;
+		goto out;
+	}
+	store_log_dir(o->state, o->id, &logdir);
+	if (store_mkdirs(logdir.s, &err) < 0) {
+		fprintf(stderr, "lockstep %s: %s\n", o->cmd, err.s);
+		code = EXIT_STORE;
+		goto out;
+	}
+	fprintf(o->json ? stderr : stdout, "lockstep: taking over run %llu of %s (%zu events recorded)\n",
+		(unsigned long long)o->id, cl.pipeline, nev);
+	struct drive dr = {
+		.cmd = o->cmd,
+		.plan = plan,
+		.st = st,
+		.run_id = o->id,
+		.log_dir = logdir.s,
+		.base_dir = ra.base_dir,
+		.token = cl.token,
+		.json = o->json,
+		.no_rollback = ra.no_rollback,
+		.kill_grace_ms = grace,
+		.max_log_bytes = ra.max_log_bytes,
+		.resuming = true,
+		.abort_run = abort_run,
+		.recorded = evs,
+		.nrecorded = nev,
+		.last_seq = last,
+	};
+	code = cli_drive(&dr);
+	if (abort_run && (code == EXIT_ABORTED || code == EXIT_FAILED || code == EXIT_OK)) {
+		/* abort: 0 when every rollback it ran succeeded. */
+		struct store_run after;
+		buf_reset(&err);
+		code = EXIT_OK;
+		if (store_load_run(st, o->id, 0, &after, &err) == 0) {
+			for (size_t i = 0; i < after.nwfs; i++)
+				if (!strcmp(after.wfs[i].status, "rollback-failed"))
+					code = EXIT_FAILED;
+			store_run_release(&after);
+		}
+	}
+out:
+	buf_release(&err);
+	buf_release(&logdir);
+	compile_free(plan);
+	if (loaded)
+		store_run_release(&run);
+	store_claim_release(&cl);
+	arena_release(&a);
+	return code;
+}
+
+static int resume_or_abort(int argc, char **argv, const char *cmd)
+{
+	struct opts o = { .cmd = cmd };
+	int code = parse(argc, argv, &o);
+	if (code >= 0)
+		return code;
+	struct buf err = BUF_INIT;
+	struct store *st;
+	int r = store_open(o.state, 0, &st, &err);
+	if (r < 0) {
+		fprintf(stderr, "lockstep %s: %s\n", cmd, err.s);
+		buf_release(&err);
+		return EXIT_STORE;
+	}
+	buf_release(&err);
+	bool abort_run = !strcmp(cmd, "abort");
+	if (abort_run) {
+		struct store_run run;
+		r = store_load_run(st, o.id, 0, &run, &err);
+		if (r < 0) {
+			fprintf(stderr, "lockstep %s: %s\n", cmd, err.s);
+			buf_release(&err);
+			store_close(st);
+			return cli_store_exit(r);
+		}
+		buf_release(&err);
+		code = -1;
+		if (!strcmp(run.info.status, "running"))
+			code = abort_live(&o, st, &run.info);
+		store_run_release(&run);
+		if (code >= 0) {
+			store_close(st);
+			return code;
+		}
+	}
+	code = take_over(&o, st, abort_run);
+	store_close(st);
+	return code;
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	return resume_or_abort(argc, argv, "resume");
+}
+
+int cmd_abort(int argc, char **argv)
+{
+	return resume_or_abort(argc, argv, "abort");
+}

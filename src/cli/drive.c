@@ -1,0 +1,317 @@
+#include "cli/drive.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "base/xalloc.h"
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "cli/term.h"
+#include "engine/proc.h"
+#include "engine/run.h"
+
+struct run_cli {
+	const char *cmd;
+	struct run *run;
+	uv_signal_t sigint, sigterm;
+	int signals;
+	struct events *ev;
+	/* Durable before visible: at the end of each loop iteration, and
+	 * before the loop may block, the queued events are committed to the
+	 * store and only then shown. */
+	uv_check_t check;
+	uv_prepare_t prepare;
+	bool store_failed;         /* reported, and the run told to stop */
+	uint64_t unrecorded_from;  /* first seq not in the store */
+	/* The sink step output goes to, behind flush_then_output. */
+	void (*output)(const char *workflow, const char *step, enum proc_stream s,
+		       const char *data, size_t len, void *arg);
+	void *output_arg;
+};
+
+/*
+ * Commits and delivers the queued events. The first time the store fails,
+ * says so and stops the run: no step starts any more (rollbacks neither:
+ * they could not be recorded), the running ones are terminated with the
+ * grace period, and the summary says where each workflow was left.
+ * Never called from inside the engine.
+ */
+static void flush_events(struct run_cli *c)
+{
+	uint64_t first = c->ev->last_committed + 1;
+	if (events_flush(c->ev) == 0 || c->store_failed)
+		return;
+	c->store_failed = true;
+	c->unrecorded_from = first;
+	fprintf(stderr, "lockstep %s: state store error: %s\n", c->cmd, c->ev->commit_msg.s);
+	fprintf(stderr, "lockstep %s: events from seq %llu on are not recorded; stopping the run "
+			"(no further steps, no rollbacks)\n",
+		c->cmd, (unsigned long long)first);
+	run_stop(c->run);
+}
+
+/* Wall clock, ms since the epoch. */
+static int64_t now_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* After each loop iteration (and before the loop blocks): commit, show,
+ * then start the steps that waited for their events to be recorded. */
+static void check_cb(uv_check_t *h)
+{
+	struct run_cli *c = h->data;
+	flush_events(c);
+	run_committed(c->run);
+}
+
+static void prepare_cb(uv_prepare_t *h)
+{
+	struct run_cli *c = h->data;
+	flush_events(c);
+	run_committed(c->run);
+}
+
+/*
+ * Step output is not an event, but it must not overtake the step.started
+ * that announces it: queued events are shown first. Only the visible
+ * delivery may happen here (inside the engine's output callback), so the
+ * store's failure is handled at the next check.
+ */
+static void flush_then_output(const char *workflow, const char *step, enum proc_stream s,
+			      const char *data, size_t len, void *arg)
+{
+	struct run_cli *c = arg;
+	if (events_pending(c->ev)) {
+		uint64_t first = c->ev->last_committed + 1;
+		if (events_flush(c->ev) < 0 && !c->unrecorded_from)
+			c->unrecorded_from = first;
+	}
+	c->output(workflow, step, s, data, len, c->output_arg);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	struct run_cli *c = h->data;
+	c->signals++;
+	fprintf(stderr, "lockstep: %s: %s\n", signum == SIGINT ? "interrupted" : "terminated",
+		c->signals == 1 ? "aborting the run (again to kill at once and skip rollbacks)"
+				: "killing at once, skipping rollbacks");
+	run_abort(c->run);
+}
+
+
+void cli_run_args_format(struct buf *out, const struct run_args *ra)
+{
+	buf_adds(out, "{\"vars\":[");
+	for (size_t i = 0; i < ra->vars.n; i++) {
+		buf_adds(out, i ? ",[" : "[");
+		buf_add_json_str(out, ra->vars.v[i].key);
+		buf_addc(out, ',');
+		buf_add_json_str(out, ra->vars.v[i].val);
+		buf_addc(out, ']');
+	}
+	buf_addf(out, "],\"no_rollback\":%s,\"kill_grace_ms\":%llu,\"max_log_bytes\":%llu,\"base_dir\":",
+		 ra->no_rollback ? "true" : "false", (unsigned long long)ra->kill_grace_ms,
+		 (unsigned long long)ra->max_log_bytes);
+	buf_add_json_str(out, ra->base_dir ? ra->base_dir : ".");
+	buf_addc(out, '}');
+}
+
+bool cli_run_args_parse(const char *json, struct run_args *ra, struct arena *a)
+{
+	memset(ra, 0, sizeof(*ra));
+	json_error_t jerr;
+	json_t *o = json ? json_loads(json, 0, &jerr) : NULL;
+	json_t *vars = json_object_get(o, "vars"), *v;
+	json_t *base = json_object_get(o, "base_dir");
+	bool ok = json_is_object(o) && json_is_array(vars) && json_is_string(base);
+	size_t n = ok ? json_array_size(vars) : 0;
+	ra->vars.v = arena_array(a, n + 1, sizeof(*ra->vars.v));
+	for (size_t i = 0; ok && i < n; i++) {
+		v = json_array_get(vars, i);
+		json_t *k = json_array_get(v, 0), *val = json_array_get(v, 1);
+		if (!json_is_string(k) || !json_is_string(val)) {
+			ok = false;
+			break;
+		}
+		ra->vars.v[i].key = arena_strdup(a, json_string_value(k));
+		ra->vars.v[i].val = arena_strdup(a, json_string_value(val));
+		ra->vars.n++;
+	}
+	if (ok) {
+		ra->no_rollback = json_is_true(json_object_get(o, "no_rollback"));
+		v = json_object_get(o, "kill_grace_ms");
+		ra->kill_grace_ms = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 10000;
+		v = json_object_get(o, "max_log_bytes");
+		ra->max_log_bytes = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 64ULL << 20;
+		ra->base_dir = arena_strdup(a, json_string_value(base));
+	}
+	json_decref(o);
+	return ok;
+}
+
+/*
+ * Feeds the recorded events of a resumed run to the summary and the
+ * board (not to the plain lines or --json: they were shown when they
+ * happened), with their recorded times on this process's clock.
+ */
+static void replay_recorded(const struct drive *d, struct output *out, struct term_board *board)
+{
+	if (!d->resuming)
+		return;
+	struct timespec w, m;
+	clock_gettime(CLOCK_REALTIME, &w);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	int64_t wall = (int64_t)w.tv_sec * 1000 + w.tv_nsec / 1000000;
+	uint64_t mono = (uint64_t)m.tv_sec * 1000 + (uint64_t)m.tv_nsec / 1000000;
+	for (size_t i = 0; i < d->nrecorded; i++) {
+		struct event e = *d->recorded[i];
+		uint64_t ago = e.ts_ms < wall ? (uint64_t)(wall - e.ts_ms) : 0;
+		e.mono_ms = ago < mono ? mono - ago : 0;
+		output_record_sink(&e, out);
+		if (board)
+			term_board_sink(&e, board);
+	}
+}
+
+int cli_drive(const struct drive *d)
+{
+	/* Each running step holds a few descriptors: allow as many as the
+	 * system lets this process have (the soft limit is often 1024). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* Steps inherit nothing of lockstep's but its environment. */
+	proc_seal_fds();
+	proc_become_subreaper();
+
+	const struct plan *plan = d->plan;
+	struct store *st = d->st;
+	uint64_t run_id = d->run_id;
+	bool json = d->json;
+	FILE *human = json ? stderr : stdout;
+	struct output out;
+	output_init(&out, human, cli_color(human), plan);
+	struct events ev;
+	events_init(&ev, run_id);
+	if (d->resuming)
+		events_continue(&ev, d->last_seq);
+	struct store_sink sink = { st, run_id };
+	events_set_durable(&ev, store_commit_sink, &sink);
+	events_add_sink(&ev, output_record_sink, &out);
+	if (json)
+		events_add_sink(&ev, output_json_sink, stdout);
+	/* A person at a terminal gets the live board; logs get plain lines. */
+	const char *term = getenv("TERM");
+	struct term_board *board = NULL;
+	if (!json && isatty(fileno(stdout)) && !(term && !strcmp(term, "dumb")))
+		board = term_board_new(stdout, cli_color(stdout), plan);
+	if (board)
+		events_add_sink(&ev, term_board_sink, board);
+	else
+		events_add_sink(&ev, output_plain_sink, &out);
+	/* A resumed run's summary and board start from what was recorded. */
+	replay_recorded(d, &out, board);
+
+	struct run_cli cli = { 0 };
+	cli.cmd = d->cmd;
+	cli.ev = &ev;
+	cli.output = board ? term_board_output : output_step_output;
+	cli.output_arg = board ? (void *)board : (void *)&out;
+	struct run_opts ro = {
+		.run_id = run_id,
+		.token = d->token,
+		.base_dir = d->base_dir,
+		.log_dir = d->log_dir,
+		.kill_grace_ms = d->kill_grace_ms,
+		.max_log_bytes = d->max_log_bytes,
+		.no_rollback = d->no_rollback,
+		.defer_spawns = true,
+		.output = flush_then_output,
+		.output_arg = &cli,
+	};
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	cli.run = run_new(plan, &ro, &ev);
+	uv_check_init(&loop, &cli.check);
+	uv_prepare_init(&loop, &cli.prepare);
+	cli.check.data = cli.prepare.data = &cli;
+	uv_check_start(&cli.check, check_cb);
+	uv_prepare_start(&cli.prepare, prepare_cb);
+	/* They must not keep the loop alive on their own. */
+	uv_unref((uv_handle_t *)&cli.check);
+	uv_unref((uv_handle_t *)&cli.prepare);
+	uv_signal_init(&loop, &cli.sigint);
+	uv_signal_init(&loop, &cli.sigterm);
+	cli.sigint.data = cli.sigterm.data = &cli;
+	uv_signal_start(&cli.sigint, signal_cb, SIGINT);
+	uv_signal_start(&cli.sigterm, signal_cb, SIGTERM);
+
+	if (board)
+		term_board_start(board, &loop);
+	int code = EXIT_OK;
+	struct buf err = BUF_INIT;
+	if (!d->resuming) {
+		run_start(cli.run, &loop);
+	} else if (run_resume(cli.run, &loop, d->recorded, d->nrecorded, d->abort_run, &err) < 0) {
+		fprintf(stderr, "lockstep %s: the recorded events of run %llu do not fit its pipeline: %s\n",
+			d->cmd, (unsigned long long)run_id, err.s);
+		code = EXIT_STORE;
+	}
+	/* run.started and the first group's events, before the loop blocks. */
+	flush_events(&cli);
+	while (code == EXIT_OK && !run_done(cli.run))
+		uv_run(&loop, UV_RUN_ONCE);
+	flush_events(&cli);
+	enum run_status status = run_status(cli.run);
+	if (board)
+		term_board_stop(board);
+
+	uv_close((uv_handle_t *)&cli.sigint, NULL);
+	uv_close((uv_handle_t *)&cli.sigterm, NULL);
+	uv_close((uv_handle_t *)&cli.check, NULL);
+	uv_close((uv_handle_t *)&cli.prepare, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	proc_kill_descendants();
+
+	if (code != EXIT_OK)
+		goto out;
+	output_summary(&out, human);
+	code = status == RUN_SUCCEEDED ? EXIT_OK : status == RUN_ABORTED ? EXIT_ABORTED : EXIT_FAILED;
+	if (!cli.store_failed && !cli.unrecorded_from) {
+		int r = store_finish_run(st, run_id, run_status_name(status), now_ms(), &err);
+		if (r < 0) {
+			fprintf(stderr, "lockstep %s: state store error: %s\n", d->cmd, err.s);
+			cli.unrecorded_from = ev.seq + 1;
+		}
+	}
+	if (cli.store_failed || cli.unrecorded_from) {
+		fprintf(stderr,
+			"lockstep %s: run %llu was not fully recorded in %s: events from seq %llu on are missing "
+			"(the summary above says what state each workflow was left in)\n",
+			d->cmd, (unsigned long long)run_id, store_where(st), (unsigned long long)cli.unrecorded_from);
+		code = EXIT_STORE;
+	}
+out:
+	buf_release(&err);
+	events_release(&ev);
+	output_release(&out);
+	term_board_free(board);
+	run_free(cli.run);
+	return code;
+}
