@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 			return commands[i].fn(argc - 1, argv + 1);
 	if (cmd[0] == '-')
 		return cli_usage_error(NULL, "unknown option '%s'", cmd);
-	static const char *const later[] = { "resume", "abort", "serve" };
+	static const char *const later[] = { "serve" };
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
 		if (!strcmp(cmd, later[i]))
 			return cli_usage_error(NULL, "'%s' is not available in this version of lockstep yet",
