@@ -57,6 +57,7 @@ extern char **environ;
 
 enum proc_state {
 	PROC_NEW,          /* inside proc_spawn */
+	PROC_SPAWNING,     /* a worker thread is starting it (posix_spawn) */
 	PROC_NOT_STARTED,  /* spawn failed; `tick` reports it on the next iteration */
 	PROC_RUNNING,      /* the main process is alive (in `live`) */
 	PROC_DRAINING,     /* it exited; waiting for the pipes and the group */
@@ -99,6 +100,30 @@ struct proc {
 	uv_timer_t grace;
 	uv_timer_t tick;
 	struct proc *live_prev, *live_next;  /* in `live` while RUNNING */
+	struct spawn_job *job;    /* SPAWNING: the request on the thread pool */
+	bool term_pending, kill_pending; /* proc_kill / proc_kill_now while SPAWNING */
+};
+
+/*
+ * One spawn on libuv's thread pool. posix_spawn has vfork semantics: the
+ * calling thread waits until the child has exec'd, which takes as long as
+ * the child needs to get a CPU and load the shell. On the loop thread that
+ * wait serialised every spawn (and everything else) of a wide round; on
+ * the pool, spawns overlap each other and the loop's own work. Everything
+ * the worker reads is owned by the job (copied at proc_spawn); it writes
+ * only the job's results, which the loop reads after the work is done.
+ */
+struct spawn_job {
+	uv_work_t req;
+	struct proc *p;
+	char *exe, *shell, *script, *cwd;
+	char **env;                /* NULL: inherit */
+	int out[2], err[2];
+	/* results */
+	int error;                 /* 0 or an errno */
+	pid_t pid;
+	int pidfd;
+	uint64_t pid_start;
 };
 
 /*
@@ -141,6 +166,7 @@ static void assert_proc(const struct proc *p)
 	assert(p->open_handles >= 0);
 	switch (p->state) {
 	case PROC_NEW:
+	case PROC_SPAWNING:
 		assert(!p->st.spawned && p->pid == 0);
 		break;
 	case PROC_NOT_STARTED:
@@ -163,7 +189,8 @@ static void assert_proc(const struct proc *p)
 /* The only place the state changes. */
 static void set_state(struct proc *p, enum proc_state to)
 {
-	bool legal = (p->state == PROC_NEW && (to == PROC_RUNNING || to == PROC_NOT_STARTED)) ||
+	bool legal = (p->state == PROC_NEW && (to == PROC_SPAWNING || to == PROC_NOT_STARTED)) ||
+		     (p->state == PROC_SPAWNING && (to == PROC_RUNNING || to == PROC_NOT_STARTED)) ||
 		     (p->state == PROC_NOT_STARTED && to == PROC_OVER) ||
 		     (p->state == PROC_RUNNING && to == PROC_DRAINING) ||
 		     (p->state == PROC_DRAINING && to == PROC_OVER) ||
@@ -654,36 +681,77 @@ static void start_reading(struct proc_pipe *pp)
 		pp->done = true;
 }
 
-/*
- * Starts `exe` as `shell -c SCRIPT` with posix_spawn: glibc spawns with
- * vfork semantics, so unlike fork() nothing of lockstep's memory is copied,
- * which keeps the cost of a spawn flat however many workflows run. The
- * child gets a new session (its own process group), /dev/null on stdin,
- * the two pipes on stdout and stderr, default signal handling and an empty
- * signal mask. The loop learns of its exit through a pidfd. Returns 0 or
- * -errno.
- */
-static int start(struct proc *p, const struct proc_opts *o, const char *shell, const char *exe)
+/* The start time of `pid` (field 22 of /proc/PID/stat), or 0. */
+static uint64_t start_ticks(pid_t pid)
 {
-	char *args[] = { (char *)shell, (char *)"-c", (char *)o->script, NULL };
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(err, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(out[0]);
-		close(out[1]);
-		return -e;
+	char path[64], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	line[n] = '\0';
+	char *q = strrchr(line, ')');
+	for (int field = 2; q && field < 22; field++)
+		q = strchr(q + 1, ' ');
+	return q ? strtoull(q + 1, NULL, 10) : 0;
+}
+
+static void job_free(struct spawn_job *j)
+{
+	if (!j)
+		return;
+	free(j->exe);
+	free(j->shell);
+	free(j->script);
+	free(j->cwd);
+	free(j->env); /* one block: the pointers, then the strings */
+	free(j);
+}
+
+/* A copy of a NULL-terminated "KEY=VALUE" list in one allocation. */
+static char **env_copy(char *const *env)
+{
+	size_t n = 0, bytes = 0;
+	for (; env[n]; n++)
+		bytes += strlen(env[n]) + 1;
+	char **c = xmalloc((n + 1) * sizeof(*c) + bytes);
+	char *q = (char *)(c + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(env[i]) + 1;
+		memcpy(q, env[i], len);
+		c[i] = q;
+		q += len;
 	}
+	c[n] = NULL;
+	return c;
+}
+
+/*
+ * On a worker thread: starts `exe` as `shell -c SCRIPT` with posix_spawn
+ * (vfork semantics: nothing of lockstep's memory is copied, so a spawn
+ * costs the same however many workflows run). The child gets a new
+ * session (its own process group), /dev/null on stdin, the two pipes on
+ * stdout and stderr, default signal handling and an empty signal mask.
+ * Every descriptor lockstep opens is close-on-exec (pidfds are, always),
+ * so a spawn on another thread at the same moment inherits none of them.
+ */
+static void spawn_work(uv_work_t *req)
+{
+	struct spawn_job *j = req->data;
+	char *args[] = { j->shell, (char *)"-c", j->script, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	if (o->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+	posix_spawn_file_actions_adddup2(&fa, j->out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, j->err[1], 2);
+	if (j->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
 	sigset_t none, all;
 	sigemptyset(&none);
 	sigfillset(&all);
@@ -692,40 +760,105 @@ static int start(struct proc *p, const struct proc_opts *o, const char *shell, c
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 					      POSIX_SPAWN_SETSIGDEF);
 	pid_t pid = 0;
-	int r = posix_spawn(&pid, exe, &fa, &at, args, o->env ? (char *const *)o->env : environ);
+	int r = posix_spawn(&pid, j->exe, &fa, &at, args, j->env ? j->env : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	close(out[1]);
-	close(err[1]);
+	close(j->out[1]);
+	close(j->err[1]);
+	j->out[1] = j->err[1] = -1;
 	if (r != 0) {
-		close(out[0]);
-		close(err[0]);
-		return -r;
+		j->error = r;
+		return;
 	}
+	/* The child is ours and not reaped before the loop has its pidfd:
+	 * nothing waits for an arbitrary child (see the top of the file). */
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
 		/* Without a pidfd the loop cannot learn of the exit: give up on it. */
-		int e = errno;
+		j->error = errno;
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		close(out[0]);
-		close(err[0]);
-		return -e;
+		return;
 	}
-	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-	p->pid = pid;
-	p->pidfd = pidfd;
-	uv_pipe_open(&p->out.handle, out[0]);
-	uv_pipe_open(&p->err.handle, err[0]);
-	uv_poll_init(p->loop, &p->exitpoll, pidfd);
+	j->pid = pid;
+	j->pidfd = pidfd;
+	j->pid_start = start_ticks(pid);
+}
+
+/* Back on the loop thread: the step runs, or it never started. */
+static void spawn_done(uv_work_t *req, int status)
+{
+	struct spawn_job *j = req->data;
+	struct proc *p = j->p;
+	p->job = NULL;
+	int e = status < 0 ? -status : j->error;
+	if (e) {
+		close(j->out[0]);
+		close(j->err[0]);
+		describe_spawn_error(p, -e, j->cwd, j->shell);
+		job_free(j);
+		set_state(p, PROC_NOT_STARTED);
+		uv_timer_start(&p->tick, on_tick, 0, 0);
+		return;
+	}
+	p->pid = j->pid;
+	p->pidfd = j->pidfd;
+	uv_pipe_open(&p->out.handle, j->out[0]);
+	uv_pipe_open(&p->err.handle, j->err[0]);
+	uv_poll_init(p->loop, &p->exitpoll, j->pidfd);
 	p->exitpoll.data = p;
 	p->spawn_called = true;
 	p->open_handles++;
 	p->st.spawned = true;
+	uint64_t pid_start = j->pid_start;
+	job_free(j);
 	set_state(p, PROC_RUNNING);
 	uv_poll_start(&p->exitpoll, UV_READABLE, on_pidfd);
 	start_reading(&p->out);
 	start_reading(&p->err);
+	if (p->kill_pending)
+		proc_kill_now(p);
+	else if (p->term_pending)
+		proc_kill(p);
+	if (p->cbs.started)
+		p->cbs.started(p, p->pid, pid_start, p->cbs.arg);
+}
+
+/* Queues the spawn on the thread pool. Returns 0 or -errno. */
+static int start(struct proc *p, const struct proc_opts *o, const char *shell, const char *exe)
+{
+	struct spawn_job *j = xcalloc(1, sizeof(*j));
+	j->out[0] = j->out[1] = j->err[0] = j->err[1] = -1;
+	if (pipe2(j->out, O_CLOEXEC) < 0) {
+		int e = errno;
+		free(j);
+		return -e;
+	}
+	if (pipe2(j->err, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(j->out[0]);
+		close(j->out[1]);
+		free(j);
+		return -e;
+	}
+	j->p = p;
+	j->exe = xstrdup(exe);
+	j->shell = xstrdup(shell);
+	j->script = xstrdup(o->script);
+	j->cwd = o->cwd ? xstrdup(o->cwd) : NULL;
+	j->env = o->env ? env_copy(o->env) : NULL;
+	j->req.data = j;
+	int r = uv_queue_work(p->loop, &j->req, spawn_work, spawn_done);
+	if (r < 0) {
+		close(j->out[0]);
+		close(j->out[1]);
+		close(j->err[0]);
+		close(j->err[1]);
+		job_free(j);
+		return r;
+	}
+	p->job = j;
+	set_state(p, PROC_SPAWNING);
 	return 0;
 }
 
@@ -774,6 +907,11 @@ int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs
 
 void proc_kill(struct proc *p)
 {
+	if (p && p->state == PROC_SPAWNING) {
+		p->term_pending = true;
+		p->st.killed = true;
+		return;
+	}
 	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING))
 		return;
 	if (p->state == PROC_RUNNING)
@@ -786,6 +924,11 @@ void proc_kill(struct proc *p)
 
 void proc_kill_now(struct proc *p)
 {
+	if (p && p->state == PROC_SPAWNING) {
+		p->kill_pending = true;
+		p->st.killed = true;
+		return;
+	}
 	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING))
 		return;
 	if (p->state == PROC_RUNNING)

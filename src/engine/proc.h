@@ -11,9 +11,15 @@
  *
  * Life cycle (the states of proc.c; the exit callback runs on entering OVER):
  *
- *   proc_spawn ─► RUNNING ─main exits─► DRAINING ─pipes done, group gone─► OVER ─proc_free─► FREED
- *       │                                                                   ▲
- *       └──► NOT_STARTED (spawn failed) ───── next loop iteration ──────────┘
+ *   proc_spawn ─► SPAWNING ─► RUNNING ─main exits─► DRAINING ─pipes done, group gone─► OVER ─proc_free─► FREED
+ *       │            │                                                                  ▲
+ *       └────────────┴──► NOT_STARTED (spawn failed) ───── next loop iteration ─────────┘
+ *
+ * The spawn itself (posix_spawn, which waits until the child has exec'd)
+ * runs on libuv's thread pool, so a wide round of steps starts in
+ * parallel and the loop never waits for an exec; the `started` callback
+ * says when the process exists. proc_kill and proc_kill_now while it is
+ * SPAWNING take effect as soon as it runs.
  *
  * "Pipes done": both reached EOF, or were abandoned PROC_DRAIN_MS after the
  * main exit because something outside the group (a daemon) still holds
@@ -82,6 +88,9 @@ struct proc_cbs {
 	 * `st` is valid during the call only. The callback may call proc_free.
 	 * Required. */
 	void (*exit)(struct proc *p, const struct proc_status *st, void *arg);
+	/* The process was started: its pid (== pgid) and the pid's start time
+	 * (/proc/PID/stat field 22; 0 if unknown). May be NULL. */
+	void (*started)(struct proc *p, pid_t pid, uint64_t pid_start, void *arg);
 	void *arg;
 };
 
@@ -106,8 +115,9 @@ void proc_kill(struct proc *p);
  * the step is over or if it never started.
  */
 void proc_kill_now(struct proc *p);
-/* The child's pid (== its pgid), or 0 when it never started. Stays valid
- * after the exit callback, for logs (the number may be reused by then). */
+/* The child's pid (== its pgid), or 0 before it started (see `started`)
+ * or when it never did. Stays valid after the exit callback, for logs
+ * (the number may be reused by then). */
 pid_t proc_pid(const struct proc *p);
 /* Frees the handle; only after its exit callback (calling it from inside
  * the exit callback is fine). Closes libuv handles asynchronously: the

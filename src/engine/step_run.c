@@ -9,7 +9,6 @@
 
 #include "base/buf.h"
 #include "base/map.h"
-#include "base/pidinfo.h"
 #include "engine/run_internal.h"
 #include "pipeline/expr.h"
 
@@ -259,6 +258,18 @@ static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data,
 
 static void spawn_queued(struct run *r);
 
+/* For the store only: what a resume must kill if lockstep dies. */
+static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void *arg)
+{
+	struct wf_run *w = arg;
+	(void)p;
+	const struct plan_step *ps = wf_cur_step(w);
+	struct event e = { .type = EV_STEP_PROCESS, .workflow = w->pw->name, .step = ps->id,
+			   .attempt = w->attempt, .pid = (int)pid, .pid_start = pid_start,
+			   .rollback = w->in_rollback };
+	events_emit(w->run->ev, &e);
+}
+
 static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
 {
 	struct wf_run *w = arg;
@@ -396,17 +407,9 @@ static void spawn_now(struct wf_run *w)
 		.env = env,
 		.kill_grace_ms = r->opts.kill_grace_ms,
 	};
-	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, w };
+	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, w };
 	/* Spawn failures come back through proc_exit_cb. */
 	proc_spawn(r->loop, &po, &cbs, &w->proc);
-	pid_t pid = w->proc ? proc_pid(w->proc) : 0;
-	if (pid > 0) {
-		/* For the store only: what a resume must kill if lockstep dies. */
-		struct event e = { .type = EV_STEP_PROCESS, .workflow = w->pw->name, .step = ps->id,
-				   .attempt = w->attempt, .pid = (int)pid,
-				   .pid_start = pid_start_time((int)pid), .rollback = w->in_rollback };
-		events_emit(r->ev, &e);
-	}
 	free(script);
 	free(cwd);
 	buf_release(&dir);

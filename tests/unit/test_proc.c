@@ -121,7 +121,7 @@ static void run_release(struct run *r)
 /* Runs one step to its end; the status is in r->st. */
 static void run_step(struct run *r, const struct proc_opts *o)
 {
-	struct proc_cbs cbs = { on_output, on_exit_cb, r };
+	struct proc_cbs cbs = { .output = on_output, .exit = on_exit_cb, .arg = r };
 	assert_int_equal(uv_loop_init(&r->loop), 0);
 	uv_timer_init(&r->loop, &r->guard);
 	r->guard.data = r;
@@ -413,7 +413,7 @@ static void test_bad_arguments(void **state)
 	(void)state;
 	uv_loop_t loop;
 	assert_int_equal(uv_loop_init(&loop), 0);
-	struct proc_cbs cbs = { NULL, on_exit_cb, NULL };
+	struct proc_cbs cbs = { .exit = on_exit_cb };
 	struct proc_opts o = sh_opts(NULL);
 	struct proc *p = NULL;
 	assert_int_equal(proc_spawn(&loop, &o, &cbs, &p), -EINVAL);
