@@ -1,15 +1,21 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
+#include "base/xalloc.h"
 #include "cli/cli.h"
 #include "store/report.h"
 #include "store/store.h"
 
 const char cmd_logs_usage[] =
-	"usage: lockstep logs RUN [WORKFLOW[/STEP]] [--state DIR]\n"
+	"usage: lockstep logs RUN [WORKFLOW[/STEP]] [--state DIR] [-f | --follow]\n"
 	"\n"
 	"Prints the recorded output of a run's steps, each attempt after a\n"
 	"header line '==> WORKFLOW/STEP attempt N: STATUS, exit CODE, DURATION <==',\n"
@@ -17,29 +23,423 @@ const char cmd_logs_usage[] =
 	"one WORKFLOW (an instance name such as 'deploy[region=eu]'), or one\n"
 	"step (WORKFLOW/STEP, STEP being the step id).\n"
 	"\n"
+	"With --follow, a run in progress is followed until it ends: what the\n"
+	"attempt being printed writes appears as it is written, and attempts\n"
+	"that start later follow with their headers, in the order they started\n"
+	"(attempts that run at the same time are shown one after the other: the\n"
+	"next once the one before it has finished). It ends when the run\n"
+	"finishes (exit 0) or is interrupted, its lockstep process gone (exit 1).\n"
+	"On a finished run it prints what plain 'logs' prints.\n"
+	"\n"
 	"options:\n"
+	"  -f, --follow   follow a run in progress until it ends\n"
 	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
 	"  -h, --help     show this help\n"
 	"\n"
-	"exit codes: 0 ok, 1 no such run, workflow or step, 2 usage error (RUN is\n"
-	"            not a run id), 4 state store error (including a missing state\n"
-	"            directory)\n";
+	"exit codes: 0 ok, 1 no such run, workflow or step, or (--follow) the run\n"
+	"            was interrupted, 2 usage error (RUN is not a run id), 4 state\n"
+	"            store error (including a missing state directory), 130 (--follow)\n"
+	"            stopped by SIGINT\n";
+
+/* ---- --follow ----
+ *
+ * The store says which attempts exist and whether each has finished; the
+ * log files hold their output. Every FOLLOW_POLL_MS the run is loaded
+ * again and the attempt being printed is read on from where the last read
+ * stopped, so no byte is printed twice. Attempts are printed whole, one
+ * after the other, in the order plain `logs` prints them (by the seq of
+ * their step.started): the next one starts once the store says the one
+ * before it has finished, and a finished attempt's log is complete (the
+ * engine closes the log before it emits step.finished, and an event is
+ * committed before anything later happens).
+ *
+ * The header and the messages below are those of report_logs(), which
+ * prints a run that has ended; they are repeated here because report.c
+ * has no way to print one attempt from a given offset.
+ */
+
+#define FOLLOW_POLL_MS 100
+
+static volatile sig_atomic_t follow_sigint;
+
+static void follow_on_sigint(int sig)
+{
+	(void)sig;
+	follow_sigint = 1;
+}
+
+/*
+ * An attempt's place in the order `logs` prints: the seq of its
+ * step.started; workflow, step and attempt number only break ties, which
+ * a well-formed store does not have.
+ */
+struct attempt_key {
+	uint64_t seq;
+	size_t wf, step;
+	int attempt;
+};
+
+struct attempt_ref {
+	struct attempt_key key;
+	const struct store_workflow *wf;
+	const struct store_step *step;
+	const struct store_attempt *att;
+};
+
+struct follow {
+	const char *state;
+	const char *select;        /* WORKFLOW or WORKFLOW/STEP, or NULL */
+	bool begun;                /* an attempt's header has been printed */
+	struct attempt_key cur;    /* the last such attempt */
+	bool cur_done;             /* ... and all of it has been printed */
+	int fd;                    /* its log file, or -1 (not there yet) */
+	int last;                  /* the last byte of it printed, or -1 */
+};
+
+static int key_cmp(const struct attempt_key *x, const struct attempt_key *y)
+{
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	if (x->wf != y->wf)
+		return x->wf < y->wf ? -1 : 1;
+	if (x->step != y->step)
+		return x->step < y->step ? -1 : 1;
+	return (x->attempt > y->attempt) - (x->attempt < y->attempt);
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return key_cmp(&((const struct attempt_ref *)a)->key, &((const struct attempt_ref *)b)->key);
+}
+
+/*
+ * Resolves `select` as report_logs() does: a workflow instance name first
+ * (they may hold '/'), else WORKFLOW/STEP split at the last '/'. False
+ * when it names nothing of the run.
+ */
+static bool pick(const struct store_run *r, const char *select, const struct store_workflow **wf,
+		 const struct store_step **step)
+{
+	*wf = NULL;
+	*step = NULL;
+	if (!select)
+		return true;
+	for (size_t i = 0; i < r->nwfs; i++)
+		if (!strcmp(r->wfs[i].name, select)) {
+			*wf = &r->wfs[i];
+			return true;
+		}
+	const char *slash = strrchr(select, '/');
+	if (!slash)
+		return false;
+	size_t n = (size_t)(slash - select);
+	for (size_t i = 0; i < r->nwfs && !*step; i++) {
+		const struct store_workflow *w = &r->wfs[i];
+		if (strlen(w->name) != n || strncmp(w->name, select, n))
+			continue;
+		for (size_t k = 0; k < w->nsteps; k++)
+			if (!strcmp(w->steps[k].id, slash + 1)) {
+				*wf = w;
+				*step = &w->steps[k];
+				break;
+			}
+	}
+	return *step != NULL;
+}
+
+static void fmt_dur(uint64_t ms, char *out, size_t n)
+{
+	if (ms < 1000)
+		snprintf(out, n, "%llums", (unsigned long long)ms);
+	else if (ms < 60000)
+		snprintf(out, n, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(out, n, "%llum%02llus", (unsigned long long)(ms / 60000),
+			 (unsigned long long)(ms / 1000 % 60));
+	else
+		snprintf(out, n, "%lluh%02llum", (unsigned long long)(ms / 3600000),
+			 (unsigned long long)(ms / 60000 % 60));
+}
+
+static void print_header(const struct attempt_ref *x, FILE *out)
+{
+	fprintf(out, "==> %s/%s attempt %d", x->wf->name, x->step->id, x->att->attempt);
+	if (x->step->rollback)
+		fputs(" (rollback)", out);
+	if (x->att->finished) {
+		char d[32];
+		fmt_dur(x->att->duration_ms, d, sizeof(d));
+		fprintf(out, ": %s", x->att->status);
+		if (x->att->has_exit_code)
+			fprintf(out, ", exit %d", x->att->exit_code);
+		fprintf(out, ", %s", d);
+	} else {
+		fputs(": running", out);
+	}
+	fputs(" <==\n", out);
+}
+
+/*
+ * Prints what the current attempt's log holds beyond what was printed,
+ * opening the file first if it is not open yet (a run step's log appears
+ * only once its process is spawned, after its step.started).
+ */
+static void drain(struct follow *f, const char *path, FILE *out)
+{
+	if (f->fd < 0) {
+		f->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (f->fd < 0)
+			return;
+	}
+	char chunk[65536];
+	while (!follow_sigint) {
+		ssize_t n = read(f->fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (fwrite(chunk, 1, (size_t)n, out) != (size_t)n)
+			break;
+		f->last = (unsigned char)chunk[n - 1];
+	}
+}
+
+/*
+ * Prints what is new in `r` for the selection. With `ended` (the run is
+ * over: nothing will be written any more), prints everything that is left.
+ */
+static void follow_print(struct follow *f, const struct store_run *r, bool ended, FILE *out)
+{
+	const struct store_workflow *swf;
+	const struct store_step *sstep;
+	if (!pick(r, f->select, &swf, &sstep))
+		return; /* checked before following; the plan does not change */
+	VEC(struct attempt_ref) refs = { 0 };
+	for (size_t i = 0; i < r->nwfs; i++) {
+		const struct store_workflow *w = &r->wfs[i];
+		if (swf && w != swf)
+			continue;
+		for (size_t k = 0; k < w->nsteps; k++) {
+			const struct store_step *s = &w->steps[k];
+			if (sstep && s != sstep)
+				continue;
+			if (!sstep && strcmp(s->kind, "run"))
+				continue;
+			for (size_t a = 0; a < s->natt; a++) {
+				struct attempt_ref *ref = VEC_PUSH(refs);
+				ref->key = (struct attempt_key){ s->att[a].seq, i, k, s->att[a].attempt };
+				ref->wf = w;
+				ref->step = s;
+				ref->att = &s->att[a];
+			}
+		}
+	}
+	if (refs.n) /* refs.v is NULL then, which qsort must not get */
+		qsort(refs.v, refs.n, sizeof(*refs.v), ref_cmp);
+	struct buf path = BUF_INIT;
+	for (size_t i = 0; i < refs.n && !follow_sigint; i++) {
+		const struct attempt_ref *x = &refs.v[i];
+		int c = f->begun ? key_cmp(&x->key, &f->cur) : 1;
+		if (c < 0 || (c == 0 && f->cur_done))
+			continue;
+		if (c > 0) {
+			if (f->fd >= 0)
+				close(f->fd);
+			print_header(x, out);
+			f->begun = true;
+			f->cur = x->key;
+			f->cur_done = false;
+			f->fd = -1;
+			f->last = -1;
+		}
+		buf_reset(&path);
+		store_log_path(f->state, r->info.id, x->wf->name, x->step->id, x->att->attempt, &path);
+		/* Finished as of this load, which came before this read: the
+		 * read sees the whole log. */
+		bool over = x->att->finished || ended;
+		drain(f, path.s, out);
+		if (!over || follow_sigint)
+			break;
+		if (f->fd < 0 && strcmp(x->step->kind, "run"))
+			fputs("(a barrier or wait step: no output)\n", out);
+		else if (f->fd < 0)
+			fprintf(out, "(no log file: %s)\n", path.s);
+		else if (f->last >= 0 && f->last != '\n')
+			fputc('\n', out);
+		if (f->fd >= 0)
+			close(f->fd);
+		f->fd = -1;
+		f->cur_done = true;
+	}
+	if (ended && !f->begun && sstep && !follow_sigint)
+		fprintf(out, "(%s/%s has not started)\n", swf->name, sstep->id);
+	buf_release(&path);
+	VEC_FREE(refs);
+}
+
+/*
+ * Standard output is gone (`| head` exited): end as any filter does then,
+ * by SIGPIPE, which shells do not report.
+ */
+static int output_gone(void)
+{
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	return 128 + SIGPIPE;
+}
+
+/* Flushes standard output: -1 when all is well, else the exit status. */
+static int flush_out(void)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return -1;
+	if (follow_sigint)
+		return EXIT_ABORTED;
+	if (errno == EPIPE)
+		return output_gone();
+	fprintf(stderr, "lockstep logs: cannot write the logs: %s\n", strerror(errno));
+	return EXIT_FAILED;
+}
+
+/*
+ * Waits FOLLOW_POLL_MS, or less when SIGINT comes. Polling standard output
+ * for nothing reports only its errors: a pipe whose reader has gone, so
+ * that `logs -f | head` ends when head does, not at the next write.
+ */
+static bool wait_poll(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+	int n = poll(&p, 1, FOLLOW_POLL_MS);
+	return !(n > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)));
+}
+
+/*
+ * Loads run `id`. A run read as interrupted is read again: the owner is
+ * checked after the read, so an owner that recorded the end of its run and
+ * exited in between would look interrupted; read after its exit, the run
+ * is what it really is.
+ */
+static int load(struct store *st, uint64_t id, struct store_run *run, struct buf *err)
+{
+	int r = store_load_run(st, id, 0, run, err);
+	if (r == 0 && !strcmp(run->info.status, "interrupted")) {
+		store_run_release(run);
+		r = store_load_run(st, id, 0, run, err);
+	}
+	return r;
+}
+
+/* Prints `s` for a shell: as it is when that is safe, else single-quoted. */
+static void put_shell_word(const char *s, FILE *out)
+{
+	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+-=.,:/@%") ==
+			  strlen(s)) {
+		fputs(s, out);
+		return;
+	}
+	fputc('\'', out);
+	for (const char *c = s; *c; c++) {
+		if (*c == '\'')
+			fputs("'\\''", out);
+		else
+			fputc(*c, out);
+	}
+	fputc('\'', out);
+}
+
+/*
+ * A run that cannot finish any more (its owner is gone): says so on
+ * standard error, with the command that continues it, `--state` included
+ * when it was given. Returns EXIT_FAILED.
+ */
+static int interrupted(const struct store_run_info *ri, const char *state_opt)
+{
+	fprintf(stderr,
+		"lockstep logs: run %llu was interrupted: the lockstep process that ran it (pid %d on %s) "
+		"is gone; continue it with: lockstep resume %llu",
+		(unsigned long long)ri->id, ri->pid, ri->host ? ri->host : "?", (unsigned long long)ri->id);
+	if (state_opt) {
+		fputs(" --state ", stderr);
+		put_shell_word(state_opt, stderr);
+	}
+	fputc('\n', stderr);
+	return EXIT_FAILED;
+}
+
+/*
+ * Follows run `id` (status running, borrowed store) until it ends: exit 0
+ * when it finished, 1 when it was interrupted, 130 on SIGINT.
+ */
+static int follow_run(struct store *st, uint64_t id, const char *state, const char *state_opt,
+		      const char *select)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = follow_on_sigint;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a write blocked on a full pipe returns on SIGINT. */
+	sigaction(SIGINT, &sa, NULL);
+	/* Whatever was inherited, a closed pipe ends lockstep quietly. */
+	signal(SIGPIPE, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+
+	struct follow f = { .state = state, .select = select, .fd = -1, .last = -1 };
+	struct buf err = BUF_INIT;
+	int rc = -1;
+	while (rc < 0) {
+		if (follow_sigint) {
+			rc = EXIT_ABORTED;
+			break;
+		}
+		struct store_run run;
+		int r = load(st, id, &run, &err);
+		if (r < 0) {
+			fflush(stdout);
+			fprintf(stderr, "lockstep logs: %s\n", err.s);
+			rc = cli_store_exit(r);
+			break;
+		}
+		bool ended = strcmp(run.info.status, "running") != 0;
+		follow_print(&f, &run, ended, stdout);
+		rc = flush_out();
+		if (rc < 0 && follow_sigint)
+			rc = EXIT_ABORTED;
+		if (rc < 0 && ended)
+			rc = strcmp(run.info.status, "interrupted") ? EXIT_OK : interrupted(&run.info, state_opt);
+		store_run_release(&run);
+		if (rc < 0 && !wait_poll())
+			rc = output_gone();
+	}
+	if (f.fd >= 0)
+		close(f.fd);
+	buf_release(&err);
+	return rc;
+}
 
 int cmd_logs(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
+		{ "follow", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state = NULL;
+	const char *state_opt = NULL;
+	bool follow = false;
 	int c;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hf", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			state = optarg;
+			state_opt = optarg;
+			break;
+		case 'f':
+			follow = true;
 			break;
 		case 'h':
 			fputs(cmd_logs_usage, stdout);
@@ -60,18 +460,41 @@ int cmd_logs(int argc, char **argv)
 		return cli_usage_error("logs", "'%s' is not a run id: run ids are 1, 2, 3...",
 				       argv[optind]);
 	const char *select = argc - optind == 2 ? argv[optind + 1] : NULL;
-	state = cli_state_dir(state);
+	const char *state = cli_state_dir(state_opt);
+
+	if (state_opt && !*state_opt)
+		state_opt = NULL;
 
 	struct buf err = BUF_INIT;
 	struct store *st;
 	struct store_run run;
 	int r = store_open(state, STORE_READONLY, &st, &err);
 	if (r == 0) {
-		r = store_load_run(st, id, 0, &run, &err);
+		r = follow ? load(st, id, &run, &err) : store_load_run(st, id, 0, &run, &err);
+		const struct store_workflow *swf;
+		const struct store_step *sstep;
+		if (r == 0 && follow && !strcmp(run.info.status, "running") &&
+		    pick(&run, select, &swf, &sstep)) {
+			store_run_release(&run);
+			buf_release(&err);
+			int rc = follow_run(st, id, state, state_opt, select);
+			store_close(st);
+			return rc;
+		}
 		store_close(st);
 	}
+	/*
+	 * A run that has ended is printed as plain `logs` prints it; so is a
+	 * selection that names nothing, which report_logs refuses, with the
+	 * message plain `logs` gives, before it prints anything.
+	 */
+	int rc = EXIT_OK;
 	if (r == 0) {
 		r = report_logs(&run, state, select, stdout, &err);
+		if (r == 0 && follow && !strcmp(run.info.status, "interrupted")) {
+			fflush(stdout);
+			rc = interrupted(&run.info, state_opt);
+		}
 		store_run_release(&run);
 	}
 	if (r < 0) {
@@ -80,5 +503,5 @@ int cmd_logs(int argc, char **argv)
 		return cli_store_exit(r);
 	}
 	buf_release(&err);
-	return EXIT_OK;
+	return rc;
 }

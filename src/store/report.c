@@ -549,7 +549,8 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 			}
 		}
 	}
-	qsort(refs.v, refs.n, sizeof(*refs.v), by_seq);
+	if (refs.n)
+		qsort(refs.v, refs.n, sizeof(*refs.v), by_seq);
 	struct buf path = BUF_INIT;
 	for (size_t i = 0; i < refs.n; i++) {
 		const struct attempt_ref *x = &refs.v[i];
