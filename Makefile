@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 600
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES := gcc make cmake ninja-build pkg-config libyaml-dev libjansson-dev \
-	libcmocka-dev libuv1-dev libsqlite3-dev jq graphviz time
+	libcmocka-dev libuv1-dev libsqlite3-dev sqlite3 jq graphviz time
 
 .PHONY: all build deps check demo asan fuzz install clean bench
 

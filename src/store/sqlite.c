@@ -202,23 +202,60 @@ _Static_assert(NMIGRATIONS == STORE_SQLITE_SCHEMA, "one migration per schema ver
 
 static const struct store_ops sqlite_ops;
 
+/* The most $LOCKSTEP_BUSY_TIMEOUT_MS may ask for: one hour. */
+#define BUSY_TIMEOUT_MAX_MS 3600000
+
+/*
+ * How long a writer waits for another one: BUSY_TIMEOUT_MS, or
+ * $LOCKSTEP_BUSY_TIMEOUT_MS when it is set (a knob for tests and
+ * operators; docs/store.md). -1 when the variable holds anything but a
+ * whole number of milliseconds from 0 to BUSY_TIMEOUT_MAX_MS:
+ * store_sqlite_open refuses to open then, so later calls see a valid value.
+ */
+static int busy_timeout_ms(void)
+{
+	const char *v = getenv("LOCKSTEP_BUSY_TIMEOUT_MS");
+	if (!v || !*v)
+		return BUSY_TIMEOUT_MS;
+	if (*v < '0' || *v > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	long ms = strtol(v, &end, 10);
+	if (errno || *end || ms > BUSY_TIMEOUT_MAX_MS)
+		return -1;
+	return (int)ms;
+}
+
+/* What to do about a damaged database; lockstep never repairs or replaces one. */
+#define DAMAGED_HINT \
+	". lockstep leaves it as it is: restore it from a backup, or move it away to start a new history"
+
 int sqlite_fail(struct sqlite_store *s, struct buf *err, const char *what)
 {
 	int code = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_CANTOPEN;
 	const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(code);
+	if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB) {
+		/* The file is the problem, whatever lockstep was doing with it. */
+		buf_addf(err, "%s is damaged or is not a lockstep database (%s)" DAMAGED_HINT, s->base.where, msg);
+		return STORE_EBACKEND;
+	}
 	buf_addf(err, "%s: %s: %s", s->base.where, what, msg);
 	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
 	if (sys && sys != ENOENT && (code & 0xff) != SQLITE_BUSY)
 		buf_addf(err, " (%s)", strerror(sys));
 	switch (code & 0xff) {
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		buf_addf(err, " (another process held it for more than %d s)", BUSY_TIMEOUT_MS / 1000);
+	case SQLITE_LOCKED: {
+		int ms = busy_timeout_ms();
+		if (ms >= 1000 && ms % 1000 == 0)
+			buf_addf(err, " (another process holds its write lock: lockstep waited %d s, then gave up)",
+				 ms / 1000);
+		else
+			buf_addf(err, " (another process holds its write lock: lockstep waited %d ms, then gave up)",
+				 ms);
 		break;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		buf_adds(err, " (the file is damaged or not a lockstep database)");
-		break;
+	}
 	case SQLITE_READONLY:
 	case SQLITE_CANTOPEN:
 	case SQLITE_PERM:
@@ -388,6 +425,48 @@ static int open_db(struct sqlite_store *s, int how, bool create, struct buf *err
 #ifdef SQLITE_OPEN_EXRESCODE
 	oflags |= SQLITE_OPEN_EXRESCODE;
 #endif
+	/*
+	 * A new database appears whole. SQLite creates a file empty and writes
+	 * its header later, so another lockstep could find a lockstep.db of 0
+	 * bytes in between. Instead it is made under a temporary name and then
+	 * linked into place, which fails when another lockstep was first (then
+	 * that one is used). So a lockstep.db of 0 bytes is always a damaged
+	 * one, and store_sqlite_open refuses it. On a file system without hard
+	 * links the database is created in place.
+	 */
+	if (create && !how && access(s->base.where, F_OK) < 0 && errno == ENOENT) {
+		struct buf tmp = BUF_INIT;
+		buf_addf(&tmp, "%s.new.%ld", s->base.where, (long)getpid());
+		unlink(tmp.s);
+		sqlite3 *db = NULL;
+		int rc = sqlite3_open_v2(tmp.s, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+					 NULL);
+		/* Switching an empty database to WAL writes its header. */
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			buf_addf(err, "%s: cannot create %s: %s", s->base.where, tmp.s,
+				 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+			sqlite3_close_v2(db);
+			unlink(tmp.s);
+			buf_release(&tmp);
+			return STORE_EBACKEND;
+		}
+		sqlite3_close_v2(db);
+		struct stat sb;
+		int e = 0;
+		if (stat(tmp.s, &sb) == 0 && sb.st_size > 0 && link(tmp.s, s->base.where) < 0 && errno != EEXIST)
+			e = errno;
+		unlink(tmp.s);
+		buf_release(&tmp);
+		if (e && e != EPERM && e != ENOTSUP && e != EOPNOTSUPP && e != EMLINK) {
+			buf_addf(err, "cannot create %s: %s", s->base.where, strerror(e));
+			return -e;
+		}
+		/* Created, by this lockstep or another; or, without hard links, to be created in place. */
+		if (!e && access(s->base.where, F_OK) == 0)
+			oflags &= ~SQLITE_OPEN_CREATE;
+	}
 	char *uri = NULL;
 	if (how == 2) {
 		oflags |= SQLITE_OPEN_URI;
@@ -398,7 +477,7 @@ static int open_db(struct sqlite_store *s, int how, bool create, struct buf *err
 	if (rc != SQLITE_OK)
 		return sqlite_fail(s, err, "cannot open");
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(s->db, busy_timeout_ms());
 	s->read_only = how != 0;
 	return read_version(s, &s->version, err);
 }
@@ -449,6 +528,12 @@ int store_sqlite_open(const char *state_dir, unsigned flags, int target, struct 
 		return -ENOTDIR;
 	}
 
+	if (busy_timeout_ms() < 0) {
+		buf_addf(err, "LOCKSTEP_BUSY_TIMEOUT_MS is '%s': it must be a whole number of milliseconds from 0 to %d",
+			 getenv("LOCKSTEP_BUSY_TIMEOUT_MS"), BUSY_TIMEOUT_MAX_MS);
+		return -EINVAL;
+	}
+
 	struct sqlite_store *s = xcalloc(1, sizeof(*s));
 	s->base.ops = &sqlite_ops;
 	s->base.state_dir = xstrdup(state_dir);
@@ -463,6 +548,16 @@ int store_sqlite_open(const char *state_dir, unsigned flags, int target, struct 
 		return 0;
 	}
 	int r;
+	/* SQLite would take an empty file for a new database and write one
+	 * into it, hiding that a history was lost; no lockstep leaves one
+	 * (open_db). */
+	struct stat db;
+	if (stat(s->base.where, &db) == 0 && S_ISREG(db.st_mode) && db.st_size == 0) {
+		buf_addf(err, "%s is damaged or is not a lockstep database (the file is empty)" DAMAGED_HINT,
+			 s->base.where);
+		r = STORE_EBACKEND;
+		goto fail;
+	}
 	/* A writer says plainly what it cannot write (SQLite's messages for
 	 * it are vague: "unable to open database file"). */
 	if (!reader && access(state_dir, W_OK) < 0) {
@@ -499,7 +594,9 @@ int store_sqlite_open(const char *state_dir, unsigned flags, int target, struct 
 	 */
 	if ((r = sqlite_exec(s, "PRAGMA cache_size = -256", err, "cannot set the cache size")) < 0)
 		goto fail;
-	if (!s->read_only) {
+	/* A reader writes nothing: not even into a database created but not
+	 * yet written (by a lockstep about to write it). */
+	if (!s->read_only && !(reader && s->version == 0)) {
 		/* Persistent in the file; cheap to ask again. The busy timeout
 		 * covers another process holding the lock meanwhile. */
 		if ((r = sqlite_exec(s, "PRAGMA journal_mode = WAL", err, "cannot switch to WAL mode")) < 0)
