@@ -74,6 +74,7 @@ struct run {
 	size_t *group_steps_done;   /* per group: workflows past their steps list */
 	size_t *group_terminal;     /* per group: workflows in a terminal state */
 	size_t nprocs;              /* step processes running now */
+	size_t nspawning;           /* of those, being spawned on the thread pool */
 	size_t max_procs;           /* at most this many at once (file descriptors) */
 	VEC(size_t) spawn_wait;     /* workflows whose run step waits for a slot */
 	VEC(size_t) commit_wait;    /* workflows whose run step waits for a commit */

@@ -258,11 +258,25 @@ static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data,
 
 static void spawn_queued(struct run *r);
 
+/*
+ * A step may start now: a process slot is free (descriptors), and fewer
+ * than SPAWN_INFLIGHT spawns are on the thread pool. Only the steps being
+ * spawned hold a copy of their environment and command; the rest wait in
+ * spawn_wait with nothing built, which bounds memory at any width.
+ */
+#define SPAWN_INFLIGHT 32
+static bool spawn_slot(const struct run *r)
+{
+	return r->nprocs < r->max_procs && r->nspawning < SPAWN_INFLIGHT;
+}
+
 /* For the store only: what a resume must kill if lockstep dies. */
 static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void *arg)
 {
 	struct wf_run *w = arg;
 	(void)p;
+	w->run->nspawning--;
+	spawn_queued(w->run);
 	const struct plan_step *ps = wf_cur_step(w);
 	struct event e = { .type = EV_STEP_PROCESS, .workflow = w->pw->name, .step = ps->id,
 			   .attempt = w->attempt, .pid = (int)pid, .pid_start = pid_start,
@@ -274,6 +288,8 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 {
 	struct wf_run *w = arg;
 	struct run *r = w->run;
+	if (!st->spawned)
+		r->nspawning--;
 	/*
 	 * Out of descriptors after all (handles of ended steps close a loop
 	 * iteration later): wait for a slot like any queued step, if any other
@@ -321,7 +337,7 @@ static void spawn_now(struct wf_run *w);
 /* Starts the next queued run step, if there is a free slot. */
 static void spawn_queued(struct run *r)
 {
-	while (r->nprocs < r->max_procs && r->spawn_wait_head < r->spawn_wait.n) {
+	while (spawn_slot(r) && r->spawn_wait_head < r->spawn_wait.n) {
 		struct wf_run *w = &r->wfs[r->spawn_wait.v[r->spawn_wait_head++]];
 		if (r->spawn_wait_head == r->spawn_wait.n)
 			r->spawn_wait.n = r->spawn_wait_head = 0;
@@ -346,7 +362,7 @@ void run_committed(struct run *r)
 		struct wf_run *w = &r->wfs[ws[i]];
 		if (!w->spawn_pending)
 			continue; /* cancelled meanwhile (timeout, abort) */
-		if (r->nprocs >= r->max_procs) {
+		if (!spawn_slot(r)) {
 			*VEC_PUSH(r->spawn_wait) = w->index;
 			continue;
 		}
@@ -376,7 +392,7 @@ void step_run_begin(struct wf_run *w)
 		*VEC_PUSH(r->commit_wait) = w->index;
 		return;
 	}
-	if (r->nprocs >= r->max_procs) {
+	if (!spawn_slot(r)) {
 		w->spawn_pending = true;
 		*VEC_PUSH(r->spawn_wait) = w->index;
 		return;
@@ -389,6 +405,7 @@ static void spawn_now(struct wf_run *w)
 	struct run *r = w->run;
 	const struct plan_step *ps = wf_cur_step(w);
 	r->nprocs++;
+	r->nspawning++;
 	log_open(w, ps);
 	char **env = build_env(w, ps);
 	struct buf dir = BUF_INIT;

@@ -942,12 +942,18 @@ struct pipeline *pipeline_load_text_lenient(const char *file, const char *text, 
 	p->source = arena_strndup(&p->arena, text, len);
 	p->source_len = len;
 	struct loader L = { .file = p->file, .d = d, .p = p, .a = &p->arena };
-	struct ynode *root = yaml_parse(p->file, p->source, len, &p->arena, d);
+	/* The tree is only needed while loading: the model keeps the scalar
+	 * strings (in the pipeline's arena) and copies of positions, not the
+	 * nodes, which are a fifth of a big pipeline's memory. */
+	struct arena tree = ARENA_INIT;
+	struct ynode *root = yaml_parse_split(p->file, p->source, len, &tree, &p->arena, d);
 	if (root)
 		load_pipeline(&L, root);
 	map_release(&L.vars);
 	map_release(&L.workflows);
-	if (!root || root->kind != YNODE_MAP || !p->name) {
+	bool usable = root && root->kind == YNODE_MAP && p->name;
+	arena_release(&tree);
+	if (!usable) {
 		if (d->errors == errors)
 			diag_add(d, DIAG_ERROR, file, 0, 0, "not a usable pipeline");
 		pipeline_free(p);

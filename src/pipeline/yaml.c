@@ -25,7 +25,8 @@ struct anchor {
 
 struct parser {
 	const char *file;
-	struct arena *arena;
+	struct arena *arena;      /* nodes and their arrays */
+	struct arena *strings;    /* scalar values (they outlive the tree) */
 	struct diag *d;
 	VEC(struct frame) stack;
 	VEC(struct anchor) anchors;
@@ -247,7 +248,7 @@ static void on_scalar(struct parser *p, yaml_event_t *ev)
 		fail(p, ev->start_mark, "string contains a NUL character");
 		return;
 	}
-	n->str = arena_strndup(p->arena, (const char *)ev->data.scalar.value, len);
+	n->str = arena_strndup(p->strings, (const char *)ev->data.scalar.value, len);
 	n->len = len;
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag;
 	add_anchor(p, ev->data.scalar.anchor, n, 1);
@@ -284,6 +285,12 @@ static int char_at(const char *text, size_t len, yaml_mark_t mark)
 struct ynode *yaml_parse(const char *file, const char *text, size_t len, struct arena *arena,
 			 struct diag *d)
 {
+	return yaml_parse_split(file, text, len, arena, arena, d);
+}
+
+struct ynode *yaml_parse_split(const char *file, const char *text, size_t len, struct arena *nodes,
+			       struct arena *strings, struct diag *d)
+{
 	if (!check_text(file, (const unsigned char *)text, len, d))
 		return NULL;
 	/* A UTF-8 byte order mark carries no meaning; columns start after it. */
@@ -292,7 +299,7 @@ struct ynode *yaml_parse(const char *file, const char *text, size_t len, struct 
 		len -= 3;
 	}
 
-	struct parser p = { .file = file, .arena = arena, .d = d };
+	struct parser p = { .file = file, .arena = nodes, .strings = strings, .d = d };
 	yaml_parser_t yp;
 	if (!yaml_parser_initialize(&yp))
 		xalloc_die();

@@ -43,6 +43,13 @@ struct ynode {
  */
 struct ynode *yaml_parse(const char *file, const char *text, size_t len, struct arena *arena,
 			 struct diag *d);
+/*
+ * The same, with the nodes and their arrays in `nodes` and the scalar
+ * values (ynode.str of scalars) in `strings`: a loader that keeps only
+ * strings can release `nodes` once it is done with the tree.
+ */
+struct ynode *yaml_parse_split(const char *file, const char *text, size_t len, struct arena *nodes,
+			       struct arena *strings, struct diag *d);
 
 /* Scalar helpers: true when the plain scalar spells null (`~`, `null`, empty). */
 bool ynode_is_null(const struct ynode *n);
