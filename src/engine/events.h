@@ -75,6 +75,11 @@ static inline int event_type_internal(enum event_type t)
  */
 struct event {
 	enum event_type type;
+	int attempt;               /* step.started: 1, 2, ... */
+	int exit_code;
+	int pid;                   /* step.process: the process (and its group) */
+	bool has_exit_code;        /* step.finished: exit_code is a number, else null */
+	bool rollback;             /* step.*: the step is in the rollback list (extension field) */
 	uint64_t seq;              /* set by events_emit: 1, 2, ... */
 	int64_t ts_ms;             /* set by events_emit: wall clock, ms since the epoch */
 	uint64_t run;              /* set by events_emit */
@@ -87,17 +92,12 @@ struct event {
 	size_t nparticipants;
 	const char *workflow;      /* workflow.*, step.*, barrier.arrived */
 	const char *step;          /* step.*: the step id */
-	int attempt;               /* step.started: 1, 2, ... */
 	const char *status;        /* step.finished, workflow.finished, run.finished */
-	bool has_exit_code;        /* step.finished: exit_code is a number, else null */
-	int exit_code;
 	uint64_t duration_ms;      /* step.finished */
 	const char *barrier;       /* barrier.* */
 	const char *reason;        /* barrier.broken, workflow.rollback, workflow.finished (or NULL) */
 	const char *origin;        /* barrier.broken: workflow or NULL */
-	bool rollback;             /* step.*: the step is in the rollback list (extension field) */
 	const char *mode;          /* run.resumed: "resume" or "abort" */
-	int pid;                   /* step.process: the process (and its group) */
 	uint64_t pid_start;        /* step.process: its start time (base/pidinfo.h) */
 };
 

@@ -54,31 +54,35 @@ enum step_kind {
 
 enum shell_kind { SHELL_SH, SHELL_BASH };
 
-/* A step as written. String fields may contain ${{ }} expressions. */
+/*
+ * A step as written. String fields may contain ${{ }} expressions. The
+ * small fields come first so the struct packs tight (a big pipeline has
+ * tens of thousands of steps).
+ */
 struct step {
 	enum step_kind kind;
+	enum shell_kind shell; /* STEP_RUN */
+	int retries;
+	bool id_explicit;
+	bool name_explicit;
+	bool run_plain_single_line;
+	bool barrier_plain_single_line;
+	bool continue_on_error;
 	struct pos pos;        /* the step's mapping (the "-" item) */
 	struct pos kind_pos;   /* the value of the kind key */
-	const char *id;        /* explicit or derived ("step-3", "barrier-fe") */
-	bool id_explicit;
 	struct pos id_pos;
-	const char *name;      /* explicit or derived from the kind */
-	bool name_explicit;
 	struct pos name_pos;
+	struct pos dir_pos;
+	const char *id;        /* explicit or derived ("step-3", "barrier-fe") */
+	const char *name;      /* explicit or derived from the kind */
 	/* kind-specific */
 	const char *run;       /* STEP_RUN: the shell text */
-	bool run_plain_single_line;
-	enum shell_kind shell;
 	const char *dir;       /* STEP_RUN: working directory, or NULL */
-	struct pos dir_pos;
 	const char *barrier;   /* STEP_BARRIER: the id, maybe with expressions */
-	bool barrier_plain_single_line;
 	uint64_t wait_ms;      /* STEP_WAIT */
 	/* common */
 	uint64_t timeout_ms;   /* 0: none */
-	int retries;
 	uint64_t retry_delay_ms;
-	bool continue_on_error;
 	struct kvlist env;
 };
 

@@ -12,6 +12,7 @@
 #define LS_YAML_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "base/arena.h"
@@ -22,17 +23,19 @@
 
 enum ynode_kind { YNODE_SCALAR, YNODE_MAP, YNODE_SEQ };
 
+/* Packed to 48 bytes: a big pipeline has hundreds of thousands of nodes
+ * (a file is at most 4 MiB, so lengths and counts fit in 32 bits). */
 struct ynode {
-	enum ynode_kind kind;
+	uint8_t kind;       /* enum ynode_kind */
+	bool plain;         /* YNODE_SCALAR: unquoted, not a block scalar: may be null/bool/int */
 	int line, col;      /* 1-based position of the node's first character */
+	uint32_t n;         /* YNODE_MAP, YNODE_SEQ: number of entries */
+	uint32_t len;       /* YNODE_SCALAR: length of str */
 	/* YNODE_SCALAR */
 	const char *str;    /* NUL-terminated value (may contain no NULs) */
-	size_t len;
-	bool plain;         /* unquoted, not a block scalar: may be null/bool/int */
 	/* YNODE_MAP: keys[i] -> vals[i]; YNODE_SEQ: vals[i] */
 	struct ynode **keys;
 	struct ynode **vals;
-	size_t n;
 };
 
 /*
