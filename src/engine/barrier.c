@@ -341,6 +341,13 @@ void coord_restore_waiting(struct coord *c, size_t wf, size_t b)
 	wait_set(c, wf, b);
 }
 
+void coord_restore_settle(struct coord *c, uint64_t now)
+{
+	for (size_t b = 0; b < c->nbarriers; b++)
+		if (c->barriers[b].state == BARRIER_OPEN && c->barriers[b].npending == 0)
+			barrier_transition(c, b, BARRIER_PASSED, NULL, NONE, now);
+}
+
 /* ---- deadlock detection (B8) ---- */
 
 /*

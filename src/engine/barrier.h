@@ -237,6 +237,13 @@ void coord_restore_decision(struct coord *c, size_t b, enum barrier_state to, co
 			    size_t origin, uint64_t at);
 /* Workflow `wf` waits at `b`, where it arrived and which is OPEN. */
 void coord_restore_waiting(struct coord *c, size_t wf, size_t b);
+/*
+ * Decides, now and through `decided`, what the restored state already
+ * implies but the record did not get to: an OPEN barrier that nobody is
+ * pending at any more passes (its last arrival was recorded, its pass
+ * was not).
+ */
+void coord_restore_settle(struct coord *c, uint64_t now);
 
 /*
  * Checks the invariants (for tests): aborts with a message when one does

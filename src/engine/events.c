@@ -29,6 +29,14 @@ void events_init(struct events *e, uint64_t run)
 	memset(e, 0, sizeof(*e));
 	e->run = run;
 	buf_init(&e->commit_msg);
+	e->batch = EVENTS_FLUSH_BATCH;
+	const char *b = getenv("LOCKSTEP_EVENT_BATCH");
+	if (b && *b) {
+		char *end;
+		unsigned long v = strtoul(b, &end, 10);
+		if (!*end && v >= 1 && v <= EVENTS_FLUSH_BATCH)
+			e->batch = v;
+	}
 }
 
 void events_continue(struct events *e, uint64_t last_seq)
@@ -96,8 +104,11 @@ void events_emit(struct events *e, struct event *ev)
 	e->pending[e->npending++] = event_dup(ev);
 	if (!internal)
 		e->pending_seq = ev->seq;
-	/* No commit here, however many are queued: a transaction ends only
-	 * between the engine's callbacks (see the header). */
+	/* A burst inside one callback (a barrier releasing thousands of
+	 * workflows) must not hold every event in memory until it ends:
+	 * commit and deliver in bounded batches. Still durable first. */
+	if (e->npending >= e->batch)
+		events_flush(e);
 }
 
 int events_flush(struct events *e)

@@ -16,11 +16,12 @@
  *   engine ── events_emit ──► queue ── events_flush ──► durable (commit)
  *                                                   └─► sinks (after the commit)
  *
- * Everything queued between two flushes is committed in one transaction:
- * the owner flushes between the engine's callbacks, never inside one, so
- * what is recorded always ends where the engine had finished reacting
- * (a step that failed is never recorded without what its failure
- * caused). `lockstep resume` relies on that.
+ * The owner flushes between the engine's callbacks, so what is recorded
+ * normally ends where the engine had finished reacting to something. A
+ * burst inside one callback (a barrier releasing thousands of workflows)
+ * is committed and delivered in batches of EVENTS_FLUSH_BATCH, so that
+ * memory stays bounded: then the record may end half-way through a
+ * reaction, which `lockstep resume` completes (engine/resume.c).
  *
  * If the durable sink fails, the queue still goes to the other sinks (a
  * person must see what happened), the error is kept, and from then on
@@ -114,6 +115,10 @@ struct event_sink {
 typedef int (*event_commit_fn)(const struct event *const *evs, size_t n, struct buf *err, void *arg);
 
 #define EVENTS_MAX_SINKS 8
+/* Queued events are committed and delivered at most this many at a time
+ * ($LOCKSTEP_EVENT_BATCH overrides it, for tests: 1 makes every event
+ * its own transaction). */
+#define EVENTS_FLUSH_BATCH 1024
 
 struct events {
 	struct event_sink sinks[EVENTS_MAX_SINKS];
@@ -129,6 +134,7 @@ struct events {
 	struct buf commit_msg;     /* its message */
 	uint64_t last_committed;   /* seq of the last event committed */
 	uint64_t pending_seq;      /* seq of the last event queued */
+	size_t batch;              /* EVENTS_FLUSH_BATCH, or the override */
 	bool delivering;
 };
 

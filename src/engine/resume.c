@@ -5,9 +5,14 @@
  * The events are replayed into a fresh run, in seq order, without
  * running anything: they rebuild each workflow's state and place (which
  * list, which step, which attempt), the barriers' arrivals and decisions,
- * and the group the run was in. What the store holds always ends where
- * the engine had finished reacting to something (events.h), so the
- * rebuilt state is one the engine was really in. Then the run continues:
+ * and the group the run was in. What the store holds normally ends where
+ * the engine had finished reacting to something; after a burst of more
+ * than a batch of events it may end half-way (events.h), and the replay
+ * then completes the reaction: a step that failed for good fails its
+ * workflow, a barrier whose last arrival is recorded passes, workflows of
+ * a started group start, rollback-all finishes starting a group's
+ * rollbacks, workflows released by a recorded decision move on. Then the
+ * run continues:
  *
  *   - a run step that was running when the owner died is over (its
  *     process group was killed before the resume): it fails with reason
@@ -26,6 +31,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/duration.h"
 #include "base/map.h"
 #include "base/xalloc.h"
 #include "engine/run_internal.h"
@@ -41,6 +47,8 @@ struct rwf {
 	bool arrived;              /* at the current (barrier) step's barrier */
 	size_t barrier;            /* that barrier (coordinator index) */
 	const char *last_status;   /* of the current step's last step.finished */
+	bool last_has_exit;
+	int last_exit;
 	int64_t started_wall;      /* of the current step's last attempt */
 	const char *reason;
 	bool rolled_back_after_success; /* rollback-all rolled it back */
@@ -170,6 +178,8 @@ static bool replay_one(struct replay *rp, const struct event *ev)
 			return false;
 		rp->w[i].in_flight = false;
 		rp->w[i].last_status = ev->status;
+		rp->w[i].last_has_exit = ev->has_exit_code;
+		rp->w[i].last_exit = ev->exit_code;
 		if (rp->w[i].state == WF_WAITING)
 			rp->w[i].state = rp->w[i].in_rollback ? WF_ROLLING_BACK : WF_RUNNING;
 		return true;
@@ -402,6 +412,59 @@ static void fail_interrupted(struct replay *rp)
 	}
 }
 
+/*
+ * The record ends right after a step failed for good, before what that
+ * caused (a batch boundary inside one engine callback): fail the workflow
+ * now, with the reason the engine would have given.
+ */
+static void fail_recorded(struct wf_run *w, const struct rwf *x)
+{
+	struct run *r = w->run;
+	const struct plan_step *ps = wf_cur_step(w);
+	struct buf why = BUF_INIT;
+	const char *reason = NULL;
+	if (ps->src->kind == STEP_BARRIER) {
+		size_t b = coord_index(&r->coord, ps->barrier_index, w->in_rollback);
+		reason = r->coord.barriers[b].message;
+		buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
+	} else if (x->last_status && !strcmp(x->last_status, "timed-out")) {
+		char d[32];
+		duration_format(ps->src->timeout_ms, d, sizeof(d));
+		buf_addf(&why, "failed at step '%s' (timed out after %s)", ps->id, d);
+	} else if (x->last_has_exit) {
+		buf_addf(&why, "failed at step '%s' (exit status %d)", ps->id, x->last_exit);
+	} else {
+		buf_addf(&why, "failed at step '%s' (%s)", ps->id, x->last_status ? x->last_status : "failed");
+	}
+	bool aborted = x->last_status && !strcmp(x->last_status, "aborted");
+	wf_fail(w, reason ? reason : why.s, why.s, aborted);
+	buf_release(&why);
+}
+
+/*
+ * What the record shows begun but not finished at the level of groups:
+ * workflows of a started group that had not started yet, and rollback-all
+ * rolling back part of a group.
+ */
+static void continue_groups(struct replay *rp)
+{
+	struct run *r = rp->r;
+	if (!rp->group_started)
+		return;
+	for (size_t i = 0; i < r->nwfs; i++) {
+		struct wf_run *w = &r->wfs[i];
+		if (w->state == WF_PENDING && w->pw->group <= r->group) {
+			wf_set_state(w, WF_RUNNING);
+			wf_ready(w);
+		}
+	}
+	if (r->rb_started_group == r->group + 1)
+		run_rollback_group(r, r->group, "rolling back: the group failed (on-failure: rollback-all)");
+	if (r->rolling_back_all)
+		run_rollback_group(r, r->rollback_group,
+				   "rolling back: a later group failed (on-failure: rollback-all)");
+}
+
 /* Workflows between steps (a finished step, a pending retry, a new list) move on. */
 static void continue_between_steps(struct replay *rp)
 {
@@ -426,10 +489,8 @@ static void continue_between_steps(struct replay *rp)
 		} else if (w->attempt <= ps->src->retries) {
 			wf_ready(w); /* the next attempt, at once */
 		} else {
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "failed at step '%s' (%s)", ps->id, x->last_status ? x->last_status : "failed");
-			wf_fail(w, why.s, why.s, false);
-			buf_release(&why);
+			/* Its failure was recorded, what it caused was not. */
+			fail_recorded(w, x);
 		}
 	}
 }
@@ -479,6 +540,8 @@ int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, s
 	r->pumping = true;
 	apply_workflows(&rp);
 	restore_waiting(&rp);
+	/* Before any withdrawal: a barrier everybody reached is not a deadlock. */
+	coord_restore_settle(&r->coord, rp.now_mono);
 	apply_groups(&rp);
 	apply_withdrawals(&rp);
 	continue_waits(&rp);
@@ -486,6 +549,7 @@ int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, s
 		run_abort(r);
 	fail_interrupted(&rp);
 	continue_between_steps(&rp);
+	continue_groups(&rp);
 	if (!rp.group_started)
 		run_start_group(r, 0);
 	r->pumping = false;

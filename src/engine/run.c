@@ -604,7 +604,7 @@ static void skip_after(struct run *r, size_t g)
 }
 
 /* Rolls back the succeeded workflows of group `g` (rollback-all). Returns how many started. */
-static size_t rollback_group(struct run *r, size_t g, const char *why)
+size_t run_rollback_group(struct run *r, size_t g, const char *why)
 {
 	const struct plan_group *grp = &r->plan->groups[g];
 	size_t started = 0;
@@ -650,7 +650,7 @@ static bool check_group(struct run *r)
 			return false;
 		while (r->rollback_group > 0) {
 			r->rollback_group--;
-			if (rollback_group(r, r->rollback_group, "rolling back: a later group failed (on-failure: rollback-all)"))
+			if (run_rollback_group(r, r->rollback_group, "rolling back: a later group failed (on-failure: rollback-all)"))
 				return true;
 		}
 		finish(r);
@@ -663,7 +663,7 @@ static bool check_group(struct run *r)
 	if (failed && rollback_all && r->rb_started_group != g + 1) {
 		/* The succeeded workflows of the failed group roll back too. */
 		r->rb_started_group = g + 1;
-		if (rollback_group(r, g, "rolling back: the group failed (on-failure: rollback-all)"))
+		if (run_rollback_group(r, g, "rolling back: the group failed (on-failure: rollback-all)"))
 			return true;
 	}
 	if (!group_all_terminal(r, g))

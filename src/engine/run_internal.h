@@ -112,6 +112,8 @@ void wf_begin_step(struct wf_run *w);
 void wf_arm_timeout(struct wf_run *w, uint64_t ms);
 /* The workflow will never arrive at its remaining barriers of that kind. */
 void run_withdraw(struct run *r, struct wf_run *w, bool rollback);
+/* rollback-all: rolls back the succeeded workflows of group `g`; how many started. */
+size_t run_rollback_group(struct run *r, size_t g, const char *why);
 /* Starts group `g`: group.started, then its workflows. */
 void run_start_group(struct run *r, size_t g);
 
