@@ -44,22 +44,36 @@ int store_finish_run(struct store *st, uint64_t run, const char *status, int64_t
 	return st->ops->finish_run(st, run, status, ts_ms, err);
 }
 
-/* A run still recorded as running whose owner is gone was interrupted. */
-static void derive_status(struct store_run_info *ri)
+/*
+ * A run still recorded as running whose owner is gone was interrupted.
+ * Returns true when it says so. The caller reads the run again then: the
+ * owner may have recorded the end and exited between the read and the
+ * check; once the owner is known to be gone, a second read that still
+ * says running is the truth (or names a new owner that took it over).
+ */
+static bool derive_status(struct store_run_info *ri)
 {
-	if (!strcmp(ri->status, "running") && !store_owner_alive(ri->host, ri->pid, ri->pid_start))
+	if (!strcmp(ri->status, "running") && !store_owner_alive(ri->host, ri->pid, ri->pid_start)) {
 		ri->status = "interrupted";
+		return true;
+	}
+	return false;
 }
 
 int store_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err)
 {
-	memset(out, 0, sizeof(*out));
-	int r = st->ops->list_runs(st, limit, out, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < out->n; i++)
-		derive_status(&out->v[i]);
-	return 0;
+	for (int pass = 0;; pass++) {
+		memset(out, 0, sizeof(*out));
+		int r = st->ops->list_runs(st, limit, out, err);
+		if (r < 0)
+			return r;
+		bool again = false;
+		for (size_t i = 0; i < out->n; i++)
+			again |= derive_status(&out->v[i]);
+		if (!again || pass == 1)
+			return 0;
+		store_run_list_release(out);
+	}
 }
 
 void store_run_list_release(struct store_run_list *l)
@@ -70,14 +84,17 @@ void store_run_list_release(struct store_run_list *l)
 
 int store_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err)
 {
-	memset(out, 0, sizeof(*out));
-	int r = st->ops->load_run(st, id, flags, out, err);
-	if (r < 0) {
+	for (int pass = 0;; pass++) {
+		memset(out, 0, sizeof(*out));
+		int r = st->ops->load_run(st, id, flags, out, err);
+		if (r < 0) {
+			store_run_release(out);
+			return r;
+		}
+		if (!derive_status(&out->info) || pass == 1)
+			return 0;
 		store_run_release(out);
-		return r;
 	}
-	derive_status(&out->info);
-	return 0;
 }
 
 void store_run_release(struct store_run *r)
