@@ -594,9 +594,10 @@ int store_sqlite_open(const char *state_dir, unsigned flags, int target, struct 
 	 */
 	if ((r = sqlite_exec(s, "PRAGMA cache_size = -256", err, "cannot set the cache size")) < 0)
 		goto fail;
-	/* A reader writes nothing: not even into a database created but not
-	 * yet written (by a lockstep about to write it). */
-	if (!s->read_only && !(reader && s->version == 0)) {
+	/* A reader writes nothing: not into a database created but not yet
+	 * written (by a lockstep about to write it), and it does not migrate
+	 * an older one (the reads cope with every older schema). */
+	if (!s->read_only && !reader) {
 		/* Persistent in the file; cheap to ask again. The busy timeout
 		 * covers another process holding the lock meanwhile. */
 		if ((r = sqlite_exec(s, "PRAGMA journal_mode = WAL", err, "cannot switch to WAL mode")) < 0)

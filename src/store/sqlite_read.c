@@ -311,11 +311,18 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 			     id, step_row, out, &c, err);
 	if (r == 0)
 		r = each_row(s,
-			     "SELECT a.workflow, a.step, a.attempt, a.status, a.exit_code, a.duration_ms, "
-			     "a.started_ms, a.finished_ms, a.start_seq, a.pid, a.pid_start "
-			     "FROM step_attempts a JOIN workflows w ON w.run = a.run AND w.name = a.workflow "
-			     "JOIN steps s ON s.run = a.run AND s.workflow = a.workflow AND s.id = a.step "
-			     "WHERE a.run = ?1 ORDER BY w.pos, w.name, s.pos, s.started_ms, s.id, a.attempt",
+			     /* A reader does not migrate: schema 3 added the processes. */
+			     s->version >= 3
+				     ? "SELECT a.workflow, a.step, a.attempt, a.status, a.exit_code, a.duration_ms, "
+				       "a.started_ms, a.finished_ms, a.start_seq, a.pid, a.pid_start "
+				       "FROM step_attempts a JOIN workflows w ON w.run = a.run AND w.name = a.workflow "
+				       "JOIN steps s ON s.run = a.run AND s.workflow = a.workflow AND s.id = a.step "
+				       "WHERE a.run = ?1 ORDER BY w.pos, w.name, s.pos, s.started_ms, s.id, a.attempt"
+				     : "SELECT a.workflow, a.step, a.attempt, a.status, a.exit_code, a.duration_ms, "
+				       "a.started_ms, a.finished_ms, a.start_seq, NULL, NULL "
+				       "FROM step_attempts a JOIN workflows w ON w.run = a.run AND w.name = a.workflow "
+				       "JOIN steps s ON s.run = a.run AND s.workflow = a.workflow AND s.id = a.step "
+				       "WHERE a.run = ?1 ORDER BY w.pos, w.name, s.pos, s.started_ms, s.id, a.attempt",
 			     id, att_row, out, &c, err);
 	if (r == 0)
 		r = each_row(s,

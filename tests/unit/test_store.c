@@ -374,6 +374,30 @@ static void test_migrates_older_schema(void **state)
 	buf_release(&err);
 }
 
+/* A reader reads an older database as it is: it never migrates it. */
+static void test_reader_does_not_migrate(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX];
+	new_state(dir, sizeof(dir));
+	struct buf err = BUF_INIT;
+	struct store *st;
+	assert_int_equal(store_sqlite_open(dir, STORE_CREATE, 2, &st, &err), 0);
+	uint64_t id = begin_ok(st);
+	store_close(st);
+	st = open_ok(dir, STORE_READONLY);
+	assert_int_equal(store_schema_version(st), 2);
+	struct store_run r;
+	assert_int_equal(store_load_run(st, id, STORE_LOAD_EVENTS, &r, &err), 0);
+	assert_string_equal(r.info.pipeline, "unit");
+	store_run_release(&r);
+	store_close(st);
+	char *v = raw_text(dir, "PRAGMA user_version");
+	assert_string_equal(v, "2");
+	free(v);
+	buf_release(&err);
+}
+
 static void test_run_ids(void **state)
 {
 	(void)state;
@@ -905,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_not_a_database),
 		cmocka_unit_test(test_refuses_newer_schema),
 		cmocka_unit_test(test_migrates_older_schema),
+		cmocka_unit_test(test_reader_does_not_migrate),
 		cmocka_unit_test(test_run_ids),
 		cmocka_unit_test(test_ids_continue_after_old_logs),
 		cmocka_unit_test(test_events_and_summaries),
