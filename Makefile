@@ -15,7 +15,12 @@ FUZZ_SECONDS ?= 600
 CMAKE_FLAGS ?=
 
 DEB_PACKAGES := gcc make cmake ninja-build pkg-config libyaml-dev libjansson-dev \
-	libcmocka-dev libuv1-dev libsqlite3-dev sqlite3 jq graphviz time
+	libcmocka-dev libuv1-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 jq graphviz time
+
+# COMMAND:PACKAGE pairs: the package is installed only when the command is
+# not on PATH. kubectl (tests/k8s) may come from elsewhere, such as Google
+# Cloud SDK's `kubectl` package, which conflicts with kubernetes-client.
+DEB_COMMANDS := kubectl:kubernetes-client
 
 .PHONY: all build deps check demo asan fuzz install clean bench
 
@@ -28,7 +33,7 @@ build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 deps:
-	@sh scripts/deps.sh $(DEB_PACKAGES)
+	@sh scripts/deps.sh $(DEB_PACKAGES) $(DEB_COMMANDS)
 
 check: deps
 	$(MAKE) build

@@ -1,9 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages named on the command line that are missing.
+# An argument COMMAND:PACKAGE names a package needed only for its command:
+# it is installed only when COMMAND is not on PATH (whatever provides it).
 # Idempotent: does nothing when everything is installed.
 set -eu
 missing=""
 for p in "$@"; do
+	case $p in
+	*:*)
+		command -v "${p%%:*}" >/dev/null 2>&1 && continue
+		p=${p#*:}
+		;;
+	esac
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi

@@ -20,6 +20,8 @@
  *   - a wait step waits for what was left of it, a barrier step waits at
  *     its barrier again, and their timeouts keep their deadlines (counted
  *     from the recorded start: time spent dead counts);
+ *   - an http-check step starts its check over (a fresh `within`; its
+ *     step timeout keeps its deadline), adding to the attempt's log;
  *   - a retry that was waiting for its delay starts at once;
  *   - steps that finished keep their results and never run again.
  *
@@ -61,6 +63,7 @@ struct replay {
 	struct map step_barrier, rollback_barrier;
 	bool group_started;
 	size_t group;
+	bool aborted;              /* the run was being aborted (B10) when it died */
 	int64_t now_wall;
 	uint64_t now_mono;
 	struct buf *err;
@@ -180,6 +183,8 @@ static bool replay_one(struct replay *rp, const struct event *ev)
 		rp->w[i].last_status = ev->status;
 		rp->w[i].last_has_exit = ev->has_exit_code;
 		rp->w[i].last_exit = ev->exit_code;
+		if (ev->status && !strcmp(ev->status, "aborted"))
+			rp->aborted = true;
 		if (rp->w[i].state == WF_WAITING)
 			rp->w[i].state = rp->w[i].in_rollback ? WF_ROLLING_BACK : WF_RUNNING;
 		return true;
@@ -211,6 +216,8 @@ static bool replay_one(struct replay *rp, const struct event *ev)
 		}
 		if (ev->origin && !map_find(&rp->wf_index, ev->origin, &origin))
 			origin = SIZE_MAX;
+		if (ev->type == EV_BARRIER_BROKEN && ev->reason && !strcmp(ev->reason, "run aborted"))
+			rp->aborted = true;
 		coord_restore_decision(&r->coord, b,
 				       ev->type == EV_BARRIER_PASSED ? BARRIER_PASSED : BARRIER_BROKEN,
 				       ev->reason, origin, mono_of(rp, ev->ts_ms));
@@ -220,6 +227,12 @@ static bool replay_one(struct replay *rp, const struct event *ev)
 		if (!wf_of(rp, ev, &i))
 			return false;
 		struct rwf *w = &rp->w[i];
+		if (w->in_rollback && (w->state == WF_WAITING || w->state == WF_ROLLING_BACK) && w->has_step) {
+			/* Recorded by an older lockstep when a rollback barrier
+			 * released it: not a new rollback. */
+			w->state = WF_ROLLING_BACK;
+			return true;
+		}
 		if (w->state == WF_SUCCEEDED)
 			w->rolled_back_after_success = true;
 		w->state = WF_ROLLING_BACK;
@@ -240,12 +253,17 @@ static bool replay_one(struct replay *rp, const struct event *ev)
 		}
 		rp->w[i].in_flight = false;
 		rp->w[i].reason = ev->reason;
+		if (rp->w[i].state == WF_ABORTED)
+			rp->aborted = true;
 		return true;
 	case EV_RUN_FINISHED:
 		buf_addf(rp->err, "the run has finished (%s)", ev->status ? ev->status : "?");
 		return false;
-	case EV_RUN_STARTED:
 	case EV_RUN_RESUMED:
+		if (ev->mode && !strcmp(ev->mode, "abort"))
+			rp->aborted = true;
+		return true;
+	case EV_RUN_STARTED:
 	case EV_STEP_PROCESS:
 	case EV_TYPE_COUNT:
 		return true;
@@ -353,7 +371,7 @@ static void restore_waiting(struct replay *rp)
 static bool still_there(const struct wf_run *w, const struct rwf *x)
 {
 	return !wf_terminal(w->state) && x->in_flight && w->in_rollback == x->in_rollback &&
-	       w->step == x->step && w->attempt == x->attempt && !w->proc && !w->delay;
+	       w->step == x->step && w->attempt == x->attempt && !w->proc && !w->delay && !w->check;
 }
 
 /* Barrier and wait steps that were in progress go on where they were. */
@@ -374,6 +392,12 @@ static void continue_waits(struct replay *rp)
 			if (ps->src->timeout_ms)
 				wf_arm_timeout(w, left);
 			step_wait_continue(w, ps->src->wait_ms > spent ? ps->src->wait_ms - spent : 0);
+		} else if (ps->src->kind == STEP_HTTP_CHECK) {
+			/* The check starts over, `within` included: it is about the
+			 * endpoint now, and a GET can be repeated. */
+			if (ps->src->timeout_ms)
+				wf_arm_timeout(w, left);
+			step_http_begin(w, true);
 		} else if (w->waiting_barrier != SIZE_MAX) {
 			if (ps->src->timeout_ms)
 				wf_arm_timeout(w, left);
@@ -474,7 +498,7 @@ static void continue_between_steps(struct replay *rp)
 		const struct rwf *x = &rp->w[i];
 		if (wf_terminal(w->state) || w->state == WF_PENDING || x->in_flight ||
 		    w->in_rollback != x->in_rollback || w->step != (x->has_step ? x->step : 0) ||
-		    w->attempt != (x->has_step ? x->attempt : 0) || w->delay || w->proc)
+		    w->attempt != (x->has_step ? x->attempt : 0) || w->delay || w->proc || w->check)
 			continue; /* not in flight, or moved by the restore */
 		if (!x->has_step) {
 			wf_ready(w);
@@ -545,7 +569,12 @@ int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, s
 	apply_groups(&rp);
 	apply_withdrawals(&rp);
 	continue_waits(&rp);
-	if (abort_run)
+	/*
+	 * An abort goes on where it was (its traces: run aborted, aborted
+	 * steps and workflows, an earlier `lockstep abort`): the run ends
+	 * aborted, as it would have.
+	 */
+	if (abort_run || rp.aborted)
 		run_abort(r);
 	fail_interrupted(&rp);
 	continue_between_steps(&rp);

@@ -76,8 +76,9 @@ static void emit_wf_finished(struct wf_run *w)
 /*
  * The only place a workflow's state changes. Entering running emits
  * workflow.started, rolling-back emits workflow.rollback, a terminal
- * state emits workflow.finished. waiting <-> running are silent here:
- * barrier.arrived and step.finished tell those.
+ * state emits workflow.finished. waiting <-> running and waiting <->
+ * rolling-back are silent here: barrier.arrived and step.finished tell
+ * those.
  */
 void wf_set_state(struct wf_run *w, enum wf_state to)
 {
@@ -93,7 +94,8 @@ void wf_set_state(struct wf_run *w, enum wf_state to)
 	if (to == WF_RUNNING && from == WF_PENDING) {
 		struct event e = { .type = EV_WORKFLOW_STARTED, .workflow = w->pw->name };
 		events_emit(w->run->ev, &e);
-	} else if (to == WF_ROLLING_BACK) {
+	} else if (to == WF_ROLLING_BACK && from != WF_WAITING) {
+		/* Leaving a rollback barrier is not a new rollback. */
 		struct event e = { .type = EV_WORKFLOW_ROLLBACK, .workflow = w->pw->name,
 				   .reason = w->reason };
 		events_emit(w->run->ev, &e);
@@ -188,8 +190,12 @@ static bool check_group(struct run *r);
 
 
 
-/* "failed at step 'deploy' (exit status 1)" and friends. */
-static void describe_failure(struct wf_run *w, const struct proc_status *st, struct buf *why)
+/*
+ * "failed at step 'deploy' (exit status 1)" and friends; `detail`, when
+ * given, is what goes inside the parentheses (an http-check's last answer).
+ */
+static void describe_failure(struct wf_run *w, const struct proc_status *st, const char *detail,
+			     struct buf *why)
 {
 	const struct plan_step *ps = wf_cur_step(w);
 	buf_addf(why, "failed at step '%s' (", ps->id);
@@ -197,6 +203,8 @@ static void describe_failure(struct wf_run *w, const struct proc_status *st, str
 		char d[32];
 		duration_format(ps->src->timeout_ms, d, sizeof(d));
 		buf_addf(why, "timed out after %s", d);
+	} else if (detail) {
+		buf_adds(why, detail);
 	} else if (st && !st->spawned) {
 		buf_adds(why, st->error);
 	} else if (st && st->term_signal) {
@@ -230,7 +238,7 @@ static void retry_cb(uv_timer_t *t)
 }
 
 /* A step attempt failed: retry it, go on (continue-on-error), or fail the workflow. */
-void wf_step_failed(struct wf_run *w, const struct proc_status *st)
+static void step_failed(struct wf_run *w, const struct proc_status *st, const char *detail)
 {
 	struct run *r = w->run;
 	const struct plan_step *ps = wf_cur_step(w);
@@ -252,9 +260,19 @@ void wf_step_failed(struct wf_run *w, const struct proc_status *st)
 		return;
 	}
 	struct buf why = BUF_INIT;
-	describe_failure(w, st, &why);
+	describe_failure(w, st, detail, &why);
 	wf_fail(w, why.s, why.s, false);
 	buf_release(&why);
+}
+
+void wf_step_failed(struct wf_run *w, const struct proc_status *st)
+{
+	step_failed(w, st, NULL);
+}
+
+void wf_step_failed_detail(struct wf_run *w, const char *detail)
+{
+	step_failed(w, NULL, detail);
 }
 
 
@@ -267,6 +285,15 @@ static void timeout_cb(uv_timer_t *t)
 	if (w->proc) {
 		/* The exit callback reports the step as timed out. */
 		proc_kill(w->proc);
+		return;
+	}
+	if (w->check) {
+		/* Like a run step's, a timed-out check may be retried. */
+		step_http_cancel(w, "the step's timeout expired");
+		run_timer_drop(r, &w->timer);
+		step_emit_finished(w, STEP_TIMED_OUT, false, 0);
+		wf_step_failed(w, NULL);
+		run_pump(r);
 		return;
 	}
 	/* A run step still waiting for a process slot never starts. */
@@ -318,6 +345,9 @@ void wf_begin_step(struct wf_run *w)
 		break;
 	case STEP_BARRIER:
 		step_barrier_begin(w);
+		break;
+	case STEP_HTTP_CHECK:
+		step_http_begin(w, false);
 		break;
 	case STEP_KIND_COUNT:
 		break;
@@ -743,12 +773,21 @@ void run_assert_valid(const struct run *r)
 			CHECK(r->coord.waiting_at[i] == w->waiting_barrier,
 			      "%s: the coordinator agrees where it waits", n);
 		if (wf_terminal(w->state)) {
-			CHECK(!w->proc && !w->timer && !w->delay, "%s: nothing runs for a finished workflow", n);
+			CHECK(!w->proc && !w->timer && !w->delay && !w->check,
+			      "%s: nothing runs for a finished workflow", n);
 			CHECK(w->steps_done, "%s: a finished workflow is past its steps", n);
 		}
 		if (w->proc)
 			CHECK(w->state == WF_RUNNING || w->state == WF_ROLLING_BACK,
 			      "%s: a process runs only for a running or rolling-back workflow", n);
+		if (w->check) {
+			CHECK(w->state == WF_RUNNING || w->state == WF_ROLLING_BACK,
+			      "%s: an http-check runs only for a running or rolling-back workflow", n);
+			CHECK(!w->proc && !w->delay && !w->spawn_pending,
+			      "%s: an http-check is the only thing its step does", n);
+			CHECK(wf_cur_step(w)->src->kind == STEP_HTTP_CHECK,
+			      "%s: an http-check runs only for an http-check step", n);
+		}
 		if (w->in_rollback)
 			CHECK(w->state == WF_ROLLING_BACK || w->state == WF_WAITING ||
 			      w->state == WF_ROLLED_BACK || w->state == WF_ROLLBACK_FAILED ||
@@ -844,6 +883,12 @@ void run_abort(struct run *r)
 			struct wf_run *w = &r->wfs[i];
 			if (w->proc) {
 				proc_kill_now(w->proc);
+			} else if (w->check) {
+				/* A rollback's check (the steps' ended at the first abort). */
+				step_http_cancel(w, "run aborted");
+				run_timer_drop(r, &w->timer);
+				step_emit_finished(w, STEP_ABORTED, false, 0);
+				wf_step_failed(w, NULL);
 			} else if (w->spawn_pending) {
 				step_run_cancel_pending(w);
 				run_timer_drop(r, &w->timer);
@@ -863,6 +908,16 @@ void run_abort(struct run *r)
 		} else if (w->spawn_pending && !w->in_rollback) {
 			/* Queued for a process slot: it ends before it starts. */
 			step_run_cancel_pending(w);
+			run_timer_drop(r, &w->timer);
+			step_emit_finished(w, STEP_ABORTED, false, 0);
+			struct buf why = BUF_INIT;
+			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
+			wf_fail(w, why.s, why.s, true);
+			buf_release(&why);
+		} else if (w->check && !w->in_rollback) {
+			/* An http-check ends at once; a rollback's goes on, like a
+			 * rollback's run step, until a second abort. */
+			step_http_cancel(w, "run aborted");
 			run_timer_drop(r, &w->timer);
 			step_emit_finished(w, STEP_ABORTED, false, 0);
 			struct buf why = BUF_INIT;
@@ -902,9 +957,20 @@ void run_stop(struct run *r)
 	} else {
 		run_abort(r);
 	}
-	/* Rollback steps that were about to start never will. */
+	/* Rollback steps that were about to start never will; checks of
+	 * rollbacks end now (a check has no grace period). */
 	for (size_t i = 0; i < r->nwfs; i++) {
 		struct wf_run *w = &r->wfs[i];
+		if (w->check) {
+			step_http_cancel(w, "the run is stopping");
+			run_timer_drop(r, &w->timer);
+			step_emit_finished(w, STEP_ABORTED, false, 0);
+			struct buf why = BUF_INIT;
+			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
+			wf_fail(w, why.s, why.s, true);
+			buf_release(&why);
+			continue;
+		}
 		if (!w->spawn_pending)
 			continue;
 		step_run_cancel_pending(w);

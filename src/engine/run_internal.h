@@ -17,6 +17,8 @@
 #include "engine/proc.h"
 #include "engine/run.h"
 
+struct http_check_run;
+
 /* What a workflow's `delay` timer is for. */
 enum timer_kind { TIMER_NONE, TIMER_RETRY, TIMER_WAIT };
 
@@ -43,6 +45,7 @@ struct wf_run {
 	bool log_dir_made;          /* its log directory exists: no mkdir per step */
 	bool spawn_pending;         /* its run step waits for a free process slot */
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
+	struct http_check_run *check; /* its http-check step in progress (step_http.c) */
 };
 
 struct decision {
@@ -127,6 +130,8 @@ void step_emit_finished(struct wf_run *w, enum step_state st, bool has_code, int
 void wf_step_done(struct wf_run *w);
 /* The current step attempt failed: retry, continue-on-error, or fail. */
 void wf_step_failed(struct wf_run *w, const struct proc_status *st);
+/* The same, with `detail` saying why: "failed at step 'x' (DETAIL)". */
+void wf_step_failed_detail(struct wf_run *w, const char *detail);
 /*
  * The workflow failed with `reason` (shown, and LOCKSTEP_FAILURE for its
  * rollback); `why` completes "workflow NAME ..." in barrier reasons.
@@ -144,11 +149,35 @@ void step_run_begin(struct wf_run *w);
 void step_run_cancel_pending(struct wf_run *w);
 /* Closes the step's log file, if open. */
 void step_run_log_close(struct wf_run *w);
+/*
+ * Opens the current step attempt's log file (STATE/logs/RUN/WORKFLOW/
+ * STEP.ATTEMPT.log), emptied or, with `append`, added to.
+ */
+void step_log_open(struct wf_run *w, bool append);
+/* Appends to the step's log file, within the run's size limit. */
+void step_log_write(struct wf_run *w, const char *data, size_t len);
+/*
+ * `s` with every ${{ run.id }} replaced by `id`: a heap string (free it),
+ * or NULL when there is none.
+ */
+char *run_subst_run_id(const char *s, uint64_t id);
 /* barrier: arrives at the barrier; continues, waits or fails. */
 void step_barrier_begin(struct wf_run *w);
 /* wait: a timer. */
 void step_wait_begin(struct wf_run *w);
 /* wait, taken over by a resume: `ms` of it are left. */
 void step_wait_continue(struct wf_run *w, uint64_t ms);
+/*
+ * http-check: GET the url every `interval` until the answer is as
+ * expected (the step succeeds) or `within` runs out (it fails). With
+ * `resumed`, the attempt's log is added to, not emptied.
+ */
+void step_http_begin(struct wf_run *w, bool resumed);
+/*
+ * Ends the http-check in progress at once, if any (step timeout, abort):
+ * no callback of it runs any more. `why` goes to its log. The caller
+ * emits step.finished and decides what follows.
+ */
+void step_http_cancel(struct wf_run *w, const char *why);
 
 #endif

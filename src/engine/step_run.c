@@ -49,7 +49,7 @@ void run_log_component(struct buf *path, const char *name)
 	}
 }
 
-static void log_open(struct wf_run *w, const struct plan_step *ps)
+static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
 {
 	struct run *r = w->run;
 	w->log_fd = -1;
@@ -66,7 +66,7 @@ static void log_open(struct wf_run *w, const struct plan_step *ps)
 		w->log_dir_made = true;
 	}
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
-	w->log_fd = open(path.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->log_fd = open(path.s, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
 	buf_release(&path);
 }
 
@@ -98,6 +98,16 @@ static void log_write(struct wf_run *w, const char *data, size_t len)
 			/* Nothing more to do: the log is best effort once full. */
 		}
 	}
+}
+
+void step_log_open(struct wf_run *w, bool append)
+{
+	log_open(w, wf_cur_step(w), append);
+}
+
+void step_log_write(struct wf_run *w, const char *data, size_t len)
+{
+	log_write(w, data, len);
 }
 
 void step_run_log_close(struct wf_run *w)
@@ -149,6 +159,11 @@ static char *subst_run_id(const char *s, uint64_t id)
 	return buf_detach(&out, NULL);
 }
 
+char *run_subst_run_id(const char *s, uint64_t id)
+{
+	return subst_run_id(s, id);
+}
+
 struct envb {
 	VEC(char *) v;
 	struct map idx;             /* name -> index into v */
@@ -197,9 +212,11 @@ static void env_set_list(struct envb *e, const char *prefix, const struct kvlist
 }
 
 /*
- * The environment of a run step: lockstep's own, then the workflow's env,
- * the step's env, then the LOCKSTEP_* variables (reserved names: a
- * pipeline cannot set them, so they always describe the real step).
+ * The environment of a run step: lockstep's own, then the workflow
+ * instance's environment (KUBECONFIG from its kubernetes.kubeconfig, then
+ * its env), the workflow's env, the step's env, then the LOCKSTEP_*
+ * variables (reserved names: a pipeline cannot set them, so they always
+ * describe the real step).
  */
 static char **build_env(struct wf_run *w, const struct plan_step *ps)
 {
@@ -211,8 +228,15 @@ static char **build_env(struct wf_run *w, const struct plan_step *ps)
 	for (char **p = environ; *p; p++)
 		if (strncmp(*p, "LOCKSTEP_", 9) != 0)
 			env_set(&e, xstrdup(*p));
-	const struct kvlist *lists[] = { &w->pw->env, &ps->env };
-	for (size_t l = 0; l < 2; l++) {
+	const struct plan_environment *pe = w->pw->environment;
+	/* Absolute, so that it holds in a step's own dir: too. */
+	if (pe && pe->kubeconfig && pe->kubeconfig[0] == '/')
+		env_setf(&e, "KUBECONFIG=%s", pe->kubeconfig);
+	else if (pe && pe->kubeconfig)
+		env_setf(&e, "KUBECONFIG=%s/%s", r->opts.base_dir, pe->kubeconfig);
+	static const struct kvlist no_env = { NULL, 0 };
+	const struct kvlist *lists[] = { pe ? &pe->env : &no_env, &w->pw->env, &ps->env };
+	for (size_t l = 0; l < 3; l++) {
 		for (size_t i = 0; i < lists[l]->n; i++) {
 			char *v = subst_run_id(lists[l]->v[i].val, r->opts.run_id);
 			env_setf(&e, "%s=%s", lists[l]->v[i].key, v ? v : lists[l]->v[i].val);
@@ -225,6 +249,13 @@ static char **build_env(struct wf_run *w, const struct plan_step *ps)
 	env_setf(&e, "LOCKSTEP_PIPELINE=%s", plan->pipeline->name);
 	env_setf(&e, "LOCKSTEP_WORKFLOW=%s", w->pw->name);
 	env_setf(&e, "LOCKSTEP_STEP=%s", ps->id);
+	if (pe) {
+		env_setf(&e, "LOCKSTEP_ENV=%s", pe->name);
+		if (pe->kube_namespace)
+			env_setf(&e, "LOCKSTEP_NAMESPACE=%s", pe->kube_namespace);
+		if (pe->kube_context)
+			env_setf(&e, "LOCKSTEP_KUBE_CONTEXT=%s", pe->kube_context);
+	}
 	env_set_list(&e, "LOCKSTEP_VAR_", &plan->vars);
 	env_set_list(&e, "LOCKSTEP_MATRIX_", &w->pw->matrix);
 	env_set_list(&e, "LOCKSTEP_INPUT_", &w->pw->inputs);
@@ -406,7 +437,7 @@ static void spawn_now(struct wf_run *w)
 	const struct plan_step *ps = wf_cur_step(w);
 	r->nprocs++;
 	r->nspawning++;
-	log_open(w, ps);
+	log_open(w, ps, false);
 	char **env = build_env(w, ps);
 	struct buf dir = BUF_INIT;
 	if (ps->dir && ps->dir[0] == '/')

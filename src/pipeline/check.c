@@ -502,6 +502,37 @@ static void check_declarations(struct checker *C)
 	}
 }
 
+/* ---- environments ---- */
+
+static void check_environments(struct checker *C)
+{
+	const struct plan *plan = C->plan;
+	bool *used = xcalloc(plan->nenvironments + 1, sizeof(bool));
+	for (size_t w = 0; w < plan->nworkflows; w++)
+		if (plan->workflows[w].environment)
+			used[plan->workflows[w].environment - plan->environments] = true;
+	for (size_t i = 0; i < plan->nenvironments; i++) {
+		const struct plan_environment *pe = &plan->environments[i];
+		const struct environment *env = pe->src;
+		if (!used[i])
+			diag_add(C->d, DIAG_WARNING, C->file, env->pos.line, env->pos.col,
+				 "environment %s is declared but no workflow runs in it", env->name);
+		/*
+		 * Hook for the Kubernetes step kinds (k8s-rolling, k8s-rollback):
+		 * once they exist, an instance that runs one of them in this
+		 * environment without a namespace on the step itself is an error
+		 * here, at that step; the warning stays for environments that no
+		 * Kubernetes step uses.
+		 */
+		if (env->has_kubernetes && !env->kube_namespace)
+			diag_add(C->d, DIAG_WARNING, C->file, env->kubernetes_pos.line,
+				 env->kubernetes_pos.col,
+				 "environment %s has kubernetes but no namespace: Kubernetes steps using it must give one",
+				 env->name);
+	}
+	free(used);
+}
+
 size_t plan_check(const struct plan *plan, struct diag *d)
 {
 	struct checker C = { plan, d, plan->pipeline->file, 0 };
@@ -517,6 +548,7 @@ size_t plan_check(const struct plan *plan, struct diag *d)
 	check_deadlocks(&C, plan->barriers, plan->nbarriers, false, bad);
 	check_deadlocks(&C, plan->rollback_barriers, plan->nrollback_barriers, true, rbad);
 	check_declarations(&C);
+	check_environments(&C);
 	free(bad);
 	free(rbad);
 	return C.errors;

@@ -5,6 +5,8 @@
  *   B4  a workflow crosses a barrier at most once; not in steps and rollback
  *   B8  the barrier order graph of each group has no cycle (deadlock)
  * Rollback barriers (B9) are checked the same way among rollback lists.
+ * Warnings: declared barriers and environments that nothing uses, and
+ * environments with kubernetes settings but no namespace.
  */
 #ifndef LS_CHECK_H
 #define LS_CHECK_H

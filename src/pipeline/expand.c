@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/map.h"
+#include "base/suggest.h"
 #include "base/xalloc.h"
 #include "pipeline/expr.h"
 #include "pipeline/load.h"
@@ -21,6 +22,7 @@ struct expander {
 	struct map barriers;       /* barrier id -> index */
 	struct map rbarriers;      /* rollback barrier id -> index */
 	struct map vars_index;     /* var name -> index into plan.vars */
+	struct map environments;   /* environment name -> index into plan.environments */
 	VEC(struct plan_barrier) bv;
 	VEC(struct plan_barrier) rbv;
 	VEC(VEC(struct plan_barrier_use)) buses;
@@ -102,6 +104,40 @@ static void add_use(struct expander *X, bool rollback, const char *id, size_t wf
 	*index_out = idx;
 }
 
+/*
+ * The url and header values of an http-check step, for this instance. What
+ * the loader could not check because expressions were in the way is
+ * checked here; a url that still holds ${{ run.id }} is checked again when
+ * the step starts.
+ */
+static void expand_http(struct expander *X, const struct step *st, const struct expr_scope *scope,
+			struct plan_step *ps)
+{
+	const struct http_check *h = st->http;
+	struct plan_http *ph = arena_array(X->a, 1, sizeof(*ph));
+	ph->url = eval(X, h->url, h->url_pos, h->url_plain_single_line, scope, "url");
+	const char *why;
+	if (ph->url && ph->url != h->url && !expr_has(ph->url) && http_url_check(ph->url, &why) < 0) {
+		diag_add(X->d, DIAG_ERROR, X->p->file, h->url_pos.line, h->url_pos.col,
+			 "url '%s' of workflow %s: %s", ph->url, scope->workflow_name, why);
+		X->instance_failed = true;
+	}
+	eval_kvlist(X, &h->headers, scope, "headers", &ph->headers);
+	for (size_t i = 0; i < ph->headers.n; i++) {
+		const struct kv *kv = &ph->headers.v[i];
+		if (strpbrk(kv->val, "\r\n")) {
+			diag_add(X->d, DIAG_ERROR, X->p->file, kv->val_pos.line, kv->val_pos.col,
+				 "header %s of workflow %s: a header value cannot contain a line break",
+				 kv->key, scope->workflow_name);
+			X->instance_failed = true;
+		}
+	}
+	ps->http = ph;
+	/* A derived name shows the url of this instance. */
+	if (!st->name_explicit && ph->url && ph->url != h->url)
+		ps->name = step_default_http_name(X->a, ph->url);
+}
+
 static void expand_steps(struct expander *X, const struct steplist *in, bool rollback, size_t wfi,
 			 const struct expr_scope *scope, struct plan_step **out, size_t *nout)
 {
@@ -123,6 +159,8 @@ static void expand_steps(struct expander *X, const struct steplist *in, bool rol
 			if (!st->name_explicit && ps->run && ps->run != st->run)
 				ps->name = step_default_run_name(X->a, ps->run);
 		}
+		if (st->kind == STEP_HTTP_CHECK && st->http)
+			expand_http(X, st, scope, ps);
 		eval_kvlist(X, &st->env, scope, "step env", &ps->env);
 		if (st->kind == STEP_BARRIER) {
 			const char *id = eval(X, st->barrier, st->kind_pos, st->barrier_plain_single_line,
@@ -142,6 +180,134 @@ static void expand_steps(struct expander *X, const struct steplist *in, bool rol
 			add_use(X, rollback, id, wfi, i, &ps->barrier_index);
 		}
 	}
+}
+
+/* ---- environments ---- */
+
+/* Evaluates one field of environment `env`; on error, reports it and returns NULL. */
+static const char *eval_environment(struct expander *X, const struct environment *env,
+				    const char *s, struct pos pos, const struct expr_scope *scope,
+				    const char *what)
+{
+	if (!s || !expr_has(s))
+		return s;
+	struct buf e = BUF_INIT;
+	size_t off = 0;
+	const char *r = expr_eval(s, scope, X->a, &e, &off);
+	if (!r) {
+		struct pos at = diag_full(X->d) ? pos : pipeline_text_pos(X->p, pos, s, off);
+		diag_add(X->d, DIAG_ERROR, X->p->file, at.line, at.col, "%s in %s of environment %s",
+			 e.s, what, env->name);
+	}
+	buf_release(&e);
+	return r;
+}
+
+/* A kubernetes value built by an expression must still be a usable one. */
+static const char *expanded_kube_value(struct expander *X, const struct environment *env,
+				       const char *raw, const char *val, struct pos pos,
+				       const char *what)
+{
+	if (!val || val == raw)
+		return val;
+	bool ns = !strcmp(what, "namespace");
+	if (ns ? !kube_namespace_is_valid(val) : !*val) {
+		diag_add(X->d, DIAG_ERROR, X->p->file, pos.line, pos.col,
+			 "kubernetes %s of environment %s is '%s' (from '%s'): %s", what, env->name,
+			 val, raw,
+			 ns ? "a namespace is lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+			    : "it must not be empty");
+		return NULL;
+	}
+	return val;
+}
+
+/*
+ * Every declared environment, evaluated once: its fields may use vars and
+ * the pipeline name only, so every instance that runs in it sees the same
+ * values. ${{ run.id }} stays in env values until a step starts.
+ */
+static void expand_environments(struct expander *X)
+{
+	const struct pipeline *p = X->p;
+	struct plan *plan = X->plan;
+	plan->nenvironments = p->nenvironments;
+	plan->environments = arena_array(X->a, p->nenvironments ? p->nenvironments : 1,
+					 sizeof(*plan->environments));
+	struct expr_scope scope = { .vars = &plan->vars, .vars_index = &X->vars_index,
+				    .pipeline_name = p->name };
+	for (size_t i = 0; i < p->nenvironments; i++) {
+		const struct environment *env = &p->environments[i];
+		struct plan_environment *pe = &plan->environments[i];
+		pe->src = env;
+		pe->name = env->name;
+		map_add(&X->environments, env->name, i, NULL);
+		const char *v;
+		v = eval_environment(X, env, env->kube_context, env->kube_context_pos, &scope,
+				     "kubernetes context");
+		pe->kube_context = expanded_kube_value(X, env, env->kube_context, v,
+						       env->kube_context_pos, "context");
+		v = eval_environment(X, env, env->kube_namespace, env->kube_namespace_pos, &scope,
+				     "kubernetes namespace");
+		pe->kube_namespace = expanded_kube_value(X, env, env->kube_namespace, v,
+							 env->kube_namespace_pos, "namespace");
+		v = eval_environment(X, env, env->kubeconfig, env->kubeconfig_pos, &scope,
+				     "kubernetes kubeconfig");
+		pe->kubeconfig = expanded_kube_value(X, env, env->kubeconfig, v, env->kubeconfig_pos,
+						     "kubeconfig");
+		pe->env.n = env->env.n;
+		pe->env.v = env->env.n ? arena_array(X->a, env->env.n, sizeof(*pe->env.v)) : NULL;
+		for (size_t k = 0; k < env->env.n; k++) {
+			pe->env.v[k] = env->env.v[k];
+			v = eval_environment(X, env, env->env.v[k].val, env->env.v[k].val_pos, &scope,
+					     "env");
+			pe->env.v[k].val = v ? v : "";
+		}
+	}
+}
+
+/*
+ * The environment of one instance: its stage entry's, else its workflow's
+ * (NULL: none). A name with expressions is evaluated in the instance's
+ * scope and must name a declared environment; a plain name was checked
+ * when the file was loaded.
+ */
+static const struct plan_environment *instance_environment(struct expander *X,
+							   const struct stage *sg,
+							   const struct workflow *wf,
+							   const struct expr_scope *scope)
+{
+	const char *raw = sg->environment ? sg->environment : wf->environment;
+	struct pos pos = sg->environment ? sg->environment_pos : wf->environment_pos;
+	if (!raw)
+		return NULL;
+	const char *name = eval(X, raw, pos, false, scope, "environment");
+	if (!name)
+		return NULL;
+	size_t i;
+	if (map_find(&X->environments, name, &i))
+		return &X->plan->environments[i];
+	/* Each instance may build a different name: each one is reported. */
+	const struct pipeline *p = X->p;
+	const char **names = xmalloc((p->nenvironments + 1) * sizeof(*names));
+	for (size_t k = 0; k < p->nenvironments; k++)
+		names[k] = p->environments[k].name;
+	const char *sug = suggest_closest(name, names, p->nenvironments);
+	if (name == raw)
+		/* Plain names were checked by the loader; kept for plans built
+		 * from a pipeline that skipped it. */
+		diag_add(X->d, DIAG_ERROR, p->file, pos.line, pos.col,
+			 "unknown environment '%s' for workflow %s%s%s%s", name, scope->workflow_name,
+			 sug ? "; did you mean '" : " (declare it under environments:)", sug ? sug : "",
+			 sug ? "'?" : "");
+	else
+		diag_add(X->d, DIAG_ERROR, p->file, pos.line, pos.col,
+			 "unknown environment '%s' (from '%s') for workflow %s%s%s%s", name, raw,
+			 scope->workflow_name,
+			 sug ? "; did you mean '" : " (declare it under environments:)", sug ? sug : "",
+			 sug ? "'?" : "");
+	free(names);
+	return NULL;
 }
 
 /* Builds one workflow instance of stage entry `sg` with matrix values `combo`. */
@@ -208,6 +374,7 @@ static void expand_instance(struct expander *X, const struct stage *sg, size_t s
 		map_add(&inputs_index, pw->inputs.v[i].key, i, NULL);
 	scope.inputs_index = &inputs_index;
 	eval_kvlist(X, &wf->env, &scope, "env", &pw->env);
+	pw->environment = instance_environment(X, sg, wf, &scope);
 	expand_steps(X, &wf->steps, false, wfi, &scope, &pw->steps, &pw->nsteps);
 	expand_steps(X, &wf->rollback, true, wfi, &scope, &pw->rollback, &pw->nrollback);
 	map_release(&inputs_index);
@@ -299,6 +466,7 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 	bool ok = apply_overrides(&X, overrides);
 	for (size_t i = 0; i < plan->vars.n; i++)
 		map_add(&X.vars_index, plan->vars.v[i].key, i, NULL);
+	expand_environments(&X);
 
 	/* Count the instances first so that a huge matrix is refused before
 	 * anything is allocated for it. */
@@ -362,6 +530,7 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 	map_release(&X.barriers);
 	map_release(&X.rbarriers);
 	map_release(&X.vars_index);
+	map_release(&X.environments);
 	if (!ok || d->errors > X.errors_at_start) {
 		plan_free(plan);
 		return NULL;

@@ -187,6 +187,23 @@ void gr_put_duration(struct buf *b, uint64_t ms)
 	buf_adds(b, d);
 }
 
+/* "backend (context local, namespace backend)": an environment and where it points. */
+void gr_put_environment(struct buf *b, const struct plan_environment *e)
+{
+	buf_adds(b, e->name);
+	const char *keys[] = { "context", "namespace", "kubeconfig" };
+	const char *vals[] = { e->kube_context, e->kube_namespace, e->kubeconfig };
+	const char *sep = " (";
+	for (size_t i = 0; i < 3; i++) {
+		if (!vals[i])
+			continue;
+		buf_addf(b, "%s%s %s", sep, keys[i], vals[i]);
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		buf_addc(b, ')');
+}
+
 /* ---- facts shared by the renderers ---- */
 
 const struct pipeline *gr_pl(const struct plan *plan)
@@ -232,6 +249,30 @@ const struct plan_step *gr_use_step(const struct plan *plan, const struct plan_b
 	return u->step < *nlist ? &list[u->step] : NULL;
 }
 
+/*
+ * "status 200..399, body matching 'ok', every 2s within 1m, request-timeout
+ * 10s, header Authorization": header values are left out (they may be
+ * credentials; `plan --format json` has them).
+ */
+static void http_details(const struct plan_step *ps, struct buf *b)
+{
+	const struct http_check *h = ps->src->http;
+	gr_put_sep(b, ", ");
+	buf_adds(b, "status ");
+	http_status_format(h->status, h->nstatus, b);
+	if (h->expect_body)
+		buf_addf(b, ", body matching '%s'", h->expect_body);
+	buf_adds(b, ", every ");
+	gr_put_duration(b, h->interval_ms);
+	buf_adds(b, " within ");
+	gr_put_duration(b, h->within_ms);
+	buf_adds(b, ", request-timeout ");
+	gr_put_duration(b, h->request_timeout_ms);
+	const struct kvlist *hd = ps->http ? &ps->http->headers : &h->headers;
+	for (size_t i = 0; i < hd->n; i++)
+		buf_addf(b, "%s%s", i ? " " : hd->n == 1 ? ", header " : ", headers ", hd->v[i].key);
+}
+
 /* "kind, barrier BE, timeout 5m, 2 retries 1s apart, continue on error" */
 void gr_step_details(const struct plan_step *ps, bool with_kind, struct buf *b)
 {
@@ -249,12 +290,16 @@ void gr_step_details(const struct plan_step *ps, bool with_kind, struct buf *b)
 	} else if (s->kind == STEP_WAIT) {
 		buf_adds(&what, "wait ");
 		gr_put_duration(&what, s->wait_ms);
+	} else if (s->kind == STEP_HTTP_CHECK && ps->http) {
+		buf_addf(&what, "http-check %s", ps->http->url ? ps->http->url : "?");
 	}
 	if (what.len && (!ps->name || strcmp(what.s, ps->name) != 0)) {
 		gr_put_sep(b, ", ");
 		buf_adds(b, what.s);
 	}
 	buf_release(&what);
+	if (s->kind == STEP_HTTP_CHECK && s->http)
+		http_details(ps, b);
 	if (s->kind == STEP_RUN && s->shell == SHELL_BASH) {
 		gr_put_sep(b, ", ");
 		buf_adds(b, "bash");

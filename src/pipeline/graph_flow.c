@@ -50,6 +50,15 @@ static void flow_label(const struct flow *f, const char *raw)
 	gr_put_esc(f->out, raw, f->style);
 }
 
+/* ", environment NAME" in a lane's label, when the instance has one. */
+static void flow_environment(const struct flow *f, const struct plan_workflow *wf)
+{
+	if (!wf->environment)
+		return;
+	buf_adds(f->out, ", environment ");
+	flow_label(f, wf->environment->name);
+}
+
 /* The label of a step node, lines separated by '\n', not yet escaped. */
 static void step_label(const struct plan_step *ps, struct buf *b)
 {
@@ -63,21 +72,25 @@ static void step_label(const struct plan_step *ps, struct buf *b)
 static void flow_steps(const struct flow *f, const struct plan_step *v, size_t n, size_t first,
 		       const char *indent)
 {
-	/* dot styles and mermaid shapes per kind: box, bold/stadium, dotted/slanted. */
+	/* dot styles and mermaid shapes per kind: box, bold/stadium, dotted/slanted,
+	 * dashed/hexagon. */
 	static const char *const dot_style[STEP_KIND_COUNT] = {
 		[STEP_RUN] = "rounded",
 		[STEP_BARRIER] = "rounded,bold",
 		[STEP_WAIT] = "rounded,dotted",
+		[STEP_HTTP_CHECK] = "rounded,dashed",
 	};
 	static const char *const mm_open[STEP_KIND_COUNT] = {
 		[STEP_RUN] = "[",
 		[STEP_BARRIER] = "([",
 		[STEP_WAIT] = "[/",
+		[STEP_HTTP_CHECK] = "{{",
 	};
 	static const char *const mm_close[STEP_KIND_COUNT] = {
 		[STEP_RUN] = "]",
 		[STEP_BARRIER] = "])",
 		[STEP_WAIT] = "/]",
+		[STEP_HTTP_CHECK] = "}}",
 	};
 	struct buf lab = BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
@@ -216,8 +229,9 @@ void gr_render_dot(const struct plan *plan, struct buf *out)
 		const struct plan_workflow *wf = &plan->workflows[w];
 		buf_addf(out, "\n\tsubgraph cluster_%zu {\n\t\tlabel=\"", w + 1);
 		flow_label(&f, wf->name);
-		buf_addf(out, " (group %zu)\";\n\t\tstyle=rounded;\n\t\tcolor=\"gray50\";\n",
-			 wf->group + 1);
+		buf_addf(out, " (group %zu", wf->group + 1);
+		flow_environment(&f, wf);
+		buf_adds(out, ")\";\n\t\tstyle=rounded;\n\t\tcolor=\"gray50\";\n");
 		flow_steps(&f, wf->steps, wf->nsteps, f.first[w], "\t\t");
 		if (wf->nrollback) {
 			size_t rb = f.first[w] + wf->nsteps;
@@ -263,7 +277,9 @@ void gr_render_mermaid(const struct plan *plan, struct buf *out)
 		const struct plan_workflow *wf = &plan->workflows[w];
 		buf_addf(out, "  subgraph w%zu[\"", w + 1);
 		flow_label(&f, wf->name);
-		buf_addf(out, " (group %zu)\"]\n    direction LR\n", wf->group + 1);
+		buf_addf(out, " (group %zu", wf->group + 1);
+		flow_environment(&f, wf);
+		buf_adds(out, ")\"]\n    direction LR\n");
 		flow_steps(&f, wf->steps, wf->nsteps, f.first[w], "    ");
 		if (wf->nrollback) {
 			buf_addf(out, "    subgraph w%zur[\"rollback\"]\n      direction LR\n",

@@ -32,6 +32,7 @@ void gr_put_sep(struct buf *b, const char *sep);
 void gr_put_pos(struct buf *b, const char *file, struct pos pos);
 void gr_put_kvlist(struct buf *b, const struct kvlist *kv);
 void gr_put_duration(struct buf *b, uint64_t ms);
+void gr_put_environment(struct buf *b, const struct plan_environment *e);
 /* ---- facts every format shows the same way ---- */
 
 const struct pipeline *gr_pl(const struct plan *plan);

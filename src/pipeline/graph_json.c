@@ -77,6 +77,23 @@ static json_t *json_steps(const struct plan_step *v, size_t n)
 			jset(o, "barrier", jstr(ps->barrier));
 		if (s->kind == STEP_WAIT)
 			jset(o, "wait_ms", jint(s->wait_ms));
+		if (s->kind == STEP_HTTP_CHECK && s->http && ps->http) {
+			const struct http_check *h = s->http;
+			jset(o, "url", jstr(ps->http->url));
+			json_t *st = jnew(json_array());
+			for (size_t k = 0; k < h->nstatus; k++) {
+				json_t *r = jnew(json_array());
+				jpush(r, jnew(json_integer(h->status[k].lo)));
+				jpush(r, jnew(json_integer(h->status[k].hi)));
+				jpush(st, r);
+			}
+			jset(o, "expect_status", st);
+			jset(o, "expect_body", jstr(h->expect_body));
+			jset(o, "interval_ms", jint(h->interval_ms));
+			jset(o, "within_ms", jint(h->within_ms));
+			jset(o, "request_timeout_ms", jint(h->request_timeout_ms));
+			jset(o, "headers", json_kvlist(&ps->http->headers));
+		}
 		if (s->timeout_ms)
 			jset(o, "timeout_ms", jint(s->timeout_ms));
 		jset(o, "retries", jnew(json_integer(s->retries)));
@@ -115,6 +132,33 @@ static json_t *json_barriers(const struct plan *plan, const struct plan_barrier 
 			jpush(parts, p);
 		}
 		jset(o, "participants", parts);
+		jpush(arr, o);
+	}
+	return arr;
+}
+
+/* The declared environments with their values after expansion. */
+static json_t *json_environments(const struct plan *plan)
+{
+	json_t *arr = jnew(json_array());
+	for (size_t i = 0; i < plan->nenvironments; i++) {
+		const struct plan_environment *e = &plan->environments[i];
+		json_t *o = jnew(json_object());
+		jset(o, "name", jstr(e->name));
+		if (e->src->description)
+			jset(o, "description", jstr(e->src->description));
+		if (e->src->has_kubernetes) {
+			json_t *k = jnew(json_object());
+			jset(k, "context", jstr(e->kube_context));
+			jset(k, "namespace", jstr(e->kube_namespace));
+			jset(k, "kubeconfig", jstr(e->kubeconfig));
+			jset(o, "kubernetes", k);
+		} else {
+			jset(o, "kubernetes", jnew(json_null()));
+		}
+		jset(o, "env", json_kvlist(&e->env));
+		jset(o, "line", jnew(json_integer(e->src->pos.line)));
+		jset(o, "col", jnew(json_integer(e->src->pos.col)));
 		jpush(arr, o);
 	}
 	return arr;
@@ -182,6 +226,7 @@ void gr_render_json(const struct plan *plan, struct buf *out)
 		jset(root, "description", jstr(p->description));
 	jset(root, "on_failure", jstr(on_failure_name(p->on_failure)));
 	jset(root, "vars", json_kvlist(&plan->vars));
+	jset(root, "environments", json_environments(plan));
 
 	json_t *groups = jnew(json_array());
 	for (size_t g = 0; g < plan->ngroups; g++) {
@@ -204,6 +249,7 @@ void gr_render_json(const struct plan *plan, struct buf *out)
 		jset(o, "group", jint(wf->group));
 		jset(o, "matrix", json_kvlist(&wf->matrix));
 		jset(o, "inputs", json_kvlist(&wf->inputs));
+		jset(o, "environment", jstr(wf->environment ? wf->environment->name : NULL));
 		jset(o, "on_failure", jstr(on_failure_name(wf->src->on_failure)));
 		jset(o, "steps", json_steps(wf->steps, wf->nsteps));
 		jset(o, "rollback", json_steps(wf->rollback, wf->nrollback));

@@ -115,6 +115,11 @@ static void text_workflow(const struct plan *plan, const struct plan_workflow *w
 		table_add(&kv, (const char *[]){ "inputs", b.s });
 		buf_reset(&b);
 	}
+	if (w->environment) {
+		gr_put_environment(&b, w->environment);
+		table_add(&kv, (const char *[]){ "environment", b.s });
+		buf_reset(&b);
+	}
 	table_add(&kv, (const char *[]){ "on-failure", on_failure_name(w->src->on_failure) });
 	table_print(&kv, out, 4);
 	table_release(&kv);

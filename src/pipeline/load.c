@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +19,19 @@
 
 #define MAX_RETRIES 100
 
+/*
+ * What ${{ }} may name in environments (docs/pipeline-format.md,
+ * Environments). An environment is declared once and shared by every
+ * workflow that runs in it, so its fields cannot depend on one instance:
+ * vars and the pipeline name only, plus the run id in env values (which
+ * are substituted when a step starts, like every env value). Where an
+ * environment is chosen (environment: NAME), every name known before the
+ * run may be used, as in barrier ids.
+ */
+#define ENVIRONMENT_EXPRS (EXPR_VARS | EXPR_PIPELINE)
+#define ENVIRONMENT_ENV_EXPRS (EXPR_VARS | EXPR_PIPELINE | EXPR_RUN)
+#define ENVIRONMENT_USE_EXPRS (EXPR_ALL & ~EXPR_RUN)
+
 struct loader {
 	const char *file;
 	struct diag *d;
@@ -25,6 +39,7 @@ struct loader {
 	struct arena *a;
 	struct map vars;       /* var name -> index, for expression checks */
 	struct map workflows;  /* workflow name -> index */
+	struct map environments; /* environment name -> index */
 };
 
 static void verr(struct loader *L, enum diag_severity sev, int line, int col, const char *fmt,
@@ -303,7 +318,9 @@ static bool no_exprs(struct loader *L, const struct ynode *n, const char *where)
 
 /* ---- string maps ---- */
 
-enum kv_rule { KV_VARS, KV_ENV, KV_WITH };
+/* KV_ENVIRONMENT: the env of a declared environment, shared by every
+ * workflow that runs in it, so nothing per instance (matrix, inputs). */
+enum kv_rule { KV_VARS, KV_ENV, KV_WITH, KV_ENVIRONMENT };
 
 static void load_kvlist(struct loader *L, const struct ynode *n, enum kv_rule rule,
 			const char *what, struct kvlist *out)
@@ -319,7 +336,7 @@ static void load_kvlist(struct loader *L, const struct ynode *n, enum kv_rule ru
 		if (k->kind != YNODE_SCALAR)
 			continue;
 		bool ok = true;
-		if (rule == KV_ENV) {
+		if (rule == KV_ENV || rule == KV_ENVIRONMENT) {
 			if (!is_env_name(k->str)) {
 				err(L, k, "bad environment variable name '%s' in %s: use letters, digits and _, not starting with a digit",
 				    k->str, what);
@@ -345,6 +362,8 @@ static void load_kvlist(struct loader *L, const struct ynode *n, enum kv_rule ru
 			ok = no_exprs(L, v, "vars values") && ok;
 		else if (rule == KV_WITH)
 			ok = check_exprs(L, v, EXPR_VARS | EXPR_PIPELINE, "stage inputs (with:)") && ok;
+		else if (rule == KV_ENVIRONMENT)
+			ok = check_exprs(L, v, ENVIRONMENT_ENV_EXPRS, what) && ok;
 		else
 			ok = check_exprs(L, v, EXPR_ALL, what) && ok;
 		if (!ok)
@@ -401,12 +420,203 @@ static bool load_on_failure(struct loader *L, const struct ynode *n, bool pipeli
 /* ---- steps ---- */
 
 static const char *const step_keys[] = {
-	"run", "barrier", "wait", "name", "id", "timeout", "retries", "retry-delay",
+	"run", "barrier", "wait", "http-check", "name", "id", "timeout", "retries", "retry-delay",
 	"continue-on-error", "env", "dir", "shell",
 };
-static const char *const kind_keys[] = { "run", "barrier", "wait" };
+/* In the order of enum step_kind. */
+static const char *const kind_keys[] = { "run", "barrier", "wait", "http-check" };
+#define NKINDS (sizeof(kind_keys) / sizeof(kind_keys[0]))
 /* Step kinds that are specified but not implemented yet. */
-static const char *const later_kinds[] = { "k8s-rolling", "k8s-rollback", "http-check", "approval" };
+static const char *const later_kinds[] = { "k8s-rolling", "k8s-rollback", "approval" };
+
+/* ---- http-check ---- */
+
+static const char *const http_keys[] = {
+	"url", "expect-status", "expect-body", "interval", "within", "request-timeout", "headers",
+};
+static const struct status_range default_status[] = { { 200, 399 } };
+
+/* A header name is a token (RFC 9110): no separators, no spaces. */
+static bool is_header_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	return true;
+}
+
+static bool load_http_url(struct loader *L, const struct ynode *v, struct http_check *h)
+{
+	h->url = get_str(L, v, "url");
+	if (!h->url)
+		return false;
+	h->url_pos = pos_of(v);
+	h->url_plain_single_line = single_line_plain(v);
+	if (!check_exprs(L, v, EXPR_ALL, "http-check urls"))
+		return false;
+	const char *why;
+	if (!expr_has(h->url)) {
+		if (http_url_check(h->url, &why) < 0) {
+			err(L, v, "bad url '%s': %s", h->url, why);
+			return false;
+		}
+		return true;
+	}
+	/* The rest is checked once the expressions are known (expand.c); a
+	 * written scheme can be checked now. */
+	size_t lit = (size_t)(strstr(h->url, "${{") - h->url);
+	if (lit && strncasecmp(h->url, "http://", lit < 7 ? lit : 7) &&
+	    strncasecmp(h->url, "https://", lit < 8 ? lit : 8)) {
+		err(L, v, "bad url '%s': only http:// and https:// urls can be checked", h->url);
+		return false;
+	}
+	return true;
+}
+
+static bool load_http_status(struct loader *L, const struct ynode *v, struct http_check *h)
+{
+	const struct ynode *const *items = &v;
+	size_t n = 1;
+	if (v->kind == YNODE_SEQ) {
+		items = (const struct ynode *const *)v->vals;
+		n = v->n;
+		if (!n) {
+			err(L, v, "expect-status must not be empty (leave it out for 200..399)");
+			return false;
+		}
+		if (n > HTTP_MAX_STATUS_RANGES) {
+			err(L, v, "expect-status has %zu items; at most %d", n, HTTP_MAX_STATUS_RANGES);
+			return false;
+		}
+	}
+	struct status_range *r = arena_array(L->a, n, sizeof(*r));
+	bool ok = true;
+	for (size_t i = 0; i < n; i++) {
+		const struct ynode *x = items[i];
+		const char *why;
+		if (x->kind != YNODE_SCALAR || ynode_is_null(x)) {
+			err(L, x, "expect-status must be a status, a range like 200..399, or a list of those, not %s",
+			    ynode_kind_name(x));
+			ok = false;
+		} else if (http_status_parse(x->str, &r[i], &why) < 0) {
+			err(L, x, "bad expect-status '%s': %s", x->str, why);
+			ok = false;
+		}
+	}
+	if (ok) {
+		h->status = r;
+		h->nstatus = n;
+	}
+	return ok;
+}
+
+static bool load_http_body(struct loader *L, const struct ynode *v, struct http_check *h)
+{
+	const char *re = get_str(L, v, "expect-body");
+	if (!re || !no_exprs(L, v, "expect-body"))
+		return false;
+	if (!*re) {
+		err(L, v, "expect-body must not be empty (leave it out to accept any body)");
+		return false;
+	}
+	/* Compiled here so that `check` finds a bad pattern; the engine
+	 * compiles it again for each check (a regex_t is not kept in the
+	 * plan's arena). */
+	regex_t rx;
+	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+	if (rc) {
+		char msg[128];
+		regerror(rc, &rx, msg, sizeof(msg));
+		err(L, v, "bad expect-body regex '%s': %s (a POSIX extended regex)", re, msg);
+		return false;
+	}
+	regfree(&rx);
+	h->expect_body = re;
+	return true;
+}
+
+static bool load_http_headers(struct loader *L, const struct ynode *n, struct http_check *h)
+{
+	if (ynode_is_null(n))
+		return true;
+	if (!expect_kind(L, n, YNODE_MAP, "headers"))
+		return false;
+	bool all = true;
+	h->headers.v = arena_array(L->a, n->n, sizeof(*h->headers.v));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->vals[i];
+		if (k->kind != YNODE_SCALAR)
+			continue;
+		bool ok = true;
+		if (!is_header_name(k->str)) {
+			err(L, k, "bad header name '%s': use letters, digits and !#$%%&'*+-.^_`|~", k->str);
+			ok = false;
+		}
+		const char *val = ynode_is_null(v) ? "" : get_str(L, v, "a header value");
+		if (!val) {
+			all = false;
+			continue;
+		}
+		if (strpbrk(val, "\r\n")) {
+			err(L, v, "header %s: a header value cannot contain a line break", k->str);
+			ok = false;
+		} else {
+			ok = check_exprs(L, v, EXPR_ALL, "header values") && ok;
+		}
+		all = all && ok;
+		if (!ok)
+			continue;
+		struct kv *kv = &h->headers.v[h->headers.n++];
+		kv->key = k->str;
+		kv->val = val;
+		kv->key_pos = pos_of(k);
+		kv->val_pos = pos_of(v);
+		kv->val_plain_single_line = single_line_plain(v);
+	}
+	return all;
+}
+
+/* The value of `http-check:`: a url, or a mapping with url and the expectations. */
+static bool load_http_check(struct loader *L, const struct ynode *v, struct step *st)
+{
+	struct http_check *h = arena_array(L->a, 1, sizeof(*h));
+	h->status = default_status;
+	h->nstatus = 1;
+	h->interval_ms = HTTP_DEFAULT_INTERVAL_MS;
+	h->within_ms = HTTP_DEFAULT_WITHIN_MS;
+	h->request_timeout_ms = HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
+	st->http = h;
+	if (v->kind == YNODE_SCALAR && !ynode_is_null(v))
+		return load_http_url(L, v, h);
+	if (v->kind != YNODE_MAP) {
+		err(L, v, "http-check must be a url or a mapping with url:, not %s", ynode_kind_name(v));
+		return false;
+	}
+	check_keys(L, v, http_keys, sizeof(http_keys) / sizeof(http_keys[0]), "an http-check");
+	bool ok = true;
+	const struct ynode *x;
+	if ((x = ynode_get(v, "url")))
+		ok = load_http_url(L, x, h) && ok;
+	else {
+		err(L, v, "http-check has no url (add url: http://...)");
+		ok = false;
+	}
+	if ((x = ynode_get(v, "expect-status")))
+		ok = load_http_status(L, x, h) && ok;
+	if ((x = ynode_get(v, "expect-body")))
+		ok = load_http_body(L, x, h) && ok;
+	if ((x = ynode_get(v, "interval")))
+		ok = get_duration(L, x, "interval", true, &h->interval_ms) && ok;
+	if ((x = ynode_get(v, "within")))
+		ok = get_duration(L, x, "within", true, &h->within_ms) && ok;
+	if ((x = ynode_get(v, "request-timeout")))
+		ok = get_duration(L, x, "request-timeout", true, &h->request_timeout_ms) && ok;
+	if ((x = ynode_get(v, "headers")))
+		ok = load_http_headers(L, x, h) && ok;
+	return ok;
+}
 
 static bool load_step(struct loader *L, const struct ynode *n, size_t index, bool rollback,
 		      const char *wfname, struct step *st)
@@ -435,9 +645,9 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 
 	st->pos = pos_of(n);
 	st->retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
-	const struct ynode *kinds[3] = { 0 };
+	const struct ynode *kinds[NKINDS] = { 0 };
 	size_t nkinds = 0;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NKINDS; i++) {
 		kinds[i] = ynode_get(n, kind_keys[i]);
 		nkinds += kinds[i] != NULL;
 	}
@@ -445,12 +655,12 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 	 * its other problems are reported in the same pass. */
 	if (nkinds == 0) {
 		if (ok)
-			err(L, n, "step has no kind: give it exactly one of run, barrier or wait");
+			err(L, n, "step has no kind: give it exactly one of run, barrier, wait or http-check");
 		ok = false;
 	}
 	if (nkinds > 1) {
 		struct buf b = BUF_INIT;
-		for (size_t i = 0; i < 3; i++) {
+		for (size_t i = 0; i < NKINDS; i++) {
 			if (!kinds[i])
 				continue;
 			if (b.len)
@@ -491,11 +701,16 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 			ok = check_exprs(L, v, EXPR_ALL & ~EXPR_RUN, "barrier ids") && ok;
 		}
 		st->barrier_plain_single_line = single_line_plain(v);
-	} else {
+	} else if (kinds[2]) {
 		const struct ynode *v = kinds[2];
 		st->kind = STEP_WAIT;
 		st->kind_pos = pos_of(v);
 		ok = get_duration(L, v, "wait", false, &st->wait_ms) && ok;
+	} else {
+		const struct ynode *v = kinds[3];
+		st->kind = STEP_HTTP_CHECK;
+		st->kind_pos = pos_of(v);
+		ok = load_http_check(L, v, st) && ok;
 	}
 
 	const struct ynode *v;
@@ -576,6 +791,8 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 			char d[32];
 			duration_format(st->wait_ms, d, sizeof(d));
 			st->name = arena_printf(L->a, "wait %s", d);
+		} else if (st->kind == STEP_HTTP_CHECK && st->http && st->http->url) {
+			st->name = step_default_http_name(L->a, st->http->url);
 		} else {
 			st->name = step_kind_name(st->kind);
 		}
@@ -639,9 +856,145 @@ static void check_step_ids(struct loader *L, struct workflow *wf)
 	free(all);
 }
 
+/* ---- environments ---- */
+
+static const char *const environment_keys[] = { "description", "kubernetes", "env" };
+static const char *const kubernetes_keys[] = { "context", "namespace", "kubeconfig" };
+
+/* One string of a kubernetes: mapping: non-empty, with vars and pipeline.name only. */
+static const char *load_kube_str(struct loader *L, const struct ynode *map, const char *key,
+				 const struct environment *env, struct pos *pos)
+{
+	const struct ynode *v = ynode_get(map, key);
+	if (!v)
+		return NULL;
+	*pos = pos_of(v);
+	char *what = arena_printf(L->a, "kubernetes %s of environment %s", key, env->name);
+	const char *s = get_str(L, v, what);
+	if (!s)
+		return NULL;
+	if (!*s) {
+		err(L, v, "%s must not be empty (leave the key out instead)", what);
+		return NULL;
+	}
+	if (!check_exprs(L, v, ENVIRONMENT_EXPRS, what))
+		return NULL;
+	if (!strcmp(key, "namespace") && !expr_has(s) && !kube_namespace_is_valid(s)) {
+		err(L, v, "bad Kubernetes namespace '%s' for environment %s: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+		    s, env->name);
+		return NULL;
+	}
+	return s;
+}
+
+static void load_kubernetes(struct loader *L, const struct ynode *key, const struct ynode *n,
+			    struct environment *env)
+{
+	env->has_kubernetes = true;
+	env->kubernetes_pos = pos_of(key);
+	/* kubernetes: with nothing under it says "a Kubernetes environment"
+	 * and nothing more; check warns that it has no namespace. */
+	if (ynode_is_null(n) || !expect_kind(L, n, YNODE_MAP, "kubernetes"))
+		return;
+	check_keys(L, n, kubernetes_keys, sizeof(kubernetes_keys) / sizeof(kubernetes_keys[0]),
+		   "kubernetes");
+	env->kube_context = load_kube_str(L, n, "context", env, &env->kube_context_pos);
+	env->kube_namespace = load_kube_str(L, n, "namespace", env, &env->kube_namespace_pos);
+	env->kubeconfig = load_kube_str(L, n, "kubeconfig", env, &env->kubeconfig_pos);
+}
+
+static void load_environments(struct loader *L, const struct ynode *n)
+{
+	if (ynode_is_null(n) || !expect_kind(L, n, YNODE_MAP, "environments"))
+		return;
+	struct pipeline *p = L->p;
+	p->environments = arena_array(L->a, n->n, sizeof(*p->environments));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->vals[i];
+		if (k->kind != YNODE_SCALAR)
+			continue;
+		if (!name_is_valid(k->str)) {
+			err(L, k, "bad environment name '%s': use letters, digits, '.', '_' and '-'",
+			    k->str);
+			continue;
+		}
+		/* The slot may hold a rejected environment: start afresh. */
+		struct environment *env = &p->environments[p->nenvironments];
+		memset(env, 0, sizeof(*env));
+		env->name = k->str;
+		env->pos = pos_of(k);
+		/* A duplicate name was reported by the YAML layer; keep the first. */
+		if (!map_add(&L->environments, env->name, p->nenvironments, NULL))
+			continue;
+		p->nenvironments++;
+		/* A name alone (staging:) is an environment without settings. */
+		if (ynode_is_null(v) || !expect_kind(L, v, YNODE_MAP, "an environment"))
+			continue;
+		check_keys(L, v, environment_keys,
+			   sizeof(environment_keys) / sizeof(environment_keys[0]), "an environment");
+		const struct ynode *x;
+		if ((x = ynode_get(v, "description")))
+			env->description = get_str(L, x, "description");
+		/* By its key, which check's warnings point at. */
+		for (size_t j = 0; j < v->n; j++) {
+			if (v->keys[j]->kind == YNODE_SCALAR && !strcmp(v->keys[j]->str, "kubernetes")) {
+				load_kubernetes(L, v->keys[j], v->vals[j], env);
+				break;
+			}
+		}
+		if ((x = ynode_get(v, "env"))) {
+			load_kvlist(L, x, KV_ENVIRONMENT, "environment env", &env->env);
+			/* Two layers of one environment setting one variable: say which. */
+			for (size_t j = 0; env->kubeconfig && j < env->env.n; j++)
+				if (!strcmp(env->env.v[j].key, "KUBECONFIG"))
+					err_at(L, env->env.v[j].key_pos,
+					       "environment %s sets KUBECONFIG in env and kubernetes.kubeconfig (line %d): give only one of them",
+					       env->name, env->kubeconfig_pos.line);
+		}
+	}
+}
+
+/*
+ * environment: NAME on a workflow or a stage entry (`where`). A plain name
+ * must be declared (with a "did you mean"); a name with expressions is
+ * looked up for each instance during expansion. Returns the name as
+ * written, or NULL when it is rejected.
+ */
+static const char *load_environment_use(struct loader *L, const struct ynode *n, const char *where)
+{
+	const char *s = get_str(L, n, "environment");
+	if (!s)
+		return NULL;
+	if (!*s) {
+		err(L, n, "environment must not be empty: give the name of an environment declared under environments:");
+		return NULL;
+	}
+	if (expr_has(s))
+		return check_exprs(L, n, ENVIRONMENT_USE_EXPRS, "environment names") ? s : NULL;
+	if (!name_is_valid(s)) {
+		err(L, n, "bad environment name '%s': use letters, digits, '.', '_' and '-'", s);
+		return NULL;
+	}
+	if (map_find(&L->environments, s, NULL))
+		return s;
+	const struct pipeline *p = L->p;
+	const char **names = xmalloc((p->nenvironments + 1) * sizeof(*names));
+	for (size_t i = 0; i < p->nenvironments; i++)
+		names[i] = p->environments[i].name;
+	const char *sug = suggest_closest(s, names, p->nenvironments);
+	if (sug)
+		err(L, n, "unknown environment '%s' in %s; did you mean '%s'?", s, where, sug);
+	else
+		err(L, n, "unknown environment '%s' in %s (declare it under environments:)", s, where);
+	free(names);
+	return NULL;
+}
+
 /* ---- workflows, stages, barriers ---- */
 
-static const char *const workflow_keys[] = { "steps", "rollback", "env", "on-failure", "description" };
+static const char *const workflow_keys[] = {
+	"steps", "rollback", "env", "on-failure", "description", "environment",
+};
 
 static bool load_workflow(struct loader *L, const struct ynode *k, const struct ynode *n,
 			  struct workflow *wf)
@@ -661,6 +1014,12 @@ static bool load_workflow(struct loader *L, const struct ynode *k, const struct 
 	const struct ynode *v;
 	if ((v = ynode_get(n, "description")))
 		wf->description = get_str(L, v, "description");
+	if ((v = ynode_get(n, "environment"))) {
+		wf->environment_pos = pos_of(v);
+		char *where = arena_printf(L->a, "workflow %s", wf->name);
+		wf->environment = load_environment_use(L, v, where);
+		ok = wf->environment && ok;
+	}
 	if ((v = ynode_get(n, "env")))
 		load_kvlist(L, v, KV_ENV, "workflow env", &wf->env);
 	if ((v = ynode_get(n, "on-failure")))
@@ -679,7 +1038,7 @@ static bool load_workflow(struct loader *L, const struct ynode *k, const struct 
 	return ok;
 }
 
-static const char *const stage_keys[] = { "workflow", "parallel", "with", "matrix" };
+static const char *const stage_keys[] = { "workflow", "parallel", "with", "matrix", "environment" };
 
 static void load_matrix(struct loader *L, const struct ynode *n, struct stage *sg)
 {
@@ -795,6 +1154,11 @@ static bool load_stage(struct loader *L, const struct ynode *n, size_t index, st
 			load_matrix(L, v, sg);
 			sg->incomplete = sg->incomplete || L->d->errors > before;
 		}
+		if ((v = ynode_get(n, "environment"))) {
+			sg->environment_pos = pos_of(v);
+			sg->environment = load_environment_use(L, v, "a stage entry");
+			sg->incomplete = sg->incomplete || !sg->environment;
+		}
 		if (!name)
 			return false;
 	} else if (n->kind != YNODE_SCALAR || ynode_is_null(n)) {
@@ -855,7 +1219,7 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 }
 
 static const char *const top_keys[] = {
-	"name", "description", "vars", "on-failure", "barriers", "stages", "workflows",
+	"name", "description", "vars", "on-failure", "barriers", "environments", "stages", "workflows",
 };
 
 static void load_pipeline(struct loader *L, const struct ynode *root)
@@ -888,6 +1252,9 @@ static void load_pipeline(struct loader *L, const struct ynode *root)
 		load_on_failure(L, v, true, &p->on_failure);
 	if ((v = ynode_get(root, "barriers")))
 		load_barriers(L, v);
+	/* Before workflows and stages, which name them. */
+	if ((v = ynode_get(root, "environments")))
+		load_environments(L, v);
 
 	const struct ynode *wfs = ynode_get(root, "workflows");
 	if (!wfs) {
@@ -951,6 +1318,7 @@ struct pipeline *pipeline_load_text_lenient(const char *file, const char *text, 
 		load_pipeline(&L, root);
 	map_release(&L.vars);
 	map_release(&L.workflows);
+	map_release(&L.environments);
 	bool usable = root && root->kind == YNODE_MAP && p->name;
 	arena_release(&tree);
 	if (!usable) {

@@ -1,7 +1,11 @@
 #include "pipeline/model.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "base/buf.h"
 
 const char *step_default_run_name(struct arena *a, const char *run)
 {
@@ -22,6 +26,11 @@ const char *step_default_run_name(struct arena *a, const char *run)
 	return arena_strndup(a, run, len);
 }
 
+const char *step_default_http_name(struct arena *a, const char *url)
+{
+	return step_default_run_name(a, arena_printf(a, "http-check %s", url));
+}
+
 bool name_is_valid(const char *s)
 {
 	if (!*s)
@@ -32,12 +41,24 @@ bool name_is_valid(const char *s)
 	return true;
 }
 
+bool kube_namespace_is_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9') && *s != '-')
+			return false;
+	return true;
+}
+
 const char *step_kind_name(enum step_kind k)
 {
 	switch (k) {
 	case STEP_RUN: return "run";
 	case STEP_BARRIER: return "barrier";
 	case STEP_WAIT: return "wait";
+	case STEP_HTTP_CHECK: return "http-check";
 	case STEP_KIND_COUNT: break;
 	}
 	return "unknown";
@@ -52,4 +73,103 @@ const char *on_failure_name(enum on_failure f)
 	case ON_FAILURE_ROLLBACK_ALL: return "rollback-all";
 	}
 	return "unknown";
+}
+
+/* ---- http-check ---- */
+
+/* A status: three digits, 100 to 599. */
+static bool parse_status(const char *s, size_t n, int *out)
+{
+	if (n != 3)
+		return false;
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < 100 || v > 599)
+		return false;
+	*out = v;
+	return true;
+}
+
+int http_status_parse(const char *s, struct status_range *out, const char **why)
+{
+	const char *dots = strstr(s, "..");
+	if (!dots) {
+		if (!parse_status(s, strlen(s), &out->lo)) {
+			*why = "a status is a number from 100 to 599";
+			return -1;
+		}
+		out->hi = out->lo;
+		return 0;
+	}
+	if (!parse_status(s, (size_t)(dots - s), &out->lo) ||
+	    !parse_status(dots + 2, strlen(dots + 2), &out->hi)) {
+		*why = "a range is two statuses from 100 to 599 joined by '..', like 200..399";
+		return -1;
+	}
+	if (out->lo > out->hi) {
+		*why = "the range is empty: its first status is above its last";
+		return -1;
+	}
+	return 0;
+}
+
+void http_status_format(const struct status_range *v, size_t n, struct buf *b)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_adds(b, ", ");
+		if (v[i].lo == v[i].hi)
+			buf_addf(b, "%d", v[i].lo);
+		else
+			buf_addf(b, "%d..%d", v[i].lo, v[i].hi);
+	}
+}
+
+bool http_status_matches(const struct status_range *v, size_t n, long status)
+{
+	for (size_t i = 0; i < n; i++)
+		if (status >= v[i].lo && status <= v[i].hi)
+			return true;
+	return false;
+}
+
+int http_url_check(const char *url, const char **why)
+{
+	const char *rest;
+	if (!strncasecmp(url, "http://", 7))
+		rest = url + 7;
+	else if (!strncasecmp(url, "https://", 8))
+		rest = url + 8;
+	else {
+		*why = "only http:// and https:// urls can be checked";
+		return -1;
+	}
+	for (const char *c = url; *c; c++) {
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
+			*why = "a url cannot contain spaces or control characters (write a space as %20)";
+			return -1;
+		}
+	}
+	/* The authority: up to the first '/', '?' or '#'; its host part is
+	 * what follows any "user@" and precedes any ":port". */
+	size_t alen = strcspn(rest, "/?#");
+	const char *host = rest;
+	const char *at = memrchr(rest, '@', alen);
+	if (at)
+		host = at + 1;
+	size_t hlen = (size_t)(rest + alen - host);
+	if (hlen && host[0] != '[') {
+		const char *colon = memchr(host, ':', hlen);
+		if (colon)
+			hlen = (size_t)(colon - host);
+	}
+	if (!hlen) {
+		*why = "the url has no host";
+		return -1;
+	}
+	return 0;
 }

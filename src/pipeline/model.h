@@ -49,10 +49,40 @@ enum step_kind {
 	STEP_RUN,
 	STEP_BARRIER,
 	STEP_WAIT,
+	STEP_HTTP_CHECK,
 	STEP_KIND_COUNT
 };
 
 enum shell_kind { SHELL_SH, SHELL_BASH };
+
+/* Defaults and bounds of http-check steps (docs/pipeline-format.md). */
+#define HTTP_DEFAULT_INTERVAL_MS 2000ULL
+#define HTTP_DEFAULT_WITHIN_MS 60000ULL
+#define HTTP_DEFAULT_REQUEST_TIMEOUT_MS 10000ULL
+#define HTTP_MAX_STATUS_RANGES 32
+
+/* One accepted range of HTTP statuses, lo..hi inclusive (100..599). */
+struct status_range {
+	int lo, hi;
+};
+
+/*
+ * An http-check step as written. `url` and the header values may contain
+ * ${{ }} expressions; `expect_body` is a POSIX extended regex that
+ * compiled when the file was loaded.
+ */
+struct http_check {
+	const char *url;
+	struct pos url_pos;
+	bool url_plain_single_line;
+	const struct status_range *status; /* never empty: the default is 200..399 */
+	size_t nstatus;
+	const char *expect_body;           /* NULL: any body */
+	uint64_t interval_ms;
+	uint64_t within_ms;                /* > 0 */
+	uint64_t request_timeout_ms;       /* > 0 */
+	struct kvlist headers;             /* name -> value, in file order */
+};
 
 /*
  * A step as written. String fields may contain ${{ }} expressions. The
@@ -80,6 +110,7 @@ struct step {
 	const char *dir;       /* STEP_RUN: working directory, or NULL */
 	const char *barrier;   /* STEP_BARRIER: the id, maybe with expressions */
 	uint64_t wait_ms;      /* STEP_WAIT */
+	const struct http_check *http; /* STEP_HTTP_CHECK */
 	/* common */
 	uint64_t timeout_ms;   /* 0: none */
 	uint64_t retry_delay_ms;
@@ -95,6 +126,8 @@ struct workflow {
 	const char *name;
 	struct pos pos;          /* the name key */
 	const char *description;
+	const char *environment; /* environment: NAME as written (maybe with ${{ }}), or NULL */
+	struct pos environment_pos;
 	struct kvlist env;
 	struct steplist steps;
 	struct steplist rollback;
@@ -121,6 +154,8 @@ struct stage {
 	struct matrix_axis *matrix;
 	size_t nmatrix;
 	struct pos matrix_pos;
+	const char *environment; /* environment: NAME as written, or NULL: the workflow's */
+	struct pos environment_pos;
 	size_t wf;               /* index into pipeline.workflows; SIZE_MAX if unknown */
 	bool incomplete;         /* part of its matrix or inputs was rejected */
 };
@@ -133,6 +168,24 @@ struct barrier_decl {
 	bool used;
 };
 
+/*
+ * A declared environment: where workflows deploy to. Its string fields
+ * may hold ${{ vars.X }} and ${{ pipeline.name }}; its env values may
+ * hold ${{ run.id }} too. Fields not given are NULL.
+ */
+struct environment {
+	const char *name;
+	struct pos pos;          /* the name key */
+	const char *description;
+	bool has_kubernetes;     /* a kubernetes: mapping was given */
+	struct pos kubernetes_pos;
+	const char *kube_context;
+	const char *kube_namespace;
+	const char *kubeconfig;  /* relative to the pipeline file's directory unless absolute */
+	struct pos kube_context_pos, kube_namespace_pos, kubeconfig_pos;
+	struct kvlist env;
+};
+
 struct pipeline {
 	const char *file;        /* as given on the command line */
 	const char *name;
@@ -141,6 +194,8 @@ struct pipeline {
 	enum on_failure on_failure; /* ON_FAILURE_STOP or ON_FAILURE_ROLLBACK_ALL */
 	struct barrier_decl *barriers;
 	size_t nbarriers;
+	struct environment *environments;
+	size_t nenvironments;
 	struct stage *stages;
 	size_t nstages;
 	struct workflow *workflows;
@@ -165,6 +220,26 @@ struct plan_step {
 	const char *barrier;     /* expanded barrier id (STEP_BARRIER) */
 	struct kvlist env;       /* expanded step env */
 	size_t barrier_index;    /* into plan.barriers or plan.rollback_barriers */
+	const struct plan_http *http; /* STEP_HTTP_CHECK */
+};
+
+/* An http-check step's url and headers, expressions evaluated. */
+struct plan_http {
+	const char *url;         /* may still contain ${{ run.id }} */
+	struct kvlist headers;   /* values may still contain ${{ run.id }} */
+};
+
+/*
+ * An environment with its expressions evaluated: one per declared
+ * environment, shared by the instances that run in it.
+ */
+struct plan_environment {
+	const struct environment *src;
+	const char *name;
+	const char *kube_context;   /* NULL when not given */
+	const char *kube_namespace; /* NULL when not given */
+	const char *kubeconfig;     /* as written: relative to the pipeline file's directory */
+	struct kvlist env;          /* may still contain ${{ run.id }} */
 };
 
 struct plan_workflow {
@@ -176,6 +251,8 @@ struct plan_workflow {
 	struct kvlist matrix;    /* this instance's matrix values */
 	struct kvlist inputs;    /* with: values, expanded */
 	struct kvlist env;       /* workflow env, expanded */
+	/* The stage entry's environment, else the workflow's; NULL: none. */
+	const struct plan_environment *environment;
 	struct plan_step *steps;
 	size_t nsteps;
 	struct plan_step *rollback;
@@ -214,6 +291,8 @@ struct plan {
 	size_t nbarriers;
 	struct plan_barrier *rollback_barriers; /* from rollback lists */
 	size_t nrollback_barriers;
+	struct plan_environment *environments;  /* as pipeline.environments, same order */
+	size_t nenvironments;
 	struct arena arena;
 };
 
@@ -222,6 +301,12 @@ struct plan {
  * [A-Za-z0-9._-]+.
  */
 bool name_is_valid(const char *s);
+/*
+ * True for a Kubernetes namespace name (an RFC 1123 label): lowercase
+ * letters, digits and '-', starting and ending with a letter or digit, at
+ * most 63 characters.
+ */
+bool kube_namespace_is_valid(const char *s);
 /* Never NULL; spelled as in pipeline files. */
 const char *step_kind_name(enum step_kind k);
 /*
@@ -229,6 +314,26 @@ const char *step_kind_name(enum step_kind k);
  * cut to 60 characters with "..." (allocated in `a`).
  */
 const char *step_default_run_name(struct arena *a, const char *run);
+/* The default display name of an http-check step: "http-check URL", cut the same way. */
+const char *step_default_http_name(struct arena *a, const char *url);
 const char *on_failure_name(enum on_failure f);
+
+/*
+ * Parses one accepted-status item of an http-check: a status "503" or a
+ * range "200..399", each status from 100 to 599. Returns 0, or -1 with a
+ * short reason in `why`.
+ */
+int http_status_parse(const char *s, struct status_range *out, const char **why);
+/* Appends "200..399" or "200, 204, 300..399" to `b`. */
+struct buf;
+void http_status_format(const struct status_range *v, size_t n, struct buf *b);
+/* True when `status` is in one of the ranges. */
+bool http_status_matches(const struct status_range *v, size_t n, long status);
+/*
+ * Checks the shape of an http-check url with no expressions left:
+ * http:// or https://, a host, no spaces or control characters. Returns
+ * 0, or -1 with a short reason in `why`.
+ */
+int http_url_check(const char *url, const char **why);
 
 #endif

@@ -775,6 +775,80 @@ static void test_rollback_barriers_separate(void **state)
 	release(&B);
 }
 
+static void test_environments(void **state)
+{
+	(void)state;
+	/* The stage entry's environment wins over the workflow's; a matrix
+	 * names one per instance; values are expanded once, with --var. */
+	static const char text[] =
+		"name: p\nvars: {ctx: local, tier: prod}\n"
+		"environments:\n"
+		"  backend:\n"
+		"    kubernetes: {context: \"${{ vars.ctx }}\", namespace: backend}\n"
+		"    env: {RELEASE: \"${{ pipeline.name }}-${{ run.id }}\"}\n"
+		"  frontend: {kubernetes: {namespace: frontend, kubeconfig: kube/config}}\n"
+		"  prod-eu:\n"
+		"  prod-us:\n"
+		"stages:\n"
+		"  - a\n"
+		"  - workflow: a\n    environment: frontend\n    matrix: {n: [1]}\n"
+		"  - workflow: b\n    environment: ${{ vars.tier }}-${{ matrix.r }}\n"
+		"    matrix: {r: [eu, us]}\n"
+		"  - c\n"
+		"workflows:\n"
+		"  a: {environment: backend, steps: [{run: x}]}\n"
+		"  b: {environment: backend, steps: [{run: x}]}\n"
+		"  c: {steps: [{run: x}]}\n";
+	struct kv ov[] = { { .key = "ctx", .val = "kind" } };
+	struct kvlist overrides = { ov, 1 };
+	struct built B;
+	build_with(&B, text, &overrides);
+	if (!B.plan || B.d.n)
+		dump(&B.d);
+	assert_non_null(B.plan);
+	const struct plan *plan = B.plan;
+	assert_int_equal(plan->nenvironments, 4);
+	const struct plan_environment *be = &plan->environments[0];
+	assert_string_equal(be->name, "backend");
+	assert_string_equal(be->kube_context, "kind");
+	assert_string_equal(be->kube_namespace, "backend");
+	assert_null(be->kubeconfig);
+	assert_string_equal(kv_get(&be->env, "RELEASE"), "p-${{ run.id }}");
+	assert_null(plan->environments[1].kube_context);
+	assert_string_equal(plan->environments[1].kubeconfig, "kube/config");
+	assert_int_equal(plan->nworkflows, 5);
+	assert_ptr_equal(plan->workflows[0].environment, be);
+	assert_string_equal(plan->workflows[1].name, "a[n=1]");
+	assert_ptr_equal(plan->workflows[1].environment, &plan->environments[1]);
+	assert_string_equal(plan->workflows[2].environment->name, "prod-eu");
+	assert_string_equal(plan->workflows[3].environment->name, "prod-us");
+	assert_null(plan->workflows[4].environment);
+	assert_int_equal(plan_check(plan, &B.d), 0);
+	assert_int_equal(B.d.n, 0);
+	release(&B);
+}
+
+static void test_environment_from_expression_unknown(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"environments: {prod-eu: , prod-us: }\n"
+		"stages:\n"
+		"  - workflow: b\n    environment: prod-${{ matrix.r }}\n"
+		"    matrix: {r: [eu, ap, us, xx]}\n"
+		"workflows:\n"
+		"  b: {steps: [{run: x}]}\n";
+	struct built B;
+	build_with(&B, text, NULL);
+	assert_null(B.plan);
+	/* Each instance that names no declared environment is reported. */
+	assert_error_at(&B.d, 5, 18, "unknown environment 'prod-ap' (from 'prod-${{ matrix.r }}') for workflow b[r=ap]; did you mean 'prod-eu'?");
+	assert_error_at(&B.d, 5, 18, "unknown environment 'prod-xx'");
+	assert_int_equal(B.d.errors, 2);
+	release(&B);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +872,8 @@ int main(void)
 		cmocka_unit_test(test_expanded_barrier_id_must_be_valid),
 		cmocka_unit_test(test_barrier_uses),
 		cmocka_unit_test(test_rollback_barriers_separate),
+		cmocka_unit_test(test_environments),
+		cmocka_unit_test(test_environment_from_expression_unknown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

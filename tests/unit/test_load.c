@@ -529,7 +529,7 @@ static void test_errors_workflows(void **state)
 static void test_errors_steps(void **state)
 {
 	(void)state;
-	expect_one_error(BASE_HEAD "      - name: x\n", 6, 9, "step has no kind: give it exactly one of run, barrier or wait");
+	expect_one_error(BASE_HEAD "      - name: x\n", 6, 9, "step has no kind: give it exactly one of run, barrier, wait or http-check");
 	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n", 6, 9,
 			 "step has more than one kind (run and barrier)");
 	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n        wait: 1s\n", 6, 9,

@@ -29,6 +29,14 @@ version=$2
 case $service in '' | . | .. | */* | .*) die "invalid service name '$service'" ;; esac
 case $version in '' | . | .. | */* | .*) die "invalid version '$version'" ;; esac
 
+# Under lockstep, the workflow's environment (environments: in the
+# pipeline file) says where the service goes. A real deploy would run
+# kubectl --context "$LOCKSTEP_KUBE_CONTEXT" -n "$LOCKSTEP_NAMESPACE";
+# this one deploys to local files and only reports it.
+if [ -n "${LOCKSTEP_ENV:-}" ]; then
+	echo "$prog: $service: environment $LOCKSTEP_ENV (context ${LOCKSTEP_KUBE_CONTEXT:-none}, namespace ${LOCKSTEP_NAMESPACE:-none})"
+fi
+
 dir=${DEPLOY_ROOT:-./deploy-root}/$service
 mkdir -p "$dir/releases" || die "$service: cannot create $dir/releases"
 

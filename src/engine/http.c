@@ -1,0 +1,493 @@
+#include "engine/http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/duration.h"
+#include "base/xalloc.h"
+
+/*
+ * http: curl's multi "socket" API on libuv, as in curl's own multi-uv
+ * example: curl calls socket_fn to say which sockets to watch and timer_fn
+ * to say when to call it back; the loop calls curl_multi_socket_action
+ * when either fires, and finished transfers are collected by check_done.
+ *
+ * Lifetimes: the client, its requests and its socket records are freed
+ * by this file only. A uv handle is freed in its close callback; the
+ * client itself once it is dying and its last handle has closed. A
+ * `done` callback may free the client: the actual teardown waits until
+ * check_done has left its loop over curl's messages.
+ */
+
+struct http_sock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct http_client *c;
+	struct http_sock *prev, *next;
+};
+
+struct http_req {
+	struct http_client *c;
+	CURL *easy;
+	struct curl_slist *headers;
+	http_done_cb done;
+	void *arg;
+	struct buf body;
+	bool truncated;          /* the body went past HTTP_BODY_MAX: the transfer stopped */
+	bool finished;           /* its `done` is running: cancelling it is a no-op */
+	uint64_t timeout_ms;
+	uint64_t started_ns;
+	char errbuf[CURL_ERROR_SIZE];
+	struct http_req *prev, *next;
+};
+
+struct http_client {
+	uv_loop_t *loop;
+	size_t *open_handles;
+	CURLM *multi;
+	uv_timer_t *timer;
+	struct http_sock *socks;
+	struct http_req *reqs;
+	int dispatching;         /* inside check_done */
+	bool dying;              /* http_client_free was called */
+	bool destroyed;          /* curl's side is gone; handles are closing */
+	size_t handles;          /* uv handles not closed yet */
+};
+
+/* ---- handle accounting ---- */
+
+static void handle_opened(struct http_client *c)
+{
+	c->handles++;
+	if (c->open_handles)
+		(*c->open_handles)++;
+}
+
+static void handle_closed(struct http_client *c)
+{
+	c->handles--;
+	if (c->open_handles)
+		(*c->open_handles)--;
+	if (c->destroyed && c->handles == 0)
+		free(c);
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+	struct http_client *c = h->data;
+	free(h);
+	handle_closed(c);
+}
+
+static void sock_closed_cb(uv_handle_t *h)
+{
+	struct http_sock *s = h->data;
+	struct http_client *c = s->c;
+	free(s);
+	handle_closed(c);
+}
+
+static void sock_close(struct http_sock *s)
+{
+	struct http_client *c = s->c;
+	uv_poll_stop(&s->poll);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		c->socks = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	uv_close((uv_handle_t *)&s->poll, sock_closed_cb);
+}
+
+/* ---- requests ---- */
+
+static void req_unlink(struct http_req *r)
+{
+	struct http_client *c = r->c;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		c->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+static void req_free(struct http_req *r)
+{
+	if (r->easy)
+		curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	buf_release(&r->body);
+	free(r);
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_req *r = arg;
+	size_t n = size * nmemb;
+	size_t room = HTTP_BODY_MAX - r->body.len;
+	if (n > room) {
+		/* Enough to judge it: stop the transfer here (CURLE_WRITE_ERROR). */
+		buf_add(&r->body, data, room);
+		r->truncated = true;
+		return 0;
+	}
+	buf_add(&r->body, data, n);
+	return n;
+}
+
+/* "Connection refused" -> "connection refused": errors read as part of a sentence. */
+static void add_lower_first(struct buf *b, const char *s)
+{
+	size_t at = b->len;
+	buf_adds(b, s);
+	if (b->len > at && b->s[at] >= 'A' && b->s[at] <= 'Z' &&
+	    !(b->s[at + 1] >= 'A' && b->s[at + 1] <= 'Z'))
+		b->s[at] = (char)(b->s[at] - 'A' + 'a');
+}
+
+/* A transport error in a few words: what a person would say. */
+static void describe_error(struct http_req *r, CURLcode code, struct buf *out)
+{
+	long os = 0;
+	curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os);
+	char d[32];
+	switch (code) {
+	case CURLE_OPERATION_TIMEDOUT:
+		duration_format(r->timeout_ms, d, sizeof(d));
+		buf_addf(out, "request timed out after %s", d);
+		return;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		if (os) {
+			add_lower_first(out, strerror((int)os));
+			return;
+		}
+		break;
+	case CURLE_GOT_NOTHING:
+		buf_adds(out, "empty reply from the server");
+		return;
+	default:
+		break;
+	}
+	size_t n = strlen(r->errbuf);
+	while (n && (r->errbuf[n - 1] == '\n' || r->errbuf[n - 1] == '.'))
+		r->errbuf[--n] = '\0';
+	add_lower_first(out, n ? r->errbuf : curl_easy_strerror(code));
+}
+
+static void client_destroy(struct http_client *c);
+
+/* Hands every finished transfer to its `done` callback. */
+static void check_done(struct http_client *c)
+{
+	c->dispatching++;
+	CURLMsg *msg;
+	int left;
+	while (!c->dying && (msg = curl_multi_info_read(c->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *e = msg->easy_handle;
+		CURLcode code = msg->data.result;
+		struct http_req *r = NULL;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+		if (!r)
+			continue;
+		struct http_result res = { 0 };
+		struct buf err = BUF_INIT;
+		res.answered = code == CURLE_OK || (code == CURLE_WRITE_ERROR && r->truncated);
+		if (res.answered) {
+			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &res.status);
+			res.body = r->body.s;
+			res.body_len = r->body.len;
+			res.body_truncated = r->truncated;
+		} else {
+			res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+			describe_error(r, code, &err);
+			res.error = err.s;
+		}
+		res.duration_ms = (uv_hrtime() - r->started_ns) / 1000000;
+		req_unlink(r);
+		curl_multi_remove_handle(c->multi, e);
+		r->finished = true;
+		r->done(r, &res, r->arg);
+		buf_release(&err);
+		req_free(r);
+	}
+	c->dispatching--;
+	if (c->dying && !c->dispatching)
+		client_destroy(c);
+}
+
+/* ---- curl's callbacks and the loop's ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+	struct http_client *c = t->data;
+	int running;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(c);
+}
+
+static int timer_fn(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_client *c = userp;
+	(void)multi;
+	/* curl must not be called back from inside its own callback: a
+	 * timeout of 0 runs on the next loop iteration. */
+	if (timeout_ms < 0)
+		uv_timer_stop(c->timer);
+	else
+		uv_timer_start(c->timer, on_timer, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct http_sock *s = h->data;
+	struct http_client *c = s->c;
+	int flags = 0;
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	int running;
+	/* `s` may be closed by this call (socket_fn, CURL_POLL_REMOVE). */
+	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	check_done(c);
+}
+
+static int socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http_client *c = userp;
+	struct http_sock *s = socketp;
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			curl_multi_assign(c->multi, fd, NULL);
+			sock_close(s);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = xcalloc(1, sizeof(*s));
+		if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+			free(s);
+			return -1;
+		}
+		s->fd = fd;
+		s->c = c;
+		s->poll.data = s;
+		s->next = c->socks;
+		if (c->socks)
+			c->socks->prev = s;
+		c->socks = s;
+		handle_opened(c);
+		curl_multi_assign(c->multi, fd, s);
+	}
+	int ev = 0;
+	if (what & CURL_POLL_IN)
+		ev |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		ev |= UV_WRITABLE;
+	uv_poll_start(&s->poll, ev, on_poll);
+	return 0;
+}
+
+/* ---- the client ---- */
+
+int http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+struct http_client *http_client_new(uv_loop_t *loop, size_t *open_handles)
+{
+	struct http_client *c = xcalloc(1, sizeof(*c));
+	c->loop = loop;
+	c->open_handles = open_handles;
+	c->multi = curl_multi_init();
+	if (!c->multi)
+		xalloc_die();
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_fn);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	c->timer = xcalloc(1, sizeof(*c->timer));
+	uv_timer_init(loop, c->timer);
+	c->timer->data = c;
+	handle_opened(c);
+	return c;
+}
+
+/* Ends curl's side and closes the handles; the client is freed with the last one. */
+static void client_destroy(struct http_client *c)
+{
+	if (c->destroyed)
+		return;
+	while (c->reqs) {
+		struct http_req *r = c->reqs;
+		req_unlink(r);
+		curl_multi_remove_handle(c->multi, r->easy);
+		req_free(r);
+	}
+	/* May report sockets it still holds as removed (socket_fn). */
+	curl_multi_cleanup(c->multi);
+	c->multi = NULL;
+	while (c->socks)
+		sock_close(c->socks);
+	uv_timer_stop(c->timer);
+	uv_close((uv_handle_t *)c->timer, timer_closed_cb);
+	c->timer = NULL;
+	c->destroyed = true;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (!c || c->dying)
+		return;
+	c->dying = true;
+	if (!c->dispatching)
+		client_destroy(c);
+}
+
+int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb done, void *arg,
+	     struct http_req **out)
+{
+	if (c->dying || !o->url || !done)
+		return -EINVAL;
+	struct http_req *r = xcalloc(1, sizeof(*r));
+	buf_init(&r->body);
+	r->c = c;
+	r->done = done;
+	r->arg = arg;
+	r->timeout_ms = o->timeout_ms ? o->timeout_ms : 1;
+	r->easy = curl_easy_init();
+	if (!r->easy)
+		xalloc_die();
+	for (const char *const *h = o->headers; h && *h; h++) {
+		struct curl_slist *n = curl_slist_append(r->headers, *h);
+		if (!n)
+			xalloc_die();
+		r->headers = n;
+	}
+	CURL *e = r->easy;
+	bool ok = curl_easy_setopt(e, CURLOPT_URL, o->url) == CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500
+	ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+#else
+	ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
+#endif
+	ok = ok && curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_WRITEDATA, r) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_PRIVATE, r) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_USERAGENT, "lockstep/" LOCKSTEP_VERSION) == CURLE_OK;
+	if (r->headers)
+		ok = ok && curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers) == CURLE_OK;
+	r->started_ns = uv_hrtime();
+	if (!ok || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+		req_free(r);
+		return -EINVAL;
+	}
+	r->next = c->reqs;
+	if (c->reqs)
+		c->reqs->prev = r;
+	c->reqs = r;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+void http_cancel(struct http_req *r)
+{
+	if (!r || r->finished)
+		return;
+	struct http_client *c = r->c;
+	req_unlink(r);
+	curl_multi_remove_handle(c->multi, r->easy);
+	req_free(r);
+}
+
+/* ---- messages ---- */
+
+/* The length of the UTF-8 character at s[0..n), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xE0) == 0xC0) {
+		len = 2;
+		min = 0x80;
+		cp = s[0] & 0x1F;
+	} else if ((s[0] & 0xF0) == 0xE0) {
+		len = 3;
+		min = 0x800;
+		cp = s[0] & 0x0F;
+	} else if ((s[0] & 0xF8) == 0xF0) {
+		len = 4;
+		min = 0x10000;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+void http_excerpt(const char *body, size_t len, bool truncated, size_t max, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)body;
+	size_t i = 0;
+	while (i < len && i < max) {
+		unsigned char c = s[i];
+		switch (c) {
+		case '\n': buf_adds(out, "\\n"); i++; continue;
+		case '\r': buf_adds(out, "\\r"); i++; continue;
+		case '\t': buf_adds(out, "\\t"); i++; continue;
+		case '"': buf_adds(out, "\\\""); i++; continue;
+		case '\\': buf_adds(out, "\\\\"); i++; continue;
+		default: break;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			buf_addf(out, "\\x%02x", c);
+			i++;
+			continue;
+		}
+		size_t n = utf8_len(s + i, len - i);
+		if (n == 0) {
+			buf_addf(out, "\\x%02x", c);
+			i++;
+		} else {
+			buf_add(out, s + i, n);
+			i += n;
+		}
+	}
+	if (i < len || truncated)
+		buf_adds(out, "...");
+}

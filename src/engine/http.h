@@ -1,0 +1,90 @@
+/*
+ * http: GET requests on libcurl's multi interface, driven by the libuv
+ * loop. curl says which sockets to watch (one uv_poll_t each) and when to
+ * call it back (one uv_timer_t per client); name resolution runs on
+ * curl's resolver thread. Nothing here blocks the loop.
+ *
+ * A client holds any number of requests in flight. Each request ends with
+ * exactly one call of its `done` callback, unless it is cancelled first;
+ * after http_cancel() or http_client_free() nothing is called any more.
+ *
+ * Every request opens a fresh connection and does not follow redirects:
+ * a health check should see what a new client would see first. Only the
+ * first HTTP_BODY_MAX bytes of a body are kept; the transfer stops there.
+ *
+ * http_global_init() must have been called (the CLI does it at startup).
+ */
+#ifndef LS_ENGINE_HTTP_H
+#define LS_ENGINE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/buf.h"
+
+#define HTTP_BODY_MAX (64u * 1024)
+
+struct http_client;
+struct http_req;
+
+/*
+ * Initialises libcurl for the process (curl_global_init): call it once,
+ * at startup, before any thread exists. Returns 0 or -1.
+ */
+int http_global_init(void);
+
+/* How a request ended. Strings are valid during the `done` call only. */
+struct http_result {
+	bool answered;           /* a response came back: `status` is set */
+	long status;
+	const char *body;        /* the first HTTP_BODY_MAX bytes, NUL-terminated */
+	size_t body_len;
+	bool body_truncated;     /* the body was longer */
+	bool timed_out;          /* no complete answer before the request's timeout */
+	const char *error;       /* !answered: "connection refused", "could not resolve host x", ... */
+	uint64_t duration_ms;
+};
+
+struct http_get_opts {
+	const char *url;
+	const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+	uint64_t timeout_ms;        /* the whole request, connecting included; > 0 */
+};
+
+typedef void (*http_done_cb)(struct http_req *req, const struct http_result *res, void *arg);
+
+/*
+ * A new client on `loop` (borrowed). `*open_handles` (borrowed; may be
+ * NULL) counts the client's libuv handles that are not closed yet, so the
+ * owner knows when the loop may end.
+ */
+struct http_client *http_client_new(uv_loop_t *loop, size_t *open_handles);
+/*
+ * Cancels what is in flight (no callbacks) and frees the client; its
+ * handles close asynchronously. May be called from a `done` callback of
+ * the same client.
+ */
+void http_client_free(struct http_client *c);
+
+/*
+ * Starts a GET. Returns 0 and the request in `*out` (owned by the client
+ * until `done` returns or http_cancel), or a negative code when curl
+ * refuses the options (then nothing is called). Copies what it needs of `o`.
+ */
+int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb done, void *arg,
+	     struct http_req **out);
+/* Ends a request in flight; `done` is not called. */
+void http_cancel(struct http_req *r);
+
+/*
+ * Appends at most about `max` bytes of `body` to `out` for a message:
+ * control characters, quotes and backslashes escaped (\n, \", \x01),
+ * bytes that are not UTF-8 as \xNN, cut at a character boundary, with
+ * "..." when something was left out (or `truncated` says the body was
+ * longer than what is given).
+ */
+void http_excerpt(const char *body, size_t len, bool truncated, size_t max, struct buf *out);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * Tests for the http-check step kind's pure parts: expect-status items
+ * (pipeline/model.c), url shapes, loading an http-check step with its
+ * defaults and its errors (positions included), expanding its url and
+ * headers, and the body excerpts of engine/http.c.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/diag.h"
+#include "engine/http.h"
+#include "pipeline/expand.h"
+#include "pipeline/load.h"
+#include "pipeline/model.h"
+
+static void dump(const struct diag *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		fprintf(stderr, "  [%zu] %d:%d: %s\n", i, d->items[i].line, d->items[i].col,
+			d->items[i].message);
+}
+
+/* ---- expect-status ---- */
+
+static void status_ok(const char *s, int lo, int hi)
+{
+	struct status_range r;
+	const char *why = NULL;
+	if (http_status_parse(s, &r, &why) != 0)
+		fail_msg("'%s' refused: %s", s, why);
+	assert_int_equal(r.lo, lo);
+	assert_int_equal(r.hi, hi);
+}
+
+static void status_bad(const char *s, const char *sub)
+{
+	struct status_range r;
+	const char *why = NULL;
+	if (http_status_parse(s, &r, &why) == 0)
+		fail_msg("'%s' accepted", s);
+	if (!strstr(why, sub))
+		fail_msg("'%s': reason '%s' lacks '%s'", s, why, sub);
+}
+
+static void test_status_parse(void **state)
+{
+	(void)state;
+	status_ok("200", 200, 200);
+	status_ok("100", 100, 100);
+	status_ok("599", 599, 599);
+	status_ok("200..399", 200, 399);
+	status_ok("404..404", 404, 404);
+	status_bad("99", "100 to 599");
+	status_bad("600", "100 to 599");
+	status_bad("2xx", "100 to 599");
+	status_bad("", "100 to 599");
+	status_bad("0200", "100 to 599");
+	status_bad("+200", "100 to 599");
+	status_bad("200..", "joined by '..'");
+	status_bad("..399", "joined by '..'");
+	status_bad("200...399", "joined by '..'");
+	status_bad("200..600", "joined by '..'");
+	status_bad("399..200", "empty");
+}
+
+static void test_status_format_and_match(void **state)
+{
+	(void)state;
+	const struct status_range v[] = { { 200, 204 }, { 301, 301 }, { 500, 599 } };
+	struct buf b = BUF_INIT;
+	http_status_format(v, 3, &b);
+	assert_string_equal(b.s, "200..204, 301, 500..599");
+	buf_release(&b);
+	assert_true(http_status_matches(v, 3, 200));
+	assert_true(http_status_matches(v, 3, 204));
+	assert_false(http_status_matches(v, 3, 205));
+	assert_true(http_status_matches(v, 3, 301));
+	assert_false(http_status_matches(v, 3, 302));
+	assert_true(http_status_matches(v, 3, 599));
+	assert_false(http_status_matches(v, 3, 0));
+}
+
+/* ---- urls ---- */
+
+static void test_url_check(void **state)
+{
+	(void)state;
+	const char *why;
+	const char *good[] = {
+		"http://127.0.0.1:8080/health", "https://example.com", "HTTP://EXAMPLE.COM/x",
+		"http://user:pw@host/", "http://[::1]:80/", "http://h?q=1", "http://h#frag",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (http_url_check(good[i], &why) != 0)
+			fail_msg("'%s' refused: %s", good[i], why);
+	struct { const char *url, *sub; } bad[] = {
+		{ "ftp://example.com/", "only http:// and https://" },
+		{ "example.com/health", "only http:// and https://" },
+		{ "file:///etc/passwd", "only http:// and https://" },
+		{ "http://", "no host" },
+		{ "http:///path", "no host" },
+		{ "http://:80/", "no host" },
+		{ "http://user@/", "no host" },
+		{ "http://example.com/a b", "spaces or control characters" },
+		{ "http://example.com/\n", "spaces or control characters" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = "";
+		if (http_url_check(bad[i].url, &why) == 0)
+			fail_msg("'%s' accepted", bad[i].url);
+		if (!strstr(why, bad[i].sub))
+			fail_msg("'%s': reason '%s' lacks '%s'", bad[i].url, why, bad[i].sub);
+	}
+}
+
+/* ---- loading ---- */
+
+#define HEAD "name: p\nvars:\n  host: example.com\nstages:\n  - w\nworkflows:\n  w:\n    steps:\n"
+
+static struct pipeline *load_ok(const char *text)
+{
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
+	if (!p || d.n) {
+		dump(&d);
+		fail_msg("expected a clean load");
+	}
+	diag_release(&d);
+	return p;
+}
+
+static void test_load_short_form_defaults(void **state)
+{
+	(void)state;
+	struct pipeline *p = load_ok(HEAD "      - http-check: https://example.com/health\n");
+	const struct step *st = &p->workflows[0].steps.v[0];
+	assert_int_equal(st->kind, STEP_HTTP_CHECK);
+	assert_string_equal(step_kind_name(st->kind), "http-check");
+	assert_string_equal(st->name, "http-check https://example.com/health");
+	const struct http_check *h = st->http;
+	assert_non_null(h);
+	assert_string_equal(h->url, "https://example.com/health");
+	assert_int_equal(h->nstatus, 1);
+	assert_int_equal(h->status[0].lo, 200);
+	assert_int_equal(h->status[0].hi, 399);
+	assert_null(h->expect_body);
+	assert_int_equal(h->interval_ms, 2000);
+	assert_int_equal(h->within_ms, 60000);
+	assert_int_equal(h->request_timeout_ms, 10000);
+	assert_int_equal(h->headers.n, 0);
+	pipeline_free(p);
+}
+
+static void test_load_mapping(void **state)
+{
+	(void)state;
+	struct pipeline *p = load_ok(HEAD
+		"      - id: smoke\n"
+		"        retries: 2\n"
+		"        timeout: 5m\n"
+		"        http-check:\n"
+		"          url: https://${{ vars.host }}/health?run=${{ run.id }}\n"
+		"          expect-status: [200, 300..302]\n"
+		"          expect-body: '\"status\": *\"(ok|ready)\"'\n"
+		"          interval: 500ms\n"
+		"          within: 2m\n"
+		"          request-timeout: 3s\n"
+		"          headers:\n"
+		"            Authorization: Bearer ${{ vars.host }}\n"
+		"            X-Empty:\n");
+	const struct step *st = &p->workflows[0].steps.v[0];
+	const struct http_check *h = st->http;
+	assert_int_equal(st->retries, 2);
+	assert_int_equal(st->timeout_ms, 300000);
+	assert_int_equal(h->nstatus, 2);
+	assert_int_equal(h->status[0].lo, 200);
+	assert_int_equal(h->status[0].hi, 200);
+	assert_int_equal(h->status[1].lo, 300);
+	assert_int_equal(h->status[1].hi, 302);
+	assert_string_equal(h->expect_body, "\"status\": *\"(ok|ready)\"");
+	assert_int_equal(h->interval_ms, 500);
+	assert_int_equal(h->within_ms, 120000);
+	assert_int_equal(h->request_timeout_ms, 3000);
+	assert_int_equal(h->headers.n, 2);
+	assert_string_equal(h->headers.v[0].key, "Authorization");
+	assert_string_equal(h->headers.v[1].key, "X-Empty");
+	assert_string_equal(h->headers.v[1].val, "");
+
+	/* Expanded: the var is in, run.id waits for the run. */
+	struct diag d = DIAG_INIT;
+	struct plan *plan = plan_build(p, NULL, &d);
+	if (!plan) {
+		dump(&d);
+		fail_msg("plan_build failed");
+	}
+	const struct plan_step *ps = &plan->workflows[0].steps[0];
+	assert_non_null(ps->http);
+	assert_string_equal(ps->http->url, "https://example.com/health?run=${{ run.id }}");
+	assert_string_equal(ps->http->headers.v[0].val, "Bearer example.com");
+	assert_string_equal(ps->name, "http-check https://example.com/health?run=${{ run.id }}");
+	plan_free(plan);
+	diag_release(&d);
+	pipeline_free(p);
+}
+
+/* Loads `text`; expects exactly one error, at line:col, containing `sub`. */
+static void expect_one_error(const char *text, int line, int col, const char *sub)
+{
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
+	if (p || d.errors != 1 || d.items[0].line != line || d.items[0].col != col ||
+	    !strstr(d.items[0].message, sub)) {
+		dump(&d);
+		pipeline_free(p);
+		fail_msg("expected one error at %d:%d containing \"%s\"", line, col, sub);
+	}
+	diag_release(&d);
+}
+
+static void test_load_errors(void **state)
+{
+	(void)state;
+	expect_one_error(HEAD "      - http-check: ftp://example.com/\n", 9, 21,
+			 "bad url 'ftp://example.com/': only http:// and https:// urls can be checked");
+	expect_one_error(HEAD "      - http-check: ftp://${{ vars.host }}/\n", 9, 21,
+			 "only http:// and https://");
+	expect_one_error(HEAD "      - http-check: http://${{ vars.nope }}/\n", 9, 28, "unknown var 'nope'");
+	expect_one_error(HEAD "      - http-check:\n          within: 5s\n", 10, 11,
+			 "http-check has no url");
+	expect_one_error(HEAD "      - http-check: [a]\n", 9, 21, "http-check must be a url or a mapping");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: 'a(b'\n",
+			 11, 24, "bad expect-body regex 'a(b': ");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: ''\n",
+			 11, 24, "expect-body must not be empty");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: a${{ vars.host }}\n",
+			 11, 24, "expressions are not allowed in expect-body");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-status: [200, 2xx]\n",
+			 11, 32, "bad expect-status '2xx'");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-status: 399..200\n",
+			 11, 26, "the range is empty");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-status: []\n",
+			 11, 26, "expect-status must not be empty");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          interval: 0\n",
+			 11, 21, "interval must be greater than 0");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          within: 1 minute\n",
+			 11, 19, "bad duration '1 minute' for within");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          timeout: 5s\n",
+			 11, 11, "unknown key 'timeout' in an http-check");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          headers:\n            'Bad Name': x\n",
+			 12, 13, "bad header name 'Bad Name'");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          headers:\n            X-A: \"a\\nb\"\n",
+			 12, 18, "cannot contain a line break");
+	expect_one_error(HEAD "      - http-check: http://h/\n        dir: sub\n", 10, 14,
+			 "dir applies only to run steps");
+	expect_one_error(HEAD "      - http-check: http://h/\n        wait: 1s\n", 9, 9,
+			 "step has more than one kind (wait and http-check)");
+}
+
+/* A var whose value is not a usable url is found when expanding. */
+static void test_expand_errors(void **state)
+{
+	(void)state;
+	const char *text = "name: p\nvars:\n  base: ftp://example.com\n  v: \"a\\nb\"\nstages:\n  - w\n"
+			   "workflows:\n  w:\n    steps:\n"
+			   "      - http-check: ${{ vars.base }}/health\n"
+			   "      - http-check:\n          url: http://h/\n          headers: { X-V: \"${{ vars.v }}\" }\n";
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
+	assert_non_null(p);
+	struct plan *plan = plan_build(p, NULL, &d);
+	assert_null(plan);
+	assert_int_equal(d.errors, 2);
+	bool url = false, header = false;
+	for (size_t i = 0; i < d.n; i++) {
+		url = url || strstr(d.items[i].message, "url 'ftp://example.com/health' of workflow w: only http:// and https://");
+		header = header || strstr(d.items[i].message, "header X-V of workflow w: a header value cannot contain a line break");
+	}
+	if (!url || !header) {
+		dump(&d);
+		fail_msg("missing the url or the header error");
+	}
+	diag_release(&d);
+	pipeline_free(p);
+}
+
+/* ---- excerpts ---- */
+
+static void excerpt_is(const char *body, size_t len, bool truncated, size_t max, const char *want)
+{
+	struct buf b = BUF_INIT;
+	http_excerpt(body, len, truncated, max, &b);
+	assert_string_equal(b.s, want);
+	buf_release(&b);
+}
+
+static void test_excerpt(void **state)
+{
+	(void)state;
+	excerpt_is("starting", 8, false, 200, "starting");
+	excerpt_is("", 0, false, 200, "");
+	excerpt_is("a\nb\tc\rd\"e\\f", 11, false, 200, "a\\nb\\tc\\rd\\\"e\\\\f");
+	excerpt_is("\x01\x7f", 2, false, 200, "\\x01\\x7f");
+	excerpt_is("nul\0byte", 8, false, 200, "nul\\x00byte");
+	/* UTF-8 is kept; bytes that are not UTF-8 are escaped. */
+	excerpt_is("caf\xc3\xa9", 5, false, 200, "caf\xc3\xa9");
+	excerpt_is("\xff\xfe", 2, false, 200, "\\xff\\xfe");
+	excerpt_is("\xc3", 1, false, 200, "\\xc3");           /* cut short */
+	excerpt_is("\xc0\xaf", 2, false, 200, "\\xc0\\xaf");   /* overlong */
+	excerpt_is("\xed\xa0\x80", 3, false, 200, "\\xed\\xa0\\x80"); /* a surrogate */
+	/* Longer than `max`: cut, with "...", never inside a character. */
+	excerpt_is("abcdef", 6, false, 3, "abc...");
+	excerpt_is("ab\xc3\xa9z", 5, false, 3, "ab\xc3\xa9...");
+	excerpt_is("abc", 3, true, 200, "abc...");
+	char big[300];
+	memset(big, 'x', sizeof(big));
+	struct buf b = BUF_INIT;
+	http_excerpt(big, sizeof(big), false, 200, &b);
+	assert_int_equal(b.len, 203);
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_status_parse),
+		cmocka_unit_test(test_status_format_and_match),
+		cmocka_unit_test(test_url_check),
+		cmocka_unit_test(test_load_short_form_defaults),
+		cmocka_unit_test(test_load_mapping),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_expand_errors),
+		cmocka_unit_test(test_excerpt),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
