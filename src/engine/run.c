@@ -227,13 +227,17 @@ void wf_step_done(struct wf_run *w)
 
 
 /* The retry delay is over: the same step again, next attempt. */
+static void advance(struct wf_run *w);
+
 static void retry_cb(uv_timer_t *t)
 {
 	struct wf_run *w = t->data;
 	struct run *r = w->run;
 	run_timer_drop(r, &w->delay);
 	w->delay_kind = TIMER_NONE;
-	wf_begin_step(w);
+	/* Through advance(): an abort or run_stop since the failure means no
+	 * new attempt starts. */
+	advance(w);
 	run_pump(r);
 }
 
@@ -894,6 +898,15 @@ void run_abort(struct run *r)
 				run_timer_drop(r, &w->timer);
 				step_emit_finished(w, STEP_ABORTED, false, 0);
 				wf_fail(w, "aborted before it started", "was aborted", true);
+			} else if (w->delay) {
+				/* A rollback's wait step or retry delay ends now too. */
+				enum timer_kind kind = w->delay_kind;
+				run_timer_drop(r, &w->delay);
+				run_timer_drop(r, &w->timer);
+				w->delay_kind = TIMER_NONE;
+				if (kind == TIMER_WAIT)
+					step_emit_finished(w, STEP_ABORTED, false, 0);
+				wf_fail(w, "rollback aborted", "rollback aborted", true);
 			}
 		}
 		coord_abort(&r->coord, run_now(r));
