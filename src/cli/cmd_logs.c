@@ -19,7 +19,7 @@ const char cmd_logs_usage[] =
 	"\n"
 	"Prints the recorded output of a run's steps, each attempt after a\n"
 	"header line '==> WORKFLOW/STEP attempt N: STATUS, exit CODE, DURATION <==',\n"
-	"in the order the attempts started: all run steps of the run, those of\n"
+	"in the order the attempts started: all run and http-check steps, those of\n"
 	"one WORKFLOW (an instance name such as 'deploy[region=eu]'), or one\n"
 	"step (WORKFLOW/STEP, STEP being the step id).\n"
 	"\n"
@@ -223,7 +223,7 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 			const struct store_step *s = &w->steps[k];
 			if (sstep && s != sstep)
 				continue;
-			if (!sstep && strcmp(s->kind, "run"))
+			if (!sstep && !report_kind_has_log(s->kind))
 				continue;
 			for (size_t a = 0; a < s->natt; a++) {
 				struct attempt_ref *ref = VEC_PUSH(refs);
@@ -260,7 +260,7 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 		drain(f, path.s, out);
 		if (!over || follow_sigint)
 			break;
-		if (f->fd < 0 && strcmp(x->step->kind, "run"))
+		if (f->fd < 0 && !report_kind_has_log(x->step->kind))
 			fputs("(a barrier or wait step: no output)\n", out);
 		else if (f->fd < 0)
 			fprintf(out, "(no log file: %s)\n", path.s);

@@ -202,7 +202,7 @@ static void step_text(const struct store_step *s, FILE *out, int wid)
 		fmt_dur(s->duration_ms, d, sizeof(d));
 	if (s->has_exit_code)
 		snprintf(code, sizeof(code), "exit %d", s->exit_code);
-	fprintf(out, "    %-*s  %-8s %-10s %-8s %7s", wid, s->id, s->kind, s->status, code, d);
+	fprintf(out, "    %-*s  %-10s %-10s %-8s %7s", wid, s->id, s->kind, s->status, code, d);
 	if (s->attempts > 1)
 		fprintf(out, "  %d attempts", s->attempts);
 	if (s->rollback)
@@ -537,9 +537,9 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 			const struct store_step *s = &w->steps[k];
 			if (sstep && s != sstep)
 				continue;
-			/* Only run steps write logs; a barrier or wait step has
-			 * no output. */
-			if (!sstep && strcmp(s->kind, "run"))
+			/* Only run and http-check steps write logs; a barrier
+			 * or wait step has no output. */
+			if (!sstep && !report_kind_has_log(s->kind))
 				continue;
 			for (size_t a = 0; a < s->natt; a++) {
 				struct attempt_ref *ref = VEC_PUSH(refs);
@@ -572,7 +572,7 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 		store_log_path(state_dir, r->info.id, x->wf->name, x->step->id, x->att->attempt, &path);
 		bool found;
 		int last = copy_file(path.s, out, &found);
-		if (!found && strcmp(x->step->kind, "run"))
+		if (!found && !report_kind_has_log(x->step->kind))
 			fputs("(a barrier or wait step: no output)\n", out);
 		else if (!found)
 			fprintf(out, "(no log file: %s)\n", path.s);
@@ -584,4 +584,9 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 	buf_release(&path);
 	VEC_FREE(refs);
 	return 0;
+}
+
+bool report_kind_has_log(const char *kind)
+{
+	return kind && (!strcmp(kind, "run") || !strcmp(kind, "http-check"));
 }
