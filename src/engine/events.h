@@ -115,10 +115,15 @@ struct event_sink {
 typedef int (*event_commit_fn)(const struct event *const *evs, size_t n, struct buf *err, void *arg);
 
 #define EVENTS_MAX_SINKS 8
-/* Queued events are committed and delivered at most this many at a time
+/*
+ * Queued events are committed and delivered at most this many at a time
  * ($LOCKSTEP_EVENT_BATCH overrides it, for tests: 1 makes every event
- * its own transaction). */
-#define EVENTS_FLUSH_BATCH 1024
+ * its own transaction). A commit inside a burst stops the engine for an
+ * fsync, so the batch is big enough for the usual bursts (a failure
+ * reaching a few thousand waiting workflows emits two events for each)
+ * and small enough to bound memory (about 2 MiB of queued events).
+ */
+#define EVENTS_FLUSH_BATCH 8192
 
 struct events {
 	struct event_sink sinks[EVENTS_MAX_SINKS];
