@@ -6,7 +6,6 @@
 
 #include "base/suggest.h"
 #include "cli/cli.h"
-#include "engine/http.h"
 #include "store/store.h"
 
 static const struct command commands[] = {
@@ -116,11 +115,6 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
 		printf("lockstep %s\n", LOCKSTEP_VERSION);
 		return EXIT_OK;
-	}
-	/* Once, before any thread: curl's resolver threads come later. */
-	if (http_global_init() < 0) {
-		fprintf(stderr, "lockstep: cannot initialise libcurl\n");
-		return EXIT_FAILED;
 	}
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(cmd, commands[i].name))

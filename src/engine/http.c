@@ -305,11 +305,20 @@ static int socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 int http_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+	/* libcurl (with OpenSSL) costs about 8 MiB once initialised: only a
+	 * run that has http-check steps pays it. curl_global_init is
+	 * thread-safe in the libcurl versions we build with (7.84 and later),
+	 * and only the loop thread ever calls it. */
+	static int done;
+	if (!done)
+		done = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 1 : -1;
+	return done > 0 ? 0 : -1;
 }
 
 struct http_client *http_client_new(uv_loop_t *loop, size_t *open_handles)
 {
+	if (http_global_init() < 0)
+		return NULL;
 	struct http_client *c = xcalloc(1, sizeof(*c));
 	c->loop = loop;
 	c->open_handles = open_handles;

@@ -30,8 +30,8 @@ struct http_client;
 struct http_req;
 
 /*
- * Initialises libcurl for the process (curl_global_init): call it once,
- * at startup, before any thread exists. Returns 0 or -1.
+ * Initialises libcurl for the process (curl_global_init) the first time;
+ * http_client_new calls it. Returns 0 or -1.
  */
 int http_global_init(void);
 

@@ -368,6 +368,13 @@ void step_http_begin(struct wf_run *w, bool resumed)
 		}
 	}
 	c->client = http_client_new(r->loop, &r->open_handles);
+	if (!c->client) {
+		struct buf why = BUF_INIT;
+		buf_addf(&why, "http-check GET %s: cannot initialise libcurl", c->url);
+		check_end(w, false, why.s);
+		buf_release(&why);
+		return;
+	}
 	c->deadline = run_timer_new(r, w);
 	/* +1: the loop counts whole milliseconds; never early. */
 	uv_timer_start(c->deadline, deadline_cb, h->within_ms + 1, 0);
