@@ -1,6 +1,10 @@
 #include "engine/http.h"
 
+/* The functions are called through pointers (below): no type-checking
+ * macros around them. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,103 @@
  * `done` callback may free the client: the actual teardown waits until
  * check_done has left its loop over curl's messages.
  */
+
+/*
+ * libcurl is loaded with dlopen on the first http-check, not linked:
+ * linked, it and the thirty libraries it needs (TLS, LDAP, Kerberos,
+ * HTTP/2, ...) cost every lockstep process about 6 MiB of memory at
+ * start, paid by every run whether it checks anything or not. The
+ * functions used are called through `lc`, under their own names.
+ */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} lc;
+
+/* curl.h defines some of these names as macros of themselves. */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#undef curl_multi_setopt
+#define curl_easy_init (*lc.easy_init)
+#define curl_easy_cleanup (*lc.easy_cleanup)
+#define curl_easy_setopt (*lc.easy_setopt)
+#define curl_easy_getinfo (*lc.easy_getinfo)
+#define curl_easy_strerror (*lc.easy_strerror)
+#define curl_multi_init (*lc.multi_init)
+#define curl_multi_cleanup (*lc.multi_cleanup)
+#define curl_multi_add_handle (*lc.multi_add_handle)
+#define curl_multi_remove_handle (*lc.multi_remove_handle)
+#define curl_multi_setopt (*lc.multi_setopt)
+#define curl_multi_assign (*lc.multi_assign)
+#define curl_multi_info_read (*lc.multi_info_read)
+#define curl_multi_socket_action (*lc.multi_socket_action)
+#define curl_slist_append (*lc.slist_append)
+#define curl_slist_free_all (*lc.slist_free_all)
+
+/* The SONAME of libcurl 7 and 8 (ABI 4). */
+#define LIBCURL_SONAME "libcurl.so.4"
+
+static char load_error[256];
+
+/* Loads libcurl and every function used; false with load_error set. */
+static bool load_libcurl(void)
+{
+	void *h = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *e = dlerror();
+		snprintf(load_error, sizeof(load_error), "cannot load libcurl (%s): %s", LIBCURL_SONAME,
+			 e ? e : "unknown error");
+		return false;
+	}
+	struct {
+		void **fn;
+		const char *name;
+	} syms[] = {
+		{ (void **)&lc.global_init, "curl_global_init" },
+		{ (void **)&lc.easy_init, "curl_easy_init" },
+		{ (void **)&lc.easy_cleanup, "curl_easy_cleanup" },
+		{ (void **)&lc.easy_setopt, "curl_easy_setopt" },
+		{ (void **)&lc.easy_getinfo, "curl_easy_getinfo" },
+		{ (void **)&lc.easy_strerror, "curl_easy_strerror" },
+		{ (void **)&lc.multi_init, "curl_multi_init" },
+		{ (void **)&lc.multi_cleanup, "curl_multi_cleanup" },
+		{ (void **)&lc.multi_add_handle, "curl_multi_add_handle" },
+		{ (void **)&lc.multi_remove_handle, "curl_multi_remove_handle" },
+		{ (void **)&lc.multi_setopt, "curl_multi_setopt" },
+		{ (void **)&lc.multi_assign, "curl_multi_assign" },
+		{ (void **)&lc.multi_info_read, "curl_multi_info_read" },
+		{ (void **)&lc.multi_socket_action, "curl_multi_socket_action" },
+		{ (void **)&lc.slist_append, "curl_slist_append" },
+		{ (void **)&lc.slist_free_all, "curl_slist_free_all" },
+	};
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		*syms[i].fn = dlsym(h, syms[i].name);
+		if (!*syms[i].fn) {
+			snprintf(load_error, sizeof(load_error), "%s has no %s", LIBCURL_SONAME,
+				 syms[i].name);
+			return false;
+		}
+	}
+	if (lc.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(load_error, sizeof(load_error), "cannot initialise libcurl");
+		return false;
+	}
+	return true;
+}
 
 struct http_sock {
 	uv_poll_t poll;
@@ -305,14 +406,16 @@ static int socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 int http_global_init(void)
 {
-	/* libcurl (with OpenSSL) costs about 8 MiB once initialised: only a
-	 * run that has http-check steps pays it. curl_global_init is
-	 * thread-safe in the libcurl versions we build with (7.84 and later),
-	 * and only the loop thread ever calls it. */
+	/* Once, from the loop thread (the only one that uses curl). */
 	static int done;
 	if (!done)
-		done = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 1 : -1;
+		done = load_libcurl() ? 1 : -1;
 	return done > 0 ? 0 : -1;
+}
+
+const char *http_global_error(void)
+{
+	return load_error[0] ? load_error : "cannot initialise libcurl";
 }
 
 struct http_client *http_client_new(uv_loop_t *loop, size_t *open_handles)

@@ -30,10 +30,13 @@ struct http_client;
 struct http_req;
 
 /*
- * Initialises libcurl for the process (curl_global_init) the first time;
- * http_client_new calls it. Returns 0 or -1.
+ * Loads and initialises libcurl (dlopen, curl_global_init) the first
+ * time; http_client_new calls it. Returns 0, or -1 (see
+ * http_global_error).
  */
 int http_global_init(void);
+/* Why http_global_init failed, for a person. */
+const char *http_global_error(void);
 
 /* How a request ended. Strings are valid during the `done` call only. */
 struct http_result {

@@ -370,7 +370,7 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	c->client = http_client_new(r->loop, &r->open_handles);
 	if (!c->client) {
 		struct buf why = BUF_INIT;
-		buf_addf(&why, "http-check GET %s: cannot initialise libcurl", c->url);
+		buf_addf(&why, "http-check GET %s: %s", c->url, http_global_error());
 		check_end(w, false, why.s);
 		buf_release(&why);
 		return;
