@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/xalloc.h"
 
 int fsio_read_file(const char *path, size_t max, char **out, size_t *len)
@@ -57,4 +59,65 @@ int fsio_read_file(const char *path, size_t max, char **out, size_t *len)
 	*out = data;
 	*len = n;
 	return 0;
+}
+
+/* 0 for an executable regular file; -ENOENT or -EACCES otherwise. */
+static int executable(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -ENOENT;
+	if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+		return -EACCES;
+	return 0;
+}
+
+int fsio_find_program(const char *name, struct buf *out)
+{
+	buf_reset(out);
+	if (!*name)
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		if (name[0] != '/') {
+			char *cwd = getcwd(NULL, 0);
+			if (cwd)
+				buf_addf(out, "%s/", cwd);
+			free(cwd);
+		}
+		buf_adds(out, name);
+		return executable(out->s);
+	}
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		buf_reset(out);
+		if (n == 0) {
+			/* An empty entry is the current directory. */
+			char *cwd = getcwd(NULL, 0);
+			buf_adds(out, cwd ? cwd : ".");
+			free(cwd);
+		} else {
+			buf_add(out, path, n);
+		}
+		buf_addf(out, "/%s", name);
+		/* Only absolute results: a relative PATH entry is made absolute. */
+		if (out->s[0] != '/') {
+			char *cwd = getcwd(NULL, 0);
+			struct buf abs = BUF_INIT;
+			buf_addf(&abs, "%s/%s", cwd ? cwd : ".", out->s);
+			free(cwd);
+			buf_reset(out);
+			buf_adds(out, abs.s);
+			buf_release(&abs);
+		}
+		if (executable(out->s) == 0)
+			return 0;
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	buf_reset(out);
+	return -ENOENT;
 }

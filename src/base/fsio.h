@@ -14,4 +14,15 @@
  */
 int fsio_read_file(const char *path, size_t max, char **out, size_t *len);
 
+struct buf;
+/*
+ * Finds program `name` as a shell would: a name with a '/' is taken as a
+ * path (made absolute from the current directory); any other name is
+ * looked up in the directories of $PATH. Writes the absolute path of an
+ * executable regular file to `out` and returns 0; returns -ENOENT when
+ * there is none, or -EACCES when `name` names a file that cannot be
+ * executed (or a directory).
+ */
+int fsio_find_program(const char *name, struct buf *out);
+
 #endif

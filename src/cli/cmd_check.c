@@ -8,18 +8,20 @@
 #include "pipeline/compile.h"
 
 const char cmd_check_usage[] =
-	"usage: lockstep check FILE... [--json] [--var KEY=VALUE]...\n"
+	"usage: lockstep check FILE... [--json] [--var KEY=VALUE]... [--kubectl PATH]\n"
 	"\n"
 	"Validates pipeline files without running anything: the schema, names,\n"
 	"durations and expressions; barrier rules (every barrier has at least two\n"
 	"participants in one parallel group and is crossed once per workflow); and\n"
 	"barrier deadlocks (workflows that cross the same barriers in opposite\n"
-	"orders). Every problem is reported, as FILE:LINE:COL: error: MESSAGE.\n"
+	"orders); for Kubernetes steps, that kubectl is there and that their\n"
+	"manifests exist. Every problem is reported, as FILE:LINE:COL: error: MESSAGE.\n"
 	"\n"
 	"options:\n"
 	"  --json             print the diagnostics as a JSON array on stdout:\n"
 	"                     [{file, line, col, severity, message}]\n"
 	"  --var KEY=VALUE    override a declared var (repeatable)\n"
+	"  --kubectl PATH     the kubectl Kubernetes steps run (default: kubectl on PATH)\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"exit codes: 0 valid (warnings allowed), 3 invalid, 2 usage error\n";
@@ -37,12 +39,14 @@ int cmd_check(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "var", required_argument, NULL, 'v' },
+		{ "kubectl", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct arena a = ARENA_INIT;
 	struct kvlist vars = { NULL, 0 };
 	bool json = false;
+	const char *kubectl = NULL;
 	int c, rc;
 	opterr = 0;
 	optind = 1;
@@ -56,6 +60,9 @@ int cmd_check(int argc, char **argv)
 				arena_release(&a);
 				return cli_usage_error("check", "--var takes KEY=VALUE, not '%s'", optarg);
 			}
+			break;
+		case 'k':
+			kubectl = optarg;
 			break;
 		case 'h':
 			fputs(cmd_check_usage, stdout);
@@ -76,7 +83,8 @@ int cmd_check(int argc, char **argv)
 	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
 		struct diag d = DIAG_INIT;
-		struct plan *plan = pipeline_compile(argv[i], &vars, &d);
+		struct compile_opts co = { .overrides = &vars, .kubectl = kubectl };
+		struct plan *plan = pipeline_compile_opts(argv[i], NULL, 0, &co, &d);
 		if (!plan)
 			rc = EXIT_INVALID;
 		if (json) {

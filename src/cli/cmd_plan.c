@@ -11,6 +11,7 @@
 
 const char cmd_plan_usage[] =
 	"usage: lockstep plan FILE [--format text|dot|mermaid|json] [--var KEY=VALUE]...\n"
+	"                          [--kubectl PATH]\n"
 	"\n"
 	"Shows the plan a run would execute: parallel groups, workflow instances\n"
 	"after matrix expansion, each barrier with its participants, timeout and\n"
@@ -21,6 +22,7 @@ const char cmd_plan_usage[] =
 	"  --format FORMAT    text (default), dot (Graphviz: lockstep plan p.yml\n"
 	"                     --format dot | dot -Tsvg > plan.svg), mermaid, json\n"
 	"  --var KEY=VALUE    override a declared var (repeatable)\n"
+	"  --kubectl PATH     the kubectl Kubernetes steps run (checked as by check)\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"exit codes: 0 ok, 3 invalid pipeline file (diagnostics on stderr), 2 usage error\n";
@@ -30,12 +32,14 @@ int cmd_plan(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "var", required_argument, NULL, 'v' },
+		{ "kubectl", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct arena a = ARENA_INIT;
 	struct kvlist vars = { NULL, 0 };
 	enum plan_format fmt = PLAN_FORMAT_TEXT;
+	const char *kubectl = NULL;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -53,6 +57,9 @@ int cmd_plan(int argc, char **argv)
 				arena_release(&a);
 				return cli_usage_error("plan", "--var takes KEY=VALUE, not '%s'", optarg);
 			}
+			break;
+		case 'k':
+			kubectl = optarg;
 			break;
 		case 'h':
 			fputs(cmd_plan_usage, stdout);
@@ -76,7 +83,8 @@ int cmd_plan(int argc, char **argv)
 	}
 
 	struct diag d = DIAG_INIT;
-	struct plan *plan = pipeline_compile(argv[optind], &vars, &d);
+	struct compile_opts co = { .overrides = &vars, .kubectl = kubectl };
+	struct plan *plan = pipeline_compile_opts(argv[optind], NULL, 0, &co, &d);
 	diag_print(&d, stderr, cli_color(stderr));
 	int rc = EXIT_OK;
 	if (!plan) {

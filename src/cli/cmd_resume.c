@@ -31,7 +31,7 @@
 #include "store/store.h"
 
 const char cmd_resume_usage[] =
-	"usage: lockstep resume RUN [--state DIR] [--json] [--kill-grace DURATION]\n"
+	"usage: lockstep resume RUN [--state DIR] [--json] [--kill-grace DURATION] [--kubectl PATH]\n"
 	"\n"
 	"Takes over an interrupted run (its `lockstep run` died: kill -9, a crash,\n"
 	"power loss) and finishes it. First it terminates whatever the dead run left\n"
@@ -46,6 +46,8 @@ const char cmd_resume_usage[] =
 	"  --json                events as JSON lines on stdout; human output on stderr\n"
 	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
 	"                        (default: the run's own)\n"
+	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
+	"                        own --kubectl, else kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"exit codes: as `lockstep run` (0 succeeded, 1 failed, 130 aborted); 1 also\n"
@@ -54,7 +56,7 @@ const char cmd_resume_usage[] =
 	"            4 state directory error\n";
 
 const char cmd_abort_usage[] =
-	"usage: lockstep abort RUN [--state DIR] [--json] [--kill-grace DURATION]\n"
+	"usage: lockstep abort RUN [--state DIR] [--json] [--kill-grace DURATION] [--kubectl PATH]\n"
 	"\n"
 	"Aborts a run. An interrupted run (its `lockstep run` died) is taken over:\n"
 	"what it left running is terminated, barriers still open break with 'run\n"
@@ -67,6 +69,8 @@ const char cmd_abort_usage[] =
 	"  --json                events as JSON lines on stdout; human output on stderr\n"
 	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
 	"                        (default: the run's own)\n"
+	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
+	"                        own --kubectl, else kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"exit codes: 0 the run is aborted and its rollbacks succeeded, 1 a rollback\n"
@@ -80,6 +84,7 @@ struct opts {
 	bool has_grace;
 	uint64_t grace;
 	uint64_t id;
+	const char *kubectl;
 };
 
 /* Returns -1 to go on, or the exit code. */
@@ -89,6 +94,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "state", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "kill-grace", required_argument, NULL, 'k' },
+		{ "kubectl", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -108,6 +114,9 @@ static int parse(int argc, char **argv, struct opts *o)
 			if (duration_parse(optarg, &o->grace, &why) < 0)
 				return cli_usage_error(o->cmd, "bad --kill-grace '%s': %s", optarg, why);
 			o->has_grace = true;
+			break;
+		case 'K':
+			o->kubectl = optarg;
 			break;
 		case 'h':
 			fputs(strcmp(o->cmd, "abort") ? cmd_resume_usage : cmd_abort_usage, stdout);
@@ -259,7 +268,9 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 	}
 
 	struct diag d = DIAG_INIT;
-	plan = pipeline_compile_text(cl.file, cl.source, cl.source_len, &ra.vars, &d);
+	struct compile_opts co = { .overrides = &ra.vars, .kubectl = o->kubectl ? o->kubectl : ra.kubectl,
+				   .base_dir = ra.base_dir };
+	plan = pipeline_compile_opts(cl.file, cl.source, cl.source_len, &co, &d);
 	diag_print(&d, stderr, cli_color(stderr));
 	diag_release(&d);
 	if (!plan) {

@@ -28,7 +28,7 @@
 
 const char cmd_run_usage[] =
 	"usage: lockstep run FILE [--var KEY=VALUE]... [--state DIR] [--json] [--no-rollback]\n"
-	"                         [--kill-grace DURATION] [--max-log BYTES]\n"
+	"                         [--kill-grace DURATION] [--max-log BYTES] [--kubectl PATH]\n"
 	"\n"
 	"Runs the pipeline: groups in order, the workflows of a group in parallel,\n"
 	"barriers holding workflows until all participants arrive, rollbacks when\n"
@@ -42,6 +42,7 @@ const char cmd_run_usage[] =
 	"  --no-rollback         never run rollback steps\n"
 	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for steps (default 10s)\n"
 	"  --max-log BYTES       cap of each step log (default 67108864)\n"
+	"  --kubectl PATH        the kubectl Kubernetes steps run (default: kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"SIGINT/SIGTERM abort the run: running steps are terminated, waiting\n"
@@ -83,12 +84,13 @@ int cmd_run(int argc, char **argv)
 		{ "no-rollback", no_argument, NULL, 'n' },
 		{ "kill-grace", required_argument, NULL, 'k' },
 		{ "max-log", required_argument, NULL, 'm' },
+		{ "kubectl", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct arena a = ARENA_INIT;
 	struct kvlist vars = { NULL, 0 };
-	const char *state = NULL;
+	const char *state = NULL, *kubectl = NULL;
 	bool json = false, no_rollback = false;
 	uint64_t grace = 10000, max_log = 64ULL << 20;
 	int c;
@@ -129,6 +131,9 @@ int cmd_run(int argc, char **argv)
 			max_log = v;
 			break;
 		}
+		case 'K':
+			kubectl = optarg;
+			break;
 		case 'h':
 			fputs(cmd_run_usage, stdout);
 			arena_release(&a);
@@ -151,20 +156,6 @@ int cmd_run(int argc, char **argv)
 	}
 	const char *file = argv[optind];
 
-	struct diag d = DIAG_INIT;
-	char *source = NULL;
-	size_t source_len = 0;
-	struct plan *plan = NULL;
-	if (pipeline_read(file, &source, &source_len, &d))
-		plan = pipeline_compile_text(file, source, source_len, &vars, &d);
-	diag_print(&d, stderr, cli_color(stderr));
-	diag_release(&d);
-	if (!plan) {
-		free(source);
-		arena_release(&a);
-		return EXIT_INVALID;
-	}
-
 	/* Steps run where the pipeline file is, so relative paths in it work. */
 	char base[PATH_MAX];
 	if (strcmp(file, "-") == 0 || !realpath(file, base)) {
@@ -177,10 +168,28 @@ int cmd_run(int argc, char **argv)
 		else if (slash)
 			slash[1] = '\0';
 	}
+
+	struct diag d = DIAG_INIT;
+	char *source = NULL;
+	size_t source_len = 0;
+	struct plan *plan = NULL;
+	struct compile_opts co = { .overrides = &vars, .kubectl = kubectl, .base_dir = base };
+	if (pipeline_read(file, &source, &source_len, &d))
+		plan = pipeline_compile_opts(file, source, source_len, &co, &d);
+	diag_print(&d, stderr, cli_color(stderr));
+	diag_release(&d);
+	if (!plan) {
+		free(source);
+		arena_release(&a);
+		return EXIT_INVALID;
+	}
+
 	char token[33];
 	make_token(token);
 	struct buf args = BUF_INIT;
-	struct run_args ra = { vars, no_rollback, grace, max_log, base };
+	/* A resume runs the same kubectl: as found now, made absolute. */
+	struct run_args ra = { vars, no_rollback, grace, max_log, base,
+			       kubectl && plan->kubectl ? plan->kubectl : kubectl };
 	cli_run_args_format(&args, &ra);
 
 	state = cli_state_dir(state);

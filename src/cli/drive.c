@@ -126,6 +126,10 @@ void cli_run_args_format(struct buf *out, const struct run_args *ra)
 		 ra->no_rollback ? "true" : "false", (unsigned long long)ra->kill_grace_ms,
 		 (unsigned long long)ra->max_log_bytes);
 	buf_add_json_str(out, ra->base_dir ? ra->base_dir : ".");
+	if (ra->kubectl) {
+		buf_adds(out, ",\"kubectl\":");
+		buf_add_json_str(out, ra->kubectl);
+	}
 	buf_addc(out, '}');
 }
 
@@ -157,6 +161,8 @@ bool cli_run_args_parse(const char *json, struct run_args *ra, struct arena *a)
 		v = json_object_get(o, "max_log_bytes");
 		ra->max_log_bytes = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 64ULL << 20;
 		ra->base_dir = arena_strdup(a, json_string_value(base));
+		v = json_object_get(o, "kubectl");
+		ra->kubectl = json_is_string(v) ? arena_strdup(a, json_string_value(v)) : NULL;
 	}
 	json_decref(o);
 	return ok;

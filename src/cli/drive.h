@@ -44,6 +44,7 @@ struct run_args {
 	uint64_t kill_grace_ms;
 	uint64_t max_log_bytes;
 	const char *base_dir;      /* where its steps run */
+	const char *kubectl;       /* its --kubectl, or NULL */
 };
 
 /* Appends `ra` as the JSON document store_begin_run records. */

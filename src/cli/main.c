@@ -6,6 +6,8 @@
 
 #include "base/suggest.h"
 #include "cli/cli.h"
+#include "engine/http.h"
+#include "k8s/k8s.h"
 #include "store/store.h"
 
 static const struct command commands[] = {
@@ -116,6 +118,9 @@ int main(int argc, char **argv)
 		printf("lockstep %s\n", LOCKSTEP_VERSION);
 		return EXIT_OK;
 	}
+	/* The Kubernetes steps' helper, run by the engine (not a command). */
+	if (!strcmp(cmd, "__k8s"))
+		return k8s_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);

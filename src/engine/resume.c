@@ -16,7 +16,9 @@
  *
  *   - a run step that was running when the owner died is over (its
  *     process group was killed before the resume): it fails with reason
- *     "interrupted", which is retried when it has retries left;
+ *     "interrupted", which is retried when it has retries left; so do
+ *     the Kubernetes steps, which run as processes too (their records
+ *     of what they changed are files, and stay for a k8s-rollback);
  *   - a wait step waits for what was left of it, a barrier step waits at
  *     its barrier again, and their timeouts keep their deadlines (counted
  *     from the recorded start: time spent dead counts);
@@ -386,7 +388,7 @@ static void continue_waits(struct replay *rp)
 		const struct plan_step *ps = wf_cur_step(w);
 		uint64_t spent = since(rp, x->started_wall);
 		uint64_t left = ps->src->timeout_ms > spent ? ps->src->timeout_ms - spent : 0;
-		if (ps->src->kind == STEP_RUN)
+		if (step_kind_is_process(ps->src->kind))
 			continue; /* interrupted: see fail_interrupted */
 		if (ps->src->kind == STEP_WAIT) {
 			if (ps->src->timeout_ms)
@@ -426,7 +428,7 @@ static void fail_interrupted(struct replay *rp)
 	struct run *r = rp->r;
 	for (size_t i = 0; i < r->nwfs; i++) {
 		struct wf_run *w = &r->wfs[i];
-		if (!still_there(w, &rp->w[i]) || wf_cur_step(w)->src->kind != STEP_RUN)
+		if (!still_there(w, &rp->w[i]) || !step_kind_is_process(wf_cur_step(w)->src->kind))
 			continue;
 		bool aborted = r->aborting && !w->in_rollback;
 		step_emit_finished(w, aborted ? STEP_ABORTED : STEP_FAILED, false, 0);

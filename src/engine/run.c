@@ -15,9 +15,10 @@
 /*
  * run: the run state machine (see run.h for the diagram): groups,
  * workflows, steps, retries, timeouts, failures, rollbacks and abort. The
- * step kinds live in step_run.c, step_barrier.c and step_wait.c; barrier
- * decisions come from the coordinator (barrier.c) through a queue, so that
- * nothing here re-enters the coordinator from its own callback.
+ * step kinds live in step_run.c (and step_k8s.c), step_barrier.c,
+ * step_wait.c and step_http.c; barrier decisions come from the
+ * coordinator (barrier.c) through a queue, so that nothing here re-enters
+ * the coordinator from its own callback.
  */
 
 /*
@@ -352,6 +353,11 @@ void wf_begin_step(struct wf_run *w)
 		break;
 	case STEP_HTTP_CHECK:
 		step_http_begin(w, false);
+		break;
+	case STEP_K8S_ROLLING:
+	case STEP_K8S_ROLLBACK:
+		/* A process like a run step's: lockstep's own k8s helper. */
+		step_run_begin(w);
 		break;
 	case STEP_KIND_COUNT:
 		break;
@@ -832,6 +838,7 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 	if (!r->opts.base_dir)
 		r->opts.base_dir = ".";
 	r->ev = ev;
+	r->self_exe = step_k8s_self_exe(o->self_exe);
 	r->nwfs = plan->nworkflows;
 	r->wfs = xcalloc(r->nwfs + 1, sizeof(*r->wfs));
 	for (size_t i = 0; i < r->nwfs; i++) {
@@ -1015,8 +1022,10 @@ void run_free(struct run *r)
 		return;
 	for (size_t i = 0; i < r->nwfs; i++) {
 		free(r->wfs[i].reason);
+		free(r->wfs[i].k8s_result);
 		step_run_log_close(&r->wfs[i]);
 	}
+	free(r->self_exe);
 	free(r->wfs);
 	coord_release(&r->coord);
 	VEC_FREE(r->decisions);

@@ -59,6 +59,11 @@ struct run_opts {
 	 * events and then calls run_committed(); until then the step waits.
 	 */
 	bool defer_spawns;
+	/*
+	 * The lockstep binary whose hidden `__k8s` mode runs the Kubernetes
+	 * steps; NULL: this process's own executable (/proc/self/exe).
+	 */
+	const char *self_exe;
 	/* Step output as it arrives (for the terminal); may be NULL. */
 	void (*output)(const char *workflow, const char *step, enum proc_stream s,
 		       const char *data, size_t len, void *arg);

@@ -46,6 +46,7 @@ struct wf_run {
 	bool spawn_pending;         /* its run step waits for a free process slot */
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
 	struct http_check_run *check; /* its http-check step in progress (step_http.c) */
+	char *k8s_result;           /* a Kubernetes step's result file (step_k8s.c), or NULL */
 };
 
 struct decision {
@@ -86,6 +87,7 @@ struct run {
 	size_t open_handles;        /* timers not yet closed */
 	uv_timer_t *btimer;         /* the next barrier deadline (B7) */
 	bool check_invariants;      /* LOCKSTEP_CHECK_INVARIANTS set: check after each run_pump */
+	char *self_exe;             /* the binary of the Kubernetes steps' helper */
 	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
 };
 
@@ -161,6 +163,22 @@ void step_log_write(struct wf_run *w, const char *data, size_t len);
  * or NULL when there is none.
  */
 char *run_subst_run_id(const char *s, uint64_t id);
+/*
+ * k8s-rolling, k8s-rollback: they run as a process (through
+ * step_run_begin, like a run step), `SELF __k8s --spec FILE`, the spec
+ * written into the step's log directory. step_k8s_command writes the spec
+ * of the current attempt and appends the shell command that runs the
+ * helper to `script`; it remembers the attempt's result file in
+ * w->k8s_result.
+ */
+void step_k8s_command(struct wf_run *w, struct buf *script);
+/*
+ * The reason the helper gave for its failure (from w->k8s_result), or
+ * NULL: a heap string. Forgets the result file.
+ */
+char *step_k8s_reason(struct wf_run *w);
+/* The helper's binary: `given`, else this process's executable (heap string). */
+char *step_k8s_self_exe(const char *given);
 /* barrier: arrives at the barrier; continues, waits or fails. */
 void step_barrier_begin(struct wf_run *w);
 /* wait: a timer. */

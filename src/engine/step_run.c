@@ -15,7 +15,8 @@
 /*
  * step_run: the `run` step kind. The shell runs in its own process group
  * (engine/proc.c), its output goes to STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
- * (capped) and to the terminal, and its environment is built here.
+ * (capped) and to the terminal, and its environment is built here. The
+ * Kubernetes step kinds run the same way, their command made by step_k8s.c.
  */
 
 extern char **environ;
@@ -339,8 +340,13 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 	run_timer_drop(r, &w->timer);
 	step_run_log_close(w);
 	w->proc = NULL;
+	enum step_kind kind = wf_cur_step(w)->src->kind;
+	bool helper = kind == STEP_K8S_ROLLING || kind == STEP_K8S_ROLLBACK;
+	/* The Kubernetes helper's exit status is lockstep's own business: its
+	 * reason, from its result file, says what happened. */
+	char *reason = helper ? step_k8s_reason(w) : NULL;
 	enum step_state state;
-	bool has_code = st->spawned && !st->term_signal;
+	bool has_code = st->spawned && !st->term_signal && !helper;
 	if (!st->spawned)
 		state = STEP_FAILED;
 	else if (w->timed_out)
@@ -358,8 +364,11 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 	spawn_queued(r);
 	if (state == STEP_SUCCEEDED)
 		wf_step_done(w);
+	else if (reason && state == STEP_FAILED)
+		wf_step_failed_detail(w, reason);
 	else
 		wf_step_failed(w, &copy);
+	free(reason);
 	run_pump(r);
 }
 
@@ -446,7 +455,14 @@ static void spawn_now(struct wf_run *w)
 		buf_addf(&dir, "%s/%s", r->opts.base_dir, ps->dir);
 	else
 		buf_adds(&dir, r->opts.base_dir);
-	char *script = subst_run_id(ps->run, r->opts.run_id);
+	char *script;
+	if (ps->src->kind == STEP_RUN) {
+		script = subst_run_id(ps->run, r->opts.run_id);
+	} else {
+		struct buf k = BUF_INIT;
+		step_k8s_command(w, &k);
+		script = buf_detach(&k, NULL);
+	}
 	char *cwd = subst_run_id(dir.s, r->opts.run_id);
 	struct proc_opts po = {
 		.shell = ps->src->shell == SHELL_BASH ? "/bin/bash" : "/bin/sh",

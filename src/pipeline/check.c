@@ -502,9 +502,48 @@ static void check_declarations(struct checker *C)
 	}
 }
 
-/* ---- environments ---- */
+/* ---- environments and Kubernetes steps ---- */
 
-static void check_environments(struct checker *C)
+/*
+ * The namespace of a k8s-rolling step comes from the step, else from its
+ * environment; an environment that has kubernetes but no namespace leaves
+ * a step without one of its own an error, at the step. `k8s_used` marks
+ * the environments a k8s-rolling step runs in.
+ */
+static void check_k8s_steps(struct checker *C, bool *k8s_used)
+{
+	const struct plan *plan = C->plan;
+	for (size_t w = 0; w < plan->nworkflows; w++) {
+		const struct plan_workflow *pw = &plan->workflows[w];
+		const struct plan_environment *pe = pw->environment;
+		bool rolling = false;
+		for (size_t s = 0; s < pw->nsteps; s++)
+			rolling = rolling || pw->steps[s].src->kind == STEP_K8S_ROLLING;
+		for (int list = 0; list < 2; list++) {
+			const struct plan_step *v = list ? pw->rollback : pw->steps;
+			size_t n = list ? pw->nrollback : pw->nsteps;
+			for (size_t s = 0; s < n; s++) {
+				const struct plan_step *ps = &v[s];
+				if (ps->src->kind == STEP_K8S_ROLLBACK && !rolling && !ps->src->implicit)
+					diag_add(C->d, DIAG_WARNING, C->file, ps->src->pos.line,
+						 ps->src->pos.col,
+						 "k8s-rollback in workflow %s has nothing to undo: the workflow has no k8s-rolling step",
+						 pw->src->name);
+				if (ps->src->kind != STEP_K8S_ROLLING || !ps->k8s)
+					continue;
+				if (pe)
+					k8s_used[pe - plan->environments] = true;
+				if (ps->k8s->kube_namespace || !pe || !pe->src->has_kubernetes)
+					continue;
+				error_at(C, ps->src->pos,
+					 "k8s-rolling step '%s' of workflow %s has no namespace: environment %s has kubernetes but no namespace (give the step a namespace:, or the environment kubernetes.namespace)",
+					 ps->id, pw->name, pe->name);
+			}
+		}
+	}
+}
+
+static void check_environments(struct checker *C, const bool *k8s_used)
 {
 	const struct plan *plan = C->plan;
 	bool *used = xcalloc(plan->nenvironments + 1, sizeof(bool));
@@ -517,14 +556,9 @@ static void check_environments(struct checker *C)
 		if (!used[i])
 			diag_add(C->d, DIAG_WARNING, C->file, env->pos.line, env->pos.col,
 				 "environment %s is declared but no workflow runs in it", env->name);
-		/*
-		 * Hook for the Kubernetes step kinds (k8s-rolling, k8s-rollback):
-		 * once they exist, an instance that runs one of them in this
-		 * environment without a namespace on the step itself is an error
-		 * here, at that step; the warning stays for environments that no
-		 * Kubernetes step uses.
-		 */
-		if (env->has_kubernetes && !env->kube_namespace)
+		/* Where k8s-rolling steps run in it, they were judged one by one
+		 * (check_k8s_steps); for other uses, a warning. */
+		if (env->has_kubernetes && !env->kube_namespace && !k8s_used[i])
 			diag_add(C->d, DIAG_WARNING, C->file, env->kubernetes_pos.line,
 				 env->kubernetes_pos.col,
 				 "environment %s has kubernetes but no namespace: Kubernetes steps using it must give one",
@@ -548,7 +582,10 @@ size_t plan_check(const struct plan *plan, struct diag *d)
 	check_deadlocks(&C, plan->barriers, plan->nbarriers, false, bad);
 	check_deadlocks(&C, plan->rollback_barriers, plan->nrollback_barriers, true, rbad);
 	check_declarations(&C);
-	check_environments(&C);
+	bool *k8s_used = xcalloc(plan->nenvironments + 1, sizeof(bool));
+	check_k8s_steps(&C, k8s_used);
+	check_environments(&C, k8s_used);
+	free(k8s_used);
 	free(bad);
 	free(rbad);
 	return C.errors;

@@ -138,6 +138,61 @@ static void expand_http(struct expander *X, const struct step *st, const struct 
 		ps->name = step_default_http_name(X->a, ph->url);
 }
 
+/*
+ * The manifests, namespace and context of a k8s-rolling step, for this
+ * instance: the step's own namespace and context, else its environment's.
+ * A namespace built by expressions must still be a namespace.
+ */
+static void expand_k8s(struct expander *X, const struct step *st, const struct expr_scope *scope,
+		       const struct plan_environment *pe, struct plan_step *ps)
+{
+	const struct k8s_rolling *k = st->k8s;
+	struct plan_k8s *pk = arena_array(X->a, 1, sizeof(*pk));
+	pk->nmanifests = k->nmanifests;
+	pk->manifests = arena_array(X->a, k->nmanifests ? k->nmanifests : 1, sizeof(*pk->manifests));
+	for (size_t i = 0; i < k->nmanifests; i++) {
+		const char *m = eval(X, k->manifests[i], k->manifest_pos[i], false, scope,
+				     "manifest path");
+		pk->manifests[i] = m ? m : k->manifests[i];
+		if (m && !*m) {
+			diag_add(X->d, DIAG_ERROR, X->p->file, k->manifest_pos[i].line,
+				 k->manifest_pos[i].col, "manifest path '%s' of workflow %s is empty",
+				 k->manifests[i], scope->workflow_name);
+			X->instance_failed = true;
+		}
+	}
+	if (k->kube_namespace) {
+		pk->namespace_from_step = true;
+		pk->kube_namespace = eval(X, k->kube_namespace, k->namespace_pos, false, scope,
+					  "namespace");
+		if (pk->kube_namespace && pk->kube_namespace != k->kube_namespace &&
+		    !kube_namespace_is_valid(pk->kube_namespace)) {
+			diag_add(X->d, DIAG_ERROR, X->p->file, k->namespace_pos.line, k->namespace_pos.col,
+				 "namespace '%s' (from '%s') of workflow %s is not a Kubernetes namespace: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+				 pk->kube_namespace, k->kube_namespace, scope->workflow_name);
+			X->instance_failed = true;
+		}
+	} else if (pe) {
+		pk->kube_namespace = pe->kube_namespace;
+	}
+	if (k->kube_context) {
+		pk->context_from_step = true;
+		pk->kube_context = eval(X, k->kube_context, k->context_pos, false, scope, "context");
+		if (pk->kube_context && !*pk->kube_context) {
+			diag_add(X->d, DIAG_ERROR, X->p->file, k->context_pos.line, k->context_pos.col,
+				 "context '%s' of workflow %s is empty", k->kube_context,
+				 scope->workflow_name);
+			X->instance_failed = true;
+		}
+	} else if (pe) {
+		pk->kube_context = pe->kube_context;
+	}
+	ps->k8s = pk;
+	/* A derived name shows the paths of this instance. */
+	if (!st->name_explicit)
+		ps->name = step_default_k8s_name(X->a, pk->manifests, pk->nmanifests);
+}
+
 static void expand_steps(struct expander *X, const struct steplist *in, bool rollback, size_t wfi,
 			 const struct expr_scope *scope, struct plan_step **out, size_t *nout)
 {
@@ -161,6 +216,8 @@ static void expand_steps(struct expander *X, const struct steplist *in, bool rol
 		}
 		if (st->kind == STEP_HTTP_CHECK && st->http)
 			expand_http(X, st, scope, ps);
+		if (st->kind == STEP_K8S_ROLLING && st->k8s)
+			expand_k8s(X, st, scope, X->plan->workflows[wfi].environment, ps);
 		eval_kvlist(X, &st->env, scope, "step env", &ps->env);
 		if (st->kind == STEP_BARRIER) {
 			const char *id = eval(X, st->barrier, st->kind_pos, st->barrier_plain_single_line,

@@ -273,6 +273,20 @@ static void http_details(const struct plan_step *ps, struct buf *b)
 		buf_addf(b, "%s%s", i ? " " : hd->n == 1 ? ", header " : ", headers ", hd->v[i].key);
 }
 
+/* "namespace backend, context local": where a k8s-rolling step deploys. */
+static void k8s_details(const struct plan_step *ps, struct buf *b)
+{
+	const struct plan_k8s *pk = ps->k8s;
+	if (pk->kube_namespace) {
+		gr_put_sep(b, ", ");
+		buf_addf(b, "namespace %s", pk->kube_namespace);
+	}
+	if (pk->kube_context) {
+		gr_put_sep(b, ", ");
+		buf_addf(b, "context %s", pk->kube_context);
+	}
+}
+
 /* "kind, barrier BE, timeout 5m, 2 retries 1s apart, continue on error" */
 void gr_step_details(const struct plan_step *ps, bool with_kind, struct buf *b)
 {
@@ -292,6 +306,10 @@ void gr_step_details(const struct plan_step *ps, bool with_kind, struct buf *b)
 		gr_put_duration(&what, s->wait_ms);
 	} else if (s->kind == STEP_HTTP_CHECK && ps->http) {
 		buf_addf(&what, "http-check %s", ps->http->url ? ps->http->url : "?");
+	} else if (s->kind == STEP_K8S_ROLLING && ps->k8s) {
+		buf_adds(&what, "k8s-rolling");
+		for (size_t i = 0; i < ps->k8s->nmanifests; i++)
+			buf_addf(&what, "%s%s", i ? ", " : " ", ps->k8s->manifests[i]);
 	}
 	if (what.len && (!ps->name || strcmp(what.s, ps->name) != 0)) {
 		gr_put_sep(b, ", ");
@@ -300,6 +318,8 @@ void gr_step_details(const struct plan_step *ps, bool with_kind, struct buf *b)
 	buf_release(&what);
 	if (s->kind == STEP_HTTP_CHECK && s->http)
 		http_details(ps, b);
+	if (s->kind == STEP_K8S_ROLLING && ps->k8s)
+		k8s_details(ps, b);
 	if (s->kind == STEP_RUN && s->shell == SHELL_BASH) {
 		gr_put_sep(b, ", ");
 		buf_adds(b, "bash");

@@ -73,24 +73,30 @@ static void flow_steps(const struct flow *f, const struct plan_step *v, size_t n
 		       const char *indent)
 {
 	/* dot styles and mermaid shapes per kind: box, bold/stadium, dotted/slanted,
-	 * dashed/hexagon. */
+	 * dashed/hexagon, filled/subroutine (Kubernetes). */
 	static const char *const dot_style[STEP_KIND_COUNT] = {
 		[STEP_RUN] = "rounded",
 		[STEP_BARRIER] = "rounded,bold",
 		[STEP_WAIT] = "rounded,dotted",
 		[STEP_HTTP_CHECK] = "rounded,dashed",
+		[STEP_K8S_ROLLING] = "rounded,filled",
+		[STEP_K8S_ROLLBACK] = "rounded,filled,dashed",
 	};
 	static const char *const mm_open[STEP_KIND_COUNT] = {
 		[STEP_RUN] = "[",
 		[STEP_BARRIER] = "([",
 		[STEP_WAIT] = "[/",
 		[STEP_HTTP_CHECK] = "{{",
+		[STEP_K8S_ROLLING] = "[[",
+		[STEP_K8S_ROLLBACK] = "[[",
 	};
 	static const char *const mm_close[STEP_KIND_COUNT] = {
 		[STEP_RUN] = "]",
 		[STEP_BARRIER] = "])",
 		[STEP_WAIT] = "/]",
 		[STEP_HTTP_CHECK] = "}}",
+		[STEP_K8S_ROLLING] = "]]",
+		[STEP_K8S_ROLLBACK] = "]]",
 	};
 	struct buf lab = BUF_INIT;
 	for (size_t i = 0; i < n; i++) {

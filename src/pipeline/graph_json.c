@@ -94,6 +94,16 @@ static json_t *json_steps(const struct plan_step *v, size_t n)
 			jset(o, "request_timeout_ms", jint(h->request_timeout_ms));
 			jset(o, "headers", json_kvlist(&ps->http->headers));
 		}
+		if (s->kind == STEP_K8S_ROLLING && ps->k8s) {
+			json_t *m = jnew(json_array());
+			for (size_t k = 0; k < ps->k8s->nmanifests; k++)
+				jpush(m, jstr(ps->k8s->manifests[k]));
+			jset(o, "manifests", m);
+			jset(o, "namespace", jstr(ps->k8s->kube_namespace));
+			jset(o, "context", jstr(ps->k8s->kube_context));
+		}
+		if (s->kind == STEP_K8S_ROLLBACK)
+			jset(o, "default", jnew(json_boolean(s->implicit)));
 		if (s->timeout_ms)
 			jset(o, "timeout_ms", jint(s->timeout_ms));
 		jset(o, "retries", jnew(json_integer(s->retries)));

@@ -420,14 +420,16 @@ static bool load_on_failure(struct loader *L, const struct ynode *n, bool pipeli
 /* ---- steps ---- */
 
 static const char *const step_keys[] = {
-	"run", "barrier", "wait", "http-check", "name", "id", "timeout", "retries", "retry-delay",
-	"continue-on-error", "env", "dir", "shell",
+	"run", "barrier", "wait", "http-check", "k8s-rolling", "k8s-rollback", "name", "id",
+	"timeout", "retries", "retry-delay", "continue-on-error", "env", "dir", "shell",
 };
 /* In the order of enum step_kind. */
-static const char *const kind_keys[] = { "run", "barrier", "wait", "http-check" };
+static const char *const kind_keys[] = {
+	"run", "barrier", "wait", "http-check", "k8s-rolling", "k8s-rollback",
+};
 #define NKINDS (sizeof(kind_keys) / sizeof(kind_keys[0]))
 /* Step kinds that are specified but not implemented yet. */
-static const char *const later_kinds[] = { "k8s-rolling", "k8s-rollback", "approval" };
+static const char *const later_kinds[] = { "approval" };
 
 /* ---- http-check ---- */
 
@@ -618,6 +620,134 @@ static bool load_http_check(struct loader *L, const struct ynode *v, struct step
 	return ok;
 }
 
+/* ---- k8s-rolling ---- */
+
+static const char *const k8s_keys[] = { "manifests", "namespace", "context" };
+
+/*
+ * What ${{ }} may name in a k8s-rolling step's paths, namespace and
+ * context: everything known before the run, so that `check` can find the
+ * manifests and judge the namespace of every instance.
+ */
+#define K8S_EXPRS (EXPR_ALL & ~EXPR_RUN)
+
+/* One manifest path: a non-empty string. */
+static bool load_k8s_manifest(struct loader *L, const struct ynode *v, struct k8s_rolling *k)
+{
+	const char *s = get_str(L, v, "a manifest path");
+	if (!s)
+		return false;
+	if (!*s) {
+		err(L, v, "a manifest path must not be empty");
+		return false;
+	}
+	if (!check_exprs(L, v, K8S_EXPRS, "manifest paths"))
+		return false;
+	k->manifest_pos[k->nmanifests] = pos_of(v);
+	k->manifests[k->nmanifests++] = s;
+	return true;
+}
+
+/* manifests: a path, or a non-empty list of paths. */
+static bool load_k8s_manifests(struct loader *L, const struct ynode *v, struct k8s_rolling *k)
+{
+	const struct ynode *const *items = &v;
+	size_t n = 1;
+	if (v->kind == YNODE_SEQ) {
+		items = (const struct ynode *const *)v->vals;
+		n = v->n;
+		if (!n) {
+			err(L, v, "manifests must not be empty: give the files, directories or globs to apply");
+			return false;
+		}
+		if (n > K8S_MAX_MANIFESTS) {
+			err(L, v, "manifests has %zu items; at most %d", n, K8S_MAX_MANIFESTS);
+			return false;
+		}
+	} else if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+		err(L, v, "manifests must be a path or a list of paths, not %s", ynode_kind_name(v));
+		return false;
+	}
+	k->manifests = arena_array(L->a, n, sizeof(*k->manifests));
+	k->manifest_pos = arena_array(L->a, n, sizeof(*k->manifest_pos));
+	bool ok = true;
+	for (size_t i = 0; i < n; i++)
+		ok = load_k8s_manifest(L, items[i], k) && ok;
+	return ok;
+}
+
+/* namespace: or context: of a k8s-rolling step: a non-empty string. */
+static const char *load_k8s_where(struct loader *L, const struct ynode *v, const char *key,
+				  struct pos *pos)
+{
+	*pos = pos_of(v);
+	const char *s = get_str(L, v, key);
+	if (!s)
+		return NULL;
+	if (!*s) {
+		err(L, v, "%s must not be empty (leave the key out to use the environment's)", key);
+		return NULL;
+	}
+	if (!check_exprs(L, v, K8S_EXPRS, !strcmp(key, "namespace") ? "namespaces" : "contexts"))
+		return NULL;
+	if (!strcmp(key, "namespace") && !expr_has(s) && !kube_namespace_is_valid(s)) {
+		err(L, v, "bad Kubernetes namespace '%s': use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+		    s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The value of `k8s-rolling:`: manifests (a path or a list), or a mapping. */
+static bool load_k8s_rolling(struct loader *L, const struct ynode *v, struct step *st)
+{
+	struct k8s_rolling *k = arena_array(L->a, 1, sizeof(*k));
+	st->k8s = k;
+	if (v->kind == YNODE_SEQ || (v->kind == YNODE_SCALAR && !ynode_is_null(v)))
+		return load_k8s_manifests(L, v, k);
+	if (v->kind != YNODE_MAP) {
+		err(L, v, "k8s-rolling must be a manifest path, a list of them, or a mapping with manifests:, not %s",
+		    ynode_kind_name(v));
+		return false;
+	}
+	check_keys(L, v, k8s_keys, sizeof(k8s_keys) / sizeof(k8s_keys[0]), "a k8s-rolling step");
+	bool ok = true;
+	const struct ynode *x;
+	if ((x = ynode_get(v, "manifests"))) {
+		ok = load_k8s_manifests(L, x, k) && ok;
+	} else {
+		err(L, v, "k8s-rolling has no manifests (add manifests: with files, directories or globs)");
+		ok = false;
+	}
+	if ((x = ynode_get(v, "namespace")))
+		ok = (k->kube_namespace = load_k8s_where(L, x, "namespace", &k->namespace_pos)) && ok;
+	if ((x = ynode_get(v, "context")))
+		ok = (k->kube_context = load_k8s_where(L, x, "context", &k->context_pos)) && ok;
+	return ok;
+}
+
+/*
+ * The value of `k8s-rollback:`: nothing (or an empty mapping). It undoes
+ * what the workflow's k8s-rolling steps recorded, so it has no settings.
+ */
+static bool load_k8s_rollback(struct loader *L, const struct ynode *key, const struct ynode *v,
+			      bool rollback)
+{
+	bool ok = true;
+	if (!ynode_is_null(v) && !(v->kind == YNODE_MAP && v->n == 0)) {
+		if (v->kind == YNODE_MAP)
+			check_keys(L, v, NULL, 0, "a k8s-rollback step");
+		else
+			err(L, v, "k8s-rollback takes no settings: leave its value empty (k8s-rollback:) or write {}");
+		ok = false;
+	}
+	if (!rollback) {
+		err(L, key, "k8s-rollback belongs in a rollback list: it undoes what the workflow's k8s-rolling steps did");
+		ok = false;
+	}
+	return ok;
+}
+
 static bool load_step(struct loader *L, const struct ynode *n, size_t index, bool rollback,
 		      const char *wfname, struct step *st)
 {
@@ -655,7 +785,7 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 	 * its other problems are reported in the same pass. */
 	if (nkinds == 0) {
 		if (ok)
-			err(L, n, "step has no kind: give it exactly one of run, barrier, wait or http-check");
+			err(L, n, "step has no kind: give it exactly one of run, barrier, wait, http-check, k8s-rolling or k8s-rollback");
 		ok = false;
 	}
 	if (nkinds > 1) {
@@ -706,11 +836,25 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		st->kind = STEP_WAIT;
 		st->kind_pos = pos_of(v);
 		ok = get_duration(L, v, "wait", false, &st->wait_ms) && ok;
-	} else {
+	} else if (kinds[3]) {
 		const struct ynode *v = kinds[3];
 		st->kind = STEP_HTTP_CHECK;
 		st->kind_pos = pos_of(v);
 		ok = load_http_check(L, v, st) && ok;
+	} else if (kinds[4]) {
+		const struct ynode *v = kinds[4];
+		st->kind = STEP_K8S_ROLLING;
+		st->kind_pos = pos_of(v);
+		ok = load_k8s_rolling(L, v, st) && ok;
+	} else {
+		const struct ynode *v = kinds[5];
+		st->kind = STEP_K8S_ROLLBACK;
+		st->kind_pos = pos_of(v);
+		const struct ynode *key = n;
+		for (size_t i = 0; i < n->n; i++)
+			if (n->keys[i]->kind == YNODE_SCALAR && !strcmp(n->keys[i]->str, "k8s-rollback"))
+				key = n->keys[i];
+		ok = load_k8s_rollback(L, key, v, rollback) && ok;
 	}
 
 	const struct ynode *v;
@@ -793,6 +937,8 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 			st->name = arena_printf(L->a, "wait %s", d);
 		} else if (st->kind == STEP_HTTP_CHECK && st->http && st->http->url) {
 			st->name = step_default_http_name(L->a, st->http->url);
+		} else if (st->kind == STEP_K8S_ROLLING && st->k8s && st->k8s->nmanifests) {
+			st->name = step_default_k8s_name(L->a, st->k8s->manifests, st->k8s->nmanifests);
 		} else {
 			st->name = step_kind_name(st->kind);
 		}
@@ -996,6 +1142,33 @@ static const char *const workflow_keys[] = {
 	"steps", "rollback", "env", "on-failure", "description", "environment",
 };
 
+/*
+ * A workflow with k8s-rolling steps and no rollback key rolls back what
+ * they did: as if it said `rollback: [k8s-rollback: ]`. `rollback: []`
+ * opts out. The step's id is rollback-1, as written it would be, unless
+ * a step already has that id.
+ */
+static void add_default_rollback(struct loader *L, struct workflow *wf)
+{
+	bool rolling = false;
+	for (size_t i = 0; i < wf->steps.n && !rolling; i++)
+		rolling = wf->steps.v[i].kind == STEP_K8S_ROLLING;
+	if (!rolling)
+		return;
+	bool taken = false;
+	for (size_t i = 0; i < wf->steps.n && !taken; i++)
+		taken = !strcmp(wf->steps.v[i].id, "rollback-1");
+	struct step *st = arena_array(L->a, 1, sizeof(*st));
+	st->kind = STEP_K8S_ROLLBACK;
+	st->implicit = true;
+	st->pos = st->kind_pos = wf->pos;
+	st->id = taken ? "k8s-rollback" : "rollback-1";
+	st->name = "k8s-rollback (default)";
+	st->retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
+	wf->rollback.v = st;
+	wf->rollback.n = 1;
+}
+
 static bool load_workflow(struct loader *L, const struct ynode *k, const struct ynode *n,
 			  struct workflow *wf)
 {
@@ -1033,6 +1206,8 @@ static bool load_workflow(struct loader *L, const struct ynode *k, const struct 
 		wf->rollback_pos = pos_of(v);
 		if (!ynode_is_null(v))
 			load_steplist(L, v, true, wf->name, &wf->rollback);
+	} else {
+		add_default_rollback(L, wf);
 	}
 	check_step_ids(L, wf);
 	return ok;

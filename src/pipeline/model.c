@@ -31,6 +31,22 @@ const char *step_default_http_name(struct arena *a, const char *url)
 	return step_default_run_name(a, arena_printf(a, "http-check %s", url));
 }
 
+const char *step_default_k8s_name(struct arena *a, const char *const *manifests, size_t n)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "k8s-rolling");
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : " ", manifests[i]);
+	const char *name = step_default_run_name(a, b.s);
+	buf_release(&b);
+	return name;
+}
+
+bool step_kind_is_process(enum step_kind k)
+{
+	return k == STEP_RUN || k == STEP_K8S_ROLLING || k == STEP_K8S_ROLLBACK;
+}
+
 bool name_is_valid(const char *s)
 {
 	if (!*s)
@@ -59,6 +75,8 @@ const char *step_kind_name(enum step_kind k)
 	case STEP_BARRIER: return "barrier";
 	case STEP_WAIT: return "wait";
 	case STEP_HTTP_CHECK: return "http-check";
+	case STEP_K8S_ROLLING: return "k8s-rolling";
+	case STEP_K8S_ROLLBACK: return "k8s-rollback";
 	case STEP_KIND_COUNT: break;
 	}
 	return "unknown";

@@ -50,6 +50,8 @@ enum step_kind {
 	STEP_BARRIER,
 	STEP_WAIT,
 	STEP_HTTP_CHECK,
+	STEP_K8S_ROLLING,
+	STEP_K8S_ROLLBACK,
 	STEP_KIND_COUNT
 };
 
@@ -84,6 +86,25 @@ struct http_check {
 	struct kvlist headers;             /* name -> value, in file order */
 };
 
+/* Kubernetes steps (docs/pipeline-format.md, k8s-rolling and k8s-rollback). */
+#define K8S_DEFAULT_TIMEOUT_MS (10ULL * 60 * 1000) /* a step without timeout: */
+#define K8S_MAX_MANIFESTS 1000                    /* files per k8s-rolling step */
+#define K8S_MAX_MANIFEST_BYTES (4u * 1024 * 1024) /* per manifest file */
+
+/*
+ * A k8s-rolling step as written. Manifest paths, the namespace and the
+ * context may contain ${{ }} expressions (not ${{ run.id }}); NULL
+ * namespace or context: the environment's.
+ */
+struct k8s_rolling {
+	const char **manifests;            /* files, directories or globs */
+	struct pos *manifest_pos;
+	size_t nmanifests;
+	const char *kube_namespace;
+	const char *kube_context;
+	struct pos namespace_pos, context_pos;
+};
+
 /*
  * A step as written. String fields may contain ${{ }} expressions. The
  * small fields come first so the struct packs tight (a big pipeline has
@@ -98,6 +119,7 @@ struct step {
 	bool run_plain_single_line;
 	bool barrier_plain_single_line;
 	bool continue_on_error;
+	bool implicit;         /* the default rollback of k8s-rolling steps, not written */
 	struct pos pos;        /* the step's mapping (the "-" item) */
 	struct pos kind_pos;   /* the value of the kind key */
 	struct pos id_pos;
@@ -110,7 +132,10 @@ struct step {
 	const char *dir;       /* STEP_RUN: working directory, or NULL */
 	const char *barrier;   /* STEP_BARRIER: the id, maybe with expressions */
 	uint64_t wait_ms;      /* STEP_WAIT */
-	const struct http_check *http; /* STEP_HTTP_CHECK */
+	union {
+		const struct http_check *http; /* STEP_HTTP_CHECK */
+		const struct k8s_rolling *k8s; /* STEP_K8S_ROLLING */
+	};
 	/* common */
 	uint64_t timeout_ms;   /* 0: none */
 	uint64_t retry_delay_ms;
@@ -220,7 +245,24 @@ struct plan_step {
 	const char *barrier;     /* expanded barrier id (STEP_BARRIER) */
 	struct kvlist env;       /* expanded step env */
 	size_t barrier_index;    /* into plan.barriers or plan.rollback_barriers */
-	const struct plan_http *http; /* STEP_HTTP_CHECK */
+	union {
+		const struct plan_http *http; /* STEP_HTTP_CHECK */
+		const struct plan_k8s *k8s;   /* STEP_K8S_ROLLING */
+	};
+};
+
+/*
+ * A k8s-rolling step of one instance: manifest paths with expressions
+ * evaluated, and where it deploys: the step's namespace and context, else
+ * its environment's (NULL: kubectl's defaults, from the kubeconfig).
+ */
+struct plan_k8s {
+	const char **manifests;
+	size_t nmanifests;
+	const char *kube_namespace;
+	const char *kube_context;
+	bool namespace_from_step;   /* the step gave it, not the environment */
+	bool context_from_step;
 };
 
 /* An http-check step's url and headers, expressions evaluated. */
@@ -293,6 +335,12 @@ struct plan {
 	size_t nrollback_barriers;
 	struct plan_environment *environments;  /* as pipeline.environments, same order */
 	size_t nenvironments;
+	/*
+	 * The kubectl that Kubernetes steps run (an absolute path), found by
+	 * plan_check_resources(); NULL when no step needs it or it was not
+	 * checked.
+	 */
+	const char *kubectl;
 	struct arena arena;
 };
 
@@ -316,6 +364,10 @@ const char *step_kind_name(enum step_kind k);
 const char *step_default_run_name(struct arena *a, const char *run);
 /* The default display name of an http-check step: "http-check URL", cut the same way. */
 const char *step_default_http_name(struct arena *a, const char *url);
+/* The default display name of a k8s-rolling step: "k8s-rolling M1, M2", cut the same way. */
+const char *step_default_k8s_name(struct arena *a, const char *const *manifests, size_t n);
+/* True for the step kinds that run as a process and write a log. */
+bool step_kind_is_process(enum step_kind k);
 const char *on_failure_name(enum on_failure f);
 
 /*

@@ -202,7 +202,7 @@ static void step_text(const struct store_step *s, FILE *out, int wid)
 		fmt_dur(s->duration_ms, d, sizeof(d));
 	if (s->has_exit_code)
 		snprintf(code, sizeof(code), "exit %d", s->exit_code);
-	fprintf(out, "    %-*s  %-10s %-10s %-8s %7s", wid, s->id, s->kind, s->status, code, d);
+	fprintf(out, "    %-*s  %-12s %-10s %-8s %7s", wid, s->id, s->kind, s->status, code, d);
 	if (s->attempts > 1)
 		fprintf(out, "  %d attempts", s->attempts);
 	if (s->rollback)
@@ -537,8 +537,8 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 			const struct store_step *s = &w->steps[k];
 			if (sstep && s != sstep)
 				continue;
-			/* Only run and http-check steps write logs; a barrier
-			 * or wait step has no output. */
+			/* Only run, http-check and Kubernetes steps write
+			 * logs; a barrier or wait step has no output. */
 			if (!sstep && !report_kind_has_log(s->kind))
 				continue;
 			for (size_t a = 0; a < s->natt; a++) {
@@ -588,5 +588,9 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 
 bool report_kind_has_log(const char *kind)
 {
-	return kind && (!strcmp(kind, "run") || !strcmp(kind, "http-check"));
+	static const char *const with_log[] = { "run", "http-check", "k8s-rolling", "k8s-rollback" };
+	for (size_t i = 0; kind && i < sizeof(with_log) / sizeof(with_log[0]); i++)
+		if (!strcmp(kind, with_log[i]))
+			return true;
+	return false;
 }

@@ -41,7 +41,7 @@ void report_run_json(const struct store_run *r, FILE *out);
 int report_logs(const struct store_run *r, const char *state_dir, const char *select, FILE *out,
 		struct buf *err);
 
-/* True for the step kinds that write a log (run, http-check). */
+/* True for the step kinds that write a log (run, http-check, k8s-rolling, k8s-rollback). */
 bool report_kind_has_log(const char *kind);
 
 #endif

@@ -1,12 +1,18 @@
 #!/bin/bash
 # Every ```yaml block in README.md and docs/*.md is a whole pipeline file
 # that `lockstep check` accepts; a block fenced as ```yaml invalid must be
-# refused with exit 3. Keeps the documentation true.
+# refused with exit 3. Keeps the documentation true. (A manifest shown in
+# the docs is fenced ```yaml manifest, which is not a pipeline.)
+#
+# The blocks are checked next to tests/e2e/docs/k8s/, so that the
+# Kubernetes examples find the manifests they name (k8s/backend/,
+# k8s/frontend/, k8s/shared/); their check needs kubectl on PATH.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cp -R "$SRC/tests/e2e/docs/k8s" "$tmp/k8s"
 
 nblocks=0
 for doc in "$SRC"/README.md "$SRC"/docs/*.md; do

@@ -1579,6 +1579,14 @@ def reconcile_daemonset(ds, t):
             by_node[nd] = p
     us = spec.get("updateStrategy") or {}
     if us.get("type", "RollingUpdate") == "RollingUpdate":
+        # Like the real controller (daemon/update.go), an old pod that is
+        # not available is replaced at once, whatever maxUnavailable says:
+        # a rollback of a stalled rollout replaces the stuck pods.
+        for nd in nodes:
+            p = by_node.get(nd)
+            if p is not None and p["metadata"]["labels"].get(CR_HASH_LABEL) != h and not pod_is_ready(p, t):
+                STORE.remove(prt, ns, p["metadata"]["name"])
+                del by_node[nd]
         max_unavail = max(1, int_or_percent((us.get("rollingUpdate") or {}).get("maxUnavailable", 1), len(nodes), True))
         unavailable = sum(1 for nd in nodes if nd not in by_node or not pod_is_ready(by_node[nd], t))
         for nd in nodes:

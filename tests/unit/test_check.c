@@ -1,6 +1,8 @@
 /*
  * Tests for pipeline/check.c (barrier rules B2, B3, B4 and B8, rollback
- * barriers, unused declarations) and for pipeline_compile(), which loads,
+ * barriers, unused declarations, the namespaces of Kubernetes steps), for
+ * pipeline/resources.c and pipeline/manifests.c (kubectl, manifests and
+ * the expressions in them) and for pipeline_compile(), which loads,
  * expands and checks a file and sorts what it found.
  */
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,7 +27,9 @@
 #include "pipeline/compile.h"
 #include "pipeline/expand.h"
 #include "pipeline/load.h"
+#include "pipeline/manifests.h"
 #include "pipeline/model.h"
+#include "pipeline/resources.h"
 
 /* ---- helpers ---- */
 
@@ -858,6 +863,188 @@ static void test_diag_sort_drops_exact_duplicates(void **state)
 	assert_true(order_ok);
 }
 
+/* ---- Kubernetes steps ---- */
+
+static void test_k8s_namespaces(void **state)
+{
+	(void)state;
+	struct checked C;
+	check_text(&C,
+		   "name: p\n"                                            /* 1 */
+		   "environments:\n"                                      /* 2 */
+		   "  bare: {kubernetes: {context: prod}}\n"              /* 3 */
+		   "  given: {kubernetes: {context: prod}}\n"             /* 4 */
+		   "  unused-by-k8s: {kubernetes: {context: prod}}\n"     /* 5 */
+		   "stages: [a, b, c, d]\n"                               /* 6 */
+		   "workflows:\n"                                         /* 7 */
+		   "  a:\n"                                               /* 8 */
+		   "    environment: bare\n"                              /* 9 */
+		   "    steps:\n"                                         /* 10 */
+		   "      - k8s-rolling: x.yaml\n"                        /* 11 */
+		   "  b:\n"                                               /* 12 */
+		   "    environment: given\n"                             /* 13 */
+		   "    steps:\n"                                         /* 14 */
+		   "      - k8s-rolling: {manifests: x.yaml, namespace: shop}\n" /* 15 */
+		   "  c:\n"                                               /* 16 */
+		   "    environment: unused-by-k8s\n"                     /* 17 */
+		   "    steps: [{run: x}]\n"                              /* 18 */
+		   "    rollback: [{k8s-rollback: }]\n"                   /* 19 */
+		   "  d:\n"                                               /* 20 */
+		   "    steps: [{k8s-rolling: x.yaml}]\n");               /* 21 */
+	assert_int_equal(C.errors, 1);
+	/* Sorted by position: the warning of the environment no k8s-rolling
+	 * step runs in, the error at the step, the warning of a k8s-rollback
+	 * with nothing to undo. A step outside any environment, or whose
+	 * environment has no kubernetes, uses kubectl's defaults. */
+	diag_sort(&C.d);
+	assert_int_equal(C.d.n, 3);
+	assert_item(&C.d, 0, DIAG_WARNING, 5, 19,
+		    "environment unused-by-k8s has kubernetes but no namespace: Kubernetes steps using it must give one");
+	assert_item(&C.d, 1, DIAG_ERROR, 11, 9,
+		    "k8s-rolling step 'step-1' of workflow a has no namespace: environment bare has kubernetes but no namespace (give the step a namespace:, or the environment kubernetes.namespace)");
+	assert_item(&C.d, 2, DIAG_WARNING, 19, 16,
+		    "k8s-rollback in workflow c has nothing to undo: the workflow has no k8s-rolling step");
+	/* The step's namespace wins; the environment's is the default. */
+	const struct plan_workflow *b = &C.plan->workflows[1];
+	assert_string_equal(b->steps[0].k8s->kube_namespace, "shop");
+	assert_true(b->steps[0].k8s->namespace_from_step);
+	assert_string_equal(b->steps[0].k8s->kube_context, "prod");
+	assert_false(b->steps[0].k8s->context_from_step);
+	/* d has the default rollback; it does not count as written. */
+	assert_true(C.plan->workflows[3].rollback[0].src->implicit);
+	release(&C);
+}
+
+/* Writes `text` to DIR/NAME, making the directories on the way. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	for (char *s = path + strlen(dir) + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(path, 0755);
+			*s = '/';
+		}
+	}
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_manifests_resolve(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lockstep-test-manifests-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	put_file(dir, "k8s/b.yaml", "b");
+	put_file(dir, "k8s/a.yml", "a");
+	put_file(dir, "k8s/c.json", "c");
+	put_file(dir, "k8s/notes.txt", "not a manifest");
+	put_file(dir, "k8s/.hidden.yaml", "hidden");
+	put_file(dir, "k8s/sub/d.yaml", "not reached: not recursive");
+	put_file(dir, "empty/readme.md", "nothing");
+	struct manifest_list l = MANIFEST_LIST_INIT;
+	struct buf err = BUF_INIT;
+	/* A file, then a directory (sorted, manifests only, the file once). */
+	assert_int_equal(manifests_resolve(dir, "k8s/c.json", &l, &err), 0);
+	assert_int_equal(manifests_resolve(dir, "k8s/", &l, &err), 0);
+	assert_int_equal(l.files.n, 3);
+	assert_string_equal(l.files.v[0].shown, "k8s/c.json");
+	assert_string_equal(l.files.v[1].shown, "k8s/a.yml");
+	assert_string_equal(l.files.v[2].shown, "k8s/b.yaml");
+	char want[600];
+	snprintf(want, sizeof(want), "%s/k8s/a.yml", dir);
+	assert_string_equal(l.files.v[1].path, want);
+	/* A glob: sorted matches; a matching directory counts as its files. */
+	manifest_list_release(&l);
+	assert_int_equal(manifests_resolve(dir, "k8s/*", &l, &err), 0);
+	assert_int_equal(l.files.n, 5);
+	assert_string_equal(l.files.v[3].shown, "k8s/notes.txt");
+	assert_string_equal(l.files.v[4].shown, "k8s/sub/d.yaml");
+	manifest_list_release(&l);
+	assert_int_equal(manifests_resolve(dir, "k8s/*.yaml", &l, &err), 0);
+	assert_int_equal(l.files.n, 1);
+	manifest_list_release(&l);
+	/* What does not resolve, and why. */
+	assert_int_equal(manifests_resolve(dir, "k8s/nope.yaml", &l, &err), -1);
+	assert_string_equal(err.s, "manifest 'k8s/nope.yaml' does not exist");
+	buf_reset(&err);
+	assert_int_equal(manifests_resolve(dir, "k8s/*.yamll", &l, &err), -1);
+	assert_string_equal(err.s, "manifest glob 'k8s/*.yamll' matches no file");
+	buf_reset(&err);
+	assert_int_equal(manifests_resolve(dir, "empty", &l, &err), -1);
+	assert_string_equal(err.s, "manifest directory 'empty' has no .yaml, .yml or .json file");
+	assert_int_equal(l.files.n, 0);
+	buf_release(&err);
+	/* Positions inside a manifest: lines from 1, columns in characters. */
+	struct pos p = manifest_text_pos("ab\n\xc3\xa9x${{", 9, 6);
+	assert_int_equal(p.line, 2);
+	assert_int_equal(p.col, 3);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_k8s_resources(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/lockstep-test-resources-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	put_file(dir, "k8s/app.yaml",
+		 "kind: Deployment\n"
+		 "image: app:${{ vars.version }}\n"
+		 "region: ${{ matrix.region }} ${{ vars.versoin }}\n");
+	put_file(dir, "k8s/plain.yaml", "kind: ConfigMap\n");
+	static const char text[] =
+		"name: p\n"                                                    /* 1 */
+		"vars: {version: '1'}\n"                                       /* 2 */
+		"stages:\n"                                                    /* 3 */
+		"  - {workflow: a, matrix: {region: [eu]}}\n"                  /* 4 */
+		"  - b\n"                                                      /* 5 */
+		"workflows:\n"                                                 /* 6 */
+		"  a:\n"                                                       /* 7 */
+		"    steps: [{k8s-rolling: {manifests: k8s/, namespace: x}}]\n" /* 8 */
+		"  b:\n"                                                       /* 9 */
+		"    steps:\n"                                                 /* 10 */
+		"      - k8s-rolling: [k8s/plain.yaml, k8s/none-*.yaml, gone.yaml]\n"; /* 11 */
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
+	assert_non_null(p);
+	struct plan *plan = plan_build(p, NULL, &d);
+	assert_non_null(plan);
+	struct resource_opts o = { .base_dir = dir, .kubectl = "/bin/true" };
+	size_t n = plan_check_resources(plan, &o, &d);
+	diag_sort(&d);
+	if (n != 3 || d.n != 3)
+		dump(&d);
+	assert_int_equal(n, 3);
+	/* k8s/app.yaml's unknown var (its matrix key exists for a), then
+	 * p.yml's missing manifests. */
+	assert_string_equal(d.items[0].file, "k8s/app.yaml");
+	assert_item(&d, 0, DIAG_ERROR, 3, 30,
+		    "unknown var 'versoin' (did you mean 'version'?) in this manifest of step 'step-1' of workflow a[region=eu]");
+	assert_item(&d, 1, DIAG_ERROR, 11, 39, "manifest glob 'k8s/none-*.yaml' matches no file");
+	assert_item(&d, 2, DIAG_ERROR, 11, 56, "manifest 'gone.yaml' does not exist");
+	assert_string_equal(plan->kubectl, "/bin/true");
+	diag_release(&d);
+
+	/* kubectl not found: one error more, at the first Kubernetes step. */
+	struct diag d2 = DIAG_INIT;
+	struct resource_opts o2 = { .base_dir = dir, .kubectl = "/nonexistent/kubectl" };
+	assert_int_equal(plan_check_resources(plan, &o2, &d2), 4);
+	diag_sort(&d2);
+	assert_item(&d2, 1, DIAG_ERROR, 8, 13,
+		    "--kubectl '/nonexistent/kubectl' does not exist: the Kubernetes steps of this pipeline run it");
+	diag_release(&d2);
+	plan_free(plan);
+	pipeline_free(p);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ---- pipeline_compile ---- */
 
 static char *write_temp(const char *text)
@@ -1017,6 +1204,9 @@ int main(void)
 		cmocka_unit_test(test_valid_multi_group_plan),
 		cmocka_unit_test(test_diag_sort_keeps_notes_after_their_error),
 		cmocka_unit_test(test_diag_sort_drops_exact_duplicates),
+		cmocka_unit_test(test_k8s_namespaces),
+		cmocka_unit_test(test_manifests_resolve),
+		cmocka_unit_test(test_k8s_resources),
 		cmocka_unit_test(test_compile_sorts_check_diagnostics),
 		cmocka_unit_test(test_compile_sorts_load_diagnostics),
 		cmocka_unit_test(test_compile_ok_and_overrides),

@@ -389,6 +389,75 @@ static void test_stage_forms(void **state)
 /* The smallest valid file; the cases below change one thing in it. */
 #define BASE_HEAD "name: p\nstages: [a]\nworkflows:\n  a:\n    steps:\n"
 
+/* k8s-rolling and k8s-rollback as written; the default rollback. */
+static void test_k8s_steps(void **state)
+{
+	(void)state;
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load_ok(BASE_HEAD
+				     "      - id: deploy\n"
+				     "        k8s-rolling:\n"
+				     "          manifests: [k8s/a.yaml, k8s/]\n"
+				     "          namespace: shop\n"
+				     "          context: ${{ pipeline.name }}\n"
+				     "      - k8s-rolling: k8s/b.yaml\n",
+				     &d);
+	const struct workflow *wf = &p->workflows[0];
+	assert_int_equal(wf->steps.n, 2);
+	const struct step *st = &wf->steps.v[0];
+	assert_int_equal(st->kind, STEP_K8S_ROLLING);
+	assert_int_equal(st->k8s->nmanifests, 2);
+	assert_string_equal(st->k8s->manifests[1], "k8s/");
+	assert_string_equal(st->k8s->kube_namespace, "shop");
+	assert_string_equal(st->k8s->kube_context, "${{ pipeline.name }}");
+	assert_string_equal(st->name, "k8s-rolling k8s/a.yaml, k8s/");
+	assert_string_equal(wf->steps.v[1].k8s->manifests[0], "k8s/b.yaml");
+	assert_null(wf->steps.v[1].k8s->kube_namespace);
+	/* No rollback key: the default rollback undoes them. */
+	assert_false(wf->has_rollback);
+	assert_int_equal(wf->rollback.n, 1);
+	assert_int_equal(wf->rollback.v[0].kind, STEP_K8S_ROLLBACK);
+	assert_true(wf->rollback.v[0].implicit);
+	assert_string_equal(wf->rollback.v[0].id, "rollback-1");
+	pipeline_free(p);
+	diag_release(&d);
+
+	/* rollback: [] opts out; a written k8s-rollback is not implicit. */
+	p = load_ok(BASE_HEAD "      - k8s-rolling: a.yaml\n    rollback: []\n", &d);
+	assert_int_equal(p->workflows[0].rollback.n, 0);
+	pipeline_free(p);
+	p = load_ok(BASE_HEAD "      - k8s-rolling: a.yaml\n    rollback:\n      - k8s-rollback:\n"
+			      "      - run: ./notify.sh\n",
+		    &d);
+	assert_int_equal(p->workflows[0].rollback.n, 2);
+	assert_false(p->workflows[0].rollback.v[0].implicit);
+	assert_string_equal(p->workflows[0].rollback.v[0].name, "k8s-rollback");
+	pipeline_free(p);
+	/* A step already called rollback-1: the default one takes another id. */
+	p = load_ok(BASE_HEAD "      - k8s-rolling: a.yaml\n        id: rollback-1\n", &d);
+	assert_string_equal(p->workflows[0].rollback.v[0].id, "k8s-rollback");
+	pipeline_free(p);
+	diag_release(&d);
+
+	expect_one_error(BASE_HEAD "      - k8s-rollback:\n", 6, 9,
+			 "k8s-rollback belongs in a rollback list");
+	expect_one_error(BASE_HEAD "      - run: x\n    rollback:\n      - k8s-rollback: now\n", 8, 23,
+			 "k8s-rollback takes no settings");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: {namespace: shop}\n", 6, 22,
+			 "k8s-rolling has no manifests");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: []\n", 6, 22, "manifests must not be empty");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, namespace: Shop}\n", 6, 53,
+			 "bad Kubernetes namespace 'Shop'");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, namspace: shop}\n", 6, 42,
+			 "unknown key 'namspace' in a k8s-rolling step; did you mean 'namespace'?");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: \"k8s/${{ run.id }}.yaml\"\n", 6, 27,
+			 "${{ run.id }} is not allowed in manifest paths");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: a.yaml\n        shell: bash\n", 7, 16,
+			 "shell applies only to run steps");
+	expect_one_error(BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, context: \"\"}\n", 6, 51,
+			 "context must not be empty");
+}
+
 static void test_errors_top_level(void **state)
 {
 	(void)state;
@@ -529,14 +598,14 @@ static void test_errors_workflows(void **state)
 static void test_errors_steps(void **state)
 {
 	(void)state;
-	expect_one_error(BASE_HEAD "      - name: x\n", 6, 9, "step has no kind: give it exactly one of run, barrier, wait or http-check");
+	expect_one_error(BASE_HEAD "      - name: x\n", 6, 9, "step has no kind: give it exactly one of run, barrier, wait, http-check, k8s-rolling or k8s-rollback");
 	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n", 6, 9,
 			 "step has more than one kind (run and barrier)");
 	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n        wait: 1s\n", 6, 9,
 			 "step has more than one kind (run and barrier and wait)");
 	expect_one_error(BASE_HEAD "      - echo hi\n", 6, 9, "a step must be a mapping, not a string");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: {}\n", 6, 9,
-			 "step kind 'k8s-rolling' is not supported by this version of lockstep");
+	expect_one_error(BASE_HEAD "      - approval: {}\n", 6, 9,
+			 "step kind 'approval' is not supported by this version of lockstep");
 	expect_one_error(BASE_HEAD "      - run: x\n        timout: 5m\n", 7, 9,
 			 "unknown key 'timout' in a step; did you mean 'timeout'?");
 	expect_one_error(BASE_HEAD "      - run: x\n        timeout: 5x\n", 7, 18,
@@ -1060,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_bools),
 		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_plain_scalars_are_strings),
+		cmocka_unit_test(test_k8s_steps),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_big_matrix_axis_loads_in_bounded_time),
 		cmocka_unit_test(test_many_workflows_load_in_bounded_time),
