@@ -226,7 +226,12 @@ void report_run_text(const struct store_run *r, FILE *out)
 			d, sizeof(d));
 		fprintf(out, "  finished  %s (%s)\n", t, d);
 	}
-	fprintf(out, "  owner     pid %d on %s\n", ri->pid, ri->host);
+	fprintf(out, "  owner     pid %d on %s%s\n", ri->pid, ri->host,
+		strcmp(ri->status, "interrupted") ? "" : " (gone)");
+	if (!strcmp(ri->status, "interrupted"))
+		fprintf(out, "  next      its lockstep died: 'lockstep resume %llu' finishes the run, "
+			     "'lockstep abort %llu' rolls it back\n",
+			(unsigned long long)ri->id, (unsigned long long)ri->id);
 
 	int wname = 8, wstep = 4;
 	for (size_t i = 0; i < r->nwfs; i++) {
