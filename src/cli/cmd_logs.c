@@ -53,9 +53,8 @@ const char cmd_logs_usage[] =
  * engine closes the log before it emits step.finished, and an event is
  * committed before anything later happens).
  *
- * The header and the messages below are those of report_logs(), which
- * prints a run that has ended; they are repeated here because report.c
- * has no way to print one attempt from a given offset.
+ * The header is report_attempt_header(), as in report_logs(); the
+ * messages for attempts without a log are those of report_logs().
  */
 
 #define FOLLOW_POLL_MS 100
@@ -147,38 +146,6 @@ static bool pick(const struct store_run *r, const char *select, const struct sto
 	return *step != NULL;
 }
 
-static void fmt_dur(uint64_t ms, char *out, size_t n)
-{
-	if (ms < 1000)
-		snprintf(out, n, "%llums", (unsigned long long)ms);
-	else if (ms < 60000)
-		snprintf(out, n, "%.1fs", (double)ms / 1000.0);
-	else if (ms < 3600000)
-		snprintf(out, n, "%llum%02llus", (unsigned long long)(ms / 60000),
-			 (unsigned long long)(ms / 1000 % 60));
-	else
-		snprintf(out, n, "%lluh%02llum", (unsigned long long)(ms / 3600000),
-			 (unsigned long long)(ms / 60000 % 60));
-}
-
-static void print_header(const struct attempt_ref *x, FILE *out)
-{
-	fprintf(out, "==> %s/%s attempt %d", x->wf->name, x->step->id, x->att->attempt);
-	if (x->step->rollback)
-		fputs(" (rollback)", out);
-	if (x->att->finished) {
-		char d[32];
-		fmt_dur(x->att->duration_ms, d, sizeof(d));
-		fprintf(out, ": %s", x->att->status);
-		if (x->att->has_exit_code)
-			fprintf(out, ", exit %d", x->att->exit_code);
-		fprintf(out, ", %s", d);
-	} else {
-		fputs(": running", out);
-	}
-	fputs(" <==\n", out);
-}
-
 /*
  * Prints what the current attempt's log holds beyond what was printed,
  * opening the file first if it is not open yet (a run step's log appears
@@ -245,7 +212,7 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 		if (c > 0) {
 			if (f->fd >= 0)
 				close(f->fd);
-			print_header(x, out);
+			report_attempt_header(x->wf, x->step, x->att, out);
 			f->begun = true;
 			f->cur = x->key;
 			f->cur_done = false;

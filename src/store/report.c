@@ -559,20 +559,7 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 	struct buf path = BUF_INIT;
 	for (size_t i = 0; i < refs.n; i++) {
 		const struct attempt_ref *x = &refs.v[i];
-		fprintf(out, "==> %s/%s attempt %d", x->wf->name, x->step->id, x->att->attempt);
-		if (x->step->rollback)
-			fputs(" (rollback)", out);
-		if (x->att->finished) {
-			char d[32];
-			fmt_dur(x->att->duration_ms, d, sizeof(d));
-			fprintf(out, ": %s", x->att->status);
-			if (x->att->has_exit_code)
-				fprintf(out, ", exit %d", x->att->exit_code);
-			fprintf(out, ", %s", d);
-		} else {
-			fputs(": running", out);
-		}
-		fputs(" <==\n", out);
+		report_attempt_header(x->wf, x->step, x->att, out);
 		buf_reset(&path);
 		store_log_path(state_dir, r->info.id, x->wf->name, x->step->id, x->att->attempt, &path);
 		bool found;
@@ -598,4 +585,23 @@ bool report_kind_has_log(const char *kind)
 		if (!strcmp(kind, with_log[i]))
 			return true;
 	return false;
+}
+
+void report_attempt_header(const struct store_workflow *w, const struct store_step *s,
+			   const struct store_attempt *a, FILE *out)
+{
+	fprintf(out, "==> %s/%s attempt %d", w->name, s->id, a->attempt);
+	if (s->rollback)
+		fputs(" (rollback)", out);
+	if (a->finished) {
+		char d[32];
+		fmt_dur(a->duration_ms, d, sizeof(d));
+		fprintf(out, ": %s", a->status);
+		if (a->has_exit_code)
+			fprintf(out, ", exit %d", a->exit_code);
+		fprintf(out, ", %s", d);
+	} else {
+		fputs(": running", out);
+	}
+	fputs(" <==\n", out);
 }

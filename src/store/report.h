@@ -44,4 +44,11 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 /* True for the step kinds that write a log (run, http-check, k8s-rolling, k8s-rollback). */
 bool report_kind_has_log(const char *kind);
 
+/*
+ * The header line `logs` prints before an attempt's output:
+ * "==> WORKFLOW/STEP attempt N (rollback): STATUS, exit CODE, DURATION <==".
+ */
+void report_attempt_header(const struct store_workflow *w, const struct store_step *s,
+			   const struct store_attempt *a, FILE *out);
+
 #endif
