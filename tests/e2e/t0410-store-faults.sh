@@ -178,7 +178,8 @@ none_with() {
 }
 
 if [ -z "$HAVE_SQLITE3" ]; then
-	echo "# skipped: locked scenarios need the sqlite3 shell (Debian package sqlite3)"
+	# make deps installs it: its absence is a broken setup, not a pass.
+	fail "locked scenarios need the sqlite3 shell (Debian package sqlite3; make deps installs it)"
 else
 	# -- (a) locked when the run starts --
 	scenario locked-at-start
