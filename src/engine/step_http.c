@@ -39,6 +39,7 @@ struct http_check_run {
 	uv_timer_t *deadline;      /* `within` */
 	regex_t rx;
 	bool has_rx;
+	const char *body;          /* the expect-body pattern of this instance, or NULL */
 	char *url;                 /* ${{ run.id }} substituted */
 	char **headers;            /* "Name: value", NULL-terminated */
 	uint64_t started_ms;
@@ -201,7 +202,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 			/* REG_STARTEND: the body may hold NUL bytes. */
 			if (regexec(&c->rx, res->body, 1, m, REG_STARTEND) != 0) {
 				verdict = WRONG_BODY;
-				buf_addf(&last, " but the body does not match '%s'", h->expect_body);
+				buf_addf(&last, " but the body does not match '%s'", c->body);
 			}
 		}
 	} else {
@@ -245,7 +246,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 		buf_addc(&line, ')');
 		break;
 	case WRONG_BODY:
-		buf_addf(&line, ": not as expected (body does not match '%s')", h->expect_body);
+		buf_addf(&line, ": not as expected (body does not match '%s')", c->body);
 		break;
 	case NO_ANSWER:
 		buf_adds(&line, ": not as expected");
@@ -330,14 +331,15 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	char *url = run_subst_run_id(ps->http->url, r->opts.run_id);
 	c->url = url ? url : xstrdup(ps->http->url);
 	c->headers = header_lines(&ps->http->headers, r->opts.run_id);
+	c->body = ps->http->expect_body;
 	c->started_ms = run_now(r);
 	c->deadline_ms = c->started_ms + h->within_ms;
 
 	struct buf line = BUF_INIT;
 	buf_addf(&line, "%shttp-check GET %s: expect status ", resumed ? "(resumed) " : "", c->url);
 	http_status_format(h->status, h->nstatus, &line);
-	if (h->expect_body)
-		buf_addf(&line, ", body matching '%s'", h->expect_body);
+	if (c->body)
+		buf_addf(&line, ", body matching '%s'", c->body);
 	buf_adds(&line, ", every ");
 	add_duration(&line, h->interval_ms);
 	buf_adds(&line, " within ");
@@ -357,8 +359,8 @@ void step_http_begin(struct wf_run *w, bool resumed)
 		buf_release(&why);
 		return;
 	}
-	if (h->expect_body) {
-		c->has_rx = regcomp(&c->rx, h->expect_body, REG_EXTENDED | REG_NOSUB) == 0;
+	if (c->body) {
+		c->has_rx = regcomp(&c->rx, c->body, REG_EXTENDED | REG_NOSUB) == 0;
 		if (!c->has_rx) {
 			struct buf why = BUF_INIT;
 			buf_addf(&why, "http-check GET %s: bad expect-body regex", c->url);

@@ -105,10 +105,10 @@ static void add_use(struct expander *X, bool rollback, const char *id, size_t wf
 }
 
 /*
- * The url and header values of an http-check step, for this instance. What
- * the loader could not check because expressions were in the way is
- * checked here; a url that still holds ${{ run.id }} is checked again when
- * the step starts.
+ * The url, expect-body and header values of an http-check step, for this
+ * instance. What the loader could not check because expressions were in
+ * the way is checked here; a url that still holds ${{ run.id }} is checked
+ * again when the step starts.
  */
 static void expand_http(struct expander *X, const struct step *st, const struct expr_scope *scope,
 			struct plan_step *ps)
@@ -120,6 +120,16 @@ static void expand_http(struct expander *X, const struct step *st, const struct 
 	if (ph->url && ph->url != h->url && !expr_has(ph->url) && http_url_check(ph->url, &why) < 0) {
 		diag_add(X->d, DIAG_ERROR, X->p->file, h->url_pos.line, h->url_pos.col,
 			 "url '%s' of workflow %s: %s", ph->url, scope->workflow_name, why);
+		X->instance_failed = true;
+	}
+	ph->expect_body = eval(X, h->expect_body, h->body_pos, h->body_plain_single_line, scope,
+			       "expect-body");
+	char msg[128];
+	if (ph->expect_body && ph->expect_body != h->expect_body &&
+	    http_body_regex_error(ph->expect_body, msg, sizeof(msg))) {
+		diag_add(X->d, DIAG_ERROR, X->p->file, h->body_pos.line, h->body_pos.col,
+			 "expect-body '%s' of workflow %s is not a POSIX extended regex: %s",
+			 ph->expect_body, scope->workflow_name, msg);
 		X->instance_failed = true;
 	}
 	eval_kvlist(X, &h->headers, scope, "headers", &ph->headers);

@@ -260,8 +260,9 @@ static void http_details(const struct plan_step *ps, struct buf *b)
 	gr_put_sep(b, ", ");
 	buf_adds(b, "status ");
 	http_status_format(h->status, h->nstatus, b);
-	if (h->expect_body)
-		buf_addf(b, ", body matching '%s'", h->expect_body);
+	const char *body = ps->http ? ps->http->expect_body : h->expect_body;
+	if (body)
+		buf_addf(b, ", body matching '%s'", body);
 	buf_adds(b, ", every ");
 	gr_put_duration(b, h->interval_ms);
 	buf_adds(b, " within ");

@@ -88,7 +88,7 @@ static json_t *json_steps(const struct plan_step *v, size_t n)
 				jpush(st, r);
 			}
 			jset(o, "expect_status", st);
-			jset(o, "expect_body", jstr(h->expect_body));
+			jset(o, "expect_body", jstr(ps->http->expect_body));
 			jset(o, "interval_ms", jint(h->interval_ms));
 			jset(o, "within_ms", jint(h->within_ms));
 			jset(o, "request_timeout_ms", jint(h->request_timeout_ms));

@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -115,28 +114,35 @@ static bool load_http_status(struct loader *L, const struct ynode *v, struct htt
 	return ok;
 }
 
+/*
+ * What ${{ }} may name in expect-body: everything known before the run, so
+ * that `check` can compile the pattern of every instance.
+ */
+#define HTTP_BODY_EXPRS (EXPR_ALL & ~EXPR_RUN)
+
 static bool load_http_body(struct loader *L, const struct ynode *v, struct http_check *h)
 {
 	const char *re = ld_get_str(L, v, "expect-body");
-	if (!re || !ld_no_exprs(L, v, "expect-body"))
+	if (!re || !ld_check_exprs(L, v, HTTP_BODY_EXPRS, "expect-body patterns"))
 		return false;
 	if (!*re) {
 		ld_err(L, v, "expect-body must not be empty (leave it out to accept any body)");
 		return false;
 	}
+	h->expect_body = re;
+	h->body_pos = ld_pos_of(v);
+	h->body_plain_single_line = ld_single_line_plain(v);
+	if (expr_has(re))
+		return true; /* compiled once the expressions are known (expand.c) */
 	/* Compiled here so that `check` finds a bad pattern; the engine
 	 * compiles it again for each check (a regex_t is not kept in the
 	 * plan's arena). */
-	regex_t rx;
-	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
-	if (rc) {
-		char msg[128];
-		regerror(rc, &rx, msg, sizeof(msg));
+	char msg[128];
+	if (http_body_regex_error(re, msg, sizeof(msg))) {
 		ld_err(L, v, "bad expect-body regex '%s': %s (a POSIX extended regex)", re, msg);
+		h->expect_body = NULL;
 		return false;
 	}
-	regfree(&rx);
-	h->expect_body = re;
 	return true;
 }
 

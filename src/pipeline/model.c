@@ -1,6 +1,7 @@
 #include "pipeline/model.h"
 
 #include <ctype.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -190,4 +191,16 @@ int http_url_check(const char *url, const char **why)
 		return -1;
 	}
 	return 0;
+}
+
+bool http_body_regex_error(const char *re, char *msg, size_t size)
+{
+	regex_t rx;
+	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+	if (!rc) {
+		regfree(&rx);
+		return false;
+	}
+	regerror(rc, &rx, msg, size);
+	return true;
 }

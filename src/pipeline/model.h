@@ -69,9 +69,10 @@ struct status_range {
 };
 
 /*
- * An http-check step as written. `url` and the header values may contain
- * ${{ }} expressions; `expect_body` is a POSIX extended regex that
- * compiled when the file was loaded.
+ * An http-check step as written. `url`, `expect_body` and the header values
+ * may contain ${{ }} expressions (`expect_body` not ${{ run.id }});
+ * `expect_body` is a POSIX extended regex, compiled when the file was
+ * loaded or, with expressions, once they are known (expand.c).
  */
 struct http_check {
 	const char *url;
@@ -80,6 +81,8 @@ struct http_check {
 	const struct status_range *status; /* never empty: the default is 200..399 */
 	size_t nstatus;
 	const char *expect_body;           /* NULL: any body */
+	struct pos body_pos;
+	bool body_plain_single_line;
 	uint64_t interval_ms;
 	uint64_t within_ms;                /* > 0 */
 	uint64_t request_timeout_ms;       /* > 0 */
@@ -268,6 +271,7 @@ struct plan_k8s {
 /* An http-check step's url and headers, expressions evaluated. */
 struct plan_http {
 	const char *url;         /* may still contain ${{ run.id }} */
+	const char *expect_body; /* NULL: any body; expressions evaluated */
 	struct kvlist headers;   /* values may still contain ${{ run.id }} */
 };
 
@@ -387,5 +391,11 @@ bool http_status_matches(const struct status_range *v, size_t n, long status);
  * 0, or -1 with a short reason in `why`.
  */
 int http_url_check(const char *url, const char **why);
+/*
+ * Compiles an expect-body pattern (POSIX extended) to see that it is one.
+ * Returns false when it compiles; true, with regerror's text in `msg`,
+ * when it does not.
+ */
+bool http_body_regex_error(const char *re, char *msg, size_t size);
 
 #endif

@@ -4,7 +4,7 @@
 # answers that were not as expected, a wrong status, a body that does not
 # match, connection refused, `within` running out on time, a server that
 # never answers (request-timeout), expect-status lists, headers with
-# expressions, the 64 KiB body limit and the escaping of body excerpts,
+# expressions, expect-body patterns with expressions, the 64 KiB body limit and the escaping of body excerpts,
 # retries, the step's own timeout, abort by SIGINT while a request is in
 # flight, an http-check in a rollback, plain output and logs.
 #
@@ -74,6 +74,7 @@ vars:
   port: "0"
   closed: "0"
   token: secret
+  state: ready
 stages:
   - workflow: flaky
   - workflow: wrong-status
@@ -100,7 +101,7 @@ workflows:
       - id: ready
         http-check:
           url: http://127.0.0.1:${{ vars.port }}/flaky/run-${{ run.id }}/2
-          expect-body: ^ready$
+          expect-body: ^${{ vars.state }}$
           interval: 150ms
           within: 10s
       - id: after
@@ -156,7 +157,7 @@ workflows:
           url: http://127.0.0.1:${{ vars.port }}/echo
           headers:
             X-Token: ${{ vars.token }}-${{ run.id }}
-          expect-body: ^X-Token=secret-[0-9]+$
+          expect-body: ^X-Token=${{ vars.token }}-[0-9]+$
           within: 2s
   big:
     steps:

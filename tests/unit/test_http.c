@@ -205,6 +205,7 @@ static void test_load_mapping(void **state)
 	assert_non_null(ps->http);
 	assert_string_equal(ps->http->url, "https://example.com/health?run=${{ run.id }}");
 	assert_string_equal(ps->http->headers.v[0].val, "Bearer example.com");
+	assert_string_equal(ps->http->expect_body, "\"status\": *\"(ok|ready)\"");
 	assert_string_equal(ps->name, "http-check https://example.com/health?run=${{ run.id }}");
 	plan_free(plan);
 	diag_release(&d);
@@ -240,8 +241,10 @@ static void test_load_errors(void **state)
 			 11, 24, "bad expect-body regex 'a(b': ");
 	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: ''\n",
 			 11, 24, "expect-body must not be empty");
-	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: a${{ vars.host }}\n",
-			 11, 24, "expressions are not allowed in expect-body");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: a${{ run.id }}\n",
+			 11, 25, "${{ run.id }} is not allowed in expect-body patterns");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: a${{ vars.nope }}\n",
+			 11, 25, "unknown var 'nope'");
 	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-status: [200, 2xx]\n",
 			 11, 32, "bad expect-status '2xx'");
 	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-status: 399..200\n",
@@ -264,28 +267,34 @@ static void test_load_errors(void **state)
 			 "step has more than one kind (wait and http-check)");
 }
 
-/* A var whose value is not a usable url is found when expanding. */
+/*
+ * Vars that make a url, a header value or an expect-body pattern unusable
+ * are found when expanding.
+ */
 static void test_expand_errors(void **state)
 {
 	(void)state;
-	const char *text = "name: p\nvars:\n  base: ftp://example.com\n  v: \"a\\nb\"\nstages:\n  - w\n"
+	const char *text = "name: p\nvars:\n  base: ftp://example.com\n  v: \"a\\nb\"\n  open: \"1.(\"\nstages:\n  - w\n"
 			   "workflows:\n  w:\n    steps:\n"
 			   "      - http-check: ${{ vars.base }}/health\n"
-			   "      - http-check:\n          url: http://h/\n          headers: { X-V: \"${{ vars.v }}\" }\n";
+			   "      - http-check:\n          url: http://h/\n          headers: { X-V: \"${{ vars.v }}\" }\n"
+			   "      - http-check:\n          url: http://h/\n          expect-body: v(${{ vars.open }}\n";
 	struct diag d = DIAG_INIT;
 	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
 	assert_non_null(p);
 	struct plan *plan = plan_build(p, NULL, &d);
 	assert_null(plan);
-	assert_int_equal(d.errors, 2);
-	bool url = false, header = false;
+	assert_int_equal(d.errors, 3);
+	bool url = false, header = false, body = false;
 	for (size_t i = 0; i < d.n; i++) {
 		url = url || strstr(d.items[i].message, "url 'ftp://example.com/health' of workflow w: only http:// and https://");
 		header = header || strstr(d.items[i].message, "header X-V of workflow w: a header value cannot contain a line break");
+		body = body || (strstr(d.items[i].message, "expect-body 'v(1.(' of workflow w is not a POSIX extended regex: ") &&
+				d.items[i].line == 17 && d.items[i].col == 24);
 	}
-	if (!url || !header) {
+	if (!url || !header || !body) {
 		dump(&d);
-		fail_msg("missing the url or the header error");
+		fail_msg("missing the url, the header or the expect-body error");
 	}
 	diag_release(&d);
 	pipeline_free(p);
