@@ -3,7 +3,9 @@
 #   1. `lockstep check` accepts pipeline.yml and rejects pipeline-swapped.yml
 #      (exit 3), whose barriers are crossed in opposite orders: a deadlock;
 #   2. `lockstep run pipeline.yml` deploys backend and frontend for real
-#      (local releases under build/demo/deploy-root) and runs the smoke test;
+#      (local releases under build/demo/deploy-root, each served on
+#      127.0.0.1 for the length of the run: ports 18081 and 18082),
+#      verifies each service with an http-check and runs the smoke test;
 #   3. `lockstep run pipeline-frontend-fails.yml` makes the frontend fail:
 #      barrier FE breaks and the backend rolls back to its previous release.
 # Exits 0 only when all of this happens as described. Usage, from the
@@ -37,6 +39,7 @@ fail() {
 cat <<'BANNER'
 lockstep demo: a backend and a frontend deployed in lockstep
   - backend-deploy and frontend-deploy run in parallel;
+  - each starts its service and checks over HTTP that it serves the new version;
   - the frontend waits at barrier BE until the backend is deployed;
   - the backend waits at barrier FE until the frontend is deployed;
   - if the frontend fails, FE breaks and the backend rolls back.

@@ -116,10 +116,23 @@ for id in BE FE; do
 done
 grep -Eq '^  BE +Backend service deployment done$' barriers || flunk "BE without its title"
 grep -Eq '^  FE +Frontend service deployment done$' barriers || flunk "FE without its title"
-grep -Eq 'backend-deploy +step 2 of 3' barrier-BE || flunk "BE: backend-deploy is not at step 2 of 3"
-grep -Eq 'frontend-deploy +step 1 of 3' barrier-BE || flunk "BE: frontend-deploy is not at step 1 of 3"
-grep -Eq 'backend-deploy +step 3 of 3' barrier-FE || flunk "FE: backend-deploy is not at step 3 of 3"
-grep -Eq 'frontend-deploy +step 3 of 3' barrier-FE || flunk "FE: frontend-deploy is not at step 3 of 3"
+grep -Eq 'backend-deploy +step 3 of 4' barrier-BE || flunk "BE: backend-deploy is not at step 3 of 4"
+grep -Eq 'frontend-deploy +step 1 of 4' barrier-BE || flunk "BE: frontend-deploy is not at step 1 of 4"
+grep -Eq 'backend-deploy +step 4 of 4' barrier-FE || flunk "FE: backend-deploy is not at step 4 of 4"
+grep -Eq 'frontend-deploy +step 4 of 4' barrier-FE || flunk "FE: frontend-deploy is not at step 4 of 4"
+end
+
+begin "seed, text: each deploy is verified by an http-check of its service"
+run plan "$seed" --var version=2.0.1 --var backend_port=28081
+expect_rc 0
+section '^  workflow backend-deploy$' '^  workflow ' >wf-backend
+grep -Eq "^ +2 +verify +http-check +Verify the backend serves 2\.0\.1 +http-check http://127\.0\.0\.1:28081/, status 200\.\.399, body matching 'version 2\.0\.1', every 200ms within 30s" wf-backend ||
+	flunk "backend-deploy's step 2 is not the check of version 2.0.1"
+section '^  workflow frontend-deploy$' '^  workflow ' >wf-frontend
+grep -Eq "^ +3 +verify +http-check +Verify the frontend serves 2\.0\.1 " wf-frontend ||
+	flunk "frontend-deploy's step 3 is not the check of version 2.0.1"
+run plan "$seed" --var version=2.0.1 --var backend_port=28081 --format json
+jqt '[.workflows[] | .steps[] | select(.kind == "http-check") | [.url, .expect_body]] == [["http://127.0.0.1:28081/", "version 2.0.1"], ["http://127.0.0.1:18082/", "version 2.0.1"]]'
 end
 
 begin "seed, text: rollback lists and rollback order"
@@ -154,8 +167,8 @@ run plan "$seed" --format json
 jqt '.barriers | map(.id) | sort == ["BE", "FE"]'
 jqt '.barriers[] | select(.id == "BE") | .participants | map(.workflow) | sort == ["backend-deploy", "frontend-deploy"]'
 jqt '.barriers[] | select(.id == "FE") | .participants | map(.workflow) | sort == ["backend-deploy", "frontend-deploy"]'
-jqt '.barriers[] | select(.id == "BE") | .participants | map({(.workflow): .step}) | add == {"backend-deploy": "step-2", "frontend-deploy": "step-1"}'
-jqt '.barriers[] | select(.id == "FE") | .participants | map({(.workflow): .step}) | add == {"backend-deploy": "step-3", "frontend-deploy": "step-3"}'
+jqt '.barriers[] | select(.id == "BE") | .participants | map({(.workflow): .step}) | add == {"backend-deploy": "step-3", "frontend-deploy": "step-1"}'
+jqt '.barriers[] | select(.id == "FE") | .participants | map({(.workflow): .step}) | add == {"backend-deploy": "step-4", "frontend-deploy": "step-4"}'
 jqt '.barriers[] | select(.id == "BE") | .timeout_ms == 600000 and .title == "Backend service deployment done"'
 jqt '.barriers[] | select(.id == "FE") | .timeout_ms == 600000 and .title == "Frontend service deployment done"'
 jqt 'all(.barriers[].participants[]; .line > 0 and .col > 0)'

@@ -3,7 +3,9 @@
 # multi-service example, copied into a scratch directory:
 #   1. pipeline.yml succeeds: exit 0, a well-formed event stream, both
 #      barriers passed by both deploys, the frontend deploy only after BE
-#      passed, the releases really installed;
+#      passed, the releases really installed, each service started by its
+#      deploy and verified by an http-check before its barrier, and
+#      stopped when the run ends;
 #   2. pipeline-frontend-fails.yml: the frontend deploy fails, FE breaks,
 #      the backend fails at FE, both roll back (the backend's `current`
 #      really goes back to the release of run 1), smoke-tests is skipped,
@@ -21,6 +23,8 @@ set -u
 unset DEPLOY_ROOT LOCKSTEP_STATE
 cp -R "$SRC/examples/multi-service" "$tmp/ms"
 root=$tmp/ms/deploy-root
+# The services listen on ports of this script's own (--var).
+ms_ports
 BE_FE_MSG="barrier FE (Frontend service deployment done) broken: workflow frontend-deploy failed at step 'deploy' (exit status 1)"
 
 # link_is LINK TARGET: LINK is a symlink to TARGET.
@@ -35,7 +39,7 @@ file_has() { # FILE TEXT: FILE exists and contains TEXT
 scenario success
 # A relative FILE, from a directory that is not the pipeline's: steps must
 # still run in ms/, where ./scripts is.
-run_json ms/pipeline.yml --var version=1.4.1
+run_json ms/pipeline.yml "${MS_PORTS[@]}" --var version=1.4.1
 expect_rc_is 0
 check_stream
 check "run 1 of pipeline multi-service, succeeded" \
@@ -52,14 +56,18 @@ check "each barrier passes once; nothing breaks, nothing rolls back" \
 	'(ev("barrier.passed") | map(.barrier) | sort) == ["BE", "FE"] and (ev("barrier.broken") | length) == 0 and (ev("workflow.rollback") | length) == 0'
 check "the backend arrives at BE only after its deploy succeeded" \
 	'F("backend-deploy"; "step-1").status == "succeeded" and F("backend-deploy"; "step-1").exit_code == 0 and lt(F("backend-deploy"; "step-1"); A("BE"; "backend-deploy"))'
+check "the backend's service is verified after its deploy, before BE" \
+	'lt(F("backend-deploy"; "step-1"); S("backend-deploy"; "verify")) and F("backend-deploy"; "verify").status == "succeeded" and F("backend-deploy"; "verify").exit_code == null and lt(F("backend-deploy"; "verify"); A("BE"; "backend-deploy"))'
 check "the frontend deploy starts only after BE passed" \
 	'lt(P("BE"); S("frontend-deploy"; "step-2"))'
+check "the frontend's service is verified after its deploy, before FE" \
+	'lt(F("frontend-deploy"; "step-2"); S("frontend-deploy"; "verify")) and F("frontend-deploy"; "verify").status == "succeeded" and lt(F("frontend-deploy"; "verify"); A("FE"; "frontend-deploy"))'
 check "FE passes after the frontend deploy succeeded; the backend's FE step ends after that" \
-	'F("frontend-deploy"; "step-2").status == "succeeded" and lt(F("frontend-deploy"; "step-2"); P("FE")) and lt(P("FE"); F("backend-deploy"; "step-3"))'
+	'F("frontend-deploy"; "step-2").status == "succeeded" and lt(F("frontend-deploy"; "step-2"); P("FE")) and lt(P("FE"); F("backend-deploy"; "step-4"))'
 check "the barrier steps end after their barrier passed" \
-	'lt(P("BE"); F("frontend-deploy"; "step-1")) and lt(P("BE"); F("backend-deploy"; "step-2")) and lt(P("FE"); F("frontend-deploy"; "step-3"))'
+	'lt(P("BE"); F("frontend-deploy"; "step-1")) and lt(P("BE"); F("backend-deploy"; "step-3")) and lt(P("FE"); F("frontend-deploy"; "step-4"))'
 check "every step succeeded; run steps exit 0; durations are non-negative integers" \
-	'all(ev("step.finished")[]; .status == "succeeded" and (.duration_ms | type == "number" and . >= 0 and . == floor)) and ([ev("step.finished")[] | select(.exit_code != null) | .exit_code] | unique) == [0] and (ev("step.finished") | length) == 7'
+	'all(ev("step.finished")[]; .status == "succeeded" and (.duration_ms | type == "number" and . >= 0 and . == floor)) and ([ev("step.finished")[] | select(.exit_code != null) | .exit_code] | unique) == [0] and (ev("step.finished") | length) == 9'
 check "smoke-tests starts only after both deploys succeeded" \
 	'lt(WF("backend-deploy"); first(ev("group.started")[] | select(.group == 1))) and lt(WF("frontend-deploy"); first(ev("group.started")[] | select(.group == 1))) and S("smoke-tests"; "step-1").attempt == 1'
 check "all three workflows succeeded, reason null" \
@@ -73,11 +81,27 @@ expect "deploy log: STATE/logs/1/backend-deploy/step-1.1.log" \
 expect "deploy log of the frontend" \
 	file_has "$(log_of frontend-deploy step-2)" "frontend: current -> releases/1.4.1"
 expect "smoke-tests log" file_has "$(log_of smoke-tests step-1)" "all services serve 1.4.1"
+expect "the backend deploy started its service on its port" \
+	file_has "$(log_of backend-deploy step-1)" "backend: serving releases/1.4.1 on http://127.0.0.1:$MS_BACKEND_PORT/ (pid "
+expect "the backend's check got 'version 1.4.1' from it" \
+	grep -Eq '^[0-9T:.Z-]+ #[0-9]+ status 200 in [0-9]+ms, body ".*version 1\.4\.1.*": as expected$' "$(log_of backend-deploy verify)"
+expect "... asking the backend's port for 'version 1.4.1'" \
+	file_has "$(log_of backend-deploy verify)" "http-check GET http://127.0.0.1:$MS_BACKEND_PORT/: expect status 200..399, body matching 'version 1.4.1'"
+expect "the frontend's check got 'version 1.4.1' from it" \
+	file_has "$(log_of frontend-deploy verify)" "http-check GET http://127.0.0.1:$MS_FRONTEND_PORT/: expect status 200..399, body matching 'version 1.4.1'"
+expect "the services logged the checks' requests" \
+	grep -q '"GET / HTTP/1.1" 200' "$root/backend/service.log" "$root/frontend/service.log"
+# service_stopped SERVICE: the process in SERVICE/service.pid is gone.
+service_stopped() {
+	gone "$root/$1/service.pid"
+}
+expect "the run's end stopped the backend's service" service_stopped backend
+expect "the run's end stopped the frontend's service" service_stopped frontend
 expect "human output went to stderr" grep -q 'backend-deploy' "$ERR"
 
 # ---- 2. the frontend deploy fails ----
 scenario frontend-fails
-run_json "$tmp/ms/pipeline-frontend-fails.yml"
+run_json "$tmp/ms/pipeline-frontend-fails.yml" "${MS_PORTS[@]}"
 expect_rc_is 1
 check_stream
 check "run 2, failed" '.[0].run == 2 and .[0].pipeline == "multi-service-frontend-fails" and RF.status == "failed"'
@@ -89,8 +113,11 @@ check "FE breaks: reason and origin" \
 check "FE breaks after the deploy failed, and only FE breaks" \
 	'lt(F("frontend-deploy"; "deploy"); B("FE")) and (ev("barrier.broken") | map(.barrier)) == ["FE"] and (ev("barrier.passed") | map(.barrier)) == ["BE"]'
 check "the frontend never arrives at FE" '[.[] | select(.event == "barrier.arrived" and .barrier == "FE") | .workflow] == ["backend-deploy"]'
+check "the backend's service was verified before BE" \
+	'F("backend-deploy"; "verify").status == "succeeded" and lt(F("backend-deploy"; "verify"); A("BE"; "backend-deploy"))'
+check "the frontend's check never starts" '[ev("step.started")[] | select(.workflow == "frontend-deploy" and .step == "verify")] == []'
 check "the backend, waiting at FE, fails there after the break" \
-	'lt(A("FE"; "backend-deploy"); B("FE")) and lt(B("FE"); F("backend-deploy"; "step-3")) and F("backend-deploy"; "step-3").status == "failed"'
+	'lt(A("FE"; "backend-deploy"); B("FE")) and lt(B("FE"); F("backend-deploy"; "step-4")) and F("backend-deploy"; "step-4").status == "failed"'
 check "backend-deploy rolls back with the barrier's reason" \
 	"WR(\"backend-deploy\").reason == \"$BE_FE_MSG\" and lt(B(\"FE\"); WR(\"backend-deploy\"))"
 check "frontend-deploy rolls back with its own failure" \
@@ -113,10 +140,11 @@ expect "the backend rollback log shows LOCKSTEP_FAILURE and the switch back" \
 	file_has "$(log_of backend-deploy rollback-1)" "reason: $BE_FE_MSG"
 expect "... and the switch back" file_has "$(log_of backend-deploy rollback-1)" "backend: current -> releases/1.4.1"
 expect "no smoke-tests logs in run 2" test ! -e "$STATE/logs/2/smoke-tests"
+expect "the run's end stopped the backend's service" service_stopped backend
 
 # ---- 3. the same file, told not to fail ----
 scenario frontend-fails-off
-run_json "$tmp/ms/pipeline-frontend-fails.yml" --var fail_frontend=0 --var version=1.4.3
+run_json "$tmp/ms/pipeline-frontend-fails.yml" "${MS_PORTS[@]}" --var fail_frontend=0 --var version=1.4.3
 expect_rc_is 0
 check "run 3 succeeded, all three workflows succeeded" \
 	'.[0].run == 3 and RF.status == "succeeded" and (ev("workflow.finished") | map(.status) | unique) == ["succeeded"] and (ev("workflow.finished") | length) == 3'

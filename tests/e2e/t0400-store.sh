@@ -106,10 +106,11 @@ and ([$e[] | .workflow // empty] | unique) - [$d.workflows[].workflow] == []
 
 # ---- two runs of the seed example ----
 scenario seed-runs
-run_json ms/pipeline.yml
+ms_ports
+run_json ms/pipeline.yml "${MS_PORTS[@]}"
 expect_rc_is 0
 cp "$EVENTS" "$tmp/ev1"
-run_json ms/pipeline-frontend-fails.yml
+run_json ms/pipeline-frontend-fails.yml "${MS_PORTS[@]}"
 expect_rc_is 1
 cp "$EVENTS" "$tmp/ev2"
 expect "the runs got ids 1 and 2" test "$(jq -s '.[0].run' "$tmp/ev1") $(jq -s '.[0].run' "$tmp/ev2")" = "1 2"
@@ -166,7 +167,7 @@ for id in 1 2; do
 done
 cmd show 2 --state "$STATE" --json
 jq_out "shape: run, workflows with steps, barriers with participants and arrivals" \
-	'.run == 2 and .status == "failed" and ([.workflows[].workflow] == ["backend-deploy", "frontend-deploy", "smoke-tests"]) and (.workflows[1].steps | map(.step)) == ["step-1", "deploy", "step-3", "rollback-1"] and .workflows[2].steps[0].status == "pending" and .workflows[2].steps[0].attempts == []'
+	'.run == 2 and .status == "failed" and ([.workflows[].workflow] == ["backend-deploy", "frontend-deploy", "smoke-tests"]) and (.workflows[1].steps | map(.step)) == ["step-1", "deploy", "verify", "step-4", "rollback-1"] and .workflows[2].steps[0].status == "pending" and .workflows[2].steps[0].attempts == []'
 jq_out "the failed step: exit 1, one attempt, a duration" \
 	'(.workflows[1].steps[1] | .status == "failed" and .exit_code == 1 and (.attempts | length) == 1 and .attempts[0].exit_code == 1 and (.duration_ms | type) == "number" and .kind == "run")'
 jq_out "FE: participants from the plan, one arrival, broken by frontend-deploy" \
@@ -186,11 +187,11 @@ scenario logs
 cmd logs 2 --state "$STATE"
 expect_crc "logs 2" 0
 "$LOCKSTEP" show 2 --state "$STATE" --json >"$tmp/show2"
-want=$(jq -r '[.workflows[] | .workflow as $w | .steps[] | select(.kind == "run") | "\($w)/\(.step)"] as $run
+want=$(jq -r '[.workflows[] | .workflow as $w | .steps[] | select(.kind | IN("run", "http-check")) | "\($w)/\(.step)"] as $run
 	| [.events[] | select(.event == "step.started" and ("\(.workflow)/\(.step)" | IN($run[])))
 	| "==> \(.workflow)/\(.step) attempt \(.attempt)"] | .[]' "$tmp/show2")
 got=$(grep '^==> ' "$COUT" | sed -E 's/ attempt ([0-9]+).*/ attempt \1/')
-expect "one header per run step attempt, in the order they started" test "$got" = "$want"
+expect "one header per run and http-check step attempt, in the order they started" test "$got" = "$want"
 expect "a header says status, exit code and duration" \
 	grep -Eq "^==> frontend-deploy/deploy attempt 1: failed, exit 1, [0-9.]+m?s <==$" "$COUT"
 expect "rollback attempts are marked" grep -Eq '^==> backend-deploy/rollback-1 attempt 1 \(rollback\): succeeded, exit 0' "$COUT"
@@ -270,7 +271,7 @@ if command -v sqlite3 >/dev/null; then
 	expect_crc "runs on a newer database" 4
 	expect "says it is newer, and what this lockstep knows" err_has "$NEWER_MSG"
 	mkdir -p "$tmp/newer-out"
-	OUT=$tmp/newer-out cmd run "$tmp/ms/pipeline.yml" --state "$tmp/newer"
+	OUT=$tmp/newer-out cmd run "$tmp/ms/pipeline.yml" "${MS_PORTS[@]}" --state "$tmp/newer"
 	expect_crc "run on a newer database" 4
 	expect "... the same message" err_has "lockstep run: $NEWER_MSG"
 	expect "... and no run 3 started" test ! -e "$tmp/newer/logs/3"

@@ -306,7 +306,8 @@ wait_until 5 group_gone "$OUT/hold.pgid" >/dev/null
 
 # ---- 4. finished runs: --follow prints what logs prints ----
 scenario finished
-run_json ms/pipeline-frontend-fails.yml
+ms_ports
+run_json ms/pipeline-frontend-fails.yml "${MS_PORTS[@]}"
 expect_rc_is 1
 for sel in "" frontend-deploy frontend-deploy/deploy frontend-deploy/step-1; do
 	# shellcheck disable=SC2086

@@ -142,7 +142,8 @@ expect "check: the pipeline is valid, without warnings" \
 # ---- 3. the multi-service example ----
 scenario example
 cp -R "$SRC/examples/multi-service" "$tmp/ms"
-run_json "$tmp/ms/pipeline.yml"
+ms_ports
+run_json "$tmp/ms/pipeline.yml" "${MS_PORTS[@]}"
 expect_rc_is 0
 expect "the backend deploy reports its environment" \
 	grep -qxF "deploy.sh: backend: environment backend (context local, namespace backend)" \

@@ -1,6 +1,7 @@
 #!/bin/sh
-# deploy.sh SERVICE VERSION: install release VERSION of SERVICE on this
-# machine and make it the current one in a single atomic step.
+# deploy.sh SERVICE VERSION [PORT]: install release VERSION of SERVICE on
+# this machine and make it the current one in a single atomic step; with
+# PORT, also (re)start the service, serving it on http://127.0.0.1:PORT/.
 #
 # Layout, under $DEPLOY_ROOT (default: ./deploy-root):
 #   SERVICE/releases/VERSION/   the release: VERSION and index.html
@@ -9,6 +10,16 @@
 #                                 run=RUN ID of the deploy (LOCKSTEP_RUN_ID)
 #                                 previous=what `current` pointed to before
 #                                 (empty: nothing)
+#   SERVICE/service.pid         the service's pid (with PORT)
+#   SERVICE/service.log         its request log
+#
+# The service is a static HTTP server (python3 -m http.server) on
+# 127.0.0.1:PORT that serves SERVICE/current: after a switch of `current`,
+# by a later deploy or by rollback.sh, it serves the new target from the
+# next request on. Each deploy stops the instance an earlier deploy
+# started and starts a new one, in a session of its own, so that it
+# outlives this script. Under lockstep it lives until the run ends:
+# lockstep stops whatever a run's steps leave running.
 #
 # Set FAIL=1 to make the deploy fail before it changes anything: the
 # examples use it to show a failure and the rollbacks that follow.
@@ -20,14 +31,20 @@ die() {
 	exit 1
 }
 
-if [ $# -ne 2 ]; then
-	echo "usage: $prog SERVICE VERSION" >&2
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+	echo "usage: $prog SERVICE VERSION [PORT]" >&2
 	exit 2
 fi
 service=$1
 version=$2
+port=${3:-}
 case $service in '' | . | .. | */* | .*) die "invalid service name '$service'" ;; esac
 case $version in '' | . | .. | */* | .*) die "invalid version '$version'" ;; esac
+case $port in
+'') ;;
+*[!0-9]* | 0*) die "invalid port '$port'" ;;
+*) [ "$port" -le 65535 ] || die "invalid port '$port'" ;;
+esac
 
 # Under lockstep, the workflow's environment (environments: in the
 # pipeline file) says where the service goes. A real deploy would run
@@ -79,3 +96,40 @@ ln -sfn "$release" "$dir/current.tmp-$$"
 mv -T "$dir/current.tmp-$$" "$dir/current" || die "$service: cannot switch current to $release"
 
 echo "$prog: $service: current -> $release (was: ${prev:-nothing})"
+
+[ -n "$port" ] || exit 0
+
+# The service. First stop the instance an earlier deploy started, if it
+# still runs (under lockstep it ended with its run; outside, it may not
+# have): the pid is trusted only if that process is our server of this
+# service, and the port is free once it is gone.
+abs=$(cd "$dir" && pwd) || die "$service: cannot resolve $dir"
+if [ -f "$dir/service.pid" ]; then
+	old=$(cat "$dir/service.pid")
+	case $old in '' | *[!0-9]*) old= ;; esac
+	if [ -n "$old" ] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF -- "--directory $abs/current"; then
+		kill "$old" 2>/dev/null || true
+		tries=0
+		while kill -0 "$old" 2>/dev/null; do
+			tries=$((tries + 1))
+			[ "$tries" -le 50 ] || die "$service: the old service (pid $old) does not stop"
+			sleep 0.1
+		done
+		echo "$prog: $service: stopped the old service (pid $old)"
+	fi
+	rm -f "$dir/service.pid"
+fi
+command -v python3 >/dev/null || die "$service: python3 is needed to serve $service"
+# setsid: a session of its own, so that the service outlives this script
+# (lockstep ends a step's process group with the step). The shell in
+# between writes the server's own pid before it becomes the server.
+# shellcheck disable=SC2016 # expanded by the inner shell
+setsid sh -c 'echo $$ >"$1/service.pid"; exec python3 -m http.server "$2" --bind 127.0.0.1 --directory "$1/current"' \
+	sh "$abs" "$port" </dev/null >"$dir/service.log" 2>&1 &
+tries=0
+while [ ! -s "$dir/service.pid" ]; do
+	tries=$((tries + 1))
+	[ "$tries" -le 50 ] || die "$service: the service did not start (see $dir/service.log)"
+	sleep 0.1
+done
+echo "$prog: $service: serving $release on http://127.0.0.1:$port/ (pid $(cat "$dir/service.pid"))"

@@ -310,3 +310,36 @@ check_stream() {
 	check "a workflow finishes again only after a workflow.rollback" \
 		'[.[] | select(.event == "workflow.finished" or .event == "workflow.rollback")] | group_by(.workflow) | all(.[]; map(.event) | [range(1; length) as $i | if .[$i] == "workflow.finished" then .[$i - 1] == "workflow.rollback" else true end] | all)'
 }
+
+# ms_ports: sets MS_PORTS to the --var arguments that give the two local
+# services of the multi-service example (127.0.0.1, ports in its vars)
+# ports of their own: free now, picked at random outside the kernel's
+# ephemeral range, so that scripts running at the same time do not share
+# one. Unsets the proxy variables: the services are local.
+ms_ports() {
+	local p
+	command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+	p=$(python3 - <<'PY'
+import random, socket
+got = []
+while len(got) < 2:
+    port = random.randint(20000, 29999)
+    if port in got:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    got.append(port)
+print(got[0], got[1])
+PY
+	) || { echo "ms_ports: no free ports" >&2; exit 1; }
+	MS_BACKEND_PORT=${p% *}
+	MS_FRONTEND_PORT=${p#* }
+	MS_PORTS=(--var "backend_port=$MS_BACKEND_PORT" --var "frontend_port=$MS_FRONTEND_PORT")
+	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+	export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+}
