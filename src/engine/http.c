@@ -470,6 +470,20 @@ void http_client_free(struct http_client *c)
 		client_destroy(c);
 }
 
+void http_noproxy(const char *env, struct buf *out)
+{
+	buf_reset(out);
+	while (env && (*env == ' ' || *env == ','))
+		env++;
+	if (env && !strcmp(env, "*")) {
+		buf_adds(out, "*");
+		return;
+	}
+	if (env && *env)
+		buf_addf(out, "%s,", env);
+	buf_adds(out, "localhost,127.0.0.1,127.0.0.0/8,::1");
+}
+
 int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb done, void *arg,
 	     struct http_req **out)
 {
@@ -511,6 +525,15 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 	ok = ok && curl_easy_setopt(e, CURLOPT_USERAGENT, "lockstep/" LOCKSTEP_VERSION) == CURLE_OK;
 	if (r->headers)
 		ok = ok && curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers) == CURLE_OK;
+	/* Setting the list replaces curl's reading of no_proxy: ours has the
+	 * variable's hosts and the loopback ones (the string is copied). */
+	const char *env = getenv("no_proxy");
+	if (!env || !*env)
+		env = getenv("NO_PROXY");
+	struct buf np = BUF_INIT;
+	http_noproxy(env, &np);
+	ok = ok && curl_easy_setopt(e, CURLOPT_NOPROXY, np.s) == CURLE_OK;
+	buf_release(&np);
 	r->started_ns = uv_hrtime();
 	if (!ok || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
 		req_free(r);

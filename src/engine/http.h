@@ -82,6 +82,13 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 void http_cancel(struct http_req *r);
 
 /*
+ * The hosts a request reaches without a proxy (CURLOPT_NOPROXY), from the
+ * no_proxy variable's value `env` (NULL: unset): its hosts, then the
+ * loopback ones (localhost, 127.0.0.0/8, ::1), which never go through a
+ * proxy; "*" stays "*". Replaces the contents of `out`.
+ */
+void http_noproxy(const char *env, struct buf *out);
+/*
  * Appends at most about `max` bytes of `body` to `out` for a message:
  * control characters, quotes and backslashes escaped (\n, \", \x01),
  * bytes that are not UTF-8 as \xNN, cut at a character boundary, with

@@ -6,7 +6,8 @@
 # never answers (request-timeout), expect-status lists, headers with
 # expressions, expect-body patterns with expressions, the 64 KiB body limit and the escaping of body excerpts,
 # retries, the step's own timeout, abort by SIGINT while a request is in
-# flight, an http-check in a rollback, plain output and logs.
+# flight, an http-check in a rollback, plain output and logs, loopback
+# hosts reached directly whatever the proxy variables say.
 #
 # Timing: event timestamps (wall clock, ms) and the server's request log
 # (monotonic, ms) are compared with generous upper bounds; nothing sleeps
@@ -358,6 +359,42 @@ expect "each request is a line of the workflow's output" \
 expect "... the one that matched too" grep -qE '^\[flaky\] [0-9T:.Z-]+ #3 status 200 in [0-9]+ms, body "ready": as expected$' "$tmp/plain.out"
 expect "the summary gives the reason" \
 	grep -qF "failed at step 'smoke' (http-check GET $u/status/503: status 503 after 600ms, body \"status 503\")" "$tmp/plain.out"
+
+# ---- proxies: loopback hosts never go through one ----
+# The proxy variables name a port where nothing listens: a check that went
+# through the proxy could only fail ("connection refused").
+cat >"$P/proxy.yml" <<'YAML'
+name: t0500-proxy
+vars:
+  port: "0"
+stages:
+  - workflow: local
+  - workflow: localhost
+    parallel: true
+workflows:
+  local:
+    steps:
+      - id: smoke
+        http-check:
+          url: http://127.0.0.1:${{ vars.port }}/status/200
+          within: 2s
+  localhost:
+    steps:
+      - id: smoke
+        http-check:
+          url: http://localhost:${{ vars.port }}/status/200
+          within: 2s
+YAML
+for np in "" "example.com,.corp"; do
+	scenario "proxy${np:+-no_proxy}"
+	: >"$SRV/requests"
+	http_proxy=http://127.0.0.1:$CLOSED HTTP_PROXY=http://127.0.0.1:$CLOSED \
+		no_proxy=$np NO_PROXY=$np run_json "$P/proxy.yml" --var port="$PORT"
+	expect_rc_is 0
+	check "both checks succeeded (no_proxy='$np')" \
+		'F("local"; "smoke").status == "succeeded" and F("localhost"; "smoke").status == "succeeded"'
+	expect "the server got both requests itself" has_requests /status/200 2
+done
 
 kill -KILL "$SRV_PID" 2>/dev/null
 wait "$SRV_PID" 2>/dev/null

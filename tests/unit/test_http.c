@@ -336,6 +336,26 @@ static void test_excerpt(void **state)
 	buf_release(&b);
 }
 
+static void noproxy_is(const char *env, const char *want)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "old contents");
+	http_noproxy(env, &b);
+	assert_string_equal(b.s, want);
+	buf_release(&b);
+}
+
+/* Loopback hosts never go through a proxy; the variable's hosts still don't. */
+static void test_noproxy(void **state)
+{
+	(void)state;
+	noproxy_is(NULL, "localhost,127.0.0.1,127.0.0.0/8,::1");
+	noproxy_is("", "localhost,127.0.0.1,127.0.0.0/8,::1");
+	noproxy_is("example.com,.corp", "example.com,.corp,localhost,127.0.0.1,127.0.0.0/8,::1");
+	noproxy_is("*", "*");
+	noproxy_is(" ,*", "*");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_expand_errors),
 		cmocka_unit_test(test_excerpt),
+		cmocka_unit_test(test_noproxy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
