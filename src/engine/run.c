@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "base/buf.h"
 #include "base/duration.h"
@@ -14,7 +13,8 @@
 
 /*
  * run: the run state machine (see run.h for the diagram): groups,
- * workflows, steps, retries, timeouts, failures, rollbacks and abort. The
+ * workflows, steps, retries, timeouts, failures, rollbacks and abort; the
+ * entry points (run_new, run_start, run_abort, ...) are in run_life.c. The
  * step kinds live in step_run.c (and step_k8s.c), step_barrier.c,
  * step_wait.c and step_http.c; barrier decisions come from the
  * coordinator (barrier.c) through a queue, so that nothing here re-enters
@@ -509,6 +509,13 @@ static void activity_cb(size_t wf, struct buf *out, void *arg)
 	}
 }
 
+/* run_internal.h */
+void run_init_coord(struct run *r)
+{
+	struct coord_ops ops = { decided_cb, activity_cb, r };
+	coord_init(&r->coord, r->plan, &ops);
+}
+
 static void handle_decision(struct run *r, const struct decision *d)
 {
 	const struct barrier *b = &r->coord.barriers[d->barrier];
@@ -608,7 +615,8 @@ void run_start_group(struct run *r, size_t g)
 	}
 }
 
-static void finish(struct run *r)
+/* run_internal.h */
+void run_finish(struct run *r)
 {
 	r->finished = true;
 	r->status = r->aborting ? RUN_ABORTED : r->failed ? RUN_FAILED : RUN_SUCCEEDED;
@@ -693,7 +701,7 @@ static bool check_group(struct run *r)
 			if (run_rollback_group(r, r->rollback_group, "rolling back: a later group failed (on-failure: rollback-all)"))
 				return true;
 		}
-		finish(r);
+		run_finish(r);
 		return true;
 	}
 	size_t g = r->group;
@@ -713,7 +721,7 @@ static bool check_group(struct run *r)
 			run_start_group(r, g + 1);
 			return true;
 		}
-		finish(r);
+		run_finish(r);
 		return true;
 	}
 	r->failed = true;
@@ -723,7 +731,7 @@ static bool check_group(struct run *r)
 		r->rollback_group = g;
 		return true;
 	}
-	finish(r);
+	run_finish(r);
 	return true;
 }
 
@@ -824,215 +832,4 @@ void run_assert_valid(const struct run *r)
 		      terminal, r->group_terminal[g]);
 	}
 	coord_assert_valid(&r->coord);
-}
-
-/* ---- the public face ---- */
-
-struct run *run_new(const struct plan *plan, const struct run_opts *o, struct events *ev)
-{
-	struct run *r = xcalloc(1, sizeof(*r));
-	r->plan = plan;
-	r->opts = *o;
-	if (!r->opts.max_log_bytes)
-		r->opts.max_log_bytes = 64ULL << 20;
-	if (!r->opts.base_dir)
-		r->opts.base_dir = ".";
-	r->ev = ev;
-	r->self_exe = step_k8s_self_exe(o->self_exe);
-	r->nwfs = plan->nworkflows;
-	r->wfs = xcalloc(r->nwfs + 1, sizeof(*r->wfs));
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
-		w->run = r;
-		w->index = i;
-		w->pw = &plan->workflows[i];
-		w->state = WF_PENDING;
-		w->waiting_barrier = SIZE_MAX;
-		w->log_fd = -1;
-	}
-	/* Each running step holds four descriptors, and an ended step's close
-	 * a loop iteration later: leave room for both, and for lockstep. */
-	struct rlimit rl;
-	r->max_procs = 1024;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		r->max_procs = rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 128) / 6 : 32;
-	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		r->max_procs = 100000;
-	r->group_steps_done = xcalloc(plan->ngroups + 1, sizeof(size_t));
-	r->group_terminal = xcalloc(plan->ngroups + 1, sizeof(size_t));
-	struct coord_ops ops = { decided_cb, activity_cb, r };
-	coord_init(&r->coord, plan, &ops);
-	r->status = RUN_RUNNING;
-	const char *chk = getenv("LOCKSTEP_CHECK_INVARIANTS");
-	r->check_invariants = chk && *chk && strcmp(chk, "0") != 0;
-	return r;
-}
-
-void run_start(struct run *r, uv_loop_t *loop)
-{
-	r->loop = loop;
-	r->btimer = xcalloc(1, sizeof(*r->btimer));
-	uv_timer_init(loop, r->btimer);
-	r->btimer->data = r;
-	r->open_handles++;
-	struct event e = { .type = EV_RUN_STARTED, .pipeline = r->plan->pipeline->name };
-	events_emit(r->ev, &e);
-	if (r->plan->ngroups)
-		run_start_group(r, 0);
-	else
-		finish(r);
-	run_pump(r);
-}
-
-void run_abort(struct run *r)
-{
-	if (r->finished)
-		return;
-	if (r->aborting) {
-		r->hard_abort = true;
-		for (size_t i = 0; i < r->nwfs; i++) {
-			struct wf_run *w = &r->wfs[i];
-			if (w->proc) {
-				proc_kill_now(w->proc);
-			} else if (w->check) {
-				/* A rollback's check (the steps' ended at the first abort). */
-				step_http_cancel(w, "run aborted");
-				run_timer_drop(r, &w->timer);
-				step_emit_finished(w, STEP_ABORTED, false, 0);
-				wf_step_failed(w, NULL);
-			} else if (w->spawn_pending) {
-				step_run_cancel_pending(w);
-				run_timer_drop(r, &w->timer);
-				step_emit_finished(w, STEP_ABORTED, false, 0);
-				wf_fail(w, "aborted before it started", "was aborted", true);
-			} else if (w->delay) {
-				/* A rollback's wait step or retry delay ends now too. */
-				enum timer_kind kind = w->delay_kind;
-				run_timer_drop(r, &w->delay);
-				run_timer_drop(r, &w->timer);
-				w->delay_kind = TIMER_NONE;
-				if (kind == TIMER_WAIT)
-					step_emit_finished(w, STEP_ABORTED, false, 0);
-				wf_fail(w, "rollback aborted", "rollback aborted", true);
-			}
-		}
-		coord_abort(&r->coord, run_now(r));
-		run_pump(r);
-		return;
-	}
-	r->aborting = true;
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
-		if (w->proc && !w->in_rollback) {
-			proc_kill(w->proc);
-		} else if (w->spawn_pending && !w->in_rollback) {
-			/* Queued for a process slot: it ends before it starts. */
-			step_run_cancel_pending(w);
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-			wf_fail(w, why.s, why.s, true);
-			buf_release(&why);
-		} else if (w->check && !w->in_rollback) {
-			/* An http-check ends at once; a rollback's goes on, like a
-			 * rollback's run step, until a second abort. */
-			step_http_cancel(w, "run aborted");
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-			wf_fail(w, why.s, why.s, true);
-			buf_release(&why);
-		} else if (w->delay) {
-			/* A retry delay or a wait step: the step ends now. */
-			run_timer_drop(r, &w->delay);
-			run_timer_drop(r, &w->timer);
-			if (w->delay_kind == TIMER_WAIT)
-				step_emit_finished(w, STEP_ABORTED, false, 0);
-			w->delay_kind = TIMER_NONE;
-			if (!w->in_rollback) {
-				struct buf why = BUF_INIT;
-				buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-				wf_fail(w, why.s, why.s, true);
-				buf_release(&why);
-			} else {
-				wf_step_done(w);
-			}
-		}
-	}
-	coord_abort_steps(&r->coord, run_now(r));
-	run_pump(r);
-}
-
-void run_stop(struct run *r)
-{
-	r->no_new_steps = true;
-	r->opts.no_rollback = true;
-	if (r->aborting) {
-		/* Rollback steps may be running: let their grace period apply. */
-		for (size_t i = 0; i < r->nwfs; i++)
-			if (r->wfs[i].proc)
-				proc_kill(r->wfs[i].proc);
-	} else {
-		run_abort(r);
-	}
-	/* Rollback steps that were about to start never will; checks of
-	 * rollbacks end now (a check has no grace period). */
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
-		if (w->check) {
-			step_http_cancel(w, "the run is stopping");
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-			wf_fail(w, why.s, why.s, true);
-			buf_release(&why);
-			continue;
-		}
-		if (!w->spawn_pending)
-			continue;
-		step_run_cancel_pending(w);
-		run_timer_drop(r, &w->timer);
-		step_emit_finished(w, STEP_ABORTED, false, 0);
-		wf_fail(w, "aborted before it started", "was aborted", true);
-	}
-	run_pump(r);
-}
-
-bool run_done(const struct run *r)
-{
-	if (!r->finished)
-		return false;
-	for (size_t i = 0; i < r->nwfs; i++)
-		if (r->wfs[i].proc)
-			return false;
-	return r->open_handles == 0;
-}
-
-enum run_status run_status(const struct run *r)
-{
-	return r->status;
-}
-
-void run_free(struct run *r)
-{
-	if (!r)
-		return;
-	for (size_t i = 0; i < r->nwfs; i++) {
-		free(r->wfs[i].reason);
-		free(r->wfs[i].k8s_result);
-		step_run_log_close(&r->wfs[i]);
-	}
-	free(r->self_exe);
-	free(r->wfs);
-	coord_release(&r->coord);
-	VEC_FREE(r->decisions);
-	VEC_FREE(r->ready);
-	VEC_FREE(r->spawn_wait);
-	VEC_FREE(r->commit_wait);
-	free(r->group_steps_done);
-	free(r->group_terminal);
-	free(r);
 }

@@ -121,6 +121,10 @@ void run_withdraw(struct run *r, struct wf_run *w, bool rollback);
 size_t run_rollback_group(struct run *r, size_t g, const char *why);
 /* Starts group `g`: group.started, then its workflows. */
 void run_start_group(struct run *r, size_t g);
+/* Sets up the barrier coordinator, its decisions queued for the pump. */
+void run_init_coord(struct run *r);
+/* Ends the run: its status from the flags, run.finished. */
+void run_finish(struct run *r);
 
 /* The step workflow `w` is at. */
 const struct plan_step *wf_cur_step(const struct wf_run *w);

@@ -58,6 +58,16 @@ void sqlite_rollback(struct sqlite_store *s);
 /* Binds `v` (borrowed until the statement is reset), or NULL. */
 void sqlite_bind_text(sqlite3_stmt *st, int i, const char *v);
 
+/* store_ops.begin_run, append, finish_run and claim_run (sqlite_write.c). */
+int sqlite_begin_run(struct store *st, const struct store_run_start *rs, uint64_t *id,
+		     struct buf *err);
+int sqlite_append(struct store *st, uint64_t run, const struct event *const *evs, size_t n,
+		  struct buf *err);
+int sqlite_finish_run(struct store *st, uint64_t run, const char *status, int64_t ts_ms,
+		      struct buf *err);
+int sqlite_claim_run(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,
+		     struct store_claim *out, struct buf *err);
+
 /* store_ops.list_runs and store_ops.load_run (sqlite_read.c). */
 int sqlite_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
 int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err);

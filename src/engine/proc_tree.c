@@ -1,0 +1,279 @@
+/*
+ * proc_tree: what /proc says about lockstep's processes, and the end of the
+ * whole tree (see proc.h: proc_become_subreaper, proc_kill_descendants,
+ * proc_seal_fds). proc.c asks it whether a step's group still has a member
+ * worth waiting for (proc_scan_group); it asks proc.c which pids libuv
+ * still has to reap (proc_live_has), so that it never reaps one of those.
+ *
+ * /proc/PID/stat gives each process's parent, group and state; a table of
+ * every process, sorted by pid, lets the descendants of lockstep be found
+ * by following parent links, whatever sessions and groups they moved to.
+ */
+#include "engine/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/xalloc.h"
+#include "engine/proc_internal.h"
+
+struct pinfo {
+	pid_t pid, ppid, pgrp;
+	char state;  /* R, S, D, Z, X, ... */
+	bool mark;
+};
+
+struct ptable {
+	struct pinfo *v;
+	size_t n, cap;
+};
+
+static bool is_dead(char state)
+{
+	return state == 'Z' || state == 'X';
+}
+
+/* Parses a /proc entry name; 0 when it is not a pid. */
+static pid_t parse_pid(const char *s)
+{
+	long v = 0;
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 100000000)
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	return (pid_t)v;
+}
+
+/* Reads state, ppid and pgrp from /proc/PID/stat. Returns 0 or -errno. */
+static int read_pinfo(pid_t pid, struct pinfo *pi)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n;
+	do
+		n = read(fd, line, sizeof(line) - 1);
+	while (n < 0 && errno == EINTR);
+	int e = errno;
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -e : -ESRCH;
+	line[n] = '\0';
+	/* "PID (COMM) S PPID PGRP ...": COMM may hold anything, even ')',
+	 * but nothing after it does, and it is at most 16 bytes. */
+	const char *rp = strrchr(line, ')');
+	int ppid, pgrp;
+	char state;
+	if (!rp || sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
+		return -EINVAL;
+	pi->pid = pid;
+	pi->ppid = ppid;
+	pi->pgrp = pgrp;
+	pi->state = state;
+	pi->mark = false;
+	return 0;
+}
+
+static int pinfo_cmp(const void *a, const void *b)
+{
+	pid_t x = ((const struct pinfo *)a)->pid, y = ((const struct pinfo *)b)->pid;
+	return (x > y) - (x < y);
+}
+
+/* Fills `t` with every process, sorted by pid. Returns 0 or -errno. */
+static int ptable_load(struct ptable *t)
+{
+	t->n = 0;
+	DIR *d = opendir("/proc");  /* glibc opens it O_CLOEXEC */
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		pid_t pid = parse_pid(e->d_name);
+		struct pinfo pi;
+		if (pid > 0 && read_pinfo(pid, &pi) == 0)
+			*VEC_PUSH(*t) = pi;
+	}
+	closedir(d);
+	qsort(t->v, t->n, sizeof(*t->v), pinfo_cmp);
+	return 0;
+}
+
+static struct pinfo *ptable_find(const struct ptable *t, pid_t pid)
+{
+	struct pinfo key = { .pid = pid };
+	return t->n ? bsearch(&key, t->v, t->n, sizeof(*t->v), pinfo_cmp) : NULL;
+}
+
+/* Marks every process whose parent chain leads to `root`. */
+static void ptable_mark_descendants(struct ptable *t, pid_t root)
+{
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		for (size_t i = 0; i < t->n; i++) {
+			struct pinfo *pi = &t->v[i];
+			if (pi->mark || pi->pid == root)
+				continue;
+			const struct pinfo *parent = ptable_find(t, pi->ppid);
+			if (pi->ppid == root || (parent && parent->mark)) {
+				pi->mark = true;
+				changed = true;
+			}
+		}
+	}
+}
+
+/* proc_internal.h */
+int proc_scan_group(pid_t pgid)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	pid_t self = getpid();
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		pid_t pid = parse_pid(e->d_name);
+		struct pinfo pi;
+		if (pid <= 0 || read_pinfo(pid, &pi) != 0 || pi.pgrp != pgid)
+			continue;
+		found = !is_dead(pi.state) || pi.ppid == self;
+	}
+	closedir(d);
+	return found;
+}
+
+/* ---- the whole tree --------------------------------------------------- */
+
+int proc_become_subreaper(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : -errno;
+}
+
+struct pidset {
+	pid_t *v;
+	size_t n, cap;
+};
+
+static bool pidset_has(const struct pidset *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Tells whether a killed process needs no more waiting: reaped now, gone,
+ * libuv's to reap, or a zombie that a parent other than us and other than
+ * a dying victim will reap. A zombie whose parent is a victim will be
+ * re-parented to us (or init) when that parent dies: wait for that.
+ */
+static bool settled(pid_t pid, pid_t self, const struct pidset *victims)
+{
+	if (proc_live_has(pid))
+		return true;
+	int status;
+	pid_t r;
+	do
+		r = waitpid(pid, &status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == pid)
+		return true;
+	if (r == 0)
+		return false;  /* our child, not dead yet */
+	struct pinfo pi;
+	if (read_pinfo(pid, &pi) != 0)
+		return true;
+	if (!is_dead(pi.state))
+		return false;
+	return pi.ppid != self && !pidset_has(victims, pi.ppid);
+}
+
+int proc_kill_descendants(void)
+{
+	pid_t self = getpid();
+	struct ptable t = { NULL, 0, 0 };
+	struct pidset victims = { NULL, 0, 0 }, pending = { NULL, 0, 0 };
+	int killed = 0;
+
+	/* A process may fork between the scan and the kill: scan again until
+	 * a scan finds nobody new (a SIGKILLed process cannot fork any more).
+	 * The bound only guards against a fork bomb outrunning us. */
+	for (int round = 0; round < 64; round++) {
+		if (ptable_load(&t) != 0)
+			break;
+		ptable_mark_descendants(&t, self);
+		bool fresh = false;
+		for (size_t i = 0; i < t.n; i++) {
+			const struct pinfo *pi = &t.v[i];
+			if (!pi->mark || pidset_has(&victims, pi->pid))
+				continue;
+			fresh = true;
+			*VEC_PUSH(victims) = pi->pid;
+			if (!is_dead(pi->state) && kill(pi->pid, SIGKILL) == 0)
+				killed++;
+		}
+		if (!fresh)
+			break;
+	}
+
+	/* Reap, with a bound: a killed process dies in microseconds unless
+	 * it is stuck in the kernel. */
+	for (size_t i = 0; i < victims.n; i++)
+		*VEC_PUSH(pending) = victims.v[i];
+	uint64_t deadline = uv_hrtime() + PROC_REAP_MS * NS_PER_MS;
+	for (;;) {
+		size_t k = 0;
+		for (size_t i = 0; i < pending.n; i++)
+			if (!settled(pending.v[i], self, &victims))
+				pending.v[k++] = pending.v[i];
+		pending.n = k;
+		if (!pending.n || uv_hrtime() >= deadline)
+			break;
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+
+	VEC_FREE(t);
+	VEC_FREE(victims);
+	VEC_FREE(pending);
+	return killed;
+}
+
+int proc_seal_fds(void)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+	/* Kernels before 5.11: one descriptor at a time. */
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	int dfd = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		pid_t fd = parse_pid(e->d_name);
+		if (fd <= 2 || fd == dfd)
+			continue;
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	closedir(d);
+	return 0;
+}
