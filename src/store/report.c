@@ -156,6 +156,7 @@ static void run_info_json(json_t *o, const struct store_run_info *ri)
 	set(o, "events", json_integer((json_int_t)ri->last_seq));
 	set(o, "host", jstr(ri->host));
 	set(o, "pid", json_integer(ri->pid));
+	set(o, "takeovers", json_integer(ri->takeovers));
 }
 
 void report_runs_json(const struct store_run_list *l, FILE *out)
@@ -205,6 +206,9 @@ static void step_text(const struct store_step *s, FILE *out, int wid)
 	fprintf(out, "    %-*s  %-12s %-10s %-8s %7s", wid, s->id, s->kind, s->status, code, d);
 	if (s->attempts > 1)
 		fprintf(out, "  %d attempts", s->attempts);
+	/* In flight (or in flight when its lockstep died): which process. */
+	if (!strcmp(s->status, "running") && s->natt && s->att[s->natt - 1].pid > 0)
+		fprintf(out, "  pid %d", s->att[s->natt - 1].pid);
 	if (s->rollback)
 		fputs("  (rollback)", out);
 	if (strcmp(s->name, s->id))
@@ -228,6 +232,9 @@ void report_run_text(const struct store_run *r, FILE *out)
 	}
 	fprintf(out, "  owner     pid %d on %s%s\n", ri->pid, ri->host,
 		strcmp(ri->status, "interrupted") ? "" : " (gone)");
+	if (ri->takeovers > 0)
+		fprintf(out, "  resumed   %d time%s: its lockstep died and 'lockstep resume' or 'abort' took it over\n",
+			ri->takeovers, ri->takeovers == 1 ? "" : "s");
 	if (!strcmp(ri->status, "interrupted"))
 		fprintf(out, "  next      its lockstep died: 'lockstep resume %llu' finishes the run, "
 			     "'lockstep abort %llu' rolls it back\n",
@@ -348,6 +355,7 @@ static json_t *step_json(const struct store_step *s)
 		set(x, "duration_ms", a->finished ? json_integer((json_int_t)a->duration_ms) : json_null());
 		set(x, "started", jts(a->started_ms));
 		set(x, "finished", jts(a->finished_ms));
+		set(x, "pid", a->pid > 0 ? json_integer(a->pid) : json_null());
 		json_array_append_new(att, x);
 	}
 	set(o, "attempts", att);

@@ -30,7 +30,9 @@ static bool col_null(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL;
 }
 
-#define RUN_COLUMNS "id, pipeline, file, status, started_ms, finished_ms, host, pid, pid_start, last_seq"
+/* A reader does not migrate: schema 3 added the takeovers. */
+#define RUN_COLUMNS_2 "id, pipeline, file, status, started_ms, finished_ms, host, pid, pid_start, last_seq, 0"
+#define RUN_COLUMNS_3 "id, pipeline, file, status, started_ms, finished_ms, host, pid, pid_start, last_seq, takeovers"
 
 static void read_run_info(struct arena *a, sqlite3_stmt *q, struct store_run_info *ri)
 {
@@ -44,6 +46,7 @@ static void read_run_info(struct arena *a, sqlite3_stmt *q, struct store_run_inf
 	ri->pid = (int)col_i64(q, 7);
 	ri->pid_start = (uint64_t)col_i64(q, 8);
 	ri->last_seq = (uint64_t)col_i64(q, 9);
+	ri->takeovers = (int)col_i64(q, 10);
 }
 
 /*
@@ -66,8 +69,10 @@ int sqlite_list_runs(struct store *st, size_t limit, struct store_run_list *out,
 	if (!s->db)
 		return 0;
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id DESC LIMIT ?1", -1, &q,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db,
+			       s->version >= 3 ? "SELECT " RUN_COLUMNS_3 " FROM runs ORDER BY id DESC LIMIT ?1"
+					       : "SELECT " RUN_COLUMNS_2 " FROM runs ORDER BY id DESC LIMIT ?1",
+			       -1, &q, NULL) != SQLITE_OK)
 		return sqlite_fail(s, err, "cannot list runs");
 	sqlite3_bind_int64(q, 1, limit ? (sqlite3_int64)limit : -1);
 	VEC(struct store_run_info) v = { 0 };
@@ -274,8 +279,10 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 	if (r < 0)
 		return r;
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(s->db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1", -1, &q, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db,
+			       s->version >= 3 ? "SELECT " RUN_COLUMNS_3 " FROM runs WHERE id = ?1"
+					       : "SELECT " RUN_COLUMNS_2 " FROM runs WHERE id = ?1",
+			       -1, &q, NULL) != SQLITE_OK) {
 		r = sqlite_fail(s, err, "cannot read the run");
 		read_end(s);
 		return r;

@@ -81,6 +81,7 @@ struct store_run_info {
 	int pid;
 	uint64_t pid_start;
 	uint64_t last_seq;         /* events recorded */
+	int takeovers;             /* times resume or abort took it over (schema 3; else 0) */
 };
 
 struct store_run_list {

@@ -72,16 +72,24 @@ no_leftovers() {
 	done
 	return 0
 }
-# start_killed: starts the pipeline, waits until `long` runs and `waiter`
-# waits at X, then SIGKILLs lockstep: the run is interrupted.
+# work_pid_recorded: the store has the process of `long`'s step `work`
+# (recorded just after it started, with the next commit).
+work_pid_recorded() {
+	"$LOCKSTEP" show "$RUN_ID" --state "$STATE" --json 2>/dev/null |
+		jq -e '.workflows[] | select(.workflow == "long") | .steps[] | select(.step == "work") | .attempts[-1].pid | type == "number"' >/dev/null
+}
+# start_killed [pid]: starts the pipeline, waits until `long` runs and
+# `waiter` waits at X (with "pid": until the step's process is recorded),
+# then SIGKILLs lockstep: the run is interrupted.
 start_killed() {
 	start_json "$P"
 	wait_event 10 '.event == "barrier.arrived" and .workflow == "waiter"' &&
 		wait_until 10 test -s "$OUT/work.child"
+	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
+	[ "${1:-}" = pid ] && wait_until 10 work_pid_recorded
 	kill -KILL "$BG"
 	wait "$BG" 2>/dev/null
 	BG_PIDS=()
-	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
 }
 
 scenario usage
@@ -147,9 +155,20 @@ check "the later group was skipped" 'WF("later").status == "skipped"'
 expect "no process of the run is left" no_leftovers
 
 scenario abort-interrupted
-start_killed
-show_is "the killed run is interrupted" '.status == "interrupted"'
+start_killed pid
+show_is "the killed run is interrupted" '.status == "interrupted" and .takeovers == 0'
 expect "the step's processes outlived lockstep" alive "$(cat "$OUT/work.child")"
+# The step's process is its group's leader: the recorded pid is the pgid.
+pgid=$(cat "$OUT/work.pgid")
+show_is "the running attempt names its process; a barrier step has none" \
+	"(.workflows[] | select(.workflow == \"long\") | .steps[] | select(.step == \"work\") | .attempts[-1].pid) == $pgid and
+	 ([.workflows[] | .steps[] | select(.kind == \"barrier\") | .attempts[].pid] | all(. == null))"
+cmd show "$RUN_ID" --state "$STATE"
+grep -Eq "^    work +run +running .* pid $pgid( |\$)" "$COUT" &&
+	pass "$SCENARIO: show names the process of the step in flight" ||
+	fail "$SCENARIO: show names the process of the step in flight: $(grep ' work ' "$COUT")"
+grep -q "^  resumed " "$COUT" && fail "$SCENARIO: a run never taken over says it was" ||
+	pass "$SCENARIO: a run never taken over does not say it was"
 cmd abort "$RUN_ID" --state "$STATE"
 expect_crc "abort of the interrupted run" 0
 err_has "says what it terminated" "left"
@@ -164,7 +183,14 @@ check "both workflows rolled back" 'WF("long").status == "rolled-back" and WF("w
 check "the later group was skipped" 'WF("later").status == "skipped"'
 check "the run ended aborted" 'RF.status == "aborted"'
 expect "the rollbacks ran" test -s "$OUT/long-undo" -a -s "$OUT/waiter-undo"
-show_is "the run is recorded aborted" '.status == "aborted"'
+show_is "the run is recorded aborted, taken over once" '.status == "aborted" and .takeovers == 1'
+cmd show "$RUN_ID" --state "$STATE"
+grep -qF "  resumed   1 time: its lockstep died and 'lockstep resume' or 'abort' took it over" "$COUT" &&
+	pass "$SCENARIO: show says the run was taken over once" ||
+	fail "$SCENARIO: show says the run was taken over once"
+cmd runs --state "$STATE" --json
+jq -e --argjson id "$RUN_ID" '.[] | select(.run == $id) | .takeovers == 1' "$COUT" >/dev/null &&
+	pass "$SCENARIO: runs --json counts the takeover" || fail "$SCENARIO: runs --json counts the takeover"
 
 scenario resume-interrupted
 start_killed
