@@ -54,6 +54,13 @@ bool cli_color(FILE *f);
  * false for a malformed argument.
  */
 bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a);
+/* The most --max-parallel accepts. */
+#define CLI_MAX_PARALLEL 1000000
+/*
+ * Parses a --max-parallel argument: a whole number from 1 to
+ * CLI_MAX_PARALLEL. Returns false for anything else.
+ */
+bool cli_parse_max_parallel(const char *arg, size_t *out);
 /* The state directory: `opt` (--state), else $LOCKSTEP_STATE, else ".lockstep". */
 const char *cli_state_dir(const char *opt);
 /*

@@ -31,7 +31,8 @@
 #include "store/store.h"
 
 const char cmd_resume_usage[] =
-	"usage: lockstep resume RUN [--state DIR] [--json] [--kill-grace DURATION] [--kubectl PATH]\n"
+	"usage: lockstep resume RUN [--state DIR] [--json] [--kill-grace DURATION] [--max-parallel N]\n"
+	"                           [--kubectl PATH]\n"
 	"\n"
 	"Takes over an interrupted run (its `lockstep run` died: kill -9, a crash,\n"
 	"power loss) and finishes it. First it terminates whatever the dead run left\n"
@@ -46,6 +47,7 @@ const char cmd_resume_usage[] =
 	"  --json                events as JSON lines on stdout; human output on stderr\n"
 	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
 	"                        (default: the run's own)\n"
+	"  --max-parallel N      at most N step processes at once (default: the run's own)\n"
 	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
 	"                        own --kubectl, else kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
@@ -56,7 +58,8 @@ const char cmd_resume_usage[] =
 	"            4 state directory error\n";
 
 const char cmd_abort_usage[] =
-	"usage: lockstep abort RUN [--state DIR] [--json] [--kill-grace DURATION] [--kubectl PATH]\n"
+	"usage: lockstep abort RUN [--state DIR] [--json] [--kill-grace DURATION] [--max-parallel N]\n"
+	"                          [--kubectl PATH]\n"
 	"\n"
 	"Aborts a run. An interrupted run (its `lockstep run` died) is taken over:\n"
 	"what it left running is terminated, barriers still open break with 'run\n"
@@ -69,6 +72,7 @@ const char cmd_abort_usage[] =
 	"  --json                events as JSON lines on stdout; human output on stderr\n"
 	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
 	"                        (default: the run's own)\n"
+	"  --max-parallel N      at most N step processes at once (default: the run's own)\n"
 	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
 	"                        own --kubectl, else kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
@@ -85,6 +89,7 @@ struct opts {
 	uint64_t grace;
 	uint64_t id;
 	const char *kubectl;
+	size_t max_parallel;       /* 0: the run's own */
 };
 
 /* Returns -1 to go on, or the exit code. */
@@ -95,6 +100,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "kill-grace", required_argument, NULL, 'k' },
 		{ "kubectl", required_argument, NULL, 'K' },
+		{ "max-parallel", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -117,6 +123,11 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'K':
 			o->kubectl = optarg;
+			break;
+		case 'P':
+			if (!cli_parse_max_parallel(optarg, &o->max_parallel))
+				return cli_usage_error(o->cmd, "bad --max-parallel '%s': a whole number from 1 to %d",
+						       optarg, CLI_MAX_PARALLEL);
 			break;
 		case 'h':
 			fputs(strcmp(o->cmd, "abort") ? cmd_resume_usage : cmd_abort_usage, stdout);
@@ -299,6 +310,7 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 		.no_rollback = ra.no_rollback,
 		.kill_grace_ms = grace,
 		.max_log_bytes = ra.max_log_bytes,
+		.max_parallel = o->max_parallel ? o->max_parallel : ra.max_parallel,
 		.resuming = true,
 		.abort_run = abort_run,
 		.recorded = evs,

@@ -28,7 +28,8 @@
 
 const char cmd_run_usage[] =
 	"usage: lockstep run FILE [--var KEY=VALUE]... [--state DIR] [--json] [--no-rollback]\n"
-	"                         [--kill-grace DURATION] [--max-log BYTES] [--kubectl PATH]\n"
+	"                         [--kill-grace DURATION] [--max-log BYTES] [--max-parallel N]\n"
+	"                         [--kubectl PATH]\n"
 	"\n"
 	"Runs the pipeline: groups in order, the workflows of a group in parallel,\n"
 	"barriers holding workflows until all participants arrive, rollbacks when\n"
@@ -42,6 +43,8 @@ const char cmd_run_usage[] =
 	"  --no-rollback         never run rollback steps\n"
 	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for steps (default 10s)\n"
 	"  --max-log BYTES       cap of each step log (default 67108864)\n"
+	"  --max-parallel N      at most N step processes at once; the others wait for\n"
+	"                        a slot (default: as many as open files allow)\n"
 	"  --kubectl PATH        the kubectl Kubernetes steps run (default: kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
 	"\n"
@@ -84,6 +87,7 @@ int cmd_run(int argc, char **argv)
 		{ "no-rollback", no_argument, NULL, 'n' },
 		{ "kill-grace", required_argument, NULL, 'k' },
 		{ "max-log", required_argument, NULL, 'm' },
+		{ "max-parallel", required_argument, NULL, 'P' },
 		{ "kubectl", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -93,6 +97,7 @@ int cmd_run(int argc, char **argv)
 	const char *state = NULL, *kubectl = NULL;
 	bool json = false, no_rollback = false;
 	uint64_t grace = 10000, max_log = 64ULL << 20;
+	size_t max_parallel = 0;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -131,6 +136,13 @@ int cmd_run(int argc, char **argv)
 			max_log = v;
 			break;
 		}
+		case 'P':
+			if (!cli_parse_max_parallel(optarg, &max_parallel)) {
+				arena_release(&a);
+				return cli_usage_error("run", "bad --max-parallel '%s': a whole number from 1 to %d",
+						       optarg, CLI_MAX_PARALLEL);
+			}
+			break;
 		case 'K':
 			kubectl = optarg;
 			break;
@@ -189,7 +201,7 @@ int cmd_run(int argc, char **argv)
 	struct buf args = BUF_INIT;
 	/* A resume runs the same kubectl: as found now, made absolute. */
 	struct run_args ra = { vars, no_rollback, grace, max_log, base,
-			       kubectl && plan->kubectl ? plan->kubectl : kubectl };
+			       kubectl && plan->kubectl ? plan->kubectl : kubectl, max_parallel };
 	cli_run_args_format(&args, &ra);
 
 	state = cli_state_dir(state);
@@ -247,6 +259,7 @@ int cmd_run(int argc, char **argv)
 		.no_rollback = no_rollback,
 		.kill_grace_ms = grace,
 		.max_log_bytes = max_log,
+		.max_parallel = max_parallel,
 	};
 	int code = cli_drive(&dr);
 	store_close(st);

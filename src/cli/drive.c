@@ -130,6 +130,8 @@ void cli_run_args_format(struct buf *out, const struct run_args *ra)
 		buf_adds(out, ",\"kubectl\":");
 		buf_add_json_str(out, ra->kubectl);
 	}
+	if (ra->max_parallel)
+		buf_addf(out, ",\"max_parallel\":%zu", ra->max_parallel);
 	buf_addc(out, '}');
 }
 
@@ -163,6 +165,9 @@ bool cli_run_args_parse(const char *json, struct run_args *ra, struct arena *a)
 		ra->base_dir = arena_strdup(a, json_string_value(base));
 		v = json_object_get(o, "kubectl");
 		ra->kubectl = json_is_string(v) ? arena_strdup(a, json_string_value(v)) : NULL;
+		v = json_object_get(o, "max_parallel");
+		ra->max_parallel = json_is_integer(v) && json_integer_value(v) > 0
+					   ? (size_t)json_integer_value(v) : 0;
 	}
 	json_decref(o);
 	return ok;
@@ -245,6 +250,7 @@ int cli_drive(const struct drive *d)
 		.log_dir = d->log_dir,
 		.kill_grace_ms = d->kill_grace_ms,
 		.max_log_bytes = d->max_log_bytes,
+		.max_parallel = d->max_parallel,
 		.no_rollback = d->no_rollback,
 		.defer_spawns = true,
 		.output = flush_then_output,

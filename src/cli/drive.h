@@ -29,6 +29,7 @@ struct drive {
 	bool no_rollback;
 	uint64_t kill_grace_ms;
 	uint64_t max_log_bytes;
+	size_t max_parallel;       /* 0: no limit but the descriptors' */
 	/* resume and abort: the run's recorded events, in seq order */
 	bool resuming;
 	bool abort_run;
@@ -45,6 +46,7 @@ struct run_args {
 	uint64_t max_log_bytes;
 	const char *base_dir;      /* where its steps run */
 	const char *kubectl;       /* its --kubectl, or NULL */
+	size_t max_parallel;       /* its --max-parallel, or 0 */
 };
 
 /* Appends `ra` as the JSON document store_begin_run records. */

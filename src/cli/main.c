@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,19 @@ bool cli_color(FILE *f)
 	if (term && !strcmp(term, "dumb"))
 		return false;
 	return isatty(fileno(f));
+}
+
+bool cli_parse_max_parallel(const char *arg, size_t *out)
+{
+	if (!*arg || *arg < '0' || *arg > '9')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (errno || *end || v == 0 || v > CLI_MAX_PARALLEL)
+		return false;
+	*out = (size_t)v;
+	return true;
 }
 
 bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a)

@@ -52,6 +52,12 @@ struct run_opts {
 	const char *log_dir;       /* STATE/logs/RUN, or NULL for no log files */
 	uint64_t kill_grace_ms;    /* SIGTERM -> SIGKILL; 0: SIGKILL at once */
 	uint64_t max_log_bytes;    /* per step attempt; default 64 MiB */
+	/*
+	 * At most this many step processes at once (0: as many as the
+	 * descriptors allow). A step past it waits for a slot; workflows
+	 * waiting at barriers hold none, so a limit cannot deadlock them.
+	 */
+	size_t max_parallel;
 	bool no_rollback;
 	/*
 	 * Durable before visible: a run step's process starts only after the

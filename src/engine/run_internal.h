@@ -79,7 +79,7 @@ struct run {
 	size_t *group_terminal;     /* per group: workflows in a terminal state */
 	size_t nprocs;              /* step processes running now */
 	size_t nspawning;           /* of those, being spawned on the thread pool */
-	size_t max_procs;           /* at most this many at once (file descriptors) */
+	size_t max_procs;           /* at most this many at once (descriptors, --max-parallel) */
 	VEC(size_t) spawn_wait;     /* workflows whose run step waits for a slot */
 	VEC(size_t) commit_wait;    /* workflows whose run step waits for a commit */
 	size_t spawn_wait_head;

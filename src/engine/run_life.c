@@ -47,6 +47,8 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 		r->max_procs = rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 128) / 6 : 32;
 	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		r->max_procs = 100000;
+	if (o->max_parallel && o->max_parallel < r->max_procs)
+		r->max_procs = o->max_parallel;
 	r->group_steps_done = xcalloc(plan->ngroups + 1, sizeof(size_t));
 	r->group_terminal = xcalloc(plan->ngroups + 1, sizeof(size_t));
 	run_init_coord(r);

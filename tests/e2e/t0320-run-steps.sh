@@ -290,6 +290,42 @@ expect "then a truncation marker" bash -c "tail -c +1001 '$log' | grep -qi trunc
 expect "and nothing more of the output" file_lacks "$log" "line 020"
 expect "the log stays small ($(wc -c <"$log") bytes)" test "$(wc -c <"$log")" -lt 1200
 
+# ---- --max-parallel ----
+# Six workflows run a step, meet at a barrier, run another. At most N step
+# processes at once; workflows waiting at the barrier hold no slot, so even
+# N = 1 cannot deadlock them.
+# max_seen: the most step processes that ran at once, as the steps saw it.
+max_seen() { sort -n "$OUT/concurrency" | tail -1; }
+for n in 1 2; do
+	scenario "max-parallel-$n"
+	run_json "$RUNDIR/t0320-parallel.yml" --max-parallel "$n"
+	expect_rc_is 0
+	check "all twelve steps succeeded; the barrier passed with all six" \
+		'([ev("step.finished")[] | select(.status == "succeeded" and .exit_code == 0)] | length) == 12 and (P("all").participants | length) == 6'
+	check "no b step started before the barrier passed" \
+		'P("all") as $p | ([ev("step.started")[] | select(.step == "b")] | length) == 6 and all(ev("step.started")[] | select(.step == "b"); lt($p; .))'
+	expect "twelve steps reported ($(wc -l <"$OUT/concurrency" 2>/dev/null))" test "$(wc -l <"$OUT/concurrency")" -eq 12
+	expect "never more than $n at once (at most $(max_seen))" test "$(max_seen)" -le "$n"
+done
+# With N = 1 the steps ran one after the other: each span ends before the
+# next one starts.
+sort -k2,2n "$tmp/max-parallel-1/out/spans" | awk 'NR > 1 && $2 < end { bad = 1 } { end = $3 } END { exit bad }'
+expect "max-parallel 1: the steps' spans do not overlap" test $? -eq 0
+usage_case_mp() { # ARG: a bad --max-parallel
+	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$RUNDIR/t0320-mark.yml" --max-parallel "$1" --state "$tmp/mp-state" \
+		>"$OUT/mp.out" 2>"$OUT/mp.err" </dev/null
+	rc=$?
+	if [ "$rc" -eq 2 ] && grep -qF "bad --max-parallel '$1'" "$OUT/mp.err"; then
+		pass "$SCENARIO: --max-parallel '$1' is a usage error"
+	else
+		fail "$SCENARIO: --max-parallel '$1': exit $rc, stderr: $(head -c 200 "$OUT/mp.err")"
+	fi
+}
+for bad in 0 -1 two 1.5 "" 1000001; do
+	usage_case_mp "$bad"
+done
+expect "bad --max-parallel values create no state directory" test ! -e "$tmp/mp-state"
+
 # ---- plain output ----
 scenario plain
 timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$RUNDIR/t0320-plain.yml" --state "$STATE" >"$OUT/stdout" 2>"$OUT/stderr" </dev/null

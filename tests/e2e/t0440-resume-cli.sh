@@ -107,6 +107,9 @@ cmd resume 1 --kill-grace soon
 expect_crc "a bad --kill-grace" 2
 cmd abort 1 --frobnicate
 expect_crc "an unknown option" 2
+cmd resume 1 --max-parallel 0
+expect_crc "a bad --max-parallel" 2
+err_has "says why" "bad --max-parallel '0'"
 cmd resume --help
 expect_crc "resume --help" 0
 grep -q "usage: lockstep resume RUN" "$COUT" && pass "usage: resume --help prints the usage" ||
