@@ -253,6 +253,7 @@ int cli_drive(const struct drive *d)
 		.max_parallel = d->max_parallel,
 		.no_rollback = d->no_rollback,
 		.defer_spawns = true,
+		.kill_leftovers = true,
 		.output = flush_then_output,
 		.output_arg = &cli,
 	};

@@ -620,6 +620,8 @@ void run_finish(struct run *r)
 {
 	r->finished = true;
 	r->status = r->aborting ? RUN_ABORTED : r->failed ? RUN_FAILED : RUN_SUCCEEDED;
+	if (r->opts.kill_leftovers)
+		proc_kill_descendants();
 	struct event e = { .type = EV_RUN_FINISHED, .status = run_status_name(r->status) };
 	events_emit(r->ev, &e);
 	if (r->btimer) {

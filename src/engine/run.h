@@ -66,6 +66,14 @@ struct run_opts {
 	 */
 	bool defer_spawns;
 	/*
+	 * When the run ends, kill every process still left of it (daemons its
+	 * steps started: lockstep is their subreaper) before run.finished is
+	 * emitted, so that no crash can leave them behind a run the store
+	 * already calls finished (a finished run cannot be resumed, and resume
+	 * is what cleans up after a crash). See proc_kill_descendants.
+	 */
+	bool kill_leftovers;
+	/*
 	 * The lockstep binary whose hidden `__k8s` mode runs the Kubernetes
 	 * steps; NULL: this process's own executable (/proc/self/exe).
 	 */

@@ -38,7 +38,8 @@
 # SIGTERM (p28); a barrier timeout across the crash (p29,
 # crash/timeout.yml); some points again with every event committed alone
 # (LOCKSTEP_EVENT_BATCH=1), so that the kill lands half-way through the
-# engine's reactions; resume and abort of runs that are not interrupted.
+# engine's reactions; a kill right after run.finished (p31: the daemons
+# are already gone); resume and abort of runs that are not interrupted.
 # Reference runs without a kill check the expectations against the
 # pipeline as it really behaves.
 #
@@ -827,6 +828,24 @@ resume_point 1 "failed a=rolled-back b=rolled-back T=broken" \
 	"T broke 1500 ms after a arrived (1450 to 1900 allowed)"
 OPEN_GATES=open_all_gates
 PIPE=$tmp/crash/pipeline.yml
+
+# ---- a kill right after run.finished ----
+# A run's daemons are killed before run.finished is recorded: a run that
+# the store calls finished (so no resume will ever clean up after it)
+# leaves nothing behind, even when its lockstep dies the instant it has
+# printed run.finished. (Before, the daemons died a moment after
+# run.finished was committed: a kill landing in that window, which this
+# test cannot aim at, left them running for good.)
+setup_point p31-killed-after-finish ok ""
+run_and_kill run.finished 1 "" "$EVENTS" "$ERR" run "$PIPE"
+RUN_ID=$(head -1 "$EVENTS" | jq -r .run 2>/dev/null)
+expect "it was killed right after printing run.finished" test -n "$KILLED"
+expect "db's migration had started its daemon" test -s "$OUT/db-migrate.daemon"
+expect "nothing of the run is alive: not db's daemon ($(marked_pids | tr '\n' ' '))" test -z "$(marked_pids)"
+cmd show "$RUN_ID" --state "$STATE" --json
+expect "the run is recorded succeeded" jq_true '.status == "succeeded" and .finished != null' "$COUT"
+cmd resume "$RUN_ID" --state "$STATE"
+expect "resume of it: exit 1, it has finished" test "$crc" -eq 1
 
 # ---- again, every event its own transaction ----
 # LOCKSTEP_EVENT_BATCH=1 makes lockstep commit (and print) each event
