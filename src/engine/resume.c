@@ -299,11 +299,19 @@ static void apply_groups(struct replay *rp)
 	struct run *r = rp->r;
 	r->group = rp->group;
 	size_t first_rb = SIZE_MAX;
+	const struct wf_run *origin = NULL; /* the group's failure rollback-all names */
 	for (size_t i = 0; i < r->nwfs; i++) {
 		const struct wf_run *w = &r->wfs[i];
 		size_t g = w->pw->group;
-		if (g == r->group && (w->in_rollback || w->state == WF_FAILED || w->state == WF_ABORTED))
+		if (g == r->group && (w->in_rollback || w->state == WF_FAILED || w->state == WF_ABORTED)) {
 			r->group_failed = true;
+			/* Which failed first is not recorded in the state: prefer
+			 * one that failed by itself to one a barrier failed. */
+			if (!rp->w[i].rolled_back_after_success &&
+			    (!origin || (origin->reason && !strncmp(origin->reason, "barrier ", 8) &&
+					 w->reason && strncmp(w->reason, "barrier ", 8))))
+				origin = w;
+		}
 		if (rp->w[i].rolled_back_after_success) {
 			if (g == r->group)
 				r->rb_started_group = g + 1;
@@ -311,6 +319,8 @@ static void apply_groups(struct replay *rp)
 				first_rb = g;
 		}
 	}
+	if (origin)
+		run_group_failure(r, origin);
 	if (first_rb != SIZE_MAX) {
 		/* Earlier groups were rolling back: the run had failed. */
 		r->failed = true;
@@ -485,10 +495,9 @@ static void continue_groups(struct replay *rp)
 		}
 	}
 	if (r->rb_started_group == r->group + 1)
-		run_rollback_group(r, r->group, "rolling back: the group failed (on-failure: rollback-all)");
+		run_rollback_group(r, r->group);
 	if (r->rolling_back_all)
-		run_rollback_group(r, r->rollback_group,
-				   "rolling back: a later group failed (on-failure: rollback-all)");
+		run_rollback_group(r, r->rollback_group);
 }
 
 /* Workflows between steps (a finished step, a pending retry, a new list) move on. */

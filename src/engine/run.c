@@ -464,7 +464,7 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 	coord_fail(&r->coord, w->index, false, why, now);
 	/* The barriers it broke were decided before what happens to it next. */
 	run_drain_decisions(r);
-	r->group_failed = true;
+	run_group_failure(r, w);
 	if (w->pw->src->on_failure == ON_FAILURE_ROLLBACK && has_rollback(w) && !r->opts.no_rollback &&
 	    !r->hard_abort) {
 		start_rollback(w);
@@ -601,6 +601,8 @@ void run_start_group(struct run *r, size_t g)
 	const struct plan_group *grp = &r->plan->groups[g];
 	r->group = g;
 	r->group_failed = false;
+	free(r->group_failure);
+	r->group_failure = NULL;
 	const char **names = xcalloc(grp->n + 1, sizeof(*names));
 	for (size_t i = 0; i < grp->n; i++)
 		names[i] = r->plan->workflows[grp->wfs[i]].name;
@@ -653,11 +655,37 @@ static void skip_after(struct run *r, size_t g)
 	}
 }
 
-/* Rolls back the succeeded workflows of group `g` (rollback-all). Returns how many started. */
-size_t run_rollback_group(struct run *r, size_t g, const char *why)
+/* run_internal.h */
+void run_group_failure(struct run *r, const struct wf_run *w)
+{
+	r->group_failed = true;
+	if (r->group_failure)
+		return;
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "workflow %s: %s", w->pw->name, w->reason ? w->reason : "failed");
+	r->group_failure = buf_detach(&b, NULL);
+}
+
+/*
+ * Rolls back the succeeded workflows of group `g` (rollback-all). Returns
+ * how many started. Their reason (workflow.rollback, LOCKSTEP_FAILURE)
+ * names the failure that started it: "group 2 failed (on-failure:
+ * rollback-all): workflow check: failed at step 'probe' (exit status 1)",
+ * or "the group failed ..." for the failed group's own.
+ */
+size_t run_rollback_group(struct run *r, size_t g)
 {
 	const struct plan_group *grp = &r->plan->groups[g];
 	size_t started = 0;
+	struct buf why = BUF_INIT;
+	if (g == r->group)
+		buf_adds(&why, "the group failed (on-failure: rollback-all)");
+	else
+		buf_addf(&why, "group %zu failed (on-failure: rollback-all)", r->group + 1);
+	if (r->group_failure)
+		buf_addf(&why, ": %s", r->group_failure);
+	else if (r->aborting)
+		buf_adds(&why, ": run aborted");
 	for (size_t i = 0; i < grp->n; i++) {
 		struct wf_run *w = &r->wfs[grp->wfs[i]];
 		if (w->state != WF_SUCCEEDED)
@@ -667,10 +695,11 @@ size_t run_rollback_group(struct run *r, size_t g, const char *why)
 			continue;
 		}
 		free(w->reason);
-		w->reason = xstrdup(why);
+		w->reason = xstrdup(why.s);
 		start_rollback(w);
 		started++;
 	}
+	buf_release(&why);
 	return started;
 }
 
@@ -700,7 +729,7 @@ static bool check_group(struct run *r)
 			return false;
 		while (r->rollback_group > 0) {
 			r->rollback_group--;
-			if (run_rollback_group(r, r->rollback_group, "rolling back: a later group failed (on-failure: rollback-all)"))
+			if (run_rollback_group(r, r->rollback_group))
 				return true;
 		}
 		run_finish(r);
@@ -713,7 +742,7 @@ static bool check_group(struct run *r)
 	if (failed && rollback_all && r->rb_started_group != g + 1) {
 		/* The succeeded workflows of the failed group roll back too. */
 		r->rb_started_group = g + 1;
-		if (run_rollback_group(r, g, "rolling back: the group failed (on-failure: rollback-all)"))
+		if (run_rollback_group(r, g))
 			return true;
 	}
 	if (!group_all_terminal(r, g))

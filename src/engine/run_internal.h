@@ -64,6 +64,9 @@ struct run {
 	size_t nwfs;
 	size_t group;               /* current group */
 	bool group_failed;
+	/* "workflow NAME: REASON" of the group's first failure, for the
+	 * reasons rollback-all gives (run_group_failure); NULL until then. */
+	char *group_failure;
 	bool failed;
 	bool aborting;
 	bool hard_abort;
@@ -118,11 +121,16 @@ void wf_arm_timeout(struct wf_run *w, uint64_t ms);
 /* The workflow will never arrive at its remaining barriers of that kind. */
 void run_withdraw(struct run *r, struct wf_run *w, bool rollback);
 /* rollback-all: rolls back the succeeded workflows of group `g`; how many started. */
-size_t run_rollback_group(struct run *r, size_t g, const char *why);
+size_t run_rollback_group(struct run *r, size_t g);
 /* Starts group `g`: group.started, then its workflows. */
 void run_start_group(struct run *r, size_t g);
 /* Sets up the barrier coordinator, its decisions queued for the pump. */
 void run_init_coord(struct run *r);
+/*
+ * Records that the current group failed, first by workflow `w` (only the
+ * first call of a group counts): rollback-all's reasons name it.
+ */
+void run_group_failure(struct run *r, const struct wf_run *w);
 /* Ends the run: its status from the flags, run.finished. */
 void run_finish(struct run *r);
 

@@ -222,6 +222,7 @@ void run_free(struct run *r)
 	VEC_FREE(r->ready);
 	VEC_FREE(r->spawn_wait);
 	VEC_FREE(r->commit_wait);
+	free(r->group_failure);
 	free(r->group_steps_done);
 	free(r->group_terminal);
 	free(r);

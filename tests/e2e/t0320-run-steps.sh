@@ -258,7 +258,13 @@ case $order in
 *) fail "$SCENARIO: undo order '$order'" ;;
 esac
 expect "web and api were undone" test -f "$OUT/web-undo" -a -f "$OUT/api-undo"
-expect "schema's rollback got a LOCKSTEP_FAILURE" test -s "$OUT/schema-undo" -a "$(cat "$OUT/schema-undo" 2>/dev/null)" != schema-undo
+WEB_FAIL="workflow web: failed at step 'deploy' (exit status 1)"
+check "api's reason names the failure of its group" \
+	"WR(\"api\").reason == \"the group failed (on-failure: rollback-all): $WEB_FAIL\""
+check "config's and schema's name the failed group and its failure" \
+	"WR(\"config\").reason == \"group 3 failed (on-failure: rollback-all): $WEB_FAIL\" and WR(\"schema\").reason == WR(\"config\").reason"
+expect "schema's rollback got that reason as LOCKSTEP_FAILURE" \
+	test "$(cat "$OUT/schema-undo" 2>/dev/null)" = "group 3 failed (on-failure: rollback-all): $WEB_FAIL"
 
 scenario rollback-stop
 mkdir -p "$tmp/stop"
