@@ -35,8 +35,10 @@
 #      21 fails, and no single dimension explains it;
 #   8. co-no-probe (KNOWN_ISSUES names a missing file): every probe fails,
 #      and, ignored (on-failure: ignore), withdraws from all-probed instead
-#      of breaking it; nobody writes a part; the report finds no result and
-#      fails the run: exit 1.
+#      of breaking it; nobody writes a part; the report names the eight
+#      environments, none with a result, and fails the run: exit 1;
+#   9. co-one-missing: one probe cannot write its result at all; the report
+#      still names its environment (registered first): exit 1.
 #
 # Environment: LOCKSTEP (the binary; default build/lockstep in the source
 # tree), LOCKSTEP_SOURCE_DIR. Needs jq and timeout.
@@ -450,8 +452,31 @@ check "compatibility-report runs after them and fails the run" \
 	"$CO_DEFS"'max_lt([W[] as $w | WF($w)]; [WS("compatibility-report")]) and F("compatibility-report"; "report").exit_code == 1 and RF.status == "failed"'
 expect "the probes say why" \
 	file_has "$(log_of 'probe[os=debian-12.5,java=17,cloud=aws]' probe)" "probe.sh: error: cannot read $tmp/no-such-known-issues.txt"
-expect "report.sh finds no result" \
-	file_has "$(log_of compatibility-report report)" "report.sh: error: no probe results in results/run-$RUN_ID/probes"
-expect "no report is written" test ! -e "$tmp/co/results/run-$RUN_ID/compatibility-report.md"
+res=$tmp/co/results/run-$RUN_ID
+# Each probe registered its environment before it failed: the report
+# names all eight, none with a result.
+expect "the report names the eight environments, each without a result" \
+	test "$(grep -c '^| debian-[^|]* | | | unknown | no result: its probe failed (see its log) |$' "$res/compatibility-report.md")" -eq 8
+expect "the report's summary: 0 of 8 compatible" \
+	line_count_is "$res/compatibility-report.md" "8 environments, 0 compatible, 8 not compatible or unknown." 1
+expect "report.sh says why it fails" \
+	file_has "$(log_of compatibility-report report)" "report.sh: 8 of 8 environments are not compatible with 3.2.0"
+
+# ---- 9. one probe fails before it records anything ----
+# Its result file cannot be written (a directory is in the way of the
+# temporary file); it still registered itself, so the report names it.
+scenario co-one-missing
+next=$(("$("$LOCKSTEP" runs --state "$STATE" --json | jq length)" + 1))
+mkdir -p "$tmp/co/results/run-$next/probes/debian-12.8_java21_gcp.tmp"
+run_json co/pipeline.yml
+expect_rc_is 1
+check "the run is run $next; the probe of debian-12.8, Java 21, gcp fails, the others do not" \
+	"$CO_DEFS"'.[0].run == '"$next"' and F("probe[os=debian-12.8,java=21,cloud=gcp]"; "probe").exit_code != 0 and ([Fs("probe")[] | select(.status == "succeeded")] | length) == 7'
+check "the run fails in compatibility-report" 'RF.status == "failed" and F("compatibility-report"; "report").exit_code == 1'
+res=$tmp/co/results/run-$next
+expect "the report names it, without a result" \
+	line_count_is "$res/compatibility-report.md" "| debian-12.8_java21_gcp | | | unknown | no result: its probe failed (see its log) |" 1
+expect "the report's summary: 7 of 8 compatible" \
+	line_count_is "$res/compatibility-report.md" "8 environments, 7 compatible, 1 not compatible or unknown." 1
 
 finish

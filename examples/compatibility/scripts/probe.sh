@@ -3,6 +3,10 @@
 # environment OS / JAVA / CLOUD and record the result in
 # $RESULTS/probes/ENV_ID (RESULTS defaults to ./results/manual).
 #
+# First of all it registers the environment ($RESULTS/expected/ENV_ID), so
+# that report.sh names an environment whose probe failed before it could
+# record anything, instead of leaving it out.
+#
 # The probe is local: it looks the combination up in known-issues.txt
 # (KNOWN_ISSUES overrides the path). The result file is key=value lines;
 # `result` is `probing` while the probe runs, then `pass` or `fail`, so a
@@ -22,6 +26,8 @@ fi
 env_id=$1 os=$2 java=$3 cloud=$4 version=$5
 case $env_id in '' | . | .. | */* | .*) die "invalid environment id '$env_id'" ;; esac
 results=${RESULTS:-./results/manual}
+mkdir -p "$results/expected" && : >"$results/expected/$env_id" ||
+	die "cannot register $env_id in $results/expected"
 issues=${KNOWN_ISSUES:-$(dirname -- "$0")/../known-issues.txt}
 [ -r "$issues" ] || die "cannot read $issues"
 

@@ -16,7 +16,7 @@ for region in "$@"; do
 	if [ ! -f "$page" ]; then
 		echo "$prog: FAIL: $region serves nothing ($page is missing)" >&2
 		failed=1
-	elif ! grep -q "version $version<" "$page"; then
+	elif ! grep -qF "version $version<" "$page"; then
 		echo "$prog: FAIL: $region does not serve $version" >&2
 		failed=1
 	else

@@ -21,7 +21,7 @@ for service in "$@"; do
 		continue
 	fi
 	got=$(cat "$current/VERSION")
-	if ! grep -q "version $got" "$current/index.html" 2>/dev/null; then
+	if ! grep -qF "version $got" "$current/index.html" 2>/dev/null; then
 		echo "$prog: FAIL: $service: index.html does not serve version $got" >&2
 		failed=1
 	fi
