@@ -314,8 +314,12 @@ void output_summary(struct output *o, FILE *f)
 		for (size_t i = 0; i < o->nbarriers; i++) {
 			const struct output_barrier *b = &o->barriers[i];
 			fmt_secs(b->at - o->start_mono, d, sizeof(d));
-			if (b->passed)
-				fprintf(f, "  %s  passed at +%s (%s)\n", b->id, d, b->participants ? b->participants : "");
+			/* Everyone may have withdrawn (ignored failures, skips):
+			 * then nobody passed it, and the summary says so. */
+			if (b->passed && b->participants && *b->participants)
+				fprintf(f, "  %s  passed at +%s (%s)\n", b->id, d, b->participants);
+			else if (b->passed)
+				fprintf(f, "  %s  passed at +%s (every participant withdrew)\n", b->id, d);
 			else if (b->broken)
 				fprintf(f, "  %s  broken at +%s: %s\n", b->id, d, b->reason ? b->reason : "");
 		}

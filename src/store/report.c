@@ -279,8 +279,11 @@ void report_run_text(const struct store_run *r, FILE *out)
 		} else {
 			fprintf(out, ": %s", b->status);
 		}
+		bool passed = !strcmp(b->status, "passed");
 		if (b->reason)
 			fprintf(out, ": %s", b->reason);
+		else if (passed && !b->npassed)
+			fputs(" (every participant withdrew)", out);
 		fputc('\n', out);
 		for (size_t m = 0; m < b->nmembers; m++) {
 			const struct store_member *mb = &b->members[m];
@@ -289,7 +292,8 @@ void report_run_text(const struct store_run *r, FILE *out)
 				fmt_rel(r, mb->arrived_ms, t, sizeof(t));
 				fprintf(out, "arrived at %s", t);
 			} else {
-				fputs("did not arrive", out);
+				/* A barrier passes without those who withdrew (B6, B9). */
+				fputs(passed ? "did not arrive (withdrew)" : "did not arrive", out);
 			}
 			if (b->origin && !strcmp(b->origin, mb->workflow))
 				fputs("  (broke it)", out);

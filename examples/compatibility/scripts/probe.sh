@@ -26,7 +26,7 @@ fi
 env_id=$1 os=$2 java=$3 cloud=$4 version=$5
 case $env_id in '' | . | .. | */* | .*) die "invalid environment id '$env_id'" ;; esac
 results=${RESULTS:-./results/manual}
-mkdir -p "$results/expected" && : >"$results/expected/$env_id" ||
+{ mkdir -p "$results/expected" && : >"$results/expected/$env_id"; } ||
 	die "cannot register $env_id in $results/expected"
 issues=${KNOWN_ISSUES:-$(dirname -- "$0")/../known-issues.txt}
 [ -r "$issues" ] || die "cannot read $issues"
