@@ -10,7 +10,9 @@
 #      the backend fails at FE, both roll back (the backend's `current`
 #      really goes back to the release of run 1), smoke-tests is skipped,
 #      exit 1;
-#   3. the same file with --var fail_frontend=0 succeeds;
+#   3. the same file with --var fail_frontend=0 succeeds; then, with
+#      another program on the backend's port, the backend deploy fails at
+#      once, changing nothing;
 #   4. pipeline-swapped.yml (a barrier deadlock) is refused with exit 3
 #      before anything runs.
 #
@@ -151,6 +153,30 @@ check "run 3 succeeded, all three workflows succeeded" \
 expect "backend current -> releases/1.4.3" link_is "$root/backend/current" releases/1.4.3
 expect "frontend current -> releases/1.4.3" link_is "$root/frontend/current" releases/1.4.3
 
+# ---- 3b. the backend's port is taken: the deploy says so at once ----
+scenario port-in-use
+# (SO_REUSEADDR: the port may still hold connections of the runs above.)
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$MS_BACKEND_PORT" "$tmp/listening" &
+squatter=$!
+BG_PIDS+=("$squatter")
+expect "another program listens on the backend's port" wait_until 10 test -e "$tmp/listening"
+run_json "$tmp/ms/pipeline.yml" "${MS_PORTS[@]}" --var version=1.4.4
+kill "$squatter" 2>/dev/null
+expect_rc_is 1
+check "the backend deploy fails, before its check ever starts" \
+	'F("backend-deploy"; "step-1").status == "failed" and F("backend-deploy"; "step-1").exit_code == 1 and S("backend-deploy"; "verify") == null'
+check "BE breaks; both roll back" 'B("BE") != null and WF("backend-deploy").status == "rolled-back" and WF("frontend-deploy").status == "rolled-back"'
+expect "the deploy log names the port" \
+	file_has "$(log_of backend-deploy step-1)" "backend: port $MS_BACKEND_PORT on 127.0.0.1 is in use by another program; nothing was changed"
+expect "nothing was changed: the backend still serves 1.4.3" link_is "$root/backend/current" releases/1.4.3
+expect "and 1.4.4 was never installed" test ! -e "$root/backend/releases/1.4.4"
+
 # ---- 4. the swapped form: refused before anything runs ----
 scenario swapped
 cp -R "$SRC/examples/multi-service" "$tmp/sw"
@@ -159,7 +185,7 @@ expect_rc_is 3
 expect "nothing on stdout" test ! -s "$EVENTS"
 expect "stderr names the barrier deadlock at FILE:LINE:COL" \
 	grep -Eq '^[^:]*pipeline-swapped\.yml:[0-9]+:[0-9]+: error: barrier deadlock' "$ERR"
-expect "no run 4 in the state directory" test ! -e "$STATE/logs/4"
+expect "no run 5 in the state directory" test ! -e "$STATE/logs/5"
 expect "no step ran (no deploy-root)" test ! -e "$tmp/sw/deploy-root"
 saved=$STATE
 STATE=$tmp/fresh-state

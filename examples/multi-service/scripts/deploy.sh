@@ -65,6 +65,41 @@ if [ "${FAIL:-0}" = 1 ]; then
 	die "$service $version: failing as asked (FAIL=1); nothing was changed"
 fi
 
+if [ -n "$port" ]; then
+	# With PORT, before anything changes: stop the instance an earlier
+	# deploy started, if it still runs (under lockstep it ended with its
+	# run; outside, it may not have): the pid is trusted only if that
+	# process is our server of this service, and the port is free once it
+	# is gone. Then make sure nothing else listens there.
+	abs=$(cd "$dir" && pwd) || die "$service: cannot resolve $dir"
+	if [ -f "$dir/service.pid" ]; then
+		old=$(cat "$dir/service.pid")
+		case $old in '' | *[!0-9]*) old= ;; esac
+		if [ -n "$old" ] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF -- "--directory $abs/current"; then
+			kill "$old" 2>/dev/null || true
+			tries=0
+			while kill -0 "$old" 2>/dev/null; do
+				tries=$((tries + 1))
+				[ "$tries" -le 50 ] || die "$service: the old service (pid $old) does not stop"
+				sleep 0.1
+			done
+			echo "$prog: $service: stopped the old service (pid $old)"
+		fi
+		rm -f "$dir/service.pid"
+	fi
+	command -v python3 >/dev/null || die "$service: python3 is needed to serve $service"
+	# A port another program listens on would make the new service exit
+	# at once, and the check after the deploy wait for nothing: say so now,
+	# with nothing changed.
+	python3 - "$port" 2>/dev/null <<'PY' ||
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+PY
+		die "$service: port $port on 127.0.0.1 is in use by another program; nothing was changed (the pipeline's vars backend_port and frontend_port choose the ports)"
+fi
+
 # Build the release under a temporary name and rename it into place, so
 # that releases/VERSION is never seen half written.
 release=releases/$version
@@ -99,27 +134,7 @@ echo "$prog: $service: current -> $release (was: ${prev:-nothing})"
 
 [ -n "$port" ] || exit 0
 
-# The service. First stop the instance an earlier deploy started, if it
-# still runs (under lockstep it ended with its run; outside, it may not
-# have): the pid is trusted only if that process is our server of this
-# service, and the port is free once it is gone.
-abs=$(cd "$dir" && pwd) || die "$service: cannot resolve $dir"
-if [ -f "$dir/service.pid" ]; then
-	old=$(cat "$dir/service.pid")
-	case $old in '' | *[!0-9]*) old= ;; esac
-	if [ -n "$old" ] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF -- "--directory $abs/current"; then
-		kill "$old" 2>/dev/null || true
-		tries=0
-		while kill -0 "$old" 2>/dev/null; do
-			tries=$((tries + 1))
-			[ "$tries" -le 50 ] || die "$service: the old service (pid $old) does not stop"
-			sleep 0.1
-		done
-		echo "$prog: $service: stopped the old service (pid $old)"
-	fi
-	rm -f "$dir/service.pid"
-fi
-command -v python3 >/dev/null || die "$service: python3 is needed to serve $service"
+# The service: started on PORT, serving `current`.
 # setsid: a session of its own, so that the service outlives this script
 # (lockstep ends a step's process group with the step). The shell in
 # between writes the server's own pid before it becomes the server.
