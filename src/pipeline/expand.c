@@ -23,6 +23,7 @@ struct expander {
 	struct map rbarriers;      /* rollback barrier id -> index */
 	struct map vars_index;     /* var name -> index into plan.vars */
 	struct map environments;   /* environment name -> index into plan.environments */
+	struct map bodies;         /* expanded expect-body patterns that compiled */
 	VEC(struct plan_barrier) bv;
 	VEC(struct plan_barrier) rbv;
 	VEC(VEC(struct plan_barrier_use)) buses;
@@ -125,12 +126,27 @@ static void expand_http(struct expander *X, const struct step *st, const struct 
 	ph->expect_body = eval(X, h->expect_body, h->body_pos, h->body_plain_single_line, scope,
 			       "expect-body");
 	char msg[128];
-	if (ph->expect_body && ph->expect_body != h->expect_body &&
-	    http_body_regex_error(ph->expect_body, msg, sizeof(msg))) {
+	if (ph->expect_body && ph->expect_body != h->expect_body && !*ph->expect_body) {
+		/* The empty pattern matches any body: a check that cannot fail,
+		 * which the loader refuses when it is written out. */
 		diag_add(X->d, DIAG_ERROR, X->p->file, h->body_pos.line, h->body_pos.col,
-			 "expect-body '%s' of workflow %s is not a POSIX extended regex: %s",
-			 ph->expect_body, scope->workflow_name, msg);
+			 "expect-body '%s' of workflow %s is empty (leave expect-body out to accept any body)",
+			 h->expect_body, scope->workflow_name);
 		X->instance_failed = true;
+	} else if (ph->expect_body && ph->expect_body != h->expect_body &&
+		   !map_find(&X->bodies, ph->expect_body, NULL)) {
+		/* Each distinct pattern is compiled once: the instances of a
+		 * matrix mostly share theirs (vars, one axis of several), and
+		 * one compile may take milliseconds. A failure ends the
+		 * instances of its entry, so only successes are remembered. */
+		if (http_body_regex_error(ph->expect_body, msg, sizeof(msg))) {
+			diag_add(X->d, DIAG_ERROR, X->p->file, h->body_pos.line, h->body_pos.col,
+				 "expect-body '%s' of workflow %s is not a POSIX extended regex: %s",
+				 ph->expect_body, scope->workflow_name, msg);
+			X->instance_failed = true;
+		} else {
+			map_add(&X->bodies, ph->expect_body, 0, NULL);
+		}
 	}
 	eval_kvlist(X, &h->headers, scope, "headers", &ph->headers);
 	for (size_t i = 0; i < ph->headers.n; i++) {
@@ -474,6 +490,17 @@ static bool apply_overrides(struct expander *X, const struct kvlist *over)
 	return ok;
 }
 
+/* Frees the expander's maps: the plan keeps none of them. */
+static void release_maps(struct expander *X)
+{
+	map_release(&X->instances);
+	map_release(&X->barriers);
+	map_release(&X->rbarriers);
+	map_release(&X->vars_index);
+	map_release(&X->environments);
+	map_release(&X->bodies);
+}
+
 /* Finalises the barrier arrays: copies the uses into the plan's arena. */
 static void finish_barriers(struct expander *X)
 {
@@ -551,6 +578,8 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 			diag_add(d, DIAG_ERROR, p->file, sg->pos.line, sg->pos.col,
 				 "the plan has more than %d workflow instances (matrix too large)",
 				 PLAN_MAX_INSTANCES);
+			/* vars and environments are indexed by now. */
+			release_maps(&X);
 			plan_free(plan);
 			return NULL;
 		}
@@ -593,11 +622,7 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 	}
 	finish_groups(&X, p->nstages ? group + 1 : 0);
 	finish_barriers(&X);
-	map_release(&X.instances);
-	map_release(&X.barriers);
-	map_release(&X.rbarriers);
-	map_release(&X.vars_index);
-	map_release(&X.environments);
+	release_maps(&X);
 	if (!ok || d->errors > X.errors_at_start) {
 		plan_free(plan);
 		return NULL;

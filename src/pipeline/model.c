@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -193,8 +194,161 @@ int http_url_check(const char *url, const char **why)
 	return 0;
 }
 
+/*
+ * Where the bracket expression that opens at `p` ("[") ends: past its "]",
+ * or at the NUL when it is not closed (regcomp reports that). A "]" first
+ * in the list, or inside [:class:], [=equiv=] or [.coll.], does not close it.
+ */
+static const char *bracket_end(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+			char kind = p[1];
+			p += 2;
+			while (*p && !(p[0] == kind && p[1] == ']'))
+				p++;
+			if (!*p)
+				return p;
+			p += 2;
+		} else {
+			p++;
+		}
+	}
+	return *p ? p + 1 : p;
+}
+
+/*
+ * Parses the interval that opens at `p` ("{"): {n}, {m,}, {m,n} or {,n}.
+ * Returns where it ends and sets `*copies` to how many times it repeats
+ * its piece, at least 1 and at most HTTP_BODY_MAX_ELEMENTS + 1; NULL when
+ * the "{" does not open an interval (regcomp decides what it is).
+ */
+static const char *interval_end(const char *p, size_t *copies)
+{
+	size_t lo = 0, hi = 0;
+	bool has_lo = false, comma = false, has_hi = false;
+	p++;
+	for (; isdigit((unsigned char)*p); p++, has_lo = true)
+		if (lo <= HTTP_BODY_MAX_ELEMENTS)
+			lo = lo * 10 + (size_t)(*p - '0');
+	if (*p == ',') {
+		comma = true;
+		for (p++; isdigit((unsigned char)*p); p++, has_hi = true)
+			if (hi <= HTTP_BODY_MAX_ELEMENTS)
+				hi = hi * 10 + (size_t)(*p - '0');
+	}
+	if (*p != '}' || (!has_lo && !comma))
+		return NULL;
+	/* {m,} is m copies then a starred one. */
+	size_t n = has_hi ? (hi > lo ? hi : lo) : comma ? lo + 1 : lo;
+	if (n < 1)
+		n = 1;
+	*copies = n > HTTP_BODY_MAX_ELEMENTS ? HTTP_BODY_MAX_ELEMENTS + 1 : n;
+	return p + 1;
+}
+
+/* Says that the pattern is over HTTP_BODY_MAX_ELEMENTS; returns true. */
+static bool too_big(char *msg, size_t size)
+{
+	snprintf(msg, size,
+		 "Regular expression too big (over %d elements once its {n,m} repetitions are written out)",
+		 HTTP_BODY_MAX_ELEMENTS);
+	return true;
+}
+
+/*
+ * Checks `re` against HTTP_BODY_MAX_DEPTH and HTTP_BODY_MAX_ELEMENTS
+ * without recursion. Each open group has a frame: the elements counted in
+ * it so far, and those of its last piece, which an interval multiplies.
+ * A frame's count only grows, and every count is checked against the
+ * bound as soon as it changes, so none exceeds (bound + 1)^2.
+ */
+static bool body_regex_too_big(const char *re, char *msg, size_t size)
+{
+	struct {
+		size_t total, last;
+	} f[HTTP_BODY_MAX_DEPTH + 1] = { { 0, 0 } };
+	size_t depth = 0;
+	const char *p = re;
+	while (*p) {
+		size_t piece = 1; /* elements of the piece that starts at p */
+		switch (*p) {
+		case '\\':
+			p += p[1] ? 2 : 1;
+			break;
+		case '[':
+			p = bracket_end(p);
+			break;
+		case '(':
+			if (depth == HTTP_BODY_MAX_DEPTH) {
+				snprintf(msg, size, "Regular expression too deep (groups nested over %d levels)",
+					 HTTP_BODY_MAX_DEPTH);
+				return true;
+			}
+			depth++;
+			f[depth].total = 1; /* the group itself */
+			f[depth].last = 0;
+			p++;
+			continue;
+		case ')':
+			p++;
+			if (!depth)
+				break; /* a plain ')' */
+			piece = f[depth--].total;
+			break;
+		case '|':
+			f[depth].total++;
+			f[depth].last = 0;
+			p++;
+			continue;
+		case '*':
+		case '+':
+		case '?':
+			/* Part of the piece before: a{2}+{3} repeats a{2}+. */
+			f[depth].total++;
+			f[depth].last++;
+			p++;
+			continue;
+		case '{': {
+			size_t copies;
+			const char *end = interval_end(p, &copies);
+			if (!end) {
+				p++;
+				break; /* a plain '{' */
+			}
+			f[depth].total += f[depth].last * (copies - 1);
+			f[depth].last *= copies;
+			if (f[depth].total > HTTP_BODY_MAX_ELEMENTS)
+				return too_big(msg, size);
+			p = end;
+			continue;
+		}
+		default:
+			p++;
+			break;
+		}
+		f[depth].total += piece;
+		f[depth].last = piece;
+		if (f[depth].total > HTTP_BODY_MAX_ELEMENTS)
+			return too_big(msg, size);
+	}
+	/* Groups left open: regcomp reports them; count them all the same. */
+	while (depth) {
+		size_t inner = f[depth--].total;
+		f[depth].total += inner;
+	}
+	return f[0].total > HTTP_BODY_MAX_ELEMENTS ? too_big(msg, size) : false;
+}
+
 bool http_body_regex_error(const char *re, char *msg, size_t size)
 {
+	if (body_regex_too_big(re, msg, size))
+		return true;
 	regex_t rx;
 	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
 	if (!rc) {

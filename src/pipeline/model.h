@@ -62,6 +62,19 @@ enum shell_kind { SHELL_SH, SHELL_BASH };
 #define HTTP_DEFAULT_WITHIN_MS 60000ULL
 #define HTTP_DEFAULT_REQUEST_TIMEOUT_MS 10000ULL
 #define HTTP_MAX_STATUS_RANGES 32
+/*
+ * Bounds of an expect-body pattern, checked before regcomp sees it.
+ * glibc's regcomp recurses once per nested group (20,000 of them overflow
+ * an 8 MB stack), and its time and memory grow faster than linearly with
+ * the size of the pattern once bounded repetitions are copied out:
+ * 'a{1,32767}' takes seconds, '(a{1,1000}){1,1000}' gigabytes. The engine
+ * compiles the pattern again at every check. Elements are what
+ * http_body_regex_error() counts: a character, an escape, a bracket
+ * expression, a group, an operator; a piece repeated {n} or {m,n} counts n
+ * times (m + 1 times for {m,}).
+ */
+#define HTTP_BODY_MAX_DEPTH 32
+#define HTTP_BODY_MAX_ELEMENTS 1000
 
 /* One accepted range of HTTP statuses, lo..hi inclusive (100..599). */
 struct status_range {
@@ -394,7 +407,9 @@ int http_url_check(const char *url, const char **why);
 /*
  * Compiles an expect-body pattern (POSIX extended) to see that it is one.
  * Returns false when it compiles; true, with regerror's text in `msg`,
- * when it does not.
+ * when it does not, or with the bound it passes when it nests groups
+ * deeper than HTTP_BODY_MAX_DEPTH or has more than HTTP_BODY_MAX_ELEMENTS
+ * elements (then it is not compiled at all).
  */
 bool http_body_regex_error(const char *re, char *msg, size_t size);
 

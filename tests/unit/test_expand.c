@@ -354,6 +354,36 @@ static void test_matrix_too_large(void **state)
 	buf_release(&t);
 }
 
+/*
+ * Refused after vars and environments were indexed: their indexes are
+ * freed (the sanitizer builds find a leak otherwise).
+ */
+static void test_matrix_too_large_with_vars(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"vars: {v: 1}\n"
+		"environments: {prod: {}}\n"
+		"stages:\n"
+		"  - workflow: w\n"
+		"    matrix:\n"
+		"      a: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+		"      b: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+		"      c: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+		"      d: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+		"      e: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+		"      f: [0, 1]\n"
+		"workflows:\n"
+		"  w: {environment: prod, steps: [{run: 'echo ${{ vars.v }}'}]}\n";
+	struct built B;
+	build_with(&B, text, NULL);
+	assert_null(B.plan);
+	assert_int_equal(B.d.errors, 1);
+	assert_error_at(&B.d, 5, 5, "more than 100000 workflow instances");
+	release(&B);
+}
+
 static void test_matrix_limit_counts_the_whole_plan(void **state)
 {
 	(void)state;
@@ -858,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_matrix_barriers_per_value),
 		cmocka_unit_test(test_participants_text),
 		cmocka_unit_test(test_matrix_too_large),
+		cmocka_unit_test(test_matrix_too_large_with_vars),
 		cmocka_unit_test(test_matrix_limit_counts_the_whole_plan),
 		cmocka_unit_test(test_matrix_at_the_limit),
 		cmocka_unit_test(test_duplicate_instance),

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
+
 #include "base/buf.h"
 #include "base/diag.h"
 #include "engine/http.h"
@@ -241,6 +243,8 @@ static void test_load_errors(void **state)
 			 11, 24, "bad expect-body regex 'a(b': ");
 	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: ''\n",
 			 11, 24, "expect-body must not be empty");
+	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: 'a{1,32767}'\n",
+			 11, 24, "bad expect-body regex 'a{1,32767}': Regular expression too big");
 	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: a${{ run.id }}\n",
 			 11, 25, "${{ run.id }} is not allowed in expect-body patterns");
 	expect_one_error(HEAD "      - http-check:\n          url: http://h/\n          expect-body: a${{ vars.nope }}\n",
@@ -298,6 +302,150 @@ static void test_expand_errors(void **state)
 	}
 	diag_release(&d);
 	pipeline_free(p);
+}
+
+/*
+ * Expressions that leave expect-body empty, or build a pattern past the
+ * bounds, are found when expanding. Instances that share a pattern (it is
+ * compiled once) and instances that do not each get their own.
+ */
+static void test_expand_body_errors(void **state)
+{
+	(void)state;
+	const char *text = "name: p\nvars:\n  none: \"\"\n  many: \"1,1000\"\nstages:\n"
+			   "  - workflow: w\n    matrix:\n      r: [eu, us]\n"
+			   "workflows:\n  w:\n    steps:\n"
+			   "      - http-check:\n          url: http://h/\n          expect-body: ${{ vars.none }}\n"
+			   "      - http-check:\n          url: http://h/\n          expect-body: (a{${{ vars.many }}}){2}\n";
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
+	assert_non_null(p);
+	struct plan *plan = plan_build(p, NULL, &d);
+	assert_null(plan);
+	/* The first instance fails: the second one is not reported again. */
+	assert_int_equal(d.errors, 2);
+	bool empty = false, big = false;
+	for (size_t i = 0; i < d.n; i++) {
+		empty = empty || (strstr(d.items[i].message, "expect-body '${{ vars.none }}' of workflow w[r=eu] is empty") &&
+				  d.items[i].line == 14 && d.items[i].col == 24);
+		big = big || (strstr(d.items[i].message, "expect-body '(a{1,1000}){2}' of workflow w[r=eu] is not a POSIX extended regex: Regular expression too big") &&
+			      d.items[i].line == 17 && d.items[i].col == 24);
+	}
+	if (!empty || !big) {
+		dump(&d);
+		fail_msg("missing the empty or the too big expect-body error");
+	}
+	diag_release(&d);
+	pipeline_free(p);
+
+	text = "name: p\nvars:\n  v: \"1.4\"\nstages:\n"
+	       "  - workflow: w\n    matrix:\n      r: [eu, us]\n"
+	       "workflows:\n  w:\n    steps:\n"
+	       "      - http-check:\n          url: http://h/\n          expect-body: v${{ vars.v }} ${{ matrix.r }}\n"
+	       "      - http-check:\n          url: http://h/\n          expect-body: v${{ vars.v }}\n";
+	d = (struct diag)DIAG_INIT;
+	p = pipeline_load_text("p.yml", text, strlen(text), &d);
+	assert_non_null(p);
+	plan = plan_build(p, NULL, &d);
+	if (!plan || d.n) {
+		dump(&d);
+		fail_msg("expected a clean plan");
+	}
+	assert_int_equal(plan->nworkflows, 2);
+	assert_string_equal(plan->workflows[0].steps[0].http->expect_body, "v1.4 eu");
+	assert_string_equal(plan->workflows[1].steps[0].http->expect_body, "v1.4 us");
+	assert_string_equal(plan->workflows[0].steps[1].http->expect_body, "v1.4");
+	assert_string_equal(plan->workflows[1].steps[1].http->expect_body, "v1.4");
+	plan_free(plan);
+	pipeline_free(p);
+	diag_release(&d);
+}
+
+/* ---- expect-body bounds ---- */
+
+/* `n` groups nested around "a", malloc'd. */
+static char *nested_groups(size_t n)
+{
+	char *s = malloc(2 * n + 2);
+	assert_non_null(s);
+	memset(s, '(', n);
+	s[n] = 'a';
+	memset(s + n + 1, ')', n);
+	s[2 * n + 1] = '\0';
+	return s;
+}
+
+static void body_ok(const char *re)
+{
+	char msg[128] = "";
+	if (http_body_regex_error(re, msg, sizeof(msg)))
+		fail_msg("'%s' refused: %s", re, msg);
+}
+
+static void body_refused(const char *re, const char *sub)
+{
+	char msg[128] = "";
+	if (!http_body_regex_error(re, msg, sizeof(msg)))
+		fail_msg("'%.60s' accepted", re);
+	if (!strstr(msg, sub))
+		fail_msg("'%.60s': reason '%s' lacks '%s'", re, msg, sub);
+}
+
+static void refuse_deep_groups(void *text)
+{
+	char msg[128];
+	if (!http_body_regex_error(text, msg, sizeof(msg)) || !strstr(msg, "too deep"))
+		_exit(1);
+}
+
+static void test_body_bounds(void **state)
+{
+	(void)state;
+	body_ok("\"status\": *\"(ok|ready)\"");
+	body_ok("[0-9a-f]{40}");
+	body_ok("a{1,1000}");
+	body_ok("a{999,}");
+	/* Braces that open no interval, in a bracket expression or escaped. */
+	body_ok("[]{}]{1000}");
+	body_ok("[[:alpha:]{]{500}x");
+	body_ok("a\\{1,5000}");
+	/* A repeated piece includes its quantifiers. */
+	body_ok("a{2}+{3}");
+
+	const char *big = "Regular expression too big (over 1000 elements";
+	body_refused("a{1,1001}", big);
+	body_refused("a{1,32767}", big);
+	body_refused("a{5000,}", big);
+	body_refused("a{,5000}", big);
+	body_refused("a{1,99999999999999999999999}", big);
+	body_refused("(a{1,1000}){1,1000}", big);
+	body_refused("((a{1,30}){1,30}){1,30}", big);
+	/* A group counts with its contents: 4 elements, 250 times, and 'x'. */
+	body_refused("(a|b){250}x", big);
+	body_ok("(a|b){250}");
+	/* Without repetitions, the elements are the characters. */
+	char *flat = malloc(1002);
+	assert_non_null(flat);
+	memset(flat, 'a', 1001);
+	flat[1001] = '\0';
+	body_refused(flat, big);
+	flat[1000] = '\0';
+	body_ok(flat);
+	free(flat);
+
+	char *deep = nested_groups(HTTP_BODY_MAX_DEPTH);
+	body_ok(deep);
+	free(deep);
+	deep = nested_groups(HTTP_BODY_MAX_DEPTH + 1);
+	body_refused(deep, "Regular expression too deep (groups nested over 32 levels)");
+	free(deep);
+	/* regcomp overflowed the stack on these; now they are not compiled. */
+	assert_finishes(refuse_deep_groups, nested_groups(100000), 20,
+			"refusing 100,000 nested groups");
+
+	/* What regcomp says stays what it says. */
+	body_refused("a(b", "Unmatched ( or \\(");
+	body_refused("a{1", "Unmatched \\{");
 }
 
 /* ---- excerpts ---- */
@@ -366,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_load_mapping),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_expand_errors),
+		cmocka_unit_test(test_expand_body_errors),
+		cmocka_unit_test(test_body_bounds),
 		cmocka_unit_test(test_excerpt),
 		cmocka_unit_test(test_noproxy),
 	};
