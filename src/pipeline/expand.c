@@ -24,6 +24,8 @@ struct expander {
 	struct map vars_index;     /* var name -> index into plan.vars */
 	struct map environments;   /* environment name -> index into plan.environments */
 	struct map bodies;         /* expanded expect-body patterns that compiled */
+	size_t body_elements;      /* of the patterns compiled so far (HTTP_BODY_MAX_PLAN_ELEMENTS) */
+	bool bodies_over;          /* that bound was passed: said once */
 	VEC(struct plan_barrier) bv;
 	VEC(struct plan_barrier) rbv;
 	VEC(VEC(struct plan_barrier_use)) buses;
@@ -139,10 +141,19 @@ static void expand_http(struct expander *X, const struct step *st, const struct 
 		 * matrix mostly share theirs (vars, one axis of several), and
 		 * one compile may take milliseconds. A failure ends the
 		 * instances of its entry, so only successes are remembered. */
-		if (http_body_regex_error(ph->expect_body, msg, sizeof(msg))) {
+		size_t elements;
+		if (X->bodies_over) {
+			X->instance_failed = true;
+		} else if (http_body_regex_error_size(ph->expect_body, &elements, msg, sizeof(msg))) {
 			diag_add(X->d, DIAG_ERROR, X->p->file, h->body_pos.line, h->body_pos.col,
 				 "expect-body '%s' of workflow %s is not a POSIX extended regex: %s",
 				 ph->expect_body, scope->workflow_name, msg);
+			X->instance_failed = true;
+		} else if ((X->body_elements += elements) > HTTP_BODY_MAX_PLAN_ELEMENTS) {
+			diag_add(X->d, DIAG_ERROR, X->p->file, h->body_pos.line, h->body_pos.col,
+				 "the expect-body patterns of the plan have more than %d elements in all (at workflow %s): give the instances fewer distinct patterns",
+				 HTTP_BODY_MAX_PLAN_ELEMENTS, scope->workflow_name);
+			X->bodies_over = true;
 			X->instance_failed = true;
 		} else {
 			map_add(&X->bodies, ph->expect_body, 0, NULL);

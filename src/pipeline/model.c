@@ -268,7 +268,7 @@ static bool too_big(char *msg, size_t size)
  * A frame's count only grows, and every count is checked against the
  * bound as soon as it changes, so none exceeds (bound + 1)^2.
  */
-static bool body_regex_too_big(const char *re, char *msg, size_t size)
+static bool body_regex_too_big(const char *re, size_t *elements, char *msg, size_t size)
 {
 	struct {
 		size_t total, last;
@@ -342,12 +342,20 @@ static bool body_regex_too_big(const char *re, char *msg, size_t size)
 		size_t inner = f[depth--].total;
 		f[depth].total += inner;
 	}
+	*elements = f[0].total;
 	return f[0].total > HTTP_BODY_MAX_ELEMENTS ? too_big(msg, size) : false;
 }
 
 bool http_body_regex_error(const char *re, char *msg, size_t size)
 {
-	if (body_regex_too_big(re, msg, size))
+	size_t elements;
+	return http_body_regex_error_size(re, &elements, msg, size);
+}
+
+bool http_body_regex_error_size(const char *re, size_t *elements, char *msg, size_t size)
+{
+	*elements = 0;
+	if (body_regex_too_big(re, elements, msg, size))
 		return true;
 	regex_t rx;
 	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);

@@ -75,6 +75,13 @@ enum shell_kind { SHELL_SH, SHELL_BASH };
  */
 #define HTTP_BODY_MAX_DEPTH 32
 #define HTTP_BODY_MAX_ELEMENTS 1000
+/*
+ * What `check` compiles in all for one plan: the elements of its distinct
+ * expanded expect-body patterns. A matrix can give each of its 100,000
+ * instances a pattern of its own; compiling all of them near the bound
+ * would take minutes.
+ */
+#define HTTP_BODY_MAX_PLAN_ELEMENTS 2000000
 
 /* One accepted range of HTTP statuses, lo..hi inclusive (100..599). */
 struct status_range {
@@ -412,5 +419,7 @@ int http_url_check(const char *url, const char **why);
  * elements (then it is not compiled at all).
  */
 bool http_body_regex_error(const char *re, char *msg, size_t size);
+/* The same, and how many elements the pattern has (as counted for the bound). */
+bool http_body_regex_error_size(const char *re, size_t *elements, char *msg, size_t size);
 
 #endif
