@@ -46,6 +46,17 @@ void diag_vadd(struct diag *d, enum diag_severity sev, const char *file, int lin
 	for (size_t i = 0; i < msg.len; i++)
 		if ((unsigned char)msg.s[i] < 0x20 || msg.s[i] == 0x7f)
 			msg.s[i] = '?';
+	/* A quoted value can be megabytes (a pattern, a command): keep the
+	 * line readable, cut where no UTF-8 character is split. */
+	if (msg.len > DIAG_MAX_MESSAGE) {
+		size_t cut = DIAG_MAX_MESSAGE;
+		while (cut > 0 && ((unsigned char)msg.s[cut] & 0xc0) == 0x80)
+			cut--;
+		size_t rest = msg.len - cut;
+		msg.len = cut;
+		msg.s[cut] = '\0';
+		buf_addf(&msg, "... (%zu more bytes)", rest);
+	}
 	struct diag_item *it = &d->items[d->n];
 	it->severity = sev;
 	it->file = file ? xstrdup(file) : NULL;

@@ -37,6 +37,9 @@ struct diag {
 
 #define DIAG_INIT { NULL, 0, 0, 0, 0, 0, 0 }
 
+/* Messages longer than this many bytes are cut, saying how much was left out. */
+#define DIAG_MAX_MESSAGE 2000
+
 void diag_release(struct diag *d);
 /* True when further items would only be counted, not kept. */
 bool diag_full(const struct diag *d);

@@ -253,6 +253,36 @@ static void test_message_control_chars_neutralised(void **state)
 	diag_release(&d);
 }
 
+/* A message quoting megabytes is cut, never inside a UTF-8 character. */
+static void test_long_message_cut(void **state)
+{
+	(void)state;
+	struct diag d = DIAG_INIT;
+	char *big = malloc(50001);
+	assert_non_null(big);
+	memset(big, 'a', 50000);
+	big[50000] = '\0';
+	diag_add(&d, DIAG_ERROR, "p.yml", 1, 1, "bad '%s'", big);
+	const char *m = d.items[0].message;
+	assert_int_equal(strncmp(m, "bad 'aaa", 8), 0);
+	assert_string_equal(m + DIAG_MAX_MESSAGE, "... (48006 more bytes)");
+	assert_int_equal(strlen(m), DIAG_MAX_MESSAGE + strlen("... (48006 more bytes)"));
+	/* An e with an accent (2 bytes) across the cut (message bytes 1999
+	 * and 2000) moves it back one byte: the character goes whole. */
+	memset(big, 'a', 50000);
+	big[DIAG_MAX_MESSAGE - 6] = (char)0xc3;
+	big[DIAG_MAX_MESSAGE - 5] = (char)0xa9;
+	diag_add(&d, DIAG_ERROR, "p.yml", 1, 1, "bad '%s'", big);
+	m = d.items[1].message;
+	assert_int_equal(m[DIAG_MAX_MESSAGE - 2], 'a');
+	assert_string_equal(m + DIAG_MAX_MESSAGE - 1, "... (48007 more bytes)");
+	/* Short ones are left alone. */
+	diag_add(&d, DIAG_ERROR, "p.yml", 1, 1, "bad '%s'", "x");
+	assert_string_equal(d.items[2].message, "bad 'x'");
+	free(big);
+	diag_release(&d);
+}
+
 static void test_sort_keeps_notes_with_their_item(void **state)
 {
 	(void)state;
@@ -380,6 +410,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_copies_and_formats),
+		cmocka_unit_test(test_long_message_cut),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_many_items_grow),
 		cmocka_unit_test(test_sort_by_position),
