@@ -209,6 +209,14 @@ int cli_drive(const struct drive *d)
 	/* Steps inherit nothing of lockstep's but its environment. */
 	proc_seal_fds();
 	proc_become_subreaper();
+	/*
+	 * A reader that goes away (`lockstep run ... --json | head`) must not
+	 * kill lockstep in the middle of a deploy: its steps would go on
+	 * unwatched and nothing would roll back. Writes to the closed pipe
+	 * fail instead, and the run goes on, recorded as ever. Steps start
+	 * with every signal at its default (proc.c), SIGPIPE included.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 
 	const struct plan *plan = d->plan;
 	struct store *st = d->st;
@@ -305,6 +313,11 @@ int cli_drive(const struct drive *d)
 	if (code != EXIT_OK)
 		goto out;
 	output_summary(&out, human);
+	/* Said where it can still be read, if anywhere. */
+	if (ferror(stdout) && !ferror(stderr))
+		fprintf(stderr, "lockstep %s: standard output was closed during the run; the run went on: "
+				"'lockstep show %llu' has all of it\n",
+			d->cmd, (unsigned long long)run_id);
 	code = status == RUN_SUCCEEDED ? EXIT_OK : status == RUN_ABORTED ? EXIT_ABORTED : EXIT_FAILED;
 	if (!cli.store_failed && !cli.unrecorded_from) {
 		int r = store_finish_run(st, run_id, run_status_name(status), now_ms(), &err);

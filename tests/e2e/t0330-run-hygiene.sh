@@ -2,7 +2,8 @@
 # Process hygiene and terminal output of `lockstep run`: a daemon a step
 # double-forked is killed and reaped with the run; steps see no file
 # descriptor of lockstep's; on a terminal the live board is drawn, in CI
-# logs plain lines without escape codes.
+# logs plain lines without escape codes; a reader that goes away
+# (`| head -1`) does not kill the run.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
@@ -113,4 +114,39 @@ if command -v script >/dev/null; then
 else
 	fail "script(1) is needed to test the terminal board"
 fi
+# ---- the reader of lockstep's output goes away ----
+# `lockstep run ... | head -1`: lockstep must not die of SIGPIPE half-way
+# (its steps unwatched, its daemons orphaned, the run left interrupted): the
+# run goes on, recorded, and stderr says where to read the rest.
+for mode in json plain; do
+	rm -f "$OUT/reader-gone" "$OUT/last-ran" "$OUT/pipe-daemon.pid"
+	args=()
+	[ "$mode" = json ] && args=(--json)
+	# The reader takes one line, then closes the pipe for good and says so.
+	timeout 30 "$LOCKSTEP" run "$tmp/t0330-pipe.yml" --state "$tmp/pipe-$mode" "${args[@]}" 2>"$tmp/pipe-$mode.err" |
+		sh -c 'head -n 1 >"$1"; exec 0<&-; : >"$2"' sh "$tmp/pipe-$mode.first" "$OUT/reader-gone"
+	rc=${PIPESTATUS[0]}
+	expect_rc "$mode: with its reader gone, lockstep runs to the end (not killed by SIGPIPE)" 0 "$rc"
+	if [ -s "$tmp/pipe-$mode.first" ]; then pass "$mode: the reader got its line"; else fail "$mode: the reader got nothing"; fi
+	if [ -e "$OUT/last-ran" ]; then pass "$mode: the last step ran"; else fail "$mode: the last step never ran"; fi
+	"$LOCKSTEP" runs --state "$tmp/pipe-$mode" --json >"$tmp/pipe-$mode.runs" 2>/dev/null
+	if jq -e '.[0].status == "succeeded"' "$tmp/pipe-$mode.runs" >/dev/null 2>&1; then
+		pass "$mode: the run is recorded succeeded"
+	else
+		fail "$mode: the run is recorded as $(jq -r '.[0].status' "$tmp/pipe-$mode.runs" 2>/dev/null)"
+	fi
+	pid=$(cat "$OUT/pipe-daemon.pid" 2>/dev/null)
+	if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+		pass "$mode: the step's daemon was killed with the run"
+	else
+		fail "$mode: daemon '${pid}' is still there (or never started)"
+		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	fi
+	if grep -qF "standard output was closed during the run; the run went on: 'lockstep show 1' has all of it" "$tmp/pipe-$mode.err"; then
+		pass "$mode: stderr says the output was cut and where the rest is"
+	else
+		fail "$mode: stderr does not say the output was cut: $(tail -c 300 "$tmp/pipe-$mode.err")"
+	fi
+done
+
 finish
