@@ -48,7 +48,7 @@ const char cmd_run_usage[] =
 	"  --kubectl PATH        the kubectl Kubernetes steps run (default: kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
 	"\n"
-	"SIGINT/SIGTERM abort the run: running steps are terminated, waiting\n"
+	"SIGINT/SIGTERM/SIGHUP abort the run: running steps are terminated, waiting\n"
 	"barriers break, rollbacks run; a second SIGINT kills at once.\n"
 	"\n"
 	"exit codes: 0 succeeded, 1 failed, 2 usage error, 3 invalid pipeline file,\n"

@@ -22,7 +22,7 @@
 struct run_cli {
 	const char *cmd;
 	struct run *run;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	int signals;
 	struct events *ev;
 	/* Durable before visible: at the end of each loop iteration, and
@@ -105,7 +105,8 @@ static void signal_cb(uv_signal_t *h, int signum)
 {
 	struct run_cli *c = h->data;
 	c->signals++;
-	fprintf(stderr, "lockstep: %s: %s\n", signum == SIGINT ? "interrupted" : "terminated",
+	fprintf(stderr, "lockstep: %s: %s\n",
+		signum == SIGINT ? "interrupted" : signum == SIGHUP ? "hangup" : "terminated",
 		c->signals == 1 ? "aborting the run (again to kill at once and skip rollbacks)"
 				: "killing at once, skipping rollbacks");
 	run_abort(c->run);
@@ -278,9 +279,13 @@ int cli_drive(const struct drive *d)
 	uv_unref((uv_handle_t *)&cli.prepare);
 	uv_signal_init(&loop, &cli.sigint);
 	uv_signal_init(&loop, &cli.sigterm);
-	cli.sigint.data = cli.sigterm.data = &cli;
+	uv_signal_init(&loop, &cli.sighup);
+	cli.sigint.data = cli.sigterm.data = cli.sighup.data = &cli;
 	uv_signal_start(&cli.sigint, signal_cb, SIGINT);
 	uv_signal_start(&cli.sigterm, signal_cb, SIGTERM);
+	/* The terminal went away (a dropped ssh session): abort, as SIGTERM
+	 * does, rather than die with the steps left running unwatched. */
+	uv_signal_start(&cli.sighup, signal_cb, SIGHUP);
 
 	if (board)
 		term_board_start(board, &loop);
@@ -304,6 +309,7 @@ int cli_drive(const struct drive *d)
 
 	uv_close((uv_handle_t *)&cli.sigint, NULL);
 	uv_close((uv_handle_t *)&cli.sigterm, NULL);
+	uv_close((uv_handle_t *)&cli.sighup, NULL);
 	uv_close((uv_handle_t *)&cli.check, NULL);
 	uv_close((uv_handle_t *)&cli.prepare, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);

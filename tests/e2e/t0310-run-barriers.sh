@@ -205,6 +205,19 @@ expect "the step got SIGTERM and is gone" test -f "$OUT/work.term"
 expect "no process of the step is left" gone "$OUT/work.pid" "$OUT/work.child"
 reap_leftovers
 
+# SIGHUP (the terminal went away) aborts too, rather than killing lockstep
+# with its steps left running unwatched.
+scenario B10-sighup
+start_json "$RUNDIR/t0310-abort.yml"
+abort_when_busy HUP
+finish_bg 15
+expect_rc_is 130
+check "SIGHUP aborts like SIGTERM" 'B("X").reason == "run aborted" and RF.status == "aborted" and WF("long").status == "rolled-back" and WF("waiter").status == "rolled-back"'
+expect "the step got SIGTERM and is gone" test -f "$OUT/work.term"
+expect "no process of the step is left" gone "$OUT/work.pid" "$OUT/work.child"
+expect "stderr says why" grep -qF "lockstep: hangup: aborting the run" "$ERR"
+reap_leftovers
+
 # ---- B10: a second SIGINT kills at once and skips rollbacks ----
 scenario B10-second-sigint
 export LONG_MODE=stubborn
