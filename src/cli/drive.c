@@ -284,8 +284,11 @@ int cli_drive(const struct drive *d)
 	uv_signal_start(&cli.sigint, signal_cb, SIGINT);
 	uv_signal_start(&cli.sigterm, signal_cb, SIGTERM);
 	/* The terminal went away (a dropped ssh session): abort, as SIGTERM
-	 * does, rather than die with the steps left running unwatched. */
-	uv_signal_start(&cli.sighup, signal_cb, SIGHUP);
+	 * does, rather than die with the steps left running unwatched. Under
+	 * nohup (SIGHUP ignored) the run goes on, as the user asked. */
+	struct sigaction hup;
+	if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+		uv_signal_start(&cli.sighup, signal_cb, SIGHUP);
 
 	if (board)
 		term_board_start(board, &loop);

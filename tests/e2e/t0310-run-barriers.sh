@@ -218,6 +218,34 @@ expect "no process of the step is left" gone "$OUT/work.pid" "$OUT/work.child"
 expect "stderr says why" grep -qF "lockstep: hangup: aborting the run" "$ERR"
 reap_leftovers
 
+# Under nohup (SIGHUP ignored when lockstep starts), a hangup changes
+# nothing: the run goes on to its end.
+scenario B10-sighup-nohup
+cat >"$tmp/hup.yml" <<'YAML'
+name: hup
+stages:
+  - w
+workflows:
+  w:
+    steps:
+      - id: gate
+        run: |
+          echo started >"$OUT/hup-started"
+          i=0
+          while [ ! -e "$OUT/hup-sent" ] && [ $i -lt 200 ]; do i=$((i + 1)); sleep 0.05; done
+          test -e "$OUT/hup-sent"
+YAML
+nohup "$LOCKSTEP" run "$tmp/hup.yml" --state "$STATE" --json >"$EVENTS" 2>"$ERR" </dev/null &
+BG=$!
+BG_PIDS+=("$BG")
+BG_T0=$(now_ms)
+expect "the step runs" wait_until 10 test -s "$OUT/hup-started"
+kill -HUP "$BG"
+: >"$OUT/hup-sent"
+finish_bg 15
+expect_rc_is 0
+check "the run succeeded, nothing aborted" 'RF.status == "succeeded" and F("w"; "gate").status == "succeeded"'
+
 # ---- B10: a second SIGINT kills at once and skips rollbacks ----
 scenario B10-second-sigint
 export LONG_MODE=stubborn
