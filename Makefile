@@ -3,7 +3,7 @@
 #   make deps       install build and test prerequisites (Debian, apt-get)
 #   make check      deps, build, run every test
 #   make demo       build and run the main example
-#   make asan       build and test with -fsanitize=address,undefined
+#   make asan       build (Debug: assertions on) and test with -fsanitize=address,undefined
 #   make fuzz       run the loader fuzzer with libFuzzer (FUZZ_SECONDS=600)
 #   make install    install to $(PREFIX)/bin (default /usr/local)
 #   make bench      build lockstep, run bench/run-bench.sh, write $(BUILD)/bench-results.md
@@ -44,7 +44,7 @@ demo: deps
 	@sh examples/multi-service/demo.sh $(BUILD)/lockstep
 
 asan: deps
-	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DLOCKSTEP_SANITIZE=ON"
+	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DLOCKSTEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 fuzz:

@@ -228,10 +228,11 @@ int cli_drive(const struct drive *d)
 	output_init(&out, human, cli_color(human), plan);
 	struct events ev;
 	events_init(&ev, run_id);
+	struct store_sink sink = { st, run_id };
+	/* Before anything is numbered: the durable sink sees every event. */
+	events_set_durable(&ev, store_commit_sink, &sink);
 	if (d->resuming)
 		events_continue(&ev, d->last_seq);
-	struct store_sink sink = { st, run_id };
-	events_set_durable(&ev, store_commit_sink, &sink);
 	events_add_sink(&ev, output_record_sink, &out);
 	if (json)
 		events_add_sink(&ev, output_json_sink, stdout);

@@ -168,10 +168,10 @@ static void assert_proc(const struct proc *p)
 		assert(!p->st.spawned && p->pid == 0 && p->st.error[0]);
 		break;
 	case PROC_RUNNING:
-		assert(p->st.spawned && p->pid > 0 && live_has(p->pid));
+		assert(p->st.spawned && p->pid > 0 && proc_live_has(p->pid));
 		break;
 	case PROC_DRAINING:
-		assert(p->st.spawned && p->pid > 0 && !live_has(p->pid));
+		assert(p->st.spawned && p->pid > 0 && !proc_live_has(p->pid));
 		break;
 	case PROC_OVER:
 	case PROC_FREED:
