@@ -10,7 +10,7 @@
 #include "store/store.h"
 
 const char cmd_runs_usage[] =
-	"usage: lockstep runs [--state DIR] [--json] [--limit N]\n"
+	"usage: lockstep runs [--state DIR] [--json] [--limit N] [--pipeline NAME] [--status STATUS]\n"
 	"\n"
 	"Lists the runs recorded in the state directory, newest first: id,\n"
 	"pipeline, status, start time (local) and duration. A run recorded as\n"
@@ -19,7 +19,10 @@ const char cmd_runs_usage[] =
 	"options:\n"
 	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
 	"  --json         one JSON array of runs on stdout\n"
-	"  --limit N      only the newest N runs\n"
+	"  --limit N      only the newest N runs (of those the filters keep)\n"
+	"  --pipeline NAME  only runs of this pipeline\n"
+	"  --status STATUS  only runs in this status: running, succeeded, failed,\n"
+	"                 aborted or interrupted\n"
 	"  -h, --help     show this help\n"
 	"\n"
 	"exit codes: 0 ok, 2 usage error, 4 state store error (including a missing\n"
@@ -31,10 +34,12 @@ int cmd_runs(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "pipeline", required_argument, NULL, 'p' },
+		{ "status", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state = NULL;
+	const char *state = NULL, *pipeline = NULL, *status = NULL;
 	bool json = false;
 	uint64_t limit = 0;
 	int c;
@@ -52,6 +57,18 @@ int cmd_runs(int argc, char **argv)
 			if (!report_parse_run_id(optarg, &limit))
 				return cli_usage_error("runs", "bad --limit '%s': a number of runs, 1 or more",
 						       optarg);
+			break;
+		case 'p':
+			if (!*optarg)
+				return cli_usage_error("runs", "--pipeline needs a pipeline name");
+			pipeline = optarg;
+			break;
+		case 'S':
+			if (!store_run_status_is_valid(optarg))
+				return cli_usage_error("runs",
+						       "bad --status '%s': running, succeeded, failed, aborted or interrupted",
+						       optarg);
+			status = optarg;
 			break;
 		case 'h':
 			fputs(cmd_runs_usage, stdout);
@@ -71,7 +88,8 @@ int cmd_runs(int argc, char **argv)
 	struct store_run_list l;
 	int r = store_open(state, STORE_READONLY, &st, &err);
 	if (r == 0) {
-		r = store_list_runs(st, (size_t)limit, &l, &err);
+		struct store_run_query q = { .limit = (size_t)limit, .pipeline = pipeline, .status = status };
+		r = store_find_runs(st, &q, &l, &err);
 		store_close(st);
 	}
 	if (r < 0) {
@@ -84,6 +102,10 @@ int cmd_runs(int argc, char **argv)
 		report_runs_json(&l, stdout);
 	else if (l.n)
 		report_runs_text(&l, stdout);
+	else if (pipeline || status)
+		fprintf(stderr, "lockstep runs: no run in '%s' matches%s%s%s%s\n", state,
+			pipeline ? " --pipeline " : "", pipeline ? pipeline : "", status ? " --status " : "",
+			status ? status : "");
 	else
 		fprintf(stderr, "lockstep runs: no runs recorded in '%s'\n", state);
 	store_run_list_release(&l);

@@ -69,7 +69,8 @@ int sqlite_claim_run(struct store *st, uint64_t id, const char *host, int pid, u
 		     struct store_claim *out, struct buf *err);
 
 /* store_ops.list_runs and store_ops.load_run (sqlite_read.c). */
-int sqlite_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
+int sqlite_list_runs(struct store *st, const struct store_run_query *q, struct store_run_list *out,
+		     struct buf *err);
 int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err);
 
 #endif

@@ -63,18 +63,25 @@ static void read_end(struct sqlite_store *s)
 	sqlite_rollback(s);
 }
 
-int sqlite_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err)
+int sqlite_list_runs(struct store *st, const struct store_run_query *qy, struct store_run_list *out,
+		     struct buf *err)
 {
 	struct sqlite_store *s = S(st);
 	if (!s->db)
 		return 0;
 	sqlite3_stmt *q;
+	/* NULL parameters match every run. */
+#define LIST_WHERE " FROM runs WHERE (?2 IS NULL OR pipeline = ?2) AND (?3 IS NULL OR status = ?3) " \
+		   "ORDER BY id DESC LIMIT ?1"
 	if (sqlite3_prepare_v2(s->db,
-			       s->version >= 3 ? "SELECT " RUN_COLUMNS_3 " FROM runs ORDER BY id DESC LIMIT ?1"
-					       : "SELECT " RUN_COLUMNS_2 " FROM runs ORDER BY id DESC LIMIT ?1",
+			       s->version >= 3 ? "SELECT " RUN_COLUMNS_3 LIST_WHERE
+					       : "SELECT " RUN_COLUMNS_2 LIST_WHERE,
 			       -1, &q, NULL) != SQLITE_OK)
 		return sqlite_fail(s, err, "cannot list runs");
-	sqlite3_bind_int64(q, 1, limit ? (sqlite3_int64)limit : -1);
+#undef LIST_WHERE
+	sqlite3_bind_int64(q, 1, qy->limit ? (sqlite3_int64)qy->limit : -1);
+	sqlite_bind_text(q, 2, qy->pipeline);
+	sqlite_bind_text(q, 3, qy->status);
 	VEC(struct store_run_info) v = { 0 };
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)

@@ -60,18 +60,56 @@ static bool derive_status(struct store_run_info *ri)
 	return false;
 }
 
+bool store_run_status_is_valid(const char *status)
+{
+	static const char *const all[] = { "running", "succeeded", "failed", "aborted", "interrupted" };
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!strcmp(status, all[i]))
+			return true;
+	return false;
+}
+
 int store_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err)
 {
+	struct store_run_query q = { .limit = limit };
+	return store_find_runs(st, &q, out, err);
+}
+
+/* Keeps the runs whose derived status is `status`, at most `limit` (0: all). */
+static void keep_status(struct store_run_list *l, const char *status, size_t limit)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].status, status) && (!limit || k < limit))
+			l->v[k++] = l->v[i];
+	l->n = k;
+}
+
+int store_find_runs(struct store *st, const struct store_run_query *q, struct store_run_list *out,
+		    struct buf *err)
+{
+	/* running and interrupted are both recorded as running: which one a
+	 * run is shows only once its owner is looked at, so the limit too
+	 * applies only then. */
+	struct store_run_query bq = *q;
+	bool derived = q->status && (!strcmp(q->status, "running") || !strcmp(q->status, "interrupted"));
+	if (derived) {
+		bq.status = "running";
+		bq.limit = 0;
+	}
 	for (int pass = 0;; pass++) {
 		memset(out, 0, sizeof(*out));
-		int r = st->ops->list_runs(st, limit, out, err);
+		int r = st->ops->list_runs(st, &bq, out, err);
 		if (r < 0)
 			return r;
 		bool again = false;
 		for (size_t i = 0; i < out->n; i++)
 			again |= derive_status(&out->v[i]);
-		if (!again || pass == 1)
+		if (!again || pass == 1) {
+			if (derived)
+				keep_status(out, q->status, q->limit);
 			return 0;
+		}
 		store_run_list_release(out);
 	}
 }

@@ -192,6 +192,17 @@ struct store_claim {
 /* store_load_run flags */
 enum { STORE_LOAD_EVENTS = 1 << 0 };
 
+/* Which runs store_find_runs lists. */
+struct store_run_query {
+	size_t limit;              /* the newest this many (0: all) */
+	const char *pipeline;      /* only runs of this pipeline (NULL: any) */
+	/*
+	 * Only runs with this status (NULL: any): running, succeeded, failed,
+	 * aborted, or interrupted (recorded running, its owner gone).
+	 */
+	const char *status;
+};
+
 /* A backend. Every function has the contract of its store_* wrapper. */
 struct store_ops {
 	const char *name;
@@ -200,7 +211,9 @@ struct store_ops {
 		      struct buf *err);
 	int (*finish_run)(struct store *st, uint64_t run, const char *status, int64_t ts_ms,
 			  struct buf *err);
-	int (*list_runs)(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
+	/* The runs matching `q` as recorded (q->status as stored: running, not interrupted). */
+	int (*list_runs)(struct store *st, const struct store_run_query *q, struct store_run_list *out,
+			 struct buf *err);
 	int (*load_run)(struct store *st, uint64_t id, unsigned flags, struct store_run *out,
 			struct buf *err);
 	int (*claim_run)(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,
@@ -251,6 +264,11 @@ int store_append(struct store *st, uint64_t run, const struct event *const *evs,
 int store_finish_run(struct store *st, uint64_t run, const char *status, int64_t ts_ms, struct buf *err);
 /* The newest `limit` runs (0: all), newest first. Release with store_run_list_release. */
 int store_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
+/* The same, only the runs that match `q` (borrowed). */
+int store_find_runs(struct store *st, const struct store_run_query *q, struct store_run_list *out,
+		    struct buf *err);
+/* True for the statuses a run can have (the values store_run_query.status takes). */
+bool store_run_status_is_valid(const char *status);
 void store_run_list_release(struct store_run_list *l);
 /*
  * Loads run `id`: STORE_ENOTFOUND when there is none. With

@@ -340,6 +340,22 @@ cmd show "$rid" --state "$STATE"
 expect "show says interrupted too" out_has "run $rid of hold: interrupted"
 cmd show "$rid" --state "$STATE" --json
 jq_out "the database is consistent and holds what was printed" "$FACTS"
+# runs --status and --pipeline, interrupted included (recorded running).
+cmd runs --state "$STATE" --json --status interrupted
+jq_out "runs --status interrupted: exactly this run" "[.[].run] == [$rid]"
+cmd runs --state "$STATE" --status running
+expect_crc "runs --status running with none running" 0
+expect "... says no run matches, on stderr" err_has "no run in '$STATE' matches --status running"
+expect "... and prints nothing" out_empty
+cmd runs --state "$STATE" --json --status failed
+jq_out "runs --status failed: run 2 among them, all failed" 'any(.[]; .run == 2) and all(.[]; .status == "failed")'
+cmd runs --state "$STATE" --json --pipeline multi-service
+jq_out "runs --pipeline multi-service: run 1 only (not multi-service-frontend-fails)" '[.[].run] == [1]'
+cmd runs --state "$STATE" --json --pipeline hold --status interrupted --limit 1
+jq_out "the filters and --limit together" "[.[].run] == [$rid]"
+cmd runs --state "$STATE" --status stuck
+expect_crc "runs --status stuck is a usage error" 2
+expect "... naming the statuses" err_has "bad --status 'stuck': running, succeeded, failed, aborted or interrupted"
 # Taking over the steps of an interrupted run is for `lockstep resume`
 # (not there yet): end the orphaned step here.
 kill -KILL -- "-$(cat "$OUT/hold.pgid")" 2>/dev/null
