@@ -461,10 +461,12 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 		wf_set_state(w, WF_SUCCEEDED);
 		return;
 	}
+	/* Before the barriers it breaks fail the workflows waiting there:
+	 * rollback-all names the failure that came first. */
+	run_group_failure(r, w);
 	coord_fail(&r->coord, w->index, false, why, now);
 	/* The barriers it broke were decided before what happens to it next. */
 	run_drain_decisions(r);
-	run_group_failure(r, w);
 	if (w->pw->src->on_failure == ON_FAILURE_ROLLBACK && has_rollback(w) && !r->opts.no_rollback &&
 	    !r->hard_abort) {
 		start_rollback(w);

@@ -266,6 +266,17 @@ check "config's and schema's name the failed group and its failure" \
 expect "schema's rollback got that reason as LOCKSTEP_FAILURE" \
 	test "$(cat "$OUT/schema-undo" 2>/dev/null)" = "group 3 failed (on-failure: rollback-all): $WEB_FAIL"
 
+scenario rollback-all-barrier
+run_json "$RUNDIR/t0320-rollback-all-barrier.yml"
+expect_rc_is 1
+check "b fails while a waits at X; X breaks; a fails there" \
+	'lt(A("X"; "a"); F("b"; "deploy")) and B("X").origin == "b" and WF("a").status == "failed"'
+B_FAIL="workflow b: failed at step 'deploy' (exit status 3)"
+check "base rolls back, naming b's failure (the first), not a's" \
+	"WR(\"base\").reason == \"group 2 failed (on-failure: rollback-all): $B_FAIL\""
+expect "base's rollback got it as LOCKSTEP_FAILURE" \
+	test "$(cat "$OUT/base-undo" 2>/dev/null)" = "group 2 failed (on-failure: rollback-all): $B_FAIL"
+
 scenario rollback-stop
 mkdir -p "$tmp/stop"
 ln -s "$RUNDIR/bin" "$tmp/stop/bin"
