@@ -53,8 +53,9 @@ const char cmd_logs_usage[] =
  * engine closes the log before it emits step.finished, and an event is
  * committed before anything later happens).
  *
- * The header is report_attempt_header(), as in report_logs(); the
- * messages for attempts without a log are those of report_logs().
+ * What it prints is what report_logs() prints, from the same pieces: the
+ * selection (report_select), the attempts in start order
+ * (report_attempts), each attempt's header and footer.
  */
 
 #define FOLLOW_POLL_MS 100
@@ -78,13 +79,6 @@ struct attempt_key {
 	int attempt;
 };
 
-struct attempt_ref {
-	struct attempt_key key;
-	const struct store_workflow *wf;
-	const struct store_step *step;
-	const struct store_attempt *att;
-};
-
 struct follow {
 	const char *state;
 	const char *select;        /* WORKFLOW or WORKFLOW/STEP, or NULL */
@@ -106,44 +100,21 @@ static int key_cmp(const struct attempt_key *x, const struct attempt_key *y)
 	return (x->attempt > y->attempt) - (x->attempt < y->attempt);
 }
 
-static int ref_cmp(const void *a, const void *b)
+/* The place of attempt `x` of run `r` in the order `logs` prints. */
+static struct attempt_key key_of(const struct store_run *r, const struct report_attempt *x)
 {
-	return key_cmp(&((const struct attempt_ref *)a)->key, &((const struct attempt_ref *)b)->key);
+	return (struct attempt_key){ x->att->seq, (size_t)(x->wf - r->wfs),
+				     (size_t)(x->step - x->wf->steps), x->att->attempt };
 }
 
-/*
- * Resolves `select` as report_logs() does: a workflow instance name first
- * (they may hold '/'), else WORKFLOW/STEP split at the last '/'. False
- * when it names nothing of the run.
- */
+/* True when `select` names something of the run (see report_select). */
 static bool pick(const struct store_run *r, const char *select, const struct store_workflow **wf,
 		 const struct store_step **step)
 {
-	*wf = NULL;
-	*step = NULL;
-	if (!select)
-		return true;
-	for (size_t i = 0; i < r->nwfs; i++)
-		if (!strcmp(r->wfs[i].name, select)) {
-			*wf = &r->wfs[i];
-			return true;
-		}
-	const char *slash = strrchr(select, '/');
-	if (!slash)
-		return false;
-	size_t n = (size_t)(slash - select);
-	for (size_t i = 0; i < r->nwfs && !*step; i++) {
-		const struct store_workflow *w = &r->wfs[i];
-		if (strlen(w->name) != n || strncmp(w->name, select, n))
-			continue;
-		for (size_t k = 0; k < w->nsteps; k++)
-			if (!strcmp(w->steps[k].id, slash + 1)) {
-				*wf = w;
-				*step = &w->steps[k];
-				break;
-			}
-	}
-	return *step != NULL;
+	struct buf err = BUF_INIT;
+	bool ok = report_select(r, select, wf, step, &err) == 0;
+	buf_release(&err);
+	return ok;
 }
 
 /*
@@ -181,32 +152,13 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 	const struct store_step *sstep;
 	if (!pick(r, f->select, &swf, &sstep))
 		return; /* checked before following; the plan does not change */
-	VEC(struct attempt_ref) refs = { 0 };
-	for (size_t i = 0; i < r->nwfs; i++) {
-		const struct store_workflow *w = &r->wfs[i];
-		if (swf && w != swf)
-			continue;
-		for (size_t k = 0; k < w->nsteps; k++) {
-			const struct store_step *s = &w->steps[k];
-			if (sstep && s != sstep)
-				continue;
-			if (!sstep && !report_kind_has_log(s->kind))
-				continue;
-			for (size_t a = 0; a < s->natt; a++) {
-				struct attempt_ref *ref = VEC_PUSH(refs);
-				ref->key = (struct attempt_key){ s->att[a].seq, i, k, s->att[a].attempt };
-				ref->wf = w;
-				ref->step = s;
-				ref->att = &s->att[a];
-			}
-		}
-	}
-	if (refs.n) /* refs.v is NULL then, which qsort must not get */
-		qsort(refs.v, refs.n, sizeof(*refs.v), ref_cmp);
+	struct report_attempt *refs;
+	size_t n = report_attempts(r, swf, sstep, &refs);
 	struct buf path = BUF_INIT;
-	for (size_t i = 0; i < refs.n && !follow_sigint; i++) {
-		const struct attempt_ref *x = &refs.v[i];
-		int c = f->begun ? key_cmp(&x->key, &f->cur) : 1;
+	for (size_t i = 0; i < n && !follow_sigint; i++) {
+		const struct report_attempt *x = &refs[i];
+		struct attempt_key key = key_of(r, x);
+		int c = f->begun ? key_cmp(&key, &f->cur) : 1;
 		if (c < 0 || (c == 0 && f->cur_done))
 			continue;
 		if (c > 0) {
@@ -214,7 +166,7 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 				close(f->fd);
 			report_attempt_header(x->wf, x->step, x->att, out);
 			f->begun = true;
-			f->cur = x->key;
+			f->cur = key;
 			f->cur_done = false;
 			f->fd = -1;
 			f->last = -1;
@@ -227,12 +179,7 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 		drain(f, path.s, out);
 		if (!over || follow_sigint)
 			break;
-		if (f->fd < 0 && !report_kind_has_log(x->step->kind))
-			fputs("(a barrier or wait step: no output)\n", out);
-		else if (f->fd < 0)
-			fprintf(out, "(no log file: %s)\n", path.s);
-		else if (f->last >= 0 && f->last != '\n')
-			fputc('\n', out);
+		report_attempt_footer(x, f->fd >= 0, f->last, path.s, out);
 		if (f->fd >= 0)
 			close(f->fd);
 		f->fd = -1;
@@ -241,7 +188,7 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 	if (ended && !f->begun && sstep && !follow_sigint)
 		fprintf(out, "(%s/%s has not started)\n", swf->name, sstep->id);
 	buf_release(&path);
-	VEC_FREE(refs);
+	free(refs);
 }
 
 /*

@@ -458,21 +458,58 @@ void report_run_json(const struct store_run *r, FILE *out)
 
 /* ---- logs ---- */
 
-struct attempt_ref {
-	const struct store_workflow *wf;
-	const struct store_step *step;
-	const struct store_attempt *att;
-};
-
-static int by_seq(const void *a, const void *b)
+/* Start order: step.started's seq; workflow, step and attempt break ties. */
+static int attempt_cmp(const void *a, const void *b)
 {
-	const struct attempt_ref *x = a, *y = b;
-	return x->att->seq < y->att->seq ? -1 : x->att->seq > y->att->seq;
+	const struct report_attempt *x = a, *y = b;
+	if (x->att->seq != y->att->seq)
+		return x->att->seq < y->att->seq ? -1 : 1;
+	if (x->wf != y->wf)
+		return x->wf < y->wf ? -1 : 1;
+	if (x->step != y->step)
+		return x->step < y->step ? -1 : 1;
+	return (x->att->attempt > y->att->attempt) - (x->att->attempt < y->att->attempt);
 }
 
-/* Resolves WORKFLOW or WORKFLOW/STEP; instance names may hold '/' too. */
-static int select_steps(const struct store_run *r, const char *select,
-			const struct store_workflow **wf, const struct store_step **step, struct buf *err)
+size_t report_attempts(const struct store_run *r, const struct store_workflow *wf,
+		       const struct store_step *step, struct report_attempt **out)
+{
+	VEC(struct report_attempt) v = { 0 };
+	for (size_t i = 0; i < r->nwfs; i++) {
+		const struct store_workflow *w = &r->wfs[i];
+		if (wf && w != wf)
+			continue;
+		for (size_t k = 0; k < w->nsteps; k++) {
+			const struct store_step *s = &w->steps[k];
+			if (step && s != step)
+				continue;
+			/* Only run, http-check and Kubernetes steps write
+			 * logs; a barrier or wait step has no output. */
+			if (!step && !report_kind_has_log(s->kind))
+				continue;
+			for (size_t a = 0; a < s->natt; a++)
+				*VEC_PUSH(v) = (struct report_attempt){ w, s, &s->att[a] };
+		}
+	}
+	if (v.n) /* v.v is NULL otherwise, which qsort must not get */
+		qsort(v.v, v.n, sizeof(*v.v), attempt_cmp);
+	*out = v.v;
+	return v.n;
+}
+
+void report_attempt_footer(const struct report_attempt *x, bool found, int last, const char *path,
+			   FILE *out)
+{
+	if (!found && !report_kind_has_log(x->step->kind))
+		fputs("(a barrier or wait step: no output)\n", out);
+	else if (!found)
+		fprintf(out, "(no log file: %s)\n", path);
+	else if (last >= 0 && last != '\n')
+		fputc('\n', out);
+}
+
+int report_select(const struct store_run *r, const char *select, const struct store_workflow **wf,
+		  const struct store_step **step, struct buf *err)
 {
 	*wf = NULL;
 	*step = NULL;
@@ -542,51 +579,25 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 {
 	const struct store_workflow *swf;
 	const struct store_step *sstep;
-	int ret = select_steps(r, select, &swf, &sstep, err);
+	int ret = report_select(r, select, &swf, &sstep, err);
 	if (ret < 0)
 		return ret;
-	VEC(struct attempt_ref) refs = { 0 };
-	for (size_t i = 0; i < r->nwfs; i++) {
-		const struct store_workflow *w = &r->wfs[i];
-		if (swf && w != swf)
-			continue;
-		for (size_t k = 0; k < w->nsteps; k++) {
-			const struct store_step *s = &w->steps[k];
-			if (sstep && s != sstep)
-				continue;
-			/* Only run, http-check and Kubernetes steps write
-			 * logs; a barrier or wait step has no output. */
-			if (!sstep && !report_kind_has_log(s->kind))
-				continue;
-			for (size_t a = 0; a < s->natt; a++) {
-				struct attempt_ref *ref = VEC_PUSH(refs);
-				ref->wf = w;
-				ref->step = s;
-				ref->att = &s->att[a];
-			}
-		}
-	}
-	if (refs.n)
-		qsort(refs.v, refs.n, sizeof(*refs.v), by_seq);
+	struct report_attempt *refs;
+	size_t n = report_attempts(r, swf, sstep, &refs);
 	struct buf path = BUF_INIT;
-	for (size_t i = 0; i < refs.n; i++) {
-		const struct attempt_ref *x = &refs.v[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct report_attempt *x = &refs[i];
 		report_attempt_header(x->wf, x->step, x->att, out);
 		buf_reset(&path);
 		store_log_path(state_dir, r->info.id, x->wf->name, x->step->id, x->att->attempt, &path);
 		bool found;
 		int last = copy_file(path.s, out, &found);
-		if (!found && !report_kind_has_log(x->step->kind))
-			fputs("(a barrier or wait step: no output)\n", out);
-		else if (!found)
-			fprintf(out, "(no log file: %s)\n", path.s);
-		else if (last >= 0 && last != '\n')
-			fputc('\n', out);
+		report_attempt_footer(x, found, last, path.s, out);
 	}
-	if (!refs.n && sstep)
+	if (!n && sstep)
 		fprintf(out, "(%s/%s has not started)\n", swf->name, sstep->id);
 	buf_release(&path);
-	VEC_FREE(refs);
+	free(refs);
 	return 0;
 }
 

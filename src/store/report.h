@@ -41,6 +41,38 @@ void report_run_json(const struct store_run *r, FILE *out);
 int report_logs(const struct store_run *r, const char *state_dir, const char *select, FILE *out,
 		struct buf *err);
 
+/*
+ * Resolves a `logs` selection: NULL (everything; *wf and *step NULL), a
+ * workflow instance name (they may hold '/'), else WORKFLOW/STEP split at
+ * the last '/'. Returns 0, or STORE_ENOTFOUND with a message (and a "did
+ * you mean") in `err` when it names nothing of the run.
+ */
+int report_select(const struct store_run *r, const char *select, const struct store_workflow **wf,
+		  const struct store_step **step, struct buf *err);
+
+/* One step attempt, as `logs` lists them; pointers into the run. */
+struct report_attempt {
+	const struct store_workflow *wf;
+	const struct store_step *step;
+	const struct store_attempt *att;
+};
+/*
+ * The attempts `logs` prints for a selection (report_select's `wf` and
+ * `step`; NULL: all), in the order they started (the seq of their
+ * step.started; workflow, step and attempt break ties). Without a step,
+ * only the kinds that write a log. Returns how many; *out is the caller's
+ * to free (NULL when there are none).
+ */
+size_t report_attempts(const struct store_run *r, const struct store_workflow *wf,
+		       const struct store_step *step, struct report_attempt **out);
+/*
+ * What `logs` prints after an attempt's log: a newline if the log did not
+ * end with one (`last`: its last byte, -1 when empty), or why there is no
+ * log (`found`: the file at `path` existed).
+ */
+void report_attempt_footer(const struct report_attempt *x, bool found, int last, const char *path,
+			   FILE *out);
+
 /* True for the step kinds that write a log (run, http-check, k8s-rolling, k8s-rollback). */
 bool report_kind_has_log(const char *kind);
 
