@@ -37,37 +37,28 @@ def pb_schema():
     return PB_SCHEMA
 
 
+def pb_varint_at(b, i):
+    """The varint at b[i]: (value, index after it). IndexError when cut short."""
+    v = s = 0
+    while True:
+        x = b[i]
+        i += 1
+        v |= (x & 0x7F) << s
+        s += 7
+        if x < 0x80:
+            return v, i
+
+
 def pb_fields(b):
     i, out = 0, []
     try:
         while i < len(b):
-            k = s = 0
-            while True:
-                x = b[i]
-                i += 1
-                k |= (x & 0x7F) << s
-                s += 7
-                if x < 0x80:
-                    break
+            k, i = pb_varint_at(b, i)
             num, wt = k >> 3, k & 7
             if wt == 0:
-                v = s = 0
-                while True:
-                    x = b[i]
-                    i += 1
-                    v |= (x & 0x7F) << s
-                    s += 7
-                    if x < 0x80:
-                        break
+                v, i = pb_varint_at(b, i)
             elif wt == 2:
-                n = s = 0
-                while True:
-                    x = b[i]
-                    i += 1
-                    n |= (x & 0x7F) << s
-                    s += 7
-                    if x < 0x80:
-                        break
+                n, i = pb_varint_at(b, i)
                 v = b[i:i + n]
                 if len(v) != n:
                     raise IndexError
@@ -148,14 +139,7 @@ def pb_message(msg, raw):
             vals = []
             i = 0
             while i < len(v):
-                n = s = 0
-                while True:
-                    x = v[i]
-                    i += 1
-                    n |= (x & 0x7F) << s
-                    s += 7
-                    if x < 0x80:
-                        break
+                n, i = pb_varint_at(v, i)
                 vals.append(pb_int(n))
             out.setdefault(name, []).extend(vals)
             continue
