@@ -248,10 +248,7 @@ static void step_failed(struct wf_run *w, const struct proc_status *st, const ch
 	struct run *r = w->run;
 	const struct plan_step *ps = wf_cur_step(w);
 	if (r->aborting && (!w->in_rollback || r->hard_abort)) {
-		struct buf why = BUF_INIT;
-		buf_addf(&why, "aborted at step '%s'", ps->id);
-		wf_fail(w, why.s, why.s, true);
-		buf_release(&why);
+		wf_fail_aborted(w);
 		return;
 	}
 	if (w->attempt <= ps->src->retries) {
@@ -474,6 +471,15 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 	}
 	run_withdraw(r, w, true);
 	wf_set_state(w, aborted ? WF_ABORTED : WF_FAILED);
+}
+
+/* run_internal.h */
+void wf_fail_aborted(struct wf_run *w)
+{
+	struct buf why = BUF_INIT;
+	buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
+	wf_fail(w, why.s, why.s, true);
+	buf_release(&why);
 }
 
 /* ---- barrier decisions ---- */

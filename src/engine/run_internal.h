@@ -151,6 +151,8 @@ void wf_step_failed_detail(struct wf_run *w, const char *detail);
  * rollback); `why` completes "workflow NAME ..." in barrier reasons.
  */
 void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted);
+/* wf_fail because of the abort, where it is: "aborted at step 'ID'". */
+void wf_fail_aborted(struct wf_run *w);
 
 /* ---- step kinds: each starts the current step of `w` ---- */
 

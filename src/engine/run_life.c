@@ -120,20 +120,14 @@ void run_abort(struct run *r)
 			step_run_cancel_pending(w);
 			run_timer_drop(r, &w->timer);
 			step_emit_finished(w, STEP_ABORTED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-			wf_fail(w, why.s, why.s, true);
-			buf_release(&why);
+			wf_fail_aborted(w);
 		} else if (w->check && !w->in_rollback) {
 			/* An http-check ends at once; a rollback's goes on, like a
 			 * rollback's run step, until a second abort. */
 			step_http_cancel(w, "run aborted");
 			run_timer_drop(r, &w->timer);
 			step_emit_finished(w, STEP_ABORTED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-			wf_fail(w, why.s, why.s, true);
-			buf_release(&why);
+			wf_fail_aborted(w);
 		} else if (w->delay) {
 			/* A retry delay or a wait step: the step ends now. */
 			run_timer_drop(r, &w->delay);
@@ -142,10 +136,7 @@ void run_abort(struct run *r)
 				step_emit_finished(w, STEP_ABORTED, false, 0);
 			w->delay_kind = TIMER_NONE;
 			if (!w->in_rollback) {
-				struct buf why = BUF_INIT;
-				buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-				wf_fail(w, why.s, why.s, true);
-				buf_release(&why);
+				wf_fail_aborted(w);
 			} else {
 				wf_step_done(w);
 			}
@@ -175,10 +166,7 @@ void run_stop(struct run *r)
 			step_http_cancel(w, "the run is stopping");
 			run_timer_drop(r, &w->timer);
 			step_emit_finished(w, STEP_ABORTED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "aborted at step '%s'", wf_cur_step(w)->id);
-			wf_fail(w, why.s, why.s, true);
-			buf_release(&why);
+			wf_fail_aborted(w);
 			continue;
 		}
 		if (!w->spawn_pending)
