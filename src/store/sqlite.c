@@ -555,6 +555,7 @@ static const struct store_ops sqlite_ops = {
 	.finish_run = sqlite_finish_run,
 	.list_runs = sqlite_list_runs,
 	.load_run = sqlite_load_run,
+	.read_events = sqlite_read_events,
 	.claim_run = sqlite_claim_run,
 	.schema_version = sqlite_schema_version,
 	.close = sqlite_close,

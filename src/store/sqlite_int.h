@@ -72,5 +72,8 @@ int sqlite_claim_run(struct store *st, uint64_t id, const char *host, int pid, u
 int sqlite_list_runs(struct store *st, const struct store_run_query *q, struct store_run_list *out,
 		     struct buf *err);
 int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err);
+/* store_ops.read_events (sqlite_events.c). */
+int sqlite_read_events(struct store *st, uint64_t run, uint64_t after, size_t limit,
+		       void (*each)(const struct store_event *se, void *arg), void *arg, struct buf *err);
 
 #endif

@@ -141,6 +141,12 @@ void store_run_release(struct store_run *r)
 	memset(r, 0, sizeof(*r));
 }
 
+int store_read_events(struct store *st, uint64_t run, uint64_t after, size_t limit,
+		      void (*each)(const struct store_event *se, void *arg), void *arg, struct buf *err)
+{
+	return st->ops->read_events(st, run, after, limit, each, arg, err);
+}
+
 int store_schema_version(struct store *st)
 {
 	return st->ops->schema_version(st);

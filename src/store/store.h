@@ -216,6 +216,9 @@ struct store_ops {
 			 struct buf *err);
 	int (*load_run)(struct store *st, uint64_t id, unsigned flags, struct store_run *out,
 			struct buf *err);
+	int (*read_events)(struct store *st, uint64_t run, uint64_t after, size_t limit,
+			   void (*each)(const struct store_event *se, void *arg), void *arg,
+			   struct buf *err);
 	int (*claim_run)(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,
 			 struct store_claim *out, struct buf *err);
 	int (*schema_version)(struct store *st);
@@ -276,6 +279,16 @@ void store_run_list_release(struct store_run_list *l);
  */
 int store_load_run(struct store *st, uint64_t id, unsigned flags, struct store_run *out, struct buf *err);
 void store_run_release(struct store_run *r);
+/*
+ * Calls `each` for the recorded events of run `run` whose seq is above
+ * `after`, in seq order, at most `limit` of them (0: all), in one read
+ * transaction. The event is valid during the call only. Returns 0 (also
+ * when there are none) or a negative code with a message in `err`.
+ * Readers that follow a run (a --json writer catching up, a stream)
+ * page through its events with it.
+ */
+int store_read_events(struct store *st, uint64_t run, uint64_t after, size_t limit,
+		      void (*each)(const struct store_event *se, void *arg), void *arg, struct buf *err);
 /*
  * Takes run `id` over for a new owner (host, pid, pid_start: see
  * store_self_owner), atomically: of several processes claiming the same
