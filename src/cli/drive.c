@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,10 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/outq.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/json_out.h"
 #include "cli/output.h"
 #include "cli/term.h"
 #include "engine/proc.h"
@@ -25,6 +28,7 @@ struct run_cli {
 	uv_signal_t sigint, sigterm, sighup;
 	int signals;
 	struct events *ev;
+	struct outq *err_q;        /* standard error: lockstep's messages during the run */
 	/* Durable before visible: at the end of each loop iteration, and
 	 * before the loop may block, the queued events are committed to the
 	 * store and only then shown. */
@@ -37,6 +41,18 @@ struct run_cli {
 		       const char *data, size_t len, void *arg);
 	void *output_arg;
 };
+
+/* A message on standard error, through its queue: never blocks the loop. */
+__attribute__((format(printf, 2, 3))) static void say(struct run_cli *c, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	outq_put(c->err_q, b.s, b.len, SIZE_MAX);
+	buf_release(&b);
+}
 
 /*
  * Commits and delivers the queued events. The first time the store fails,
@@ -52,10 +68,10 @@ static void flush_events(struct run_cli *c)
 		return;
 	c->store_failed = true;
 	c->unrecorded_from = first;
-	fprintf(stderr, "lockstep %s: state store error: %s\n", c->cmd, c->ev->commit_msg.s);
-	fprintf(stderr, "lockstep %s: events from seq %llu on are not recorded; stopping the run "
-			"(no further steps, no rollbacks)\n",
-		c->cmd, (unsigned long long)first);
+	say(c, "lockstep %s: state store error: %s\n", c->cmd, c->ev->commit_msg.s);
+	say(c, "lockstep %s: events from seq %llu on are not recorded; stopping the run "
+	       "(no further steps, no rollbacks)\n",
+	    c->cmd, (unsigned long long)first);
 	run_stop(c->run);
 }
 
@@ -105,10 +121,10 @@ static void signal_cb(uv_signal_t *h, int signum)
 {
 	struct run_cli *c = h->data;
 	c->signals++;
-	fprintf(stderr, "lockstep: %s: %s\n",
-		signum == SIGINT ? "interrupted" : signum == SIGHUP ? "hangup" : "terminated",
-		c->signals == 1 ? "aborting the run (again to kill at once and skip rollbacks)"
-				: "killing at once, skipping rollbacks");
+	say(c, "lockstep: %s: %s\n",
+	    signum == SIGINT ? "interrupted" : signum == SIGHUP ? "hangup" : "terminated",
+	    c->signals == 1 ? "aborting the run (again to kill at once and skip rollbacks)"
+			    : "killing at once, skipping rollbacks");
 	run_abort(c->run);
 }
 
@@ -223,9 +239,25 @@ int cli_drive(const struct drive *d)
 	struct store *st = d->st;
 	uint64_t run_id = d->run_id;
 	bool json = d->json;
+	/*
+	 * Nothing is written to standard output or error during the run but
+	 * through these queues: a reader that falls behind must never hold
+	 * up the loop (timeouts, barrier deadlines, abort). What stdio holds
+	 * goes out first.
+	 */
+	fflush(stdout);
+	fflush(stderr);
+	struct outq *out_q = outq_new(STDOUT_FILENO);
+	struct outq *err_q = outq_new(STDERR_FILENO);
+	struct outq *human_q = json ? err_q : out_q;
 	FILE *human = json ? stderr : stdout;
+	struct buf note = BUF_INIT;
+	buf_addf(&note, "the reader fell behind; 'lockstep logs %llu' and 'lockstep show %llu' have them",
+		 (unsigned long long)run_id, (unsigned long long)run_id);
+	outq_set_note(human_q, note.s);
+	buf_release(&note);
 	struct output out;
-	output_init(&out, human, cli_color(human), plan);
+	output_init(&out, human_q, cli_color(human), plan);
 	struct events ev;
 	events_init(&ev, run_id);
 	struct store_sink sink = { st, run_id };
@@ -234,13 +266,15 @@ int cli_drive(const struct drive *d)
 	if (d->resuming)
 		events_continue(&ev, d->last_seq);
 	events_add_sink(&ev, output_record_sink, &out);
+	struct json_out jo;
+	json_out_init(&jo, out_q, &ev, st->state_dir, run_id);
 	if (json)
-		events_add_sink(&ev, output_json_sink, stdout);
+		events_add_sink(&ev, json_out_sink, &jo);
 	/* A person at a terminal gets the live board; logs get plain lines. */
 	const char *term = getenv("TERM");
 	struct term_board *board = NULL;
-	if (!json && isatty(fileno(stdout)) && !(term && !strcmp(term, "dumb")))
-		board = term_board_new(stdout, cli_color(stdout), plan);
+	if (!json && isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb")))
+		board = term_board_new(STDOUT_FILENO, out_q, cli_color(stdout), plan);
 	if (board)
 		events_add_sink(&ev, term_board_sink, board);
 	else
@@ -251,6 +285,7 @@ int cli_drive(const struct drive *d)
 	struct run_cli cli = { 0 };
 	cli.cmd = d->cmd;
 	cli.ev = &ev;
+	cli.err_q = err_q;
 	cli.output = board ? term_board_output : output_step_output;
 	cli.output_arg = board ? (void *)board : (void *)&out;
 	struct run_opts ro = {
@@ -298,8 +333,8 @@ int cli_drive(const struct drive *d)
 	if (!d->resuming) {
 		run_start(cli.run, &loop);
 	} else if (run_resume(cli.run, &loop, d->recorded, d->nrecorded, d->abort_run, &err) < 0) {
-		fprintf(stderr, "lockstep %s: the recorded events of run %llu do not fit its pipeline: %s\n",
-			d->cmd, (unsigned long long)run_id, err.s);
+		say(&cli, "lockstep %s: the recorded events of run %llu do not fit its pipeline: %s\n", d->cmd,
+		    (unsigned long long)run_id, err.s);
 		code = EXIT_STORE;
 	}
 	/* run.started and the first group's events, before the loop blocks. */
@@ -308,6 +343,7 @@ int cli_drive(const struct drive *d)
 		uv_run(&loop, UV_RUN_ONCE);
 	flush_events(&cli);
 	enum run_status status = run_status(cli.run);
+	output_flush_partial(&out);
 	if (board)
 		term_board_stop(board);
 
@@ -320,21 +356,34 @@ int cli_drive(const struct drive *d)
 	uv_loop_close(&loop);
 	proc_kill_descendants();
 
-	if (code != EXIT_OK)
-		goto out;
-	output_summary(&out, human);
-	/* Said where it can still be read, if anywhere. */
-	if (ferror(stdout) && !ferror(stderr))
-		fprintf(stderr, "lockstep %s: standard output was closed during the run; the run went on: "
-				"'lockstep show %llu' has all of it\n",
-			d->cmd, (unsigned long long)run_id);
-	code = status == RUN_SUCCEEDED ? EXIT_OK : status == RUN_ABORTED ? EXIT_ABORTED : EXIT_FAILED;
-	if (!cli.store_failed && !cli.unrecorded_from) {
-		int r = store_finish_run(st, run_id, run_status_name(status), now_ms(), &err);
-		if (r < 0) {
-			fprintf(stderr, "lockstep %s: state store error: %s\n", d->cmd, err.s);
+	/* The record is complete before anything waits for a reader. */
+	if (code == EXIT_OK) {
+		code = status == RUN_SUCCEEDED ? EXIT_OK : status == RUN_ABORTED ? EXIT_ABORTED : EXIT_FAILED;
+		if (!cli.store_failed && !cli.unrecorded_from &&
+		    store_finish_run(st, run_id, run_status_name(status), now_ms(), &err) < 0) {
+			say(&cli, "lockstep %s: state store error: %s\n", d->cmd, err.s);
 			cli.unrecorded_from = ev.seq + 1;
 		}
+	}
+	/* The run is over: now waiting for the readers is all there is to do. */
+	outq_drain(out_q);
+	bool out_closed = outq_broken(out_q, NULL);
+	outq_free(out_q);
+	outq_free(err_q);
+	if (code == EXIT_OK || code == EXIT_FAILED || code == EXIT_ABORTED) {
+		output_summary(&out, human);
+		/* Said where it can still be read, if anywhere. */
+		if (out_closed)
+			fprintf(stderr, "lockstep %s: standard output was closed during the run; the run went on: "
+					"'lockstep show %llu' has all of it\n",
+				d->cmd, (unsigned long long)run_id);
+		else if (json && jo.err.len)
+			fprintf(stderr, "lockstep %s: --json: events that a slow reader had left behind could not "
+					"be read back from the store: %s; 'lockstep show %llu --json' has what was "
+					"recorded\n",
+				d->cmd, jo.err.s, (unsigned long long)run_id);
+		if (json && jo.err.len && !out_closed)
+			code = EXIT_STORE;
 	}
 	if (cli.store_failed || cli.unrecorded_from) {
 		fprintf(stderr,
@@ -343,8 +392,8 @@ int cli_drive(const struct drive *d)
 			d->cmd, (unsigned long long)run_id, store_where(st), (unsigned long long)cli.unrecorded_from);
 		code = EXIT_STORE;
 	}
-out:
 	buf_release(&err);
+	json_out_release(&jo);
 	events_release(&ev);
 	output_release(&out);
 	term_board_free(board);

@@ -37,21 +37,10 @@ static size_t wf_index(const struct output *o, const char *name)
 	return map_find(&o->index, name, &i) ? i : SIZE_MAX;
 }
 
-void output_json_sink(const struct event *ev, void *arg)
-{
-	FILE *out = arg;
-	struct buf b = BUF_INIT;
-	event_to_json(ev, &b);
-	buf_addc(&b, '\n');
-	fwrite(b.s, 1, b.len, out);
-	fflush(out);
-	buf_release(&b);
-}
-
-void output_init(struct output *o, FILE *out, bool color, const struct plan *plan)
+void output_init(struct output *o, struct outq *q, bool color, const struct plan *plan)
 {
 	memset(o, 0, sizeof(*o));
-	o->out = out;
+	o->q = q;
 	o->color = color;
 	o->plan = plan;
 	o->nwfs = plan->nworkflows;
@@ -178,62 +167,65 @@ static void fmt_secs(uint64_t ms, char *out, size_t n)
 void output_plain_sink(const struct event *ev, void *arg)
 {
 	struct output *o = arg;
-	FILE *f = o->out;
+	struct buf line = BUF_INIT;
+	struct buf *f = &line;
 	char d[32];
 	switch (ev->type) {
 	case EV_RUN_STARTED:
-		fprintf(f, "lockstep: run %llu of %s started\n", (unsigned long long)ev->run, ev->pipeline);
+		buf_addf(f, "lockstep: run %llu of %s started\n", (unsigned long long)ev->run, ev->pipeline);
 		break;
 	case EV_GROUP_STARTED:
-		fprintf(f, "lockstep: group %zu started:", ev->group + 1);
+		buf_addf(f, "lockstep: group %zu started:", ev->group + 1);
 		for (size_t i = 0; i < ev->nworkflows; i++)
-			fprintf(f, " %s", ev->workflows[i]);
-		fputc('\n', f);
+			buf_addf(f, " %s", ev->workflows[i]);
+		buf_addc(f, '\n');
 		break;
 	case EV_STEP_STARTED:
-		fprintf(f, "[%s] %s%s started%s\n", ev->workflow, ev->rollback ? "rollback " : "",
+		buf_addf(f, "[%s] %s%s started%s\n", ev->workflow, ev->rollback ? "rollback " : "",
 			ev->step, ev->attempt > 1 ? " (retry)" : "");
 		break;
 	case EV_STEP_FINISHED:
 		fmt_secs(ev->duration_ms, d, sizeof(d));
 		if (ev->has_exit_code && strcmp(ev->status, "succeeded"))
-			fprintf(f, "[%s] %s%s %s (exit %d) in %s\n", ev->workflow,
+			buf_addf(f, "[%s] %s%s %s (exit %d) in %s\n", ev->workflow,
 				ev->rollback ? "rollback " : "", ev->step, ev->status, ev->exit_code, d);
 		else
-			fprintf(f, "[%s] %s%s %s in %s\n", ev->workflow, ev->rollback ? "rollback " : "",
+			buf_addf(f, "[%s] %s%s %s in %s\n", ev->workflow, ev->rollback ? "rollback " : "",
 				ev->step, ev->status, d);
 		break;
 	case EV_BARRIER_ARRIVED:
-		fprintf(f, "[%s] arrived at barrier %s\n", ev->workflow, ev->barrier);
+		buf_addf(f, "[%s] arrived at barrier %s\n", ev->workflow, ev->barrier);
 		break;
 	case EV_BARRIER_PASSED:
-		fprintf(f, "lockstep: barrier %s passed\n", ev->barrier);
+		buf_addf(f, "lockstep: barrier %s passed\n", ev->barrier);
 		break;
 	case EV_BARRIER_BROKEN:
-		fprintf(f, "lockstep: barrier %s broken: %s\n", ev->barrier, ev->reason);
+		buf_addf(f, "lockstep: barrier %s broken: %s\n", ev->barrier, ev->reason);
 		break;
 	case EV_WORKFLOW_ROLLBACK:
-		fprintf(f, "[%s] rolling back: %s\n", ev->workflow, ev->reason ? ev->reason : "");
+		buf_addf(f, "[%s] rolling back: %s\n", ev->workflow, ev->reason ? ev->reason : "");
 		break;
 	case EV_WORKFLOW_FINISHED:
 		if (ev->reason)
-			fprintf(f, "[%s] %s: %s\n", ev->workflow, ev->status, ev->reason);
+			buf_addf(f, "[%s] %s: %s\n", ev->workflow, ev->status, ev->reason);
 		else
-			fprintf(f, "[%s] %s\n", ev->workflow, ev->status);
+			buf_addf(f, "[%s] %s\n", ev->workflow, ev->status);
 		break;
 	case EV_RUN_RESUMED:
-		fprintf(f, "lockstep: run %llu taken over (%s) after its owner died\n",
+		buf_addf(f, "lockstep: run %llu taken over (%s) after its owner died\n",
 			(unsigned long long)ev->run, ev->mode ? ev->mode : "resume");
 		break;
 	default:
 		break;
 	}
-	fflush(f);
+	if (line.len)
+		outq_put_lines(o->q, line.s, line.len, OUTPUT_EVENT_LIMIT);
+	buf_release(&line);
 }
 
-static void flush_line(struct output *o, struct output_wf *w, const char *s, size_t len)
+static void add_line(struct buf *out, const struct output_wf *w, const char *s, size_t len)
 {
-	fprintf(o->out, "[%s] %.*s\n", w->name, (int)len, s);
+	buf_addf(out, "[%s] %.*s\n", w->name, (int)len, s);
 }
 
 void output_lines(struct buf *partial, const char *data, size_t len,
@@ -259,14 +251,14 @@ void output_lines(struct buf *partial, const char *data, size_t len,
 }
 
 struct line_ctx {
-	struct output *o;
+	struct buf *out;
 	struct output_wf *w;
 };
 
 static void print_line(const char *s, size_t n, void *arg)
 {
 	struct line_ctx *c = arg;
-	flush_line(c->o, c->w, s, n);
+	add_line(c->out, c->w, s, n);
 }
 
 void output_step_output(const char *workflow, const char *step, enum proc_stream s,
@@ -278,19 +270,30 @@ void output_step_output(const char *workflow, const char *step, enum proc_stream
 	size_t i = wf_index(o, workflow);
 	if (i == SIZE_MAX)
 		return;
-	struct line_ctx c = { o, &o->wfs[i] };
+	struct buf lines = BUF_INIT;
+	struct line_ctx c = { &lines, &o->wfs[i] };
 	output_lines(&o->wfs[i].partial, data, len, print_line, &c);
-	fflush(o->out);
+	if (lines.len)
+		outq_put_lines(o->q, lines.s, lines.len, OUTPUT_STEP_LIMIT);
+	buf_release(&lines);
+}
+
+void output_flush_partial(struct output *o)
+{
+	struct buf lines = BUF_INIT;
+	for (size_t i = 0; i < o->nwfs; i++) {
+		if (o->wfs[i].partial.len) {
+			add_line(&lines, &o->wfs[i], o->wfs[i].partial.s, o->wfs[i].partial.len);
+			buf_reset(&o->wfs[i].partial);
+		}
+	}
+	if (lines.len)
+		outq_put_lines(o->q, lines.s, lines.len, OUTPUT_STEP_LIMIT);
+	buf_release(&lines);
 }
 
 void output_summary(struct output *o, FILE *f)
 {
-	for (size_t i = 0; i < o->nwfs; i++) {
-		if (o->wfs[i].partial.len) {
-			flush_line(o, &o->wfs[i], o->wfs[i].partial.s, o->wfs[i].partial.len);
-			buf_reset(&o->wfs[i].partial);
-		}
-	}
 	char d[32];
 	fmt_secs(o->end_mono - o->start_mono, d, sizeof(d));
 	fprintf(f, "\nrun %llu %s in %s\n", (unsigned long long)o->run, o->status ? o->status : "?", d);

@@ -2,6 +2,15 @@
  * output: what `lockstep run` shows a person. Event sinks for the JSON
  * lines of --json, the plain progress lines (CI logs), step output
  * prefixed with the workflow name, and the summary at the end.
+ *
+ * Nothing here writes to a descriptor during the run: lines go to an
+ * output queue (base/outq.h) whose own thread writes them, so a reader
+ * that falls behind never holds up the run's loop. What a slow human
+ * reader cannot take is dropped, step output first (OUTPUT_STEP_LIMIT
+ * bytes behind) and lockstep's own lines only further behind
+ * (OUTPUT_EVENT_LIMIT), with a note saying how many lines and where to
+ * read them; the store has everything. (The --json lines are never
+ * dropped: cli/json_out.h.)
  */
 #ifndef LS_CLI_OUTPUT_H
 #define LS_CLI_OUTPUT_H
@@ -11,15 +20,18 @@
 
 #include "base/buf.h"
 #include "base/map.h"
+#include "base/outq.h"
 #include "engine/events.h"
 #include "engine/proc.h"
 #include "pipeline/model.h"
 
-/* --json: one event per line on `out`, flushed at once. */
-void output_json_sink(const struct event *ev, void *arg /* FILE * */);
+/* How far (bytes not yet written) a reader may fall behind before step
+ * output, then lockstep's own lines, are dropped. */
+#define OUTPUT_STEP_LIMIT (1u << 20)
+#define OUTPUT_EVENT_LIMIT (2u << 20)
 
 struct output {
-	FILE *out;                 /* progress and step output */
+	struct outq *q;            /* progress and step output */
 	bool color;
 	const struct plan *plan;
 	/* per workflow: partial output line, timings, results */
@@ -34,7 +46,8 @@ struct output {
 	struct map index;          /* workflow name -> index into wfs */
 };
 
-void output_init(struct output *o, FILE *out, bool color, const struct plan *plan);
+/* Progress and step output go to `q` (borrowed). */
+void output_init(struct output *o, struct outq *q, bool color, const struct plan *plan);
 void output_release(struct output *o);
 /* The plain progress sink: one line per event of interest. */
 void output_plain_sink(const struct event *ev, void *arg /* struct output * */);
@@ -51,7 +64,9 @@ void output_step_output(const char *workflow, const char *step, enum proc_stream
  */
 void output_lines(struct buf *partial, const char *data, size_t len,
 		  void (*line)(const char *s, size_t n, void *arg), void *arg);
-/* Flushes partial lines and prints the summary to `out`. */
+/* Queues the partial lines of step output (at the end of the run). */
+void output_flush_partial(struct output *o);
+/* Prints the summary to `out` (after the queue is drained). */
 void output_summary(struct output *o, FILE *out);
 
 #endif

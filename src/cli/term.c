@@ -8,8 +8,9 @@
 
 #include "base/buf.h"
 #include "base/map.h"
-#include "cli/output.h"
+#include "base/outq.h"
 #include "base/xalloc.h"
+#include "cli/output.h"
 
 #define BOARD_MAX_LINES 20      /* workflows shown; the rest are summed up */
 #define REDRAW_MS 100
@@ -33,7 +34,8 @@ struct tb_barrier {
 };
 
 struct term_board {
-	FILE *out;
+	int fd;                     /* the terminal, for its width */
+	struct outq *q;             /* what is written to it */
 	bool color;
 	const struct plan *plan;
 	struct tb_wf *wfs;
@@ -67,10 +69,11 @@ static size_t find_barrier(const struct term_board *t, const char *id)
 	return map_find(&t->barrier_index, id, &i) ? i : SIZE_MAX;
 }
 
-struct term_board *term_board_new(FILE *out, bool color, const struct plan *plan)
+struct term_board *term_board_new(int fd, struct outq *q, bool color, const struct plan *plan)
 {
 	struct term_board *t = xcalloc(1, sizeof(*t));
-	t->out = out;
+	t->fd = fd;
+	t->q = q;
 	t->color = color;
 	t->plan = plan;
 	t->nwfs = plan->nworkflows;
@@ -116,7 +119,7 @@ static const char *state_color(const struct term_board *t, const char *state)
 static int term_width(const struct term_board *t)
 {
 	struct winsize ws;
-	if (ioctl(fileno(t->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+	if (ioctl(t->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
 		return ws.ws_col;
 	return 100;
 }
@@ -211,24 +214,40 @@ static void draw(struct term_board *t, struct buf *screen)
 	t->drawn = lines;
 }
 
-/* Prints what is pending above the board and draws the board again. */
-static void refresh(struct term_board *t)
+/*
+ * Prints what is pending above the board and draws the board again. A
+ * terminal that has not shown the last frame yet (a slow link, Ctrl-S)
+ * gets no new frame: the board is taken off the screen and the lines go
+ * out alone, droppable, until it has caught up; then the board is back.
+ * Frames themselves are never dropped (a half-written one would leave
+ * the cursor arithmetic of the next erase wrong), and at most one is
+ * queued at a time.
+ */
+static void refresh(struct term_board *t, bool final)
 {
 	if (t->stopped)
 		return;
 	struct buf screen = BUF_INIT;
-	erase(t, &screen);
-	buf_add(&screen, t->pending.s, t->pending.len);
+	if (!final && outq_backlog(t->q)) {
+		if (t->drawn) {
+			erase(t, &screen);
+			outq_put(t->q, screen.s, screen.len, SIZE_MAX);
+		}
+		if (t->pending.len)
+			outq_put_lines(t->q, t->pending.s, t->pending.len, OUTPUT_EVENT_LIMIT);
+	} else {
+		erase(t, &screen);
+		buf_add(&screen, t->pending.s, t->pending.len);
+		draw(t, &screen);
+		outq_put(t->q, screen.s, screen.len, SIZE_MAX);
+	}
 	buf_reset(&t->pending);
-	draw(t, &screen);
-	fwrite(screen.s, 1, screen.len, t->out);
-	fflush(t->out);
 	buf_release(&screen);
 }
 
 static void timer_cb(uv_timer_t *h)
 {
-	refresh(h->data);
+	refresh(h->data, false);
 }
 
 void term_board_start(struct term_board *t, uv_loop_t *loop)
@@ -237,7 +256,7 @@ void term_board_start(struct term_board *t, uv_loop_t *loop)
 	uv_timer_init(loop, t->timer);
 	t->timer->data = t;
 	uv_timer_start(t->timer, timer_cb, REDRAW_MS, REDRAW_MS);
-	refresh(t);
+	refresh(t, false);
 }
 
 static void timer_closed(uv_handle_t *h)
@@ -253,7 +272,7 @@ void term_board_stop(struct term_board *t)
 			buf_reset(&t->wfs[i].partial);
 		}
 	}
-	refresh(t);
+	refresh(t, true);
 	/* The final board stays on screen above the summary. */
 	t->drawn = 0;
 	t->stopped = true;
@@ -370,7 +389,7 @@ void term_board_sink(const struct event *ev, void *arg)
 	}
 	if (ev->type == EV_BARRIER_BROKEN || ev->type == EV_WORKFLOW_FINISHED ||
 	    t->pending.len > FLUSH_BYTES)
-		refresh(t);
+		refresh(t, false);
 }
 
 struct pend_ctx {
@@ -396,5 +415,5 @@ void term_board_output(const char *workflow, const char *step, enum proc_stream 
 	struct pend_ctx c = { t, t->wfs[i].name };
 	output_lines(&t->wfs[i].partial, data, len, pend_line, &c);
 	if (t->pending.len > FLUSH_BYTES)
-		refresh(t);
+		refresh(t, false);
 }

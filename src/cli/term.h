@@ -14,14 +14,18 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "base/outq.h"
 #include "engine/events.h"
 #include "engine/proc.h"
 #include "pipeline/model.h"
 
 struct term_board;
 
-/* A board for `plan` drawn on `out` (a terminal); colours unless !color. */
-struct term_board *term_board_new(FILE *out, bool color, const struct plan *plan);
+/*
+ * A board for `plan` drawn on the terminal `fd` through queue `q`
+ * (borrowed: the board never writes to `fd` itself); colours unless !color.
+ */
+struct term_board *term_board_new(int fd, struct outq *q, bool color, const struct plan *plan);
 /* Starts the redraw timer (elapsed times move on their own). */
 void term_board_start(struct term_board *t, uv_loop_t *loop);
 /* Stops the timer, erases the board and closes the timer handle. */
