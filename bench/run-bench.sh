@@ -13,6 +13,7 @@
 #   RUNS_HUGE=1      runs per point at N = 5,000 (BENCH_FULL only)
 #   TIMEOUT_REPS=10  repetitions of the timeout pipeline (figure 4)
 #   CHECK_RUNS=5     runs per pipeline of bench/check-bench.sh (figure 6)
+#   STALL_RUNS=3     runs per row of bench/stall-bench.sh (figure 8)
 #   BENCH_QUICK=1    a smoke run of the script itself: N <= 100 only, and
 #                    N = 1,000 instead of 10,000 in figure 5 (numbers are
 #                    not comparable to the targets)
@@ -31,6 +32,7 @@ RUNS_LARGE=${RUNS_LARGE:-3}
 RUNS_HUGE=${RUNS_HUGE:-1}
 TIMEOUT_REPS=${TIMEOUT_REPS:-10}
 CHECK_RUNS=${CHECK_RUNS:-5}
+STALL_RUNS=${STALL_RUNS:-3}
 BENCH_FULL=${BENCH_FULL:-0}
 BENCH_QUICK=${BENCH_QUICK:-0}
 
@@ -265,6 +267,9 @@ for spec in "$MID 5 0" "$BIG 5 0" "$BIG 5 1"; do
 done
 
 # --- figure 6: lockstep check ----------------------------------------------------------
+say "figure 8: a stalled reader (bench/stall-bench.sh, $STALL_RUNS runs per row)"
+"$here/stall-bench.sh" "$bin" "$STALL_RUNS" >"$tmp/f8" 2>"$tmp/f8.err" ||
+	failures+=("figure 8: stall-bench.sh failed: $(tail -n 1 "$tmp/f8.err")")
 say "figure 6: lockstep check (bench/check-bench.sh, $CHECK_RUNS runs)"
 "$here/check-bench.sh" "$bin" "$CHECK_RUNS" >"$tmp/f6" 2>"$tmp/f6.err" ||
 	failures+=("figure 6: check-bench.sh failed: $(tail -n 1 "$tmp/f6.err")")
@@ -516,6 +521,28 @@ echo "steps' own CPU, which does not depend on where the state is. On ext4"
 echo "without a journal, creating files soon after many others were deleted"
 echo "on the same file system is slow (the inode allocator skips recently"
 echo "deleted inodes), so other activity on the machine moves the disk column."
+echo
+
+echo "## Figure 8: a reader that does not read"
+echo
+echo '```sh'
+echo "bench/stall-bench.sh build/lockstep $STALL_RUNS"
+echo 'lockstep run stall.yml --state DIR > fifo     # fast: cat fifo > /dev/null; stalled: nobody reads fifo until the run is recorded as finished'
+echo '```'
+echo
+echo "Side by side, the same pipelines with a fast reader (the baseline) and"
+echo "with one that reads nothing until the store says the run has finished."
+echo "Timeout lateness: the recorded \`duration_ms\` of a step with \`timeout: 1s\`"
+echo "minus 1,000. With the stalled reader, lockstep keeps at most 1 MiB (step"
+echo "output) or 2 MiB (its own lines) of plain output, dropping the rest with a"
+echo "note, and at most 4 MiB of \`--json\` lines, reading the rest back from the"
+echo "store when the reader gets there (none dropped)."
+echo
+cat "$tmp/f8"
+echo
+echo "Target: the stalled rows equal the fast ones (timeout lateness, durations,"
+echo "the time until the run is recorded), and peak RSS stays within a few MiB"
+echo "of the fast reader's."
 echo
 
 if [ ${#failures[@]} -gt 0 ]; then
