@@ -262,7 +262,10 @@ int store_append(struct store *st, uint64_t run, const struct event *const *evs,
  * did) and its end time. Idempotent.
  */
 int store_finish_run(struct store *st, uint64_t run, const char *status, int64_t ts_ms, struct buf *err);
-/* The newest `limit` runs (0: all), newest first. Release with store_run_list_release. */
+/*
+ * The newest `limit` runs (0: all), newest first. Release with
+ * store_run_list_release; on failure there is nothing to release.
+ */
 int store_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
 /* The same, only the runs that match `q` (borrowed). */
 int store_find_runs(struct store *st, const struct store_run_query *q, struct store_run_list *out,

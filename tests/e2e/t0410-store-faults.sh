@@ -3,10 +3,12 @@
 # or held by another process (docs/store.md, "Faults"):
 #   1. a damaged file: garbage (not SQLite), a real database truncated in
 #      the middle, one whose first page was overwritten after the header,
-#      an empty file. run, runs, show, logs (and resume, abort): exit 4,
-#      one line naming the file and the fault, no crash or hang, no step
-#      ran, and the file's bytes are unchanged (never repaired or
-#      replaced);
+#      one whose schema is intact but whose table of runs is damaged (it
+#      opens, and listing the runs fails), an empty file. run, runs,
+#      show, logs (and resume, abort): exit 4, one line naming the file
+#      and the fault, no crash, hang or leak (the ASan build exits 4
+#      too), no step ran, and the file's bytes are unchanged (never
+#      repaired or replaced);
 #   2. the write lock held beyond the busy timeout (made short with
 #      LOCKSTEP_BUSY_TIMEOUT_MS): (a) when `lockstep run` starts: exit 4,
 #      a message saying so and how long lockstep waited, no step ran;
@@ -79,6 +81,12 @@ run_json "$tmp/mark.yml"
 expect_rc_is 0
 expect "two runs recorded, the WAL folded into lockstep.db on close" \
 	test -s "$STATE/lockstep.db" -a ! -s "$STATE/lockstep.db-wal"
+# Where the table of runs is: its root page, and the page size.
+RUNS_PAGE="" PAGE_SIZE=""
+if [ -n "$HAVE_SQLITE3" ]; then
+	RUNS_PAGE=$(sqlite3 -readonly "$STATE/lockstep.db" "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")
+	PAGE_SIZE=$(sqlite3 -readonly "$STATE/lockstep.db" "PRAGMA page_size")
+fi
 
 # ---- 1. a damaged database file ----
 
@@ -95,6 +103,11 @@ damage() {
 	# Page 1's b-tree header (it follows the 100-byte file header) and
 	# its first cell pointers: the schema can no longer be read.
 	page1) head -c 64 /dev/zero | tr '\0' '\377' | dd of="$db" bs=1 seek=100 conv=notrunc 2>/dev/null ;;
+	# The b-tree header of the runs table's root page: the schema reads
+	# fine, so every command opens the file and fails only when it reads
+	# the runs (runs lists them after opening).
+	runs-page) head -c 16 /dev/zero | tr '\0' '\377' |
+		dd of="$db" bs=1 seek=$(((RUNS_PAGE - 1) * PAGE_SIZE)) conv=notrunc 2>/dev/null ;;
 	empty) : >"$db" ;;
 	esac
 }
@@ -105,14 +118,20 @@ declare -A CAUSE=(
 	[garbage]="(file is not a database)"
 	[truncated]="(database disk image is malformed)"
 	[page1]="(database disk image is malformed)"
+	[runs-page]="(database disk image is malformed)"
 	[empty]="(the file is empty)"
 )
-for kind in garbage truncated page1 empty; do
+for kind in garbage truncated page1 runs-page empty; do
 	scenario "corrupt-$kind"
+	if [ "$kind" = runs-page ] && [ -z "$RUNS_PAGE" ]; then
+		# make deps installs it: its absence is a broken setup, not a pass.
+		fail "$SCENARIO: needs the sqlite3 shell to find the runs table (Debian package sqlite3)"
+		continue
+	fi
 	d=$tmp/$kind
 	damage "$kind" "$d"
 	db=$d/lockstep.db
-	if [ -n "$HAVE_SQLITE3" ] && { [ "$kind" = truncated ] || [ "$kind" = page1 ]; }; then
+	if [ -n "$HAVE_SQLITE3" ] && [ "$kind" != garbage ] && [ "$kind" != empty ]; then
 		# Read-only: the check must not change what lockstep then sees.
 		ic=$(sqlite3 -readonly "$db" 'PRAGMA integrity_check' 2>&1)
 		expect "SQLite itself finds the file corrupt (integrity_check: ${ic%%$'\n'*})" test "$ic" != ok
