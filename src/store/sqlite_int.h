@@ -38,6 +38,7 @@ struct sqlite_store {
 	sqlite3 *db;               /* NULL: read-only open, no database yet */
 	int version;
 	bool read_only;             /* opened read-only: a reader in a directory it cannot write */
+	bool unmarked;              /* lockstep's, but without its mark (new, or from an older lockstep) */
 	sqlite3_stmt *stmts[S_COUNT];
 };
 

@@ -40,6 +40,7 @@ enum {
 	STORE_ENOTFOUND = -4003,   /* no such run */
 	STORE_EFINISHED = -4004,   /* store_claim_run: the run has finished */
 	STORE_EALIVE = -4005,      /* store_claim_run: its owner may still be running it */
+	STORE_EFOREIGN = -4006,    /* the database is not lockstep's (another program's) */
 };
 
 /* store_open flags */
@@ -235,7 +236,8 @@ struct store {
  * the schema brought up to date; STORE_READONLY opens without writing
  * anything, and a directory without a database reads as an empty history.
  * A missing directory without STORE_CREATE is STORE_ENOSTATE; a database
- * of a newer lockstep is STORE_ENEWER. On success *out is the store
+ * of a newer lockstep is STORE_ENEWER; one lockstep did not make (another
+ * program's) is STORE_EFOREIGN, and left as it is. On success *out is the store
  * (store_close it); on failure it is NULL.
  */
 int store_open(const char *state_dir, unsigned flags, struct store **out, struct buf *err);

@@ -4,11 +4,14 @@
 #   1. a damaged file: garbage (not SQLite), a real database truncated in
 #      the middle, one whose first page was overwritten after the header,
 #      one whose schema is intact but whose table of runs is damaged (it
-#      opens, and listing the runs fails), an empty file. run, runs,
-#      show, logs (and resume, abort): exit 4, one line naming the file
-#      and the fault, no crash, hang or leak (the ASan build exits 4
-#      too), no step ran, and the file's bytes are unchanged (never
-#      repaired or replaced);
+#      opens, and listing the runs fails), an empty file; and another
+#      program's database (a table of its own, or another program's
+#      application_id). run, runs, show, logs (and resume, abort): exit
+#      4, one line naming the file and the fault, no crash, hang or leak
+#      (the ASan build exits 4 too), no step ran, and the file's bytes
+#      are unchanged (never repaired, replaced or adopted); but a
+#      database of a lockstep from before the mark, and an empty SQLite
+#      file, are used (and marked by the next run);
 #   2. the write lock held beyond the busy timeout (made short with
 #      LOCKSTEP_BUSY_TIMEOUT_MS): (a) when `lockstep run` starts: exit 4,
 #      a message saying so and how long lockstep waited, no step ran;
@@ -109,35 +112,45 @@ damage() {
 	runs-page) head -c 16 /dev/zero | tr '\0' '\377' |
 		dd of="$db" bs=1 seek=$(((RUNS_PAGE - 1) * PAGE_SIZE)) conv=notrunc 2>/dev/null ;;
 	empty) : >"$db" ;;
+	# Another program's database where lockstep.db should be: a table of
+	# its own and no mark, or another program's mark (GeoPackage's).
+	foreign-table) rm -f "$db" "$db-wal" "$db-shm" && sqlite3 "$db" 'CREATE TABLE x (a)' ;;
+	foreign-app) rm -f "$db" "$db-wal" "$db-shm" &&
+		sqlite3 "$db" 'PRAGMA application_id = 1196444487; CREATE TABLE features (id)' ;;
 	esac
 }
 
-# The cause lockstep must name, as SQLite words it (SQLITE_NOTADB,
-# SQLITE_CORRUPT), or its own words for an empty file.
+# What lockstep must say after the file's name: the cause as SQLite words
+# it (SQLITE_NOTADB, SQLITE_CORRUPT), or in its own words for an empty
+# file and for another program's database.
 declare -A CAUSE=(
-	[garbage]="(file is not a database)"
-	[truncated]="(database disk image is malformed)"
-	[page1]="(database disk image is malformed)"
-	[runs-page]="(database disk image is malformed)"
-	[empty]="(the file is empty)"
+	[garbage]="is damaged or is not a lockstep database (file is not a database). lockstep leaves it as it is"
+	[truncated]="is damaged or is not a lockstep database (database disk image is malformed). lockstep leaves it as it is"
+	[page1]="is damaged or is not a lockstep database (database disk image is malformed). lockstep leaves it as it is"
+	[runs-page]="is damaged or is not a lockstep database (database disk image is malformed). lockstep leaves it as it is"
+	[empty]="is damaged or is not a lockstep database (the file is empty). lockstep leaves it as it is"
+	[foreign-table]="is not a lockstep database: it holds table x, and neither lockstep's mark nor a schema version (application_id 0, user_version 0). lockstep leaves it as it is: give another --state DIR, or move the file away"
+	[foreign-app]="is not a lockstep database: it belongs to another program (application_id 0x47504b47; lockstep's is 0x4c4b5354). lockstep leaves it as it is: give another --state DIR, or move the file away"
 )
-for kind in garbage truncated page1 runs-page empty; do
+for kind in garbage truncated page1 runs-page empty foreign-table foreign-app; do
 	scenario "corrupt-$kind"
-	if [ "$kind" = runs-page ] && [ -z "$RUNS_PAGE" ]; then
-		# make deps installs it: its absence is a broken setup, not a pass.
-		fail "$SCENARIO: needs the sqlite3 shell to find the runs table (Debian package sqlite3)"
-		continue
-	fi
+	case $kind in runs-page | foreign-*)
+		if [ -z "$HAVE_SQLITE3" ]; then
+			# make deps installs it: its absence is a broken setup, not a pass.
+			fail "$SCENARIO: needs the sqlite3 shell (Debian package sqlite3)"
+			continue
+		fi
+	esac
 	d=$tmp/$kind
 	damage "$kind" "$d"
 	db=$d/lockstep.db
-	if [ -n "$HAVE_SQLITE3" ] && [ "$kind" != garbage ] && [ "$kind" != empty ]; then
+	case $HAVE_SQLITE3:$kind in 1:truncated | 1:page1 | 1:runs-page)
 		# Read-only: the check must not change what lockstep then sees.
 		ic=$(sqlite3 -readonly "$db" 'PRAGMA integrity_check' 2>&1)
 		expect "SQLite itself finds the file corrupt (integrity_check: ${ic%%$'\n'*})" test "$ic" != ok
-	fi
+	esac
 	before=$(sum "$db")
-	msg="$db is damaged or is not a lockstep database ${CAUSE[$kind]}. lockstep leaves it as it is"
+	msg="$db ${CAUSE[$kind]}"
 	rm -f "$OUT/ran"
 	cmd run "$tmp/mark.yml" --state "$d" --json
 	expect_crc "run" 4
@@ -154,6 +167,45 @@ for kind in garbage truncated page1 runs-page empty; do
 	expect "the file's bytes are unchanged" test "$(sum "$db")" = "$before"
 	expect "nothing was written beside it either (no WAL content)" test ! -s "$db-wal"
 done
+
+# ---- 1b. databases lockstep made before it marked them ----
+# A lockstep from before the mark (PRAGMA application_id) left its
+# schema, its user_version and no mark: readers read it as it is, the
+# next run marks it. An empty SQLite file (no table) is a new database.
+if [ -n "$HAVE_SQLITE3" ]; then
+	scenario unmarked
+	d=$tmp/older
+	rm -rf "$d"
+	cp -R "$STATE" "$d"
+	expect "a database lockstep makes carries its mark" \
+		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+	sqlite3 "$d/lockstep.db" 'PRAGMA application_id = 0'
+	cmd runs --json --state "$d"
+	expect_crc "runs on a database of an older lockstep" 0
+	expect "it lists the 2 runs" test "$(jq length "$COUT")" = 2
+	expect "the reader did not mark it" test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 0
+	rm -f "$OUT/ran"
+	cmd run "$tmp/mark.yml" --state "$d" --json
+	expect_crc "run on a database of an older lockstep" 0
+	expect "the step ran" test -e "$OUT/ran"
+	expect "the run marked the database as lockstep's" \
+		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+	cmd runs --json --state "$d"
+	expect "it lists the 3 runs" test "$(jq length "$COUT")" = 3
+
+	d=$tmp/empty-sqlite
+	mkdir -p "$d"
+	sqlite3 "$d/lockstep.db" 'PRAGMA journal_mode = WAL' >/dev/null
+	expect "an empty SQLite database is not an empty file" test -s "$d/lockstep.db"
+	cmd runs --state "$d"
+	expect_crc "runs on an empty SQLite database" 0
+	expect "says there are no runs" err_is "lockstep runs: no runs recorded in '$d'"
+	cmd run "$tmp/mark.yml" --state "$d" --json
+	expect_crc "run on an empty SQLite database" 0
+	expect "it is run 1" test "$(jq -r 'select(.event == "run.started") | .run' "$COUT")" = 1
+	expect "the run marked the database as lockstep's" \
+		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+fi
 
 # ---- 2. the database locked beyond the busy timeout ----
 
