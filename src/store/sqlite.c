@@ -225,6 +225,21 @@ int sqlite_fail(struct sqlite_store *s, struct buf *err, const char *what)
 	return STORE_EBACKEND;
 }
 
+int sqlite_check_present(struct sqlite_store *s, struct buf *err)
+{
+	/*
+	 * SQLite keeps writing through its open descriptors into a file that
+	 * was deleted (rm -rf STATE), and every commit "succeeds". Its unix
+	 * VFS tells when the path no longer leads to the file it opened.
+	 */
+	int moved = 0;
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+		return 0;
+	buf_addf(err, "%s was deleted or moved away during the run: lockstep cannot record the run any more",
+		 s->base.where);
+	return STORE_EBACKEND;
+}
+
 int sqlite_exec(struct sqlite_store *s, const char *sql, struct buf *err, const char *what)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)

@@ -19,6 +19,8 @@
 #      terminated, nothing left behind, no rollback), the summary says
 #      where each workflow was left, exit 4, and what was recorded before
 #      is intact; (c) readers (runs, show, logs) are not held up by it;
+#      (d) the state directory deleted while a run is in progress: the
+#      next commit fails, the run stops, exit 4, and it says why;
 #   3. LOCKSTEP_BUSY_TIMEOUT_MS is checked: anything but a number of
 #      milliseconds is refused with exit 4 before anything runs;
 #   4. a new database never shows as an empty file: readers racing 8
@@ -367,6 +369,54 @@ EOF
 	# Whatever failed above: leave no step behind for a minute.
 	reap_leftovers
 fi
+
+# ---- 2d. the state directory deleted during a run ----
+# rm -rf STATE while a step runs: SQLite goes on writing into the
+# deleted file, so without a check the run would end 0 with its history
+# gone. The next commit notices: a store failure (the run stops, no
+# further step, no rollback), a message that says so, exit 4.
+scenario state-deleted
+doomed=$tmp/doomed
+cat >"$tmp/doomed.yml" <<'EOF'
+name: doomed
+stages:
+  - workflow: a
+workflows:
+  a:
+    steps:
+      - id: wait
+        run: i=0; while [ ! -e "$OUT/go" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+      - id: after
+        run: touch "$OUT/after"
+    rollback:
+      - run: touch "$OUT/rolled-back"
+EOF
+saved_state=$STATE
+STATE=$doomed
+start_json "$tmp/doomed.yml"
+STATE=$saved_state
+if wait_event 20 '.event == "step.started" and .workflow == "a" and .step == "wait"'; then
+	pass "$SCENARIO: the run is under way, its step waits"
+else
+	fail "$SCENARIO: the run never got under way"
+fi
+rm -rf "$doomed"
+touch "$OUT/go"
+finish_bg 30
+expect_rc_is 4
+expect "it says the database is gone" \
+	grep -qF "lockstep run: state store error: $doomed/lockstep.db was deleted or moved away during the run: lockstep cannot record the run any more" "$ERR"
+expect "it says it stops the run" \
+	grep -q "events from seq [0-9]* on are not recorded; stopping the run (no further steps, no rollbacks)" "$ERR"
+expect "... and that the run was not fully recorded" grep -q "run $RUN_ID was not fully recorded in $doomed/lockstep.db" "$ERR"
+expect "no further step ran, and no rollback" test ! -e "$OUT/after" -a ! -e "$OUT/rolled-back"
+# Which commit notices first (the one with the step's process, or the
+# one with its end) is a race: step wait ends succeeded, or aborted when
+# the run stopped first. Step after may be decided in the failed batch,
+# but its process is never spawned (checked above): it ends aborted.
+check "the events still reached stdout, to the end: the run aborted" \
+	'F("a"; "wait") != null and (F("a"; "after") == null or F("a"; "after").status == "aborted") and .[-1].event == "run.finished" and .[-1].status == "aborted"'
+expect "no database was made again in its place" test ! -e "$doomed/lockstep.db"
 
 # ---- 3. LOCKSTEP_BUSY_TIMEOUT_MS is checked ----
 scenario busy-timeout-knob

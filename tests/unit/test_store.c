@@ -857,6 +857,40 @@ static void test_fds_cloexec(void **state)
 	store_close(st);
 }
 
+/*
+ * A database deleted under a writer (rm -rf STATE) takes commits without
+ * complaint from SQLite; the store refuses them, saying why.
+ */
+static void test_deleted_under_writer(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX];
+	new_state(dir, sizeof(dir));
+	struct store *st = open_ok(dir, STORE_CREATE);
+	uint64_t id = begin_ok(st);
+	struct event ev[32];
+	script_events(ev, id);
+	append_ok(st, id, ev, 0, 3);
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	const struct event *p[] = { &ev[3] };
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_append(st, id, p, 1, &err), STORE_EBACKEND);
+	char want[PATH_MAX + 200];
+	snprintf(want, sizeof(want),
+		 "%s/lockstep.db was deleted or moved away during the run: lockstep cannot record the run any more",
+		 dir);
+	assert_string_equal(err.s, want);
+	buf_reset(&err);
+	assert_int_equal(store_finish_run(st, id, "failed", 1700000001000, &err), STORE_EBACKEND);
+	assert_string_equal(err.s, want);
+	buf_release(&err);
+	store_close(st);
+	/* Nothing was made again in its place. */
+	assert_int_equal(access(dir, F_OK), -1);
+}
+
 /* A run whose owner died without finishing reads as interrupted. */
 static void test_interrupted(void **state)
 {
@@ -1071,6 +1105,7 @@ int main(void)
 		cmocka_unit_test(test_broken_barrier_and_rollback),
 		cmocka_unit_test(test_concurrent_begin_run),
 		cmocka_unit_test(test_fds_cloexec),
+		cmocka_unit_test(test_deleted_under_writer),
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_events_durable_before_visible),
 		cmocka_unit_test(test_event_dup),
