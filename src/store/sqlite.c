@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/num.h"
 #include "base/xalloc.h"
 
 /*
@@ -175,12 +176,8 @@ static int busy_timeout_ms(void)
 	const char *v = getenv("LOCKSTEP_BUSY_TIMEOUT_MS");
 	if (!v || !*v)
 		return BUSY_TIMEOUT_MS;
-	if (*v < '0' || *v > '9')
-		return -1;
-	char *end;
-	errno = 0;
-	long ms = strtol(v, &end, 10);
-	if (errno || *end || ms > BUSY_TIMEOUT_MAX_MS)
+	uint64_t ms;
+	if (num_parse_u64(v, 0, BUSY_TIMEOUT_MAX_MS, &ms) < 0)
 		return -1;
 	return (int)ms;
 }
@@ -401,9 +398,8 @@ static int seed_run_ids(struct sqlite_store *s, struct buf *err)
 	if (uv_fs_scandir(NULL, &req, logs.s, 0, NULL) >= 0) {
 		uv_dirent_t ent;
 		while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
-			char *end;
-			unsigned long long v = strtoull(ent.name, &end, 10);
-			if (*end == '\0' && ent.name[0] >= '1' && ent.name[0] <= '9' && v > max)
+			uint64_t v;
+			if (num_parse_u64(ent.name, 1, STORE_RUN_ID_MAX, &v) == 0 && ent.name[0] != '0' && v > max)
 				max = v;
 		}
 	}

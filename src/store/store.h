@@ -43,6 +43,9 @@ enum {
 	STORE_EFOREIGN = -4006,    /* the database is not lockstep's (another program's) */
 };
 
+/* Run ids are 1, 2, 3... up to this (SQLite keys are signed 64-bit). */
+#define STORE_RUN_ID_MAX ((uint64_t)INT64_MAX)
+
 /* store_open flags */
 enum {
 	STORE_CREATE = 1 << 0,     /* create the state directory and the database if missing */
