@@ -6,6 +6,7 @@
 #define LS_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "base/arena.h"
@@ -56,11 +57,30 @@ bool cli_color(FILE *f);
 bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a);
 /* The most --max-parallel accepts. */
 #define CLI_MAX_PARALLEL 1000000
+/* The most --max-log accepts: 1 TiB per step attempt. */
+#define CLI_LOG_CAP_MAX (1ULL << 40)
+/* The longest --kill-grace: an hour between SIGTERM and SIGKILL. */
+#define CLI_KILL_GRACE_MAX_MS 3600000ULL
 /*
- * Parses a --max-parallel argument: a whole number from 1 to
- * CLI_MAX_PARALLEL. Returns false for anything else.
+ * Parses `arg` (borrowed), the value of option `opt` ("--max-log") of
+ * command `cmd`: a whole number of `unit` ("bytes") from `min` to `max`,
+ * in digits only (base/num.h: no sign, no space, no overflow). Returns
+ * -1 with the number in *out, or EXIT_USAGE after a message that names
+ * the option and what it takes.
  */
-bool cli_parse_max_parallel(const char *arg, size_t *out);
+int cli_parse_number(const char *cmd, const char *opt, const char *arg, const char *unit, uint64_t min,
+		     uint64_t max, uint64_t *out);
+/*
+ * Parses a --kill-grace value of command `cmd`: a duration (base/duration.h)
+ * from 0 (SIGKILL at once) to CLI_KILL_GRACE_MAX_MS. Returns -1 with the
+ * milliseconds in *ms, or EXIT_USAGE after a message.
+ */
+int cli_parse_kill_grace(const char *cmd, const char *arg, uint64_t *ms);
+/*
+ * Parses RUN, a run id (report_parse_run_id), for command `cmd`. Returns
+ * -1 with the id in *id, or EXIT_USAGE after a message.
+ */
+int cli_parse_run_id(const char *cmd, const char *arg, uint64_t *id);
 /* The state directory: `opt` (--state), else $LOCKSTEP_STATE, else ".lockstep". */
 const char *cli_state_dir(const char *opt);
 /*

@@ -370,9 +370,9 @@ int cmd_logs(int argc, char **argv)
 		return cli_usage_error("logs", "takes RUN and at most one WORKFLOW[/STEP], got %d arguments",
 				       argc - optind);
 	uint64_t id;
-	if (!report_parse_run_id(argv[optind], &id))
-		return cli_usage_error("logs", "'%s' is not a run id: run ids are 1, 2, 3...",
-				       argv[optind]);
+	int usage = cli_parse_run_id("logs", argv[optind], &id);
+	if (usage >= 0)
+		return usage;
 	const char *select = argc - optind == 2 ? argv[optind + 1] : NULL;
 	const char *state = cli_state_dir(state_opt);
 

@@ -21,7 +21,6 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
-#include "base/duration.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "cli/drive.h"
@@ -108,7 +107,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
-		const char *why;
+		uint64_t n;
+		int rc;
 		switch (c) {
 		case 's':
 			o->state = optarg;
@@ -117,17 +117,18 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->json = true;
 			break;
 		case 'k':
-			if (duration_parse(optarg, &o->grace, &why) < 0)
-				return cli_usage_error(o->cmd, "bad --kill-grace '%s': %s", optarg, why);
+			if ((rc = cli_parse_kill_grace(o->cmd, optarg, &o->grace)) >= 0)
+				return rc;
 			o->has_grace = true;
 			break;
 		case 'K':
 			o->kubectl = optarg;
 			break;
 		case 'P':
-			if (!cli_parse_max_parallel(optarg, &o->max_parallel))
-				return cli_usage_error(o->cmd, "bad --max-parallel '%s': a whole number from 1 to %d",
-						       optarg, CLI_MAX_PARALLEL);
+			if ((rc = cli_parse_number(o->cmd, "--max-parallel", optarg, "step processes", 1,
+						   CLI_MAX_PARALLEL, &n)) >= 0)
+				return rc;
+			o->max_parallel = (size_t)n;
 			break;
 		case 'h':
 			fputs(strcmp(o->cmd, "abort") ? cmd_resume_usage : cmd_abort_usage, stdout);
@@ -142,8 +143,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		return cli_usage_error(o->cmd, "missing RUN");
 	if (argc - optind > 1)
 		return cli_usage_error(o->cmd, "takes one RUN, got %d arguments", argc - optind);
-	if (!report_parse_run_id(argv[optind], &o->id))
-		return cli_usage_error(o->cmd, "'%s' is not a run id: run ids are 1, 2, 3...", argv[optind]);
+	int rc = cli_parse_run_id(o->cmd, argv[optind], &o->id);
+	if (rc >= 0)
+		return rc;
 	o->state = cli_state_dir(o->state);
 	return -1;
 }

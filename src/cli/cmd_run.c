@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -13,7 +12,6 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
-#include "base/duration.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -41,10 +39,11 @@ const char cmd_run_usage[] =
 	"                        step logs go to DIR/logs/RUN/WORKFLOW/STEP.ATTEMPT.log\n"
 	"  --json                events as JSON lines on stdout; human output on stderr\n"
 	"  --no-rollback         never run rollback steps\n"
-	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for steps (default 10s)\n"
-	"  --max-log BYTES       cap of each step log (default 67108864)\n"
-	"  --max-parallel N      at most N step processes at once; the others wait for\n"
-	"                        a slot (default: as many as open files allow)\n"
+	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for steps, 0 to 1h (default 10s)\n"
+	"  --max-log BYTES       cap of each step log, 1 to 1099511627776 (default 67108864)\n"
+	"  --max-parallel N      at most N step processes at once (1 to 1000000); the\n"
+	"                        others wait for a slot (default: as many as open files\n"
+	"                        allow)\n"
 	"  --kubectl PATH        the kubectl Kubernetes steps run (default: kubectl on PATH)\n"
 	"  -h, --help            show this help\n"
 	"\n"
@@ -102,7 +101,8 @@ int cmd_run(int argc, char **argv)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		const char *why;
+		uint64_t n;
+		int rc;
 		switch (c) {
 		case 'v':
 			if (!cli_parse_var(optarg, &vars, &a)) {
@@ -120,28 +120,25 @@ int cmd_run(int argc, char **argv)
 			no_rollback = true;
 			break;
 		case 'k':
-			if (duration_parse(optarg, &grace, &why) < 0) {
+			if ((rc = cli_parse_kill_grace("run", optarg, &grace)) >= 0) {
 				arena_release(&a);
-				return cli_usage_error("run", "bad --kill-grace '%s': %s", optarg, why);
+				return rc;
 			}
 			break;
-		case 'm': {
-			char *end;
-			errno = 0;
-			unsigned long long v = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || v == 0) {
+		case 'm':
+			if ((rc = cli_parse_number("run", "--max-log", optarg, "bytes", 1, CLI_LOG_CAP_MAX,
+						   &max_log)) >= 0) {
 				arena_release(&a);
-				return cli_usage_error("run", "bad --max-log '%s': a number of bytes", optarg);
+				return rc;
 			}
-			max_log = v;
 			break;
-		}
 		case 'P':
-			if (!cli_parse_max_parallel(optarg, &max_parallel)) {
+			if ((rc = cli_parse_number("run", "--max-parallel", optarg, "step processes", 1,
+						   CLI_MAX_PARALLEL, &n)) >= 0) {
 				arena_release(&a);
-				return cli_usage_error("run", "bad --max-parallel '%s': a whole number from 1 to %d",
-						       optarg, CLI_MAX_PARALLEL);
+				return rc;
 			}
+			max_parallel = (size_t)n;
 			break;
 		case 'K':
 			kubectl = optarg;

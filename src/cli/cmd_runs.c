@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,11 +52,13 @@ int cmd_runs(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'l':
-			if (!report_parse_run_id(optarg, &limit))
-				return cli_usage_error("runs", "bad --limit '%s': a number of runs, 1 or more",
-						       optarg);
+		case 'l': {
+			/* There cannot be more runs than run ids. */
+			int rc = cli_parse_number("runs", "--limit", optarg, "runs", 1, STORE_RUN_ID_MAX, &limit);
+			if (rc >= 0)
+				return rc;
 			break;
+		}
 		case 'p':
 			if (!*optarg)
 				return cli_usage_error("runs", "--pipeline needs a pipeline name");

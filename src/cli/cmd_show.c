@@ -61,9 +61,9 @@ int cmd_show(int argc, char **argv)
 	if (argc - optind > 1)
 		return cli_usage_error("show", "takes one RUN, got %d arguments", argc - optind);
 	uint64_t id;
-	if (!report_parse_run_id(argv[optind], &id))
-		return cli_usage_error("show", "'%s' is not a run id: run ids are 1, 2, 3...",
-				       argv[optind]);
+	int rc = cli_parse_run_id("show", argv[optind], &id);
+	if (rc >= 0)
+		return rc;
 	state = cli_state_dir(state);
 
 	struct buf err = BUF_INIT;

@@ -5,10 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/duration.h"
+#include "base/num.h"
 #include "base/suggest.h"
 #include "cli/cli.h"
 #include "engine/http.h"
 #include "k8s/k8s.h"
+#include "store/report.h"
 #include "store/store.h"
 
 static const struct command commands[] = {
@@ -65,17 +68,32 @@ bool cli_color(FILE *f)
 	return isatty(fileno(f));
 }
 
-bool cli_parse_max_parallel(const char *arg, size_t *out)
+int cli_parse_number(const char *cmd, const char *opt, const char *arg, const char *unit, uint64_t min,
+		     uint64_t max, uint64_t *out)
 {
-	if (!*arg || *arg < '0' || *arg > '9')
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(arg, &end, 10);
-	if (errno || *end || v == 0 || v > CLI_MAX_PARALLEL)
-		return false;
-	*out = (size_t)v;
-	return true;
+	if (num_parse_u64(arg, min, max, out) == 0)
+		return -1;
+	return cli_usage_error(cmd, "bad %s '%s': a whole number of %s from %llu to %llu, in digits", opt, arg,
+			       unit, (unsigned long long)min, (unsigned long long)max);
+}
+
+int cli_parse_kill_grace(const char *cmd, const char *arg, uint64_t *ms)
+{
+	const char *why;
+	uint64_t v;
+	if (duration_parse(arg, &v, &why) < 0)
+		return cli_usage_error(cmd, "bad --kill-grace '%s': %s", arg, why);
+	if (v > CLI_KILL_GRACE_MAX_MS)
+		return cli_usage_error(cmd, "bad --kill-grace '%s': at most 1h (0 kills at once)", arg);
+	*ms = v;
+	return -1;
+}
+
+int cli_parse_run_id(const char *cmd, const char *arg, uint64_t *id)
+{
+	if (report_parse_run_id(arg, id))
+		return -1;
+	return cli_usage_error(cmd, "'%s' is not a run id: run ids are 1, 2, 3...", arg);
 }
 
 bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a)

@@ -8,27 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
 #include "engine/events.h"
 
 bool report_parse_run_id(const char *s, uint64_t *id)
 {
-	if (!s || !*s)
-		return false;
-	uint64_t v = 0;
-	for (const char *c = s; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return false;
-		if (v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*c - '0');
-	}
-	/* SQLite keys are signed 64-bit. */
-	if (v == 0 || v > INT64_MAX)
-		return false;
-	*id = v;
-	return true;
+	return num_parse_u64(s, 1, STORE_RUN_ID_MAX, id) == 0;
 }
 
 /* ---- small formatters ---- */

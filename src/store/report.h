@@ -14,8 +14,8 @@
 #include "store/store.h"
 
 /*
- * Parses a run id: a decimal integer >= 1 without sign or blanks. Returns
- * false for anything else.
+ * Parses a run id: a decimal integer from 1 to STORE_RUN_ID_MAX, in
+ * digits only (base/num.h). Returns false for anything else.
  */
 bool report_parse_run_id(const char *s, uint64_t *id);
 

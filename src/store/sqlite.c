@@ -17,6 +17,9 @@
  *   version's changes in order; opening a database older than this
  *   lockstep applies the missing ones in one transaction; a newer one is
  *   refused with a message that says so.
+ * - lockstep marks the databases it makes (PRAGMA application_id =
+ *   LOCKSTEP_APP_ID) and refuses any other: a database another program
+ *   left at STATE/lockstep.db is not written into (check_owner).
  * - File descriptors: SQLite's unix VFS opens every file (the database,
  *   its -wal and -shm) with O_CLOEXEC (robust_open() in os_unix.c), so no
  *   step inherits them; test_store.c checks it.
@@ -34,6 +37,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/num.h"
 #include "base/xalloc.h"
 
 /*
@@ -150,6 +154,13 @@ _Static_assert(NMIGRATIONS == STORE_SQLITE_SCHEMA, "one migration per schema ver
 
 static const struct store_ops sqlite_ops;
 
+/*
+ * lockstep's mark in the databases it makes: PRAGMA application_id, the
+ * number SQLite keeps in the file header for the program that owns the
+ * file. "LKST".
+ */
+#define LOCKSTEP_APP_ID 0x4c4b5354
+
 /* The most $LOCKSTEP_BUSY_TIMEOUT_MS may ask for: one hour. */
 #define BUSY_TIMEOUT_MAX_MS 3600000
 
@@ -165,12 +176,8 @@ static int busy_timeout_ms(void)
 	const char *v = getenv("LOCKSTEP_BUSY_TIMEOUT_MS");
 	if (!v || !*v)
 		return BUSY_TIMEOUT_MS;
-	if (*v < '0' || *v > '9')
-		return -1;
-	char *end;
-	errno = 0;
-	long ms = strtol(v, &end, 10);
-	if (errno || *end || ms > BUSY_TIMEOUT_MAX_MS)
+	uint64_t ms;
+	if (num_parse_u64(v, 0, BUSY_TIMEOUT_MAX_MS, &ms) < 0)
 		return -1;
 	return (int)ms;
 }
@@ -215,6 +222,21 @@ int sqlite_fail(struct sqlite_store *s, struct buf *err, const char *what)
 	return STORE_EBACKEND;
 }
 
+int sqlite_check_present(struct sqlite_store *s, struct buf *err)
+{
+	/*
+	 * SQLite keeps writing through its open descriptors into a file that
+	 * was deleted (rm -rf STATE), and every commit "succeeds". Its unix
+	 * VFS tells when the path no longer leads to the file it opened.
+	 */
+	int moved = 0;
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+		return 0;
+	buf_addf(err, "%s was deleted or moved away during the run: lockstep cannot record the run any more",
+		 s->base.where);
+	return STORE_EBACKEND;
+}
+
 int sqlite_exec(struct sqlite_store *s, const char *sql, struct buf *err, const char *what)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -236,17 +258,27 @@ void sqlite_bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
-static int read_version(struct sqlite_store *s, int *v, struct buf *err)
+/* The value of `pragma` (a PRAGMA that returns one integer). */
+static int read_pragma(struct sqlite_store *s, const char *pragma, int64_t *v, struct buf *err,
+		       const char *what)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return sqlite_fail(s, err, "cannot read the schema version");
+	if (sqlite3_prepare_v2(s->db, pragma, -1, &st, NULL) != SQLITE_OK)
+		return sqlite_fail(s, err, what);
 	int rc = sqlite3_step(st);
-	*v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	*v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW)
-		return sqlite_fail(s, err, "cannot read the schema version");
+		return sqlite_fail(s, err, what);
 	return 0;
+}
+
+static int read_version(struct sqlite_store *s, int *v, struct buf *err)
+{
+	int64_t u;
+	int r = read_pragma(s, "PRAGMA user_version", &u, err, "cannot read the schema version");
+	*v = (int)u;
+	return r;
 }
 
 static int refuse_newer(struct sqlite_store *s, int v, struct buf *err)
@@ -254,6 +286,102 @@ static int refuse_newer(struct sqlite_store *s, int v, struct buf *err)
 	buf_addf(err, "%s was written by a newer lockstep (schema %d); this lockstep knows up to %d",
 		 s->base.where, v, STORE_SQLITE_SCHEMA);
 	return STORE_ENEWER;
+}
+
+/* What to do about a database lockstep did not make. */
+#define FOREIGN_HINT ". lockstep leaves it as it is: give another --state DIR, or move the file away"
+
+/*
+ * Appends to `out` the objects (tables, indexes, views, triggers; not
+ * SQLite's own) of database `a` that database `b` lacks, as "table x,
+ * index y", at most three and "and N more". Returns how many there are,
+ * or -1 when a query fails (sqlite3_errmsg of either database says why).
+ */
+static long objects_lacking(sqlite3 *a, sqlite3 *b, struct buf *out)
+{
+	static const char list_sql[] =
+		"SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid";
+	static const char find_sql[] = "SELECT 1 FROM sqlite_master WHERE type = ?1 AND name = ?2";
+	sqlite3_stmt *list = NULL, *find = NULL;
+	long n = -1;
+	if (sqlite3_prepare_v2(a, list_sql, -1, &list, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b, find_sql, -1, &find, NULL) != SQLITE_OK)
+		goto out;
+	long lacking = 0;
+	int rc;
+	while ((rc = sqlite3_step(list)) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(list, 0);
+		const char *name = (const char *)sqlite3_column_text(list, 1);
+		sqlite3_bind_text(find, 1, type ? type : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(find, 2, name ? name : "", -1, SQLITE_STATIC);
+		int found = sqlite3_step(find);
+		sqlite3_reset(find);
+		if (found == SQLITE_ROW)
+			continue;
+		if (found != SQLITE_DONE)
+			goto out;
+		if (++lacking <= 3)
+			buf_addf(out, "%s%s %s", lacking > 1 ? ", " : "", type ? type : "?", name ? name : "?");
+	}
+	if (rc != SQLITE_DONE)
+		goto out;
+	if (lacking > 3)
+		buf_addf(out, " and %ld more", lacking - 3);
+	n = lacking;
+out:
+	sqlite3_finalize(list);
+	sqlite3_finalize(find);
+	return n;
+}
+
+/*
+ * Is the open database lockstep's? Yes when it has lockstep's mark; and,
+ * without the mark, when it is empty (new) or holds exactly the schema
+ * that lockstep's migrations make for its user_version (a lockstep from
+ * before the mark made it): then s->unmarked is set, and a writer marks
+ * it (upgrade). Anything else is another program's database: refused
+ * with STORE_EFOREIGN and a message that says what was found.
+ */
+static int check_owner(struct sqlite_store *s, struct buf *err)
+{
+	int64_t app;
+	int r = read_pragma(s, "PRAGMA application_id", &app, err, "cannot read the application id");
+	if (r < 0 || app == LOCKSTEP_APP_ID)
+		return r;
+	if (app != 0) {
+		buf_addf(err, "%s is not a lockstep database: it belongs to another program (application_id 0x%08x; lockstep's is 0x%08x)" FOREIGN_HINT,
+			 s->base.where, (unsigned)(uint32_t)app, (unsigned)LOCKSTEP_APP_ID);
+		return STORE_EFOREIGN;
+	}
+	/* The schema lockstep's migrations make for this version, in memory. */
+	sqlite3 *ref = NULL;
+	if (sqlite3_open_v2(":memory:", &ref, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		xalloc_die();
+	for (int v = 0; v < s->version && v < STORE_SQLITE_SCHEMA; v++)
+		if (sqlite3_exec(ref, migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+			xalloc_die(); /* the migrations are constant: only memory can fail */
+	struct buf extra = BUF_INIT, missing = BUF_INIT;
+	long nextra = objects_lacking(s->db, ref, &extra);
+	long nmissing = nextra < 0 ? -1 : objects_lacking(ref, s->db, &missing);
+	sqlite3_close_v2(ref);
+	if (nextra < 0 || nmissing < 0)
+		r = sqlite_fail(s, err, "cannot read the schema");
+	else if (nextra && !s->version)
+		buf_addf(err, "%s is not a lockstep database: it holds %s, and neither lockstep's mark nor a schema version (application_id 0, user_version 0)" FOREIGN_HINT,
+			 s->base.where, extra.s);
+	else if (nextra)
+		buf_addf(err, "%s is not a lockstep database: it holds %s, which lockstep's schema %d does not have, and no lockstep mark (application_id 0)" FOREIGN_HINT,
+			 s->base.where, extra.s, s->version);
+	else if (nmissing)
+		buf_addf(err, "%s is not a lockstep database: it lacks %s of lockstep's schema %d, and has no lockstep mark (application_id 0)" FOREIGN_HINT,
+			 s->base.where, missing.s, s->version);
+	else
+		s->unmarked = true;
+	if (!r && (nextra || nmissing))
+		r = STORE_EFOREIGN;
+	buf_release(&extra);
+	buf_release(&missing);
+	return r;
 }
 
 /*
@@ -270,9 +398,8 @@ static int seed_run_ids(struct sqlite_store *s, struct buf *err)
 	if (uv_fs_scandir(NULL, &req, logs.s, 0, NULL) >= 0) {
 		uv_dirent_t ent;
 		while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
-			char *end;
-			unsigned long long v = strtoull(ent.name, &end, 10);
-			if (*end == '\0' && ent.name[0] >= '1' && ent.name[0] <= '9' && v > max)
+			uint64_t v;
+			if (num_parse_u64(ent.name, 1, STORE_RUN_ID_MAX, &v) == 0 && ent.name[0] != '0' && v > max)
 				max = v;
 		}
 	}
@@ -286,8 +413,11 @@ static int seed_run_ids(struct sqlite_store *s, struct buf *err)
 	return sqlite_exec(s, sql, err, "cannot continue the run ids of STATE/logs");
 }
 
-/* Brings the schema to version `target` in one write transaction. */
-static int migrate(struct sqlite_store *s, int target, struct buf *err)
+/*
+ * Brings the schema to version `target` and marks the database as
+ * lockstep's, in one write transaction.
+ */
+static int upgrade(struct sqlite_store *s, int target, struct buf *err)
 {
 	int r = sqlite_exec(s, "BEGIN IMMEDIATE", err, "cannot upgrade the database");
 	if (r < 0)
@@ -312,9 +442,13 @@ static int migrate(struct sqlite_store *s, int target, struct buf *err)
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
 	if ((r = sqlite_exec(s, sql, err, "cannot record the schema version")) < 0)
 		goto out;
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", LOCKSTEP_APP_ID);
+	if ((r = sqlite_exec(s, sql, err, "cannot mark the database as lockstep's")) < 0)
+		goto out;
 	if ((r = sqlite_exec(s, "COMMIT", err, "cannot upgrade the database")) < 0)
 		goto out;
 	s->version = v;
+	s->unmarked = false;
 	return 0;
 out:
 	sqlite_rollback(s);
@@ -367,7 +501,12 @@ static int open_db(struct sqlite_store *s, int how, bool create, struct buf *err
 		sqlite3 *db = NULL;
 		int rc = sqlite3_open_v2(tmp.s, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 					 NULL);
-		/* Switching an empty database to WAL writes its header. */
+		/* Marking it writes its header; it is born lockstep's. */
+		if (rc == SQLITE_OK) {
+			char sql[64];
+			snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", LOCKSTEP_APP_ID);
+			rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		}
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
@@ -506,7 +645,7 @@ int store_sqlite_open(const char *state_dir, unsigned flags, int target, struct 
 		if (r == 0)
 			buf_reset(err);
 	}
-	if (r < 0)
+	if (r < 0 || (r = check_owner(s, err)) < 0)
 		goto fail;
 	if (s->version > STORE_SQLITE_SCHEMA) {
 		r = refuse_newer(s, s->version, err);
@@ -530,7 +669,7 @@ int store_sqlite_open(const char *state_dir, unsigned flags, int target, struct 
 			goto fail;
 		if ((r = sqlite_exec(s, "PRAGMA synchronous = FULL", err, "cannot set synchronous")) < 0)
 			goto fail;
-		if (s->version < target && (r = migrate(s, target, err)) < 0)
+		if ((s->version < target || s->unmarked) && (r = upgrade(s, target, err)) < 0)
 			goto fail;
 	} else if (s->version == 0) {
 		/* Created but never written: nothing recorded. */

@@ -38,6 +38,7 @@ struct sqlite_store {
 	sqlite3 *db;               /* NULL: read-only open, no database yet */
 	int version;
 	bool read_only;             /* opened read-only: a reader in a directory it cannot write */
+	bool unmarked;              /* lockstep's, but without its mark (new, or from an older lockstep) */
 	sqlite3_stmt *stmts[S_COUNT];
 };
 
@@ -51,6 +52,12 @@ static inline struct sqlite_store *S(struct store *st)
  * any, and a hint for the usual causes to `err`; returns STORE_EBACKEND.
  */
 int sqlite_fail(struct sqlite_store *s, struct buf *err, const char *what);
+/*
+ * After a commit: STORE_EBACKEND and a message when the database file is
+ * no longer where it was opened (deleted, or moved away), so that what was
+ * just committed is not where anyone will look for it; else 0.
+ */
+int sqlite_check_present(struct sqlite_store *s, struct buf *err);
 /* Runs SQL without results; sqlite_fail(what) when it fails. */
 int sqlite_exec(struct sqlite_store *s, const char *sql, struct buf *err, const char *what);
 /* Ends the open transaction, if any, without keeping its changes. */

@@ -408,6 +408,8 @@ int sqlite_append(struct store *st, uint64_t run, const struct event *const *evs
 		r = sqlite_exec(s, "COMMIT", err, "cannot record events");
 	if (r < 0)
 		sqlite_rollback(s);
+	else
+		r = sqlite_check_present(s, err);
 	return r;
 }
 
@@ -437,6 +439,8 @@ int sqlite_finish_run(struct store *st, uint64_t run, const char *status, int64_
 		r = sqlite_exec(s, "COMMIT", err, "cannot record the end of the run");
 	if (r < 0)
 		sqlite_rollback(s);
+	else
+		r = sqlite_check_present(s, err);
 	return r;
 }
 

@@ -100,8 +100,11 @@ int store_find_runs(struct store *st, const struct store_run_query *q, struct st
 	for (int pass = 0;; pass++) {
 		memset(out, 0, sizeof(*out));
 		int r = st->ops->list_runs(st, &bq, out, err);
-		if (r < 0)
+		if (r < 0) {
+			/* A backend may fail half-way, its list partly filled. */
+			store_run_list_release(out);
 			return r;
+		}
 		bool again = false;
 		for (size_t i = 0; i < out->n; i++)
 			again |= derive_status(&out->v[i]);

@@ -40,7 +40,11 @@ enum {
 	STORE_ENOTFOUND = -4003,   /* no such run */
 	STORE_EFINISHED = -4004,   /* store_claim_run: the run has finished */
 	STORE_EALIVE = -4005,      /* store_claim_run: its owner may still be running it */
+	STORE_EFOREIGN = -4006,    /* the database is not lockstep's (another program's) */
 };
+
+/* Run ids are 1, 2, 3... up to this (SQLite keys are signed 64-bit). */
+#define STORE_RUN_ID_MAX ((uint64_t)INT64_MAX)
 
 /* store_open flags */
 enum {
@@ -238,7 +242,8 @@ struct store {
  * the schema brought up to date; STORE_READONLY opens without writing
  * anything, and a directory without a database reads as an empty history.
  * A missing directory without STORE_CREATE is STORE_ENOSTATE; a database
- * of a newer lockstep is STORE_ENEWER. On success *out is the store
+ * of a newer lockstep is STORE_ENEWER; one lockstep did not make (another
+ * program's) is STORE_EFOREIGN, and left as it is. On success *out is the store
  * (store_close it); on failure it is NULL.
  */
 int store_open(const char *state_dir, unsigned flags, struct store **out, struct buf *err);
@@ -265,7 +270,10 @@ int store_append(struct store *st, uint64_t run, const struct event *const *evs,
  * did) and its end time. Idempotent.
  */
 int store_finish_run(struct store *st, uint64_t run, const char *status, int64_t ts_ms, struct buf *err);
-/* The newest `limit` runs (0: all), newest first. Release with store_run_list_release. */
+/*
+ * The newest `limit` runs (0: all), newest first. Release with
+ * store_run_list_release; on failure there is nothing to release.
+ */
 int store_list_runs(struct store *st, size_t limit, struct store_run_list *out, struct buf *err);
 /* The same, only the runs that match `q` (borrowed). */
 int store_find_runs(struct store *st, const struct store_run_query *q, struct store_run_list *out,

@@ -1,7 +1,10 @@
 #!/bin/bash
 # t0210-cli: the command line of lockstep check and plan: help, version,
 # usage errors (exit 2), unreadable and oversized files (exit 3), stdin,
-# --var, several files in one check, colour only on a terminal.
+# --var, several files in one check, colour only on a terminal; and the
+# numbers every command takes (--max-log, --max-parallel, --kill-grace,
+# --limit, run ids): digits only, in range, else exit 2 before anything
+# runs.
 #
 # Environment: LOCKSTEP (the binary; default build/lockstep in the source
 # tree), LOCKSTEP_SOURCE_DIR (default: found from this script's location).
@@ -270,6 +273,92 @@ expect_err "missing RUN"
 run abort
 expect_rc 2
 expect_err "missing RUN"
+end
+
+# ---- numbers: digits only, in range ----
+# Every numeric option and argument of every command takes decimal digits
+# only, within its range: a sign, a space, a unit, an overflow or a value
+# out of range is a usage error (exit 2) that names the option and what
+# it takes, before anything runs or is created.
+
+cat >num.yml <<'EOF'
+name: num
+stages:
+  - workflow: a
+workflows:
+  a:
+    steps:
+      - run: touch ran
+EOF
+
+# bad_number WANT ARGS...: lockstep ARGS exits 2 with one line on stderr
+# that contains WANT, nothing on stdout; nothing ran (./ran) and no state
+# directory was made (./num-state).
+bad_number() {
+	local want=$1
+	shift
+	begin "numbers: lockstep $(printf "'%s' " "$@")is a usage error"
+	rm -f ran
+	run "$@"
+	expect_rc 2
+	expect_out_empty
+	expect_err_lines 1
+	grep -qF -- "$want" err || flunk "stderr lacks: $want"
+	[ ! -e ran ] || flunk "the pipeline ran"
+	[ ! -e num-state ] || flunk "a state directory was made"
+	end
+}
+
+for v in -5 " 7" "7 " +9 7x 1e3 18446744073709551621 99999999999999999999999 0 1099511627777; do
+	bad_number "lockstep run: bad --max-log '$v': a whole number of bytes from 1 to 1099511627776, in digits" \
+		run num.yml --state num-state --max-log "$v"
+done
+bad_number "lockstep run: bad --max-log '-5': a whole number of bytes" run num.yml --state num-state --max-log=-5
+
+for cmd in "run num.yml" "resume 1" "abort 1"; do
+	for v in -5 " 7" +9 18446744073709551617 0 1000001; do
+		# shellcheck disable=SC2086
+		bad_number "lockstep ${cmd%% *}: bad --max-parallel '$v': a whole number of step processes from 1 to 1000000, in digits" \
+			$cmd --state num-state --max-parallel "$v"
+	done
+	for v in -5 " 7" +9 99999999999999999999999 1h1ms 3601s 2h; do
+		# shellcheck disable=SC2086
+		bad_number "lockstep ${cmd%% *}: bad --kill-grace '$v': " $cmd --state num-state --kill-grace "$v"
+	done
+	# shellcheck disable=SC2086
+	bad_number "lockstep ${cmd%% *}: bad --kill-grace '2h': at most 1h (0 kills at once)" \
+		$cmd --state num-state --kill-grace 2h
+done
+
+for v in -5 " 7" +9 18446744073709551621 0 9223372036854775808; do
+	bad_number "lockstep runs: bad --limit '$v': a whole number of runs from 1 to 9223372036854775807, in digits" \
+		runs --state num-state --limit "$v"
+done
+
+for cmd in show logs resume abort; do
+	for v in " 7" "7 " +9 0 18446744073709551621 9223372036854775808; do
+		bad_number "lockstep $cmd: '$v' is not a run id: run ids are 1, 2, 3..." $cmd "$v" --state num-state
+	done
+	# A leading '-' makes it an option, an unknown one.
+	bad_number "lockstep $cmd: unknown option '-5'" $cmd -5 --state num-state
+done
+
+begin "numbers: the top of each range is accepted, and leading zeros"
+rm -f ran
+run run num.yml --state num-ok --max-log 1099511627776 --max-parallel 1000000 --kill-grace 1h
+expect_rc 0
+[ -e ran ] || flunk "the pipeline did not run"
+run run num.yml --state num-ok --max-log 1 --max-parallel 01 --kill-grace 0
+expect_rc 0
+run runs --state num-ok --limit 9223372036854775807
+expect_rc 0
+[ "$(grep -c num out)" -eq 2 ] || flunk "runs does not list the 2 runs"
+run show 0002 --state num-ok
+expect_rc 0
+expect_out '^run 2 of num: succeeded'
+run show 9223372036854775807 --state num-ok
+expect_rc 1
+expect_err 'no run 9223372036854775807'
 end
 
 # ---- files lockstep cannot use: exit 3 ----

@@ -3,10 +3,15 @@
 # or held by another process (docs/store.md, "Faults"):
 #   1. a damaged file: garbage (not SQLite), a real database truncated in
 #      the middle, one whose first page was overwritten after the header,
-#      an empty file. run, runs, show, logs (and resume, abort): exit 4,
-#      one line naming the file and the fault, no crash or hang, no step
-#      ran, and the file's bytes are unchanged (never repaired or
-#      replaced);
+#      one whose schema is intact but whose table of runs is damaged (it
+#      opens, and listing the runs fails), an empty file; and another
+#      program's database (a table of its own, or another program's
+#      application_id). run, runs, show, logs (and resume, abort): exit
+#      4, one line naming the file and the fault, no crash, hang or leak
+#      (the ASan build exits 4 too), no step ran, and the file's bytes
+#      are unchanged (never repaired, replaced or adopted); but a
+#      database of a lockstep from before the mark, and an empty SQLite
+#      file, are used (and marked by the next run);
 #   2. the write lock held beyond the busy timeout (made short with
 #      LOCKSTEP_BUSY_TIMEOUT_MS): (a) when `lockstep run` starts: exit 4,
 #      a message saying so and how long lockstep waited, no step ran;
@@ -14,6 +19,8 @@
 #      terminated, nothing left behind, no rollback), the summary says
 #      where each workflow was left, exit 4, and what was recorded before
 #      is intact; (c) readers (runs, show, logs) are not held up by it;
+#      (d) the state directory deleted while a run is in progress: the
+#      next commit fails, the run stops, exit 4, and it says why;
 #   3. LOCKSTEP_BUSY_TIMEOUT_MS is checked: anything but a number of
 #      milliseconds is refused with exit 4 before anything runs;
 #   4. a new database never shows as an empty file: readers racing 8
@@ -79,6 +86,12 @@ run_json "$tmp/mark.yml"
 expect_rc_is 0
 expect "two runs recorded, the WAL folded into lockstep.db on close" \
 	test -s "$STATE/lockstep.db" -a ! -s "$STATE/lockstep.db-wal"
+# Where the table of runs is: its root page, and the page size.
+RUNS_PAGE="" PAGE_SIZE=""
+if [ -n "$HAVE_SQLITE3" ]; then
+	RUNS_PAGE=$(sqlite3 -readonly "$STATE/lockstep.db" "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")
+	PAGE_SIZE=$(sqlite3 -readonly "$STATE/lockstep.db" "PRAGMA page_size")
+fi
 
 # ---- 1. a damaged database file ----
 
@@ -95,30 +108,51 @@ damage() {
 	# Page 1's b-tree header (it follows the 100-byte file header) and
 	# its first cell pointers: the schema can no longer be read.
 	page1) head -c 64 /dev/zero | tr '\0' '\377' | dd of="$db" bs=1 seek=100 conv=notrunc 2>/dev/null ;;
+	# The b-tree header of the runs table's root page: the schema reads
+	# fine, so every command opens the file and fails only when it reads
+	# the runs (runs lists them after opening).
+	runs-page) head -c 16 /dev/zero | tr '\0' '\377' |
+		dd of="$db" bs=1 seek=$(((RUNS_PAGE - 1) * PAGE_SIZE)) conv=notrunc 2>/dev/null ;;
 	empty) : >"$db" ;;
+	# Another program's database where lockstep.db should be: a table of
+	# its own and no mark, or another program's mark (GeoPackage's).
+	foreign-table) rm -f "$db" "$db-wal" "$db-shm" && sqlite3 "$db" 'CREATE TABLE x (a)' ;;
+	foreign-app) rm -f "$db" "$db-wal" "$db-shm" &&
+		sqlite3 "$db" 'PRAGMA application_id = 1196444487; CREATE TABLE features (id)' ;;
 	esac
 }
 
-# The cause lockstep must name, as SQLite words it (SQLITE_NOTADB,
-# SQLITE_CORRUPT), or its own words for an empty file.
+# What lockstep must say after the file's name: the cause as SQLite words
+# it (SQLITE_NOTADB, SQLITE_CORRUPT), or in its own words for an empty
+# file and for another program's database.
 declare -A CAUSE=(
-	[garbage]="(file is not a database)"
-	[truncated]="(database disk image is malformed)"
-	[page1]="(database disk image is malformed)"
-	[empty]="(the file is empty)"
+	[garbage]="is damaged or is not a lockstep database (file is not a database). lockstep leaves it as it is"
+	[truncated]="is damaged or is not a lockstep database (database disk image is malformed). lockstep leaves it as it is"
+	[page1]="is damaged or is not a lockstep database (database disk image is malformed). lockstep leaves it as it is"
+	[runs-page]="is damaged or is not a lockstep database (database disk image is malformed). lockstep leaves it as it is"
+	[empty]="is damaged or is not a lockstep database (the file is empty). lockstep leaves it as it is"
+	[foreign-table]="is not a lockstep database: it holds table x, and neither lockstep's mark nor a schema version (application_id 0, user_version 0). lockstep leaves it as it is: give another --state DIR, or move the file away"
+	[foreign-app]="is not a lockstep database: it belongs to another program (application_id 0x47504b47; lockstep's is 0x4c4b5354). lockstep leaves it as it is: give another --state DIR, or move the file away"
 )
-for kind in garbage truncated page1 empty; do
+for kind in garbage truncated page1 runs-page empty foreign-table foreign-app; do
 	scenario "corrupt-$kind"
+	case $kind in runs-page | foreign-*)
+		if [ -z "$HAVE_SQLITE3" ]; then
+			# make deps installs it: its absence is a broken setup, not a pass.
+			fail "$SCENARIO: needs the sqlite3 shell (Debian package sqlite3)"
+			continue
+		fi
+	esac
 	d=$tmp/$kind
 	damage "$kind" "$d"
 	db=$d/lockstep.db
-	if [ -n "$HAVE_SQLITE3" ] && { [ "$kind" = truncated ] || [ "$kind" = page1 ]; }; then
+	case $HAVE_SQLITE3:$kind in 1:truncated | 1:page1 | 1:runs-page)
 		# Read-only: the check must not change what lockstep then sees.
 		ic=$(sqlite3 -readonly "$db" 'PRAGMA integrity_check' 2>&1)
 		expect "SQLite itself finds the file corrupt (integrity_check: ${ic%%$'\n'*})" test "$ic" != ok
-	fi
+	esac
 	before=$(sum "$db")
-	msg="$db is damaged or is not a lockstep database ${CAUSE[$kind]}. lockstep leaves it as it is"
+	msg="$db ${CAUSE[$kind]}"
 	rm -f "$OUT/ran"
 	cmd run "$tmp/mark.yml" --state "$d" --json
 	expect_crc "run" 4
@@ -135,6 +169,45 @@ for kind in garbage truncated page1 empty; do
 	expect "the file's bytes are unchanged" test "$(sum "$db")" = "$before"
 	expect "nothing was written beside it either (no WAL content)" test ! -s "$db-wal"
 done
+
+# ---- 1b. databases lockstep made before it marked them ----
+# A lockstep from before the mark (PRAGMA application_id) left its
+# schema, its user_version and no mark: readers read it as it is, the
+# next run marks it. An empty SQLite file (no table) is a new database.
+if [ -n "$HAVE_SQLITE3" ]; then
+	scenario unmarked
+	d=$tmp/older
+	rm -rf "$d"
+	cp -R "$STATE" "$d"
+	expect "a database lockstep makes carries its mark" \
+		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+	sqlite3 "$d/lockstep.db" 'PRAGMA application_id = 0'
+	cmd runs --json --state "$d"
+	expect_crc "runs on a database of an older lockstep" 0
+	expect "it lists the 2 runs" test "$(jq length "$COUT")" = 2
+	expect "the reader did not mark it" test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 0
+	rm -f "$OUT/ran"
+	cmd run "$tmp/mark.yml" --state "$d" --json
+	expect_crc "run on a database of an older lockstep" 0
+	expect "the step ran" test -e "$OUT/ran"
+	expect "the run marked the database as lockstep's" \
+		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+	cmd runs --json --state "$d"
+	expect "it lists the 3 runs" test "$(jq length "$COUT")" = 3
+
+	d=$tmp/empty-sqlite
+	mkdir -p "$d"
+	sqlite3 "$d/lockstep.db" 'PRAGMA journal_mode = WAL' >/dev/null
+	expect "an empty SQLite database is not an empty file" test -s "$d/lockstep.db"
+	cmd runs --state "$d"
+	expect_crc "runs on an empty SQLite database" 0
+	expect "says there are no runs" err_is "lockstep runs: no runs recorded in '$d'"
+	cmd run "$tmp/mark.yml" --state "$d" --json
+	expect_crc "run on an empty SQLite database" 0
+	expect "it is run 1" test "$(jq -r 'select(.event == "run.started") | .run' "$COUT")" = 1
+	expect "the run marked the database as lockstep's" \
+		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+fi
 
 # ---- 2. the database locked beyond the busy timeout ----
 
@@ -296,6 +369,54 @@ EOF
 	# Whatever failed above: leave no step behind for a minute.
 	reap_leftovers
 fi
+
+# ---- 2d. the state directory deleted during a run ----
+# rm -rf STATE while a step runs: SQLite goes on writing into the
+# deleted file, so without a check the run would end 0 with its history
+# gone. The next commit notices: a store failure (the run stops, no
+# further step, no rollback), a message that says so, exit 4.
+scenario state-deleted
+doomed=$tmp/doomed
+cat >"$tmp/doomed.yml" <<'EOF'
+name: doomed
+stages:
+  - workflow: a
+workflows:
+  a:
+    steps:
+      - id: wait
+        run: i=0; while [ ! -e "$OUT/go" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+      - id: after
+        run: touch "$OUT/after"
+    rollback:
+      - run: touch "$OUT/rolled-back"
+EOF
+saved_state=$STATE
+STATE=$doomed
+start_json "$tmp/doomed.yml"
+STATE=$saved_state
+if wait_event 20 '.event == "step.started" and .workflow == "a" and .step == "wait"'; then
+	pass "$SCENARIO: the run is under way, its step waits"
+else
+	fail "$SCENARIO: the run never got under way"
+fi
+rm -rf "$doomed"
+touch "$OUT/go"
+finish_bg 30
+expect_rc_is 4
+expect "it says the database is gone" \
+	grep -qF "lockstep run: state store error: $doomed/lockstep.db was deleted or moved away during the run: lockstep cannot record the run any more" "$ERR"
+expect "it says it stops the run" \
+	grep -q "events from seq [0-9]* on are not recorded; stopping the run (no further steps, no rollbacks)" "$ERR"
+expect "... and that the run was not fully recorded" grep -q "run $RUN_ID was not fully recorded in $doomed/lockstep.db" "$ERR"
+expect "no further step ran, and no rollback" test ! -e "$OUT/after" -a ! -e "$OUT/rolled-back"
+# Which commit notices first (the one with the step's process, or the
+# one with its end) is a race: step wait ends succeeded, or aborted when
+# the run stopped first. Step after may be decided in the failed batch,
+# but its process is never spawned (checked above): it ends aborted.
+check "the events still reached stdout, to the end: the run aborted" \
+	'F("a"; "wait") != null and (F("a"; "after") == null or F("a"; "after").status == "aborted") and .[-1].event == "run.finished" and .[-1].status == "aborted"'
+expect "no database was made again in its place" test ! -e "$doomed/lockstep.db"
 
 # ---- 3. LOCKSTEP_BUSY_TIMEOUT_MS is checked ----
 scenario busy-timeout-knob

@@ -320,6 +320,139 @@ static void test_not_a_database(void **state)
 	buf_release(&err);
 }
 
+/* The mark lockstep puts in its databases ("LKST"), as the shell reads it. */
+#define APP_ID "1280004948"
+
+/* A database another program left at STATE/lockstep.db is refused, untouched. */
+static void test_refuses_foreign_database(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *sql;
+		const char *found;
+	} cases[] = {
+		{ "CREATE TABLE x (a)",
+		  "is not a lockstep database: it holds table x, and neither lockstep's mark nor a schema version "
+		  "(application_id 0, user_version 0)" },
+		{ "CREATE TABLE a (x); CREATE INDEX ai ON a (x); CREATE VIEW v AS SELECT 1; CREATE TABLE b (y);"
+		  "CREATE TABLE c (z); PRAGMA user_version = 2",
+		  "is not a lockstep database: it holds table a, index ai, view v and 2 more, which lockstep's "
+		  "schema 2 does not have, and no lockstep mark (application_id 0)" },
+		{ "PRAGMA application_id = 1196444487; CREATE TABLE features (id)",
+		  "is not a lockstep database: it belongs to another program (application_id 0x47504b47; "
+		  "lockstep's is 0x4c4b5354)" },
+		/* Another program's mark, and no tables yet. */
+		{ "PRAGMA application_id = 7",
+		  "is not a lockstep database: it belongs to another program (application_id 0x00000007; "
+		  "lockstep's is 0x4c4b5354)" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dir[PATH_MAX];
+		new_state(dir, sizeof(dir));
+		assert_int_equal(mkdir(dir, 0755), 0);
+		raw_exec(dir, cases[i].sql);
+		char *before = raw_text(dir, "SELECT coalesce(group_concat(type || ' ' || name), '') FROM sqlite_master");
+		for (int ro = 0; ro < 2; ro++) {
+			struct buf err = BUF_INIT;
+			struct store *st = (struct store *)1;
+			assert_int_equal(store_open(dir, ro ? STORE_READONLY : STORE_CREATE, &st, &err),
+					 STORE_EFOREIGN);
+			assert_null(st);
+			char want[PATH_MAX + 400];
+			snprintf(want, sizeof(want),
+				 "%s/lockstep.db %s. lockstep leaves it as it is: give another --state DIR, or move "
+				 "the file away",
+				 dir, cases[i].found);
+			assert_string_equal(err.s, want);
+			buf_release(&err);
+		}
+		/* Nothing was added to it. */
+		char *after = raw_text(dir, "SELECT coalesce(group_concat(type || ' ' || name), '') FROM sqlite_master");
+		assert_string_equal(after, before);
+		free(before);
+		free(after);
+	}
+}
+
+/*
+ * A database lockstep makes carries its mark; one made by a lockstep from
+ * before the mark (lockstep's schema, no mark) is read as it is and
+ * marked by the next writer; one that lacks part of lockstep's schema is
+ * refused.
+ */
+static void test_marks_its_databases(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX];
+	new_state(dir, sizeof(dir));
+	struct store *st = open_ok(dir, STORE_CREATE);
+	uint64_t id = begin_ok(st);
+	store_close(st);
+	char *v = raw_text(dir, "PRAGMA application_id");
+	assert_string_equal(v, APP_ID);
+	free(v);
+
+	/* As a lockstep from before the mark left it. */
+	raw_exec(dir, "PRAGMA application_id = 0");
+	st = open_ok(dir, STORE_READONLY);
+	struct buf err = BUF_INIT;
+	struct store_run r;
+	assert_int_equal(store_load_run(st, id, 0, &r, &err), 0);
+	assert_string_equal(r.info.pipeline, "unit");
+	store_run_release(&r);
+	store_close(st);
+	v = raw_text(dir, "PRAGMA application_id");
+	assert_string_equal(v, "0"); /* a reader writes nothing */
+	free(v);
+	st = open_ok(dir, STORE_CREATE);
+	assert_int_equal(begin_ok(st), id + 1);
+	store_close(st);
+	v = raw_text(dir, "PRAGMA application_id");
+	assert_string_equal(v, APP_ID);
+	free(v);
+
+	/* An older schema without the mark: migrated and marked at once. */
+	char old[PATH_MAX];
+	new_state(old, sizeof(old));
+	assert_int_equal(store_sqlite_open(old, STORE_CREATE, 1, &st, &err), 0);
+	store_close(st);
+	raw_exec(old, "PRAGMA application_id = 0");
+	st = open_ok(old, STORE_CREATE);
+	assert_int_equal(store_schema_version(st), STORE_SQLITE_SCHEMA);
+	store_close(st);
+	v = raw_text(old, "PRAGMA application_id");
+	assert_string_equal(v, APP_ID);
+	free(v);
+
+	/* lockstep's schema with a table missing and no mark: not lockstep's. */
+	raw_exec(old, "PRAGMA application_id = 0; DROP TABLE barrier_members");
+	for (int ro = 0; ro < 2; ro++) {
+		assert_int_equal(store_open(old, ro ? STORE_READONLY : STORE_CREATE, &st, &err), STORE_EFOREIGN);
+		assert_non_null(strstr(err.s, "is not a lockstep database: it lacks table barrier_members of "
+					      "lockstep's schema 3, and has no lockstep mark (application_id 0)"));
+		buf_reset(&err);
+	}
+
+	/* An empty SQLite database (no tables, no mark) is a new one. */
+	char empty[PATH_MAX];
+	new_state(empty, sizeof(empty));
+	assert_int_equal(mkdir(empty, 0755), 0);
+	raw_exec(empty, "PRAGMA journal_mode = WAL");
+	st = open_ok(empty, STORE_READONLY);
+	struct store_run_list l;
+	assert_int_equal(store_list_runs(st, 0, &l, &err), 0);
+	assert_int_equal(l.n, 0);
+	store_run_list_release(&l);
+	store_close(st);
+	st = open_ok(empty, STORE_CREATE);
+	assert_int_equal(begin_ok(st), 1);
+	store_close(st);
+	v = raw_text(empty, "PRAGMA application_id");
+	assert_string_equal(v, APP_ID);
+	free(v);
+	buf_release(&err);
+}
+
 static void test_refuses_newer_schema(void **state)
 {
 	(void)state;
@@ -724,6 +857,40 @@ static void test_fds_cloexec(void **state)
 	store_close(st);
 }
 
+/*
+ * A database deleted under a writer (rm -rf STATE) takes commits without
+ * complaint from SQLite; the store refuses them, saying why.
+ */
+static void test_deleted_under_writer(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX];
+	new_state(dir, sizeof(dir));
+	struct store *st = open_ok(dir, STORE_CREATE);
+	uint64_t id = begin_ok(st);
+	struct event ev[32];
+	script_events(ev, id);
+	append_ok(st, id, ev, 0, 3);
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	const struct event *p[] = { &ev[3] };
+	struct buf err = BUF_INIT;
+	assert_int_equal(store_append(st, id, p, 1, &err), STORE_EBACKEND);
+	char want[PATH_MAX + 200];
+	snprintf(want, sizeof(want),
+		 "%s/lockstep.db was deleted or moved away during the run: lockstep cannot record the run any more",
+		 dir);
+	assert_string_equal(err.s, want);
+	buf_reset(&err);
+	assert_int_equal(store_finish_run(st, id, "failed", 1700000001000, &err), STORE_EBACKEND);
+	assert_string_equal(err.s, want);
+	buf_release(&err);
+	store_close(st);
+	/* Nothing was made again in its place. */
+	assert_int_equal(access(dir, F_OK), -1);
+}
+
 /* A run whose owner died without finishing reads as interrupted. */
 static void test_interrupted(void **state)
 {
@@ -927,6 +1094,8 @@ int main(void)
 		cmocka_unit_test(test_open_creates_wal_db),
 		cmocka_unit_test(test_missing_state_dir),
 		cmocka_unit_test(test_not_a_database),
+		cmocka_unit_test(test_refuses_foreign_database),
+		cmocka_unit_test(test_marks_its_databases),
 		cmocka_unit_test(test_refuses_newer_schema),
 		cmocka_unit_test(test_migrates_older_schema),
 		cmocka_unit_test(test_reader_does_not_migrate),
@@ -936,6 +1105,7 @@ int main(void)
 		cmocka_unit_test(test_broken_barrier_and_rollback),
 		cmocka_unit_test(test_concurrent_begin_run),
 		cmocka_unit_test(test_fds_cloexec),
+		cmocka_unit_test(test_deleted_under_writer),
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_events_durable_before_visible),
 		cmocka_unit_test(test_event_dup),
