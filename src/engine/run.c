@@ -221,6 +221,9 @@ static void describe_failure(struct wf_run *w, const struct proc_status *st, con
 /* The step succeeded: on to the next one (from the run_pump, not from here). */
 void wf_step_done(struct wf_run *w)
 {
+	/* A step that fail-fast was stopping but that ended well: the next
+	 * step is where fail-fast looks again (advance). */
+	w->stopped_by = SIZE_MAX;
 	w->step++;
 	w->attempt = 0;
 	wf_ready(w);
@@ -242,6 +245,98 @@ static void retry_cb(uv_timer_t *t)
 	run_pump(r);
 }
 
+/* ---- fail-fast ---- */
+
+/*
+ * The participant fails because fail-fast barrier `b` broke while it was
+ * on its way: with the barrier's message, and what became of its step.
+ */
+static void fail_fast_fail(struct wf_run *w, size_t b, const char *what)
+{
+	const struct barrier *cb = &w->run->coord.barriers[b];
+	struct buf reason = BUF_INIT, why = BUF_INIT;
+	buf_addf(&reason, "%s (fail-fast: %s)", cb->message, what);
+	buf_addf(&why, "was stopped (fail-fast: barrier %s broken)", cb->plan->id);
+	w->stopped_by = SIZE_MAX;
+	wf_fail(w, reason.s, why.s, false);
+	buf_release(&reason);
+	buf_release(&why);
+}
+
+/*
+ * Fail-fast barrier `b` broke: every participant still on its way stops
+ * the step it is running now instead of finishing it (a process gets
+ * SIGTERM, then SIGKILL after the grace period; its exit fails the
+ * workflow), and fails with the barrier's reason. A participant waiting
+ * at another barrier holds no process and is left there (stopping it
+ * would break that barrier too, for workflows this break does not
+ * concern); like one queued for its next step, it fails before it
+ * starts any further step (advance). Rollbacks are never cut short.
+ */
+static void fail_fast_stop(struct run *r, size_t b)
+{
+	const struct barrier *cb = &r->coord.barriers[b];
+	for (size_t k = 0; k < cb->nparties; k++) {
+		if (cb->party[k] != PARTY_PENDING)
+			continue;
+		struct wf_run *w = &r->wfs[cb->parties[k]];
+		if (wf_terminal(w->state) || w->state == WF_PENDING || w->in_rollback ||
+		    w->stopped_by != SIZE_MAX)
+			continue;
+		struct buf what = BUF_INIT;
+		buf_addf(&what, "step '%s' stopped", wf_cur_step(w)->id);
+		if (w->proc) {
+			/* Its exit callback fails the workflow (step_failed). */
+			w->stopped_by = b;
+			proc_kill(w->proc);
+		} else if (w->spawn_pending) {
+			step_run_cancel_pending(w);
+			run_timer_drop(r, &w->timer);
+			step_emit_finished(w, STEP_ABORTED, false, 0);
+			fail_fast_fail(w, b, what.s);
+		} else if (w->check) {
+			step_http_cancel(w, "a fail-fast barrier broke");
+			run_timer_drop(r, &w->timer);
+			step_emit_finished(w, STEP_ABORTED, false, 0);
+			fail_fast_fail(w, b, what.s);
+		} else if (w->delay) {
+			/* A wait step, or the delay before a retry. */
+			bool wait = w->delay_kind == TIMER_WAIT;
+			run_timer_drop(r, &w->delay);
+			run_timer_drop(r, &w->timer);
+			w->delay_kind = TIMER_NONE;
+			if (wait)
+				step_emit_finished(w, STEP_ABORTED, false, 0);
+			else
+				buf_addf(&what, " before its retry");
+			fail_fast_fail(w, b, what.s);
+		}
+		buf_release(&what);
+	}
+}
+
+/*
+ * A broken fail-fast barrier that workflow `w` has still to cross in its
+ * steps list (coordinator index), or SIZE_MAX. Only looked for once some
+ * fail-fast barrier broke.
+ */
+static size_t fail_fast_ahead(const struct wf_run *w)
+{
+	const struct run *r = w->run;
+	if (!r->fail_fast_broken || w->in_rollback)
+		return SIZE_MAX;
+	for (size_t i = w->step; i < w->pw->nsteps; i++) {
+		const struct plan_step *ps = &w->pw->steps[i];
+		if (ps->src->kind != STEP_BARRIER)
+			continue;
+		size_t b = coord_index(&r->coord, ps->barrier_index, false);
+		const struct barrier *cb = &r->coord.barriers[b];
+		if (cb->state == BARRIER_BROKEN && cb->plan->fail_fast)
+			return b;
+	}
+	return SIZE_MAX;
+}
+
 /* A step attempt failed: retry it, go on (continue-on-error), or fail the workflow. */
 static void step_failed(struct wf_run *w, const struct proc_status *st, const char *detail)
 {
@@ -249,6 +344,14 @@ static void step_failed(struct wf_run *w, const struct proc_status *st, const ch
 	const struct plan_step *ps = wf_cur_step(w);
 	if (r->aborting && (!w->in_rollback || r->hard_abort)) {
 		wf_fail_aborted(w);
+		return;
+	}
+	if (w->stopped_by != SIZE_MAX) {
+		/* Stopped by fail-fast: no retry, no continue-on-error. */
+		struct buf what = BUF_INIT;
+		buf_addf(&what, "step '%s' stopped", ps->id);
+		fail_fast_fail(w, w->stopped_by, what.s);
+		buf_release(&what);
 		return;
 	}
 	if (w->attempt <= ps->src->retries) {
@@ -386,6 +489,17 @@ static void advance(struct wf_run *w)
 		}
 		if ((r->hard_abort || r->no_new_steps) && w->in_rollback) {
 			wf_fail(w, "rollback aborted", "rollback aborted", true);
+			return;
+		}
+		/* A fail-fast barrier ahead broke: no more work on the way to it
+		 * (a barrier step still arrives, and fails or waits there). */
+		size_t ff = wf_cur_step(w)->src->kind == STEP_BARRIER ? SIZE_MAX : fail_fast_ahead(w);
+		if (ff != SIZE_MAX) {
+			w->stopped_by = SIZE_MAX;
+			struct buf what = BUF_INIT;
+			buf_addf(&what, "step '%s' not started", wf_cur_step(w)->id);
+			fail_fast_fail(w, ff, what.s);
+			buf_release(&what);
 			return;
 		}
 		wf_begin_step(w);
@@ -541,6 +655,8 @@ static void handle_decision(struct run *r, const struct decision *d)
 				   .reason = b->reason,
 				   .origin = b->origin != SIZE_MAX ? r->plan->workflows[b->origin].name : NULL };
 		events_emit(r->ev, &e);
+		if (b->plan->fail_fast)
+			r->fail_fast_broken++;
 	}
 	/* Only participants can be waiting there. */
 	for (size_t k = 0; k < b->nparties; k++) {
@@ -562,6 +678,9 @@ static void handle_decision(struct run *r, const struct decision *d)
 			buf_release(&why);
 		}
 	}
+	/* An abort stops everyone anyway, with its own reason. */
+	if (d->state == BARRIER_BROKEN && b->plan->fail_fast && !r->aborting)
+		fail_fast_stop(r, d->barrier);
 }
 
 /* ---- barrier timeouts ---- */
@@ -837,6 +956,11 @@ void run_assert_valid(const struct run *r)
 		if (w->proc)
 			CHECK(w->state == WF_RUNNING || w->state == WF_ROLLING_BACK,
 			      "%s: a process runs only for a running or rolling-back workflow", n);
+		if (w->stopped_by != SIZE_MAX)
+			CHECK(w->proc && !w->in_rollback &&
+			      r->coord.barriers[w->stopped_by].state == BARRIER_BROKEN &&
+			      r->coord.barriers[w->stopped_by].plan->fail_fast,
+			      "%s: fail-fast stops only a step process of its steps, for a broken fail-fast barrier", n);
 		if (w->check) {
 			CHECK(w->state == WF_RUNNING || w->state == WF_ROLLING_BACK,
 			      "%s: an http-check runs only for a running or rolling-back workflow", n);

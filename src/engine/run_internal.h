@@ -37,6 +37,9 @@ struct wf_run {
 	enum timer_kind delay_kind;
 	bool timed_out;
 	size_t waiting_barrier;     /* coordinator index while waiting, else SIZE_MAX */
+	/* fail-fast: the broken barrier (coordinator index) whose break is
+	 * stopping its current step, else SIZE_MAX */
+	size_t stopped_by;
 	char *reason;               /* why it failed (LOCKSTEP_FAILURE) */
 	uint64_t step_started_ms;
 	int log_fd;
@@ -90,6 +93,7 @@ struct run {
 	size_t open_handles;        /* timers not yet closed */
 	uv_timer_t *btimer;         /* the next barrier deadline (B7) */
 	bool check_invariants;      /* LOCKSTEP_CHECK_INVARIANTS set: check after each run_pump */
+	size_t fail_fast_broken;    /* fail-fast barriers broken so far */
 	char *self_exe;             /* the binary of the Kubernetes steps' helper */
 	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
 };

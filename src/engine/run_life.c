@@ -37,6 +37,7 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 		w->pw = &plan->workflows[i];
 		w->state = WF_PENDING;
 		w->waiting_barrier = SIZE_MAX;
+		w->stopped_by = SIZE_MAX;
 		w->log_fd = -1;
 	}
 	/* Each running step holds four descriptors, and an ended step's close

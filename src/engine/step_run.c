@@ -351,7 +351,7 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 		state = STEP_FAILED;
 	else if (w->timed_out)
 		state = STEP_TIMED_OUT;
-	else if (st->killed && r->aborting)
+	else if (st->killed && (r->aborting || w->stopped_by != SIZE_MAX))
 		state = STEP_ABORTED;
 	else if (st->exit_code == 0 && !st->term_signal)
 		state = STEP_SUCCEEDED;

@@ -98,6 +98,8 @@ static void add_use(struct expander *X, bool rollback, const char *id, size_t wf
 		b->decl = find_decl(X->p, id);
 		b->title = b->decl ? b->decl->name : NULL;
 		b->timeout_ms = b->decl ? b->decl->timeout_ms : DEFAULT_BARRIER_TIMEOUT_MS;
+		b->fail_fast = !rollback && (b->decl && b->decl->fail_fast >= 0 ? b->decl->fail_fast
+									 : X->p->fail_fast);
 		b->group = X->plan->workflows[wf].group;
 		map_add(m, id, idx, NULL);
 	}

@@ -127,6 +127,7 @@ static json_t *json_barriers(const struct plan *plan, const struct plan_barrier 
 		jset(o, "title", jstr(b->title));
 		jset(o, "declared", jnew(json_boolean(b->decl != NULL)));
 		jset(o, "timeout_ms", jint(b->timeout_ms));
+		jset(o, "fail_fast", jnew(json_boolean(b->fail_fast)));
 		jset(o, "group", jint(b->group));
 		json_t *parts = jnew(json_array());
 		for (size_t u = 0; u < b->nuses; u++) {

@@ -171,6 +171,8 @@ static void text_barriers(const struct plan *plan, const struct plan_barrier *v,
 			buf_adds(&s, " (not declared: default)");
 		table_add(&kv, (const char *[]){ "timeout", s.s });
 		buf_reset(&s);
+		if (b->fail_fast)
+			table_add(&kv, (const char *[]){ "fail-fast", "yes: participants on their way stop at once" });
 		if (b->decl && b->decl->pos.line > 0) {
 			gr_put_pos(&s, file, b->decl->pos);
 			table_add(&kv, (const char *[]){ "declared", s.s });

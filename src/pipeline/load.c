@@ -370,7 +370,7 @@ static bool load_stage(struct loader *L, const struct ynode *n, size_t index, st
 	return true;
 }
 
-static const char *const barrier_keys[] = { "name", "timeout" };
+static const char *const barrier_keys[] = { "name", "timeout", "fail-fast" };
 
 static void load_barriers(struct loader *L, const struct ynode *n)
 {
@@ -391,11 +391,13 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 		b->id = k->str;
 		b->pos = ld_pos_of(k);
 		b->timeout_ms = DEFAULT_BARRIER_TIMEOUT_MS;
+		b->fail_fast = -1;
 		bool ok = true;
 		if (!ynode_is_null(v)) {
 			if (!ld_expect_kind(L, v, YNODE_MAP, "a barrier declaration"))
 				continue;
-			ld_check_keys(L, v, barrier_keys, 2, "a barrier declaration");
+			ld_check_keys(L, v, barrier_keys, sizeof(barrier_keys) / sizeof(barrier_keys[0]),
+				      "a barrier declaration");
 			const struct ynode *x;
 			if ((x = ynode_get(v, "name"))) {
 				b->name = ld_get_str(L, x, "name");
@@ -403,6 +405,11 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 			}
 			if ((x = ynode_get(v, "timeout")))
 				ok = ld_get_duration(L, x, "timeout", true, &b->timeout_ms) && ok;
+			bool ff;
+			if ((x = ynode_get(v, "fail-fast")) && ld_get_bool(L, x, "fail-fast", &ff))
+				b->fail_fast = ff;
+			else if (x)
+				ok = false;
 		}
 		if (ok)
 			p->nbarriers++;
@@ -410,7 +417,8 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 }
 
 static const char *const top_keys[] = {
-	"name", "description", "vars", "on-failure", "barriers", "environments", "stages", "workflows",
+	"name", "description", "vars", "on-failure", "fail-fast", "barriers", "environments", "stages",
+	"workflows",
 };
 
 static void load_pipeline(struct loader *L, const struct ynode *root)
@@ -441,6 +449,8 @@ static void load_pipeline(struct loader *L, const struct ynode *root)
 		map_add(&L->vars, p->vars.v[i].key, i, NULL);
 	if ((v = ynode_get(root, "on-failure")))
 		ld_load_on_failure(L, v, true, &p->on_failure);
+	if ((v = ynode_get(root, "fail-fast")))
+		ld_get_bool(L, v, "fail-fast", &p->fail_fast);
 	if ((v = ynode_get(root, "barriers")))
 		load_barriers(L, v);
 	/* Before workflows and stages, which name them. */

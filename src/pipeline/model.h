@@ -213,6 +213,7 @@ struct barrier_decl {
 	struct pos pos;
 	const char *name;        /* display name, or NULL */
 	uint64_t timeout_ms;
+	signed char fail_fast;   /* fail-fast: 1 or 0; -1: the pipeline's default */
 	bool used;
 };
 
@@ -240,6 +241,7 @@ struct pipeline {
 	const char *description;
 	struct kvlist vars;
 	enum on_failure on_failure; /* ON_FAILURE_STOP or ON_FAILURE_ROLLBACK_ALL */
+	bool fail_fast;          /* the barriers' default fail-fast (false) */
 	struct barrier_decl *barriers;
 	size_t nbarriers;
 	struct environment *environments;
@@ -336,6 +338,9 @@ struct plan_barrier {
 	uint64_t timeout_ms;
 	const struct barrier_decl *decl; /* NULL when undeclared */
 	bool rollback;           /* used in rollback lists */
+	/* When it breaks, participants on their way stop their current step
+	 * at once (steps lists only: a rollback is never cut short). */
+	bool fail_fast;
 	struct plan_barrier_use *uses;
 	size_t nuses;
 	size_t group;            /* group of the first participant */

@@ -133,10 +133,12 @@ static int setup(void **state)
 	pipe->nbarriers = 2;
 	pipe->barriers = arena_array(A(f), 2, sizeof(*pipe->barriers));
 	pipe->barriers[0] = (struct barrier_decl){
-		"BE", { 6, 3 }, "Backend service deployment done", 10 * 60 * 1000, true
+		.id = "BE", .pos = { 6, 3 }, .name = "Backend service deployment done",
+		.timeout_ms = 10 * 60 * 1000, .fail_fast = -1, .used = true,
 	};
 	pipe->barriers[1] = (struct barrier_decl){
-		"FE", { 9, 3 }, "Frontend service deployment done", 90 * 1000, true
+		.id = "FE", .pos = { 9, 3 }, .name = "Frontend service deployment done",
+		.timeout_ms = 90 * 1000, .fail_fast = -1, .used = true,
 	};
 	pipe->nworkflows = 4;
 	pipe->workflows = arena_array(A(f), 4, sizeof(*pipe->workflows));
