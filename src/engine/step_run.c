@@ -15,13 +15,13 @@
 /*
  * step_run: the `run` step kind. The shell runs in its own process group
  * (engine/proc.c), its output goes to STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
- * (capped) and to the terminal, and its environment is built here. The
- * Kubernetes step kinds run the same way, their command made by step_k8s.c.
+ * (capped) and to the terminal, and its environment is built here. What a
+ * step leaves running in the background lives until the run ends
+ * (run_finish stops it). The Kubernetes step kinds run the same way, their
+ * command made by step_k8s.c.
  */
 
 extern char **environ;
-
-/* ---- logs ---- */
 
 /* ---- logs ---- */
 
@@ -50,12 +50,16 @@ void run_log_component(struct buf *path, const char *name)
 	}
 }
 
-static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
+/*
+ * Opens the log of attempt `attempt` of step `ps` of workflow `w` into
+ * `l`, emptied or, with `append`, added to. Without a log directory
+ * there is no file.
+ */
+static void log_open(struct step_log *l, struct wf_run *w, const struct plan_step *ps, bool append)
 {
 	struct run *r = w->run;
-	w->log_fd = -1;
-	w->log_bytes = 0;
-	w->log_truncated = false;
+	*l = (struct step_log){ .fd = -1, .workflow = w->pw->name, .step = ps->id,
+				.attempt = w->attempt, .rollback = w->in_rollback };
 	if (!r->opts.log_dir)
 		return;
 	struct buf path = BUF_INIT;
@@ -67,21 +71,22 @@ static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
 		w->log_dir_made = true;
 	}
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
-	w->log_fd = open(path.s, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
+	l->fd = open(path.s, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
 	buf_release(&path);
 }
 
-static void log_write(struct wf_run *w, const char *data, size_t len)
+/* Appends to log `l` within the run's max_log_bytes. */
+static void log_write(struct run *r, struct step_log *l, const char *data, size_t len)
 {
-	if (w->log_fd < 0 || w->log_truncated)
+	if (l->fd < 0 || l->truncated)
 		return;
-	uint64_t max = w->run->opts.max_log_bytes;
-	if (w->log_bytes + len > max) {
-		len = (size_t)(max - w->log_bytes);
-		w->log_truncated = true;
+	uint64_t max = r->opts.max_log_bytes;
+	if (l->bytes + len > max) {
+		len = (size_t)(max - l->bytes);
+		l->truncated = true;
 	}
 	while (len) {
-		ssize_t n = write(w->log_fd, data, len);
+		ssize_t n = write(l->fd, data, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -89,33 +94,39 @@ static void log_write(struct wf_run *w, const char *data, size_t len)
 		}
 		data += n;
 		len -= (size_t)n;
-		w->log_bytes += (uint64_t)n;
+		l->bytes += (uint64_t)n;
 	}
-	if (w->log_truncated) {
+	if (l->truncated) {
 		char msg[96];
 		int n = snprintf(msg, sizeof(msg), "\n[lockstep: log truncated at %llu bytes]\n",
 				 (unsigned long long)max);
-		if (write(w->log_fd, msg, (size_t)n) < 0) {
+		if (write(l->fd, msg, (size_t)n) < 0) {
 			/* Nothing more to do: the log is best effort once full. */
 		}
 	}
 }
 
+/* Closes log `l`, if open. */
+static void log_close(struct step_log *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
 void step_log_open(struct wf_run *w, bool append)
 {
-	log_open(w, wf_cur_step(w), append);
+	log_open(&w->log, w, wf_cur_step(w), append);
 }
 
 void step_log_write(struct wf_run *w, const char *data, size_t len)
 {
-	log_write(w, data, len);
+	log_write(w->run, &w->log, data, len);
 }
 
 void step_run_log_close(struct wf_run *w)
 {
-	if (w->log_fd >= 0)
-		close(w->log_fd);
-	w->log_fd = -1;
+	log_close(&w->log);
 }
 
 /* ---- the environment ---- */
@@ -278,34 +289,81 @@ static void free_env(char **env)
 
 /* ---- the process ---- */
 
+/*
+ * A step ends when its main process exits; what it started in the
+ * background goes on until the run ends (proc.h): the step_proc then
+ * moves to r->leftovers, its log open while the leftovers hold its pipes,
+ * until its proc is gone.
+ */
+static void leftover_add(struct run *r, struct step_proc *sp)
+{
+	sp->prev = NULL;
+	sp->next = r->leftovers;
+	if (r->leftovers)
+		r->leftovers->prev = sp;
+	r->leftovers = sp;
+	r->nleftovers++;
+}
+
+static void leftover_del(struct run *r, struct step_proc *sp)
+{
+	if (sp->prev)
+		sp->prev->next = sp->next;
+	else
+		r->leftovers = sp->next;
+	if (sp->next)
+		sp->next->prev = sp->prev;
+	sp->prev = sp->next = NULL;
+	r->nleftovers--;
+}
+
 static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data, size_t len,
 			   void *arg)
 {
-	struct wf_run *w = arg;
+	struct step_proc *sp = arg;
+	struct run *r = sp->run;
 	(void)p;
-	log_write(w, data, len);
-	if (w->run->opts.output)
-		w->run->opts.output(w->pw->name, wf_cur_step(w)->id, s, data, len, w->run->opts.output_arg);
+	log_write(r, &sp->log, data, len);
+	if (r->opts.output)
+		r->opts.output(sp->log.workflow, sp->log.step, s, data, len, r->opts.output_arg);
 }
 
 static void spawn_queued(struct run *r);
 
 /*
- * A step may start now: a process slot is free (descriptors), and fewer
- * than SPAWN_INFLIGHT spawns are on the thread pool. Only the steps being
- * spawned hold a copy of their environment and command; the rest wait in
- * spawn_wait with nothing built, which bounds memory at any width.
+ * A step may start now: fewer than SPAWN_INFLIGHT spawns are on the
+ * thread pool, fewer than max_parallel step processes run, and there are
+ * descriptors for it. max_procs slots of FDS_RUNNING descriptors each are
+ * what the open-files limit allows, cautiously; an ended step whose
+ * leftovers still hold its pipes takes FDS_HELD of them until the pipes
+ * close. When those fill the slots and no step runs, no running step will
+ * free one: the step starts if the descriptors really left allow it, and
+ * otherwise waits for a leftover to let go of its pipes. Only the steps
+ * being spawned hold a copy of their environment and command; the rest
+ * wait in spawn_wait with nothing built, which bounds memory at any
+ * width.
  */
 #define SPAWN_INFLIGHT 32
+/* A running step: two pipes (both ends while it is spawned), a pidfd and
+ * its log; an ended one: the read ends of its pipes and its log. */
+#define FDS_RUNNING 6
+#define FDS_HELD 3
+/* What lockstep keeps for itself beside steps (the store, http-checks). */
+#define FDS_SPARE 32
 static bool spawn_slot(const struct run *r)
 {
-	return r->nprocs < r->max_procs && r->nspawning < SPAWN_INFLIGHT;
+	if (r->nspawning >= SPAWN_INFLIGHT || r->nprocs >= r->max_parallel)
+		return false;
+	if ((r->nprocs + 1) * FDS_RUNNING + r->nheld * FDS_HELD <= r->max_procs * FDS_RUNNING)
+		return true;
+	return r->nprocs == 0 && proc_fds_free() >= FDS_RUNNING + FDS_SPARE;
 }
 
 /* For the store only: what a resume must kill if lockstep dies. */
 static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void *arg)
 {
-	struct wf_run *w = arg;
+	struct step_proc *sp = arg;
+	struct wf_run *w = sp->w;
 	(void)p;
 	w->run->nspawning--;
 	spawn_queued(w->run);
@@ -318,28 +376,33 @@ static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void 
 
 static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
 {
-	struct wf_run *w = arg;
-	struct run *r = w->run;
+	struct step_proc *sp = arg;
+	struct wf_run *w = sp->w;
+	struct run *r = sp->run;
+	(void)p;
+	sp->w = NULL;
+	w->proc = NULL;
+	r->nprocs--;
 	if (!st->spawned)
 		r->nspawning--;
+	/* Until `gone`: what the step left running lives on. */
+	leftover_add(r, sp);
+	if (sp->pipes_open) {
+		sp->holds_slot = true;
+		r->nheld++;
+	}
 	/*
 	 * Out of descriptors after all (handles of ended steps close a loop
 	 * iteration later): wait for a slot like any queued step, if any other
 	 * step is running to free one.
 	 */
 	if (!st->spawned && (st->error_code == -EMFILE || st->error_code == -ENFILE) &&
-	    r->nprocs > 1) {
-		step_run_log_close(w);
-		w->proc = NULL;
-		proc_free(p);
-		r->nprocs--;
+	    r->nprocs > 0) {
 		w->spawn_pending = true;
 		*VEC_PUSH(r->spawn_wait) = w->index;
 		return;
 	}
 	run_timer_drop(r, &w->timer);
-	step_run_log_close(w);
-	w->proc = NULL;
 	enum step_kind kind = wf_cur_step(w)->src->kind;
 	bool helper = kind == STEP_K8S_ROLLING || kind == STEP_K8S_ROLLBACK;
 	/* The Kubernetes helper's exit status is lockstep's own business: its
@@ -358,18 +421,80 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 	else
 		state = STEP_FAILED;
 	step_emit_finished(w, state, has_code, st->exit_code);
-	struct proc_status copy = *st;
-	proc_free(p);
-	r->nprocs--;
 	spawn_queued(r);
 	if (state == STEP_SUCCEEDED)
 		wf_step_done(w);
 	else if (reason && state == STEP_FAILED)
 		wf_step_failed_detail(w, reason);
 	else
-		wf_step_failed(w, &copy);
+		wf_step_failed(w, st);
 	free(reason);
+	/* A hard abort came first: what it leaves goes at once too. */
+	if (r->hard_abort)
+		proc_kill_now(p);
 	run_pump(r);
+}
+
+/* Its output is over: the log closes, and its slot is free. */
+static void proc_closed_cb(struct proc *p, void *arg)
+{
+	struct step_proc *sp = arg;
+	struct run *r = sp->run;
+	(void)p;
+	sp->pipes_open = false;
+	log_close(&sp->log);
+	if (sp->holds_slot) {
+		sp->holds_slot = false;
+		r->nheld--;
+		spawn_queued(r);
+	}
+}
+
+/* Nothing of the step is left. When the run only waited for that, it
+ * finishes now. */
+static void proc_gone_cb(struct proc *p, void *arg)
+{
+	struct step_proc *sp = arg;
+	struct run *r = sp->run;
+	leftover_del(r, sp);
+	proc_free(p);
+	free(sp);
+	if (r->ending && !r->leftovers) {
+		run_finish(r);
+		run_pump(r);
+	}
+}
+
+bool step_run_stop_leftovers(struct run *r, bool now)
+{
+	for (struct step_proc *sp = r->leftovers; sp; sp = sp->next) {
+		if (now)
+			proc_kill_now(sp->proc);
+		else
+			proc_kill(sp->proc);
+	}
+	return r->leftovers != NULL;
+}
+
+void step_run_assert_valid(const struct run *r)
+{
+	size_t n = 0, held = 0;
+	for (const struct step_proc *sp = r->leftovers; sp; sp = sp->next) {
+		n++;
+		held += sp->holds_slot;
+		if (!sp->w && sp->pipes_open != sp->holds_slot) {
+			fprintf(stderr, "step_run_assert_valid: %s/%s: an ended step holds a slot "
+					"exactly while its pipes are open\n",
+				sp->log.workflow, sp->log.step);
+			abort();
+		}
+	}
+	if (n != r->nleftovers || held != r->nheld || (r->finished && n)) {
+		fprintf(stderr, "step_run_assert_valid: %zu leftovers (counted %zu), %zu holding "
+				"their pipes (counted %zu)%s\n",
+			n, r->nleftovers, held, r->nheld, r->finished ? ", after the run finished" : "");
+		abort();
+	}
 }
 
 static void spawn_now(struct wf_run *w);
@@ -418,10 +543,11 @@ void step_run_cancel_pending(struct wf_run *w)
 }
 
 /*
- * Every running step holds four file descriptors (two pipes, a pidfd, its log),
- * and a process may have only so many: past the limit a step waits for a
- * slot instead of failing with "too many open files". Its step.started is
- * already out and its timeout already runs: the wait is part of the step.
+ * Every running step holds four file descriptors (two pipes, a pidfd, its
+ * log), an ended step whose leftovers hold its pipes three, and a process
+ * may have only so many: past the limit a step waits for a slot instead
+ * of failing with "too many open files". Its step.started is already out
+ * and its timeout already runs: the wait is part of the step.
  */
 void step_run_begin(struct wf_run *w)
 {
@@ -446,7 +572,11 @@ static void spawn_now(struct wf_run *w)
 	const struct plan_step *ps = wf_cur_step(w);
 	r->nprocs++;
 	r->nspawning++;
-	log_open(w, ps, false);
+	struct step_proc *sp = xcalloc(1, sizeof(*sp));
+	sp->run = r;
+	sp->w = w;
+	sp->pipes_open = true;
+	log_open(&sp->log, w, ps, false);
 	char **env = build_env(w, ps);
 	struct buf dir = BUF_INIT;
 	if (ps->dir && ps->dir[0] == '/')
@@ -471,9 +601,11 @@ static void spawn_now(struct wf_run *w)
 		.env = env,
 		.kill_grace_ms = r->opts.kill_grace_ms,
 	};
-	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, w };
+	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, proc_closed_cb,
+				proc_gone_cb, sp };
 	/* Spawn failures come back through proc_exit_cb. */
-	proc_spawn(r->loop, &po, &cbs, &w->proc);
+	proc_spawn(r->loop, &po, &cbs, &sp->proc);
+	w->proc = sp->proc;
 	free(script);
 	free(cwd);
 	buf_release(&dir);
