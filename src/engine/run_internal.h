@@ -22,13 +22,21 @@ struct http_check_run;
 /* What a workflow's `delay` timer is for. */
 enum timer_kind { TIMER_NONE, TIMER_RETRY, TIMER_WAIT };
 
-/* A step attempt's log file, STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
- * (step_run.c). */
+/*
+ * A step attempt's log file, STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
+ * (step_run.c). It never changes how the step ends: a file that cannot
+ * be opened or written is a step.warning (once per attempt), and a marker
+ * in the file says how much is missing where it can still be written.
+ */
 struct step_log {
-	int fd;                     /* -1: none */
+	int fd;                     /* -1: none (no log directory, or it could not be opened) */
+	char *path;                 /* for messages; NULL without a log directory */
 	uint64_t bytes;             /* written, within the run's max_log_bytes */
 	bool truncated;             /* max_log_bytes reached: the rest is dropped */
-	/* Whose log it is (the plan's strings), for output. */
+	int err;                    /* errno of failed writes not yet marked in the file, or 0 */
+	uint64_t lost;              /* bytes those writes dropped */
+	bool warned;                /* its step.warning is out */
+	/* Whose log it is (the plan's strings), for output and warnings. */
 	const char *workflow, *step;
 	int attempt;
 	bool rollback;

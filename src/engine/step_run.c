@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/fsio.h"
 #include "base/map.h"
 #include "engine/run_internal.h"
 #include "pipeline/expr.h"
@@ -15,29 +16,16 @@
 /*
  * step_run: the `run` step kind. The shell runs in its own process group
  * (engine/proc.c), its output goes to STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
- * (capped) and to the terminal, and its environment is built here. What a
- * step leaves running in the background lives until the run ends
- * (run_finish stops it). The Kubernetes step kinds run the same way, their
- * command made by step_k8s.c.
+ * (capped; a file that cannot be opened or written is a step.warning) and
+ * to the terminal, and its environment is built here. What a step leaves
+ * running in the background lives until the run ends (run_finish stops
+ * it). The Kubernetes step kinds run the same way, their command made by
+ * step_k8s.c.
  */
 
 extern char **environ;
 
 /* ---- logs ---- */
-
-static void mkdirs(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	}
-	mkdir(p, 0755);
-	free(p);
-}
 
 void run_log_component(struct buf *path, const char *name)
 {
@@ -50,10 +38,66 @@ void run_log_component(struct buf *path, const char *name)
 	}
 }
 
+/* A step.warning about log `l`, once per attempt: a full disk would
+ * otherwise repeat it for every chunk of output. */
+static void log_warn(struct run *r, struct step_log *l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void log_warn(struct run *r, struct step_log *l, const char *fmt, ...)
+{
+	if (l->warned)
+		return;
+	l->warned = true;
+	struct buf msg = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	struct event e = { .type = EV_STEP_WARNING, .workflow = l->workflow, .step = l->step,
+			   .attempt = l->attempt, .rollback = l->rollback, .message = msg.s };
+	events_emit(r->ev, &e);
+	buf_release(&msg);
+}
+
+/* Writes all of `data`; 0, or the errno of the write that failed (what
+ * was written before it stays written and counted). */
+static int log_put(struct step_log *l, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(l->fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		data += n;
+		len -= (size_t)n;
+		l->bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* After failed writes: says in the file what they dropped, if the file
+ * takes it now. Returns true when it did (or there was nothing to say). */
+static bool log_mark_gap(struct step_log *l)
+{
+	if (!l->err)
+		return true;
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "\n[lockstep: log write failed: %s; %llu bytes lost]\n",
+			 strerror(l->err), (unsigned long long)l->lost);
+	uint64_t before = l->bytes;
+	if (log_put(l, msg, (size_t)n) != 0)
+		return false;
+	l->bytes = before;  /* lockstep's words do not count against --max-log */
+	l->err = 0;
+	l->lost = 0;
+	return true;
+}
+
 /*
  * Opens the log of attempt `attempt` of step `ps` of workflow `w` into
  * `l`, emptied or, with `append`, added to. Without a log directory
- * there is no file.
+ * there is no file; when it cannot be created, a step.warning says so
+ * and the output still goes to the terminal.
  */
 static void log_open(struct step_log *l, struct wf_run *w, const struct plan_step *ps, bool append)
 {
@@ -67,51 +111,69 @@ static void log_open(struct step_log *l, struct wf_run *w, const struct plan_ste
 	buf_addf(&path, "%s/", r->opts.log_dir);
 	run_log_component(&path, w->pw->name);
 	if (!w->log_dir_made) {
-		mkdirs(path.s);
-		w->log_dir_made = true;
+		struct buf why = BUF_INIT;
+		w->log_dir_made = fsio_mkdirs(path.s, &why) == 0;
+		if (!w->log_dir_made)
+			log_warn(r, l, "%s; the output of this attempt is not logged", why.s);
+		buf_release(&why);
+	}
+	if (!w->log_dir_made) {
+		buf_release(&path);
+		return;
 	}
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
-	l->fd = open(path.s, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
-	buf_release(&path);
+	l->path = buf_detach(&path, NULL);
+	l->fd = open(l->path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
+	if (l->fd < 0)
+		log_warn(r, l, "cannot open the log file %s: %s; the output of this attempt is not logged",
+			 l->path, strerror(errno));
 }
 
-/* Appends to log `l` within the run's max_log_bytes. */
+/*
+ * Appends to log `l` within the run's max_log_bytes. A failed write loses
+ * its bytes, and says so: a step.warning, and a marker in the file at the
+ * next write that works, or when the log is closed.
+ */
 static void log_write(struct run *r, struct step_log *l, const char *data, size_t len)
 {
 	if (l->fd < 0 || l->truncated)
 		return;
 	uint64_t max = r->opts.max_log_bytes;
+	bool cut = false;
 	if (l->bytes + len > max) {
 		len = (size_t)(max - l->bytes);
+		cut = true;
+	}
+	int e = log_mark_gap(l) ? 0 : l->err;
+	uint64_t before = l->bytes;
+	if (!e)
+		e = log_put(l, data, len);
+	if (e) {
+		l->err = e;
+		l->lost += len - (l->bytes - before);
+		log_warn(r, l, "cannot write the log file %s: %s; output is missing from it", l->path,
+			 strerror(e));
+	}
+	if (cut) {
 		l->truncated = true;
-	}
-	while (len) {
-		ssize_t n = write(l->fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		data += n;
-		len -= (size_t)n;
-		l->bytes += (uint64_t)n;
-	}
-	if (l->truncated) {
 		char msg[96];
 		int n = snprintf(msg, sizeof(msg), "\n[lockstep: log truncated at %llu bytes]\n",
 				 (unsigned long long)max);
-		if (write(l->fd, msg, (size_t)n) < 0) {
-			/* Nothing more to do: the log is best effort once full. */
-		}
+		if (log_mark_gap(l))
+			log_put(l, msg, (size_t)n);
 	}
 }
 
-/* Closes log `l`, if open. */
+/* Closes log `l` (if open), with a last try at marking a gap. */
 static void log_close(struct step_log *l)
 {
-	if (l->fd >= 0)
+	if (l->fd >= 0) {
+		log_mark_gap(l);
 		close(l->fd);
+	}
 	l->fd = -1;
+	free(l->path);
+	l->path = NULL;
 }
 
 void step_log_open(struct wf_run *w, bool append)
