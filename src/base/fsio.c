@@ -121,3 +121,31 @@ int fsio_find_program(const char *name, struct buf *out)
 	buf_reset(out);
 	return -ENOENT;
 }
+
+int fsio_mkdirs(const char *dir, struct buf *err)
+{
+	struct buf part = BUF_INIT;
+	int ret = 0;
+	for (const char *s = dir; *s; s++) {
+		buf_addc(&part, *s);
+		if (s[1] != '/' && s[1] != '\0')
+			continue;
+		if (mkdir(part.s, 0755) == 0 || errno == EEXIST)
+			continue;
+		ret = -errno;
+		buf_addf(err, "cannot create directory '%s': %s", part.s, strerror(-ret));
+		break;
+	}
+	if (!ret) {
+		struct stat sb;
+		if (stat(dir, &sb) < 0) {
+			ret = -errno;
+			buf_addf(err, "cannot use directory '%s': %s", dir, strerror(-ret));
+		} else if (!S_ISDIR(sb.st_mode)) {
+			ret = -ENOTDIR;
+			buf_addf(err, "'%s' is not a directory", dir);
+		}
+	}
+	buf_release(&part);
+	return ret;
+}

@@ -24,5 +24,12 @@ struct buf;
  * executed (or a directory).
  */
 int fsio_find_program(const char *name, struct buf *out);
+/*
+ * Creates directory `dir` and its missing parents (mkdir -p, mode 0755).
+ * Returns 0, or -errno with a message for a person appended to `err`
+ * ("cannot create directory 'X': Permission denied", "'X' is not a
+ * directory").
+ */
+int fsio_mkdirs(const char *dir, struct buf *err);
 
 #endif

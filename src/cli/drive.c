@@ -195,7 +195,8 @@ bool cli_run_args_parse(const char *json, struct run_args *ra, struct arena *a)
  * board (not to the plain lines or --json: they were shown when they
  * happened), with their recorded times on this process's clock.
  */
-static void replay_recorded(const struct drive *d, struct output *out, struct term_board *board)
+static void replay_recorded(const struct drive *d, struct output *out, struct output_warnings *warns,
+			    struct term_board *board)
 {
 	if (!d->resuming)
 		return;
@@ -209,6 +210,7 @@ static void replay_recorded(const struct drive *d, struct output *out, struct te
 		uint64_t ago = e.ts_ms < wall ? (uint64_t)(wall - e.ts_ms) : 0;
 		e.mono_ms = ago < mono ? mono - ago : 0;
 		output_record_sink(&e, out);
+		output_warnings_sink(&e, warns);
 		if (board)
 			term_board_sink(&e, board);
 	}
@@ -258,6 +260,8 @@ int cli_drive(const struct drive *d)
 	buf_release(&note);
 	struct output out;
 	output_init(&out, human_q, cli_color(human), plan);
+	struct output_warnings warns;
+	output_warnings_init(&warns);
 	struct events ev;
 	events_init(&ev, run_id);
 	struct store_sink sink = { st, run_id };
@@ -266,6 +270,7 @@ int cli_drive(const struct drive *d)
 	if (d->resuming)
 		events_continue(&ev, d->last_seq);
 	events_add_sink(&ev, output_record_sink, &out);
+	events_add_sink(&ev, output_warnings_sink, &warns);
 	struct json_out jo;
 	json_out_init(&jo, out_q, &ev, st->state_dir, run_id);
 	if (json)
@@ -280,7 +285,7 @@ int cli_drive(const struct drive *d)
 	else
 		events_add_sink(&ev, output_plain_sink, &out);
 	/* A resumed run's summary and board start from what was recorded. */
-	replay_recorded(d, &out, board);
+	replay_recorded(d, &out, &warns, board);
 
 	struct run_cli cli = { 0 };
 	cli.cmd = d->cmd;
@@ -372,6 +377,7 @@ int cli_drive(const struct drive *d)
 	outq_free(err_q);
 	if (code == EXIT_OK || code == EXIT_FAILED || code == EXIT_ABORTED) {
 		output_summary(&out, human);
+		output_warnings_summary(&warns, human);
 		/* Said where it can still be read, if anywhere. */
 		if (out_closed)
 			fprintf(stderr, "lockstep %s: standard output was closed during the run; the run went on: "
@@ -396,6 +402,7 @@ int cli_drive(const struct drive *d)
 	json_out_release(&jo);
 	events_release(&ev);
 	output_release(&out);
+	output_warnings_release(&warns);
 	term_board_free(board);
 	run_free(cli.run);
 	return code;

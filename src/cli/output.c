@@ -360,3 +360,35 @@ void output_summary(struct output *o, FILE *f)
 	}
 	fflush(f);
 }
+
+/* ---- warnings ---- */
+
+void output_warnings_init(struct output_warnings *w)
+{
+	buf_init(&w->lines);
+	w->n = 0;
+}
+
+void output_warnings_release(struct output_warnings *w)
+{
+	buf_release(&w->lines);
+}
+
+void output_warnings_sink(const struct event *ev, void *arg)
+{
+	struct output_warnings *w = arg;
+	if (ev->type != EV_STEP_WARNING)
+		return;
+	buf_adds(&w->lines, "  ");
+	event_warning_text(ev, &w->lines);
+	buf_addc(&w->lines, '\n');
+	w->n++;
+}
+
+void output_warnings_summary(const struct output_warnings *w, FILE *out)
+{
+	if (!w->n)
+		return;
+	fprintf(out, "warnings:\n%s", w->lines.s);
+	fflush(out);
+}

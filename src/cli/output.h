@@ -69,4 +69,20 @@ void output_flush_partial(struct output *o);
 /* Prints the summary to `out` (after the queue is drained). */
 void output_summary(struct output *o, FILE *out);
 
+/*
+ * The run's warnings (step.warning: a step log that could not be opened
+ * or written), for the end of the summary: they change no result, so the
+ * rest of the summary would not show them.
+ */
+struct output_warnings {
+	struct buf lines;          /* one line per warning, each ending in '\n' */
+	size_t n;
+};
+void output_warnings_init(struct output_warnings *w);
+void output_warnings_release(struct output_warnings *w);
+/* Remembers each step.warning, printing nothing. */
+void output_warnings_sink(const struct event *ev, void *arg /* struct output_warnings * */);
+/* Prints "warnings:" and a line per warning to `out`; nothing without any. */
+void output_warnings_summary(const struct output_warnings *w, FILE *out);
+
 #endif

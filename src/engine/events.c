@@ -21,6 +21,7 @@ static const char *const type_names[EV_TYPE_COUNT] = {
 	[EV_WORKFLOW_FINISHED] = "workflow.finished",
 	[EV_RUN_FINISHED] = "run.finished",
 	[EV_RUN_RESUMED] = "run.resumed",
+	[EV_STEP_WARNING] = "step.warning",
 	[EV_STEP_PROCESS] = "step.process",
 };
 
@@ -176,7 +177,7 @@ struct event *event_dup(const struct event *ev)
 	size_t head = sizeof(struct event);
 	size_t arrays = (ev->nworkflows + ev->nparticipants) * sizeof(char *);
 	size_t strings = str_size(ev->pipeline) + str_size(ev->workflow) + str_size(ev->step) +
-			 str_size(ev->mode) +
+			 str_size(ev->mode) + str_size(ev->message) +
 			 str_size(ev->status) + str_size(ev->barrier) + str_size(ev->reason) +
 			 str_size(ev->origin) + strv_size(ev->workflows, ev->nworkflows) +
 			 strv_size(ev->participants, ev->nparticipants);
@@ -194,6 +195,7 @@ struct event *event_dup(const struct event *ev)
 	c->reason = put_str(&p, ev->reason);
 	c->origin = put_str(&p, ev->origin);
 	c->mode = put_str(&p, ev->mode);
+	c->message = put_str(&p, ev->message);
 	for (size_t i = 0; i < ev->nworkflows; i++)
 		wfs[i] = put_str(&p, ev->workflows[i]);
 	for (size_t i = 0; i < ev->nparticipants; i++)
@@ -220,6 +222,13 @@ void events_format_ts(int64_t ms, char out[64])
 	gmtime_r(&secs, &tm);
 	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void event_warning_text(const struct event *ev, struct buf *out)
+{
+	buf_addf(out, "%s: step '%s' (attempt %d%s): %s", ev->workflow ? ev->workflow : "?",
+		 ev->step ? ev->step : "?", ev->attempt, ev->rollback ? ", rollback" : "",
+		 ev->message ? ev->message : "");
 }
 
 static void add_str_field(struct buf *b, const char *name, const char *v)
@@ -305,6 +314,14 @@ void event_to_json(const struct event *ev, struct buf *b)
 		break;
 	case EV_RUN_RESUMED:
 		add_str_field(b, "mode", ev->mode);
+		break;
+	case EV_STEP_WARNING:
+		add_str_field(b, "workflow", ev->workflow);
+		add_str_field(b, "step", ev->step);
+		buf_addf(b, ",\"attempt\":%d", ev->attempt);
+		add_str_field(b, "message", ev->message);
+		if (ev->rollback)
+			buf_adds(b, ",\"rollback\":true");
 		break;
 	case EV_STEP_PROCESS:
 		add_str_field(b, "workflow", ev->workflow);

@@ -53,6 +53,11 @@ enum event_type {
 	/* Extension: `lockstep resume` or `lockstep abort` took the run over
 	 * after its owner died; `mode` says which. */
 	EV_RUN_RESUMED,
+	/* Extension: something went wrong beside a step that does not change
+	 * its result (its log could not be opened or written): `workflow`,
+	 * `step`, `attempt`, `message`. May come after the step's
+	 * step.finished (output of what it left running). */
+	EV_STEP_WARNING,
 	/*
 	 * Internal, never shown and not numbered: a run step's process
 	 * started (`pid`, which is also its process group, and `pid_start`).
@@ -99,6 +104,7 @@ struct event {
 	const char *reason;        /* barrier.broken, workflow.rollback, workflow.finished (or NULL) */
 	const char *origin;        /* barrier.broken: workflow or NULL */
 	const char *mode;          /* run.resumed: "resume" or "abort" */
+	const char *message;       /* step.warning */
 	uint64_t pid_start;        /* step.process: its start time (base/pidinfo.h) */
 };
 
@@ -183,6 +189,12 @@ struct event *event_dup(const struct event *ev);
 void event_free(struct event *ev);
 /* "run.started", "step.finished", ... */
 const char *event_type_name(enum event_type t);
+/*
+ * Appends step.warning `ev` as one line for a person (no newline):
+ * "WORKFLOW: step 'STEP' (attempt N[, rollback]): MESSAGE". The run's
+ * summary and `show` print warnings so.
+ */
+void event_warning_text(const struct event *ev, struct buf *out);
 /* Appends `ev` as one JSON object (no newline), fields in SPEC §5 order. */
 void event_to_json(const struct event *ev, struct buf *out);
 /* Formats `ms` since the epoch as RFC 3339 UTC with milliseconds. */

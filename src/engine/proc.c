@@ -2,26 +2,29 @@
  * proc: one step process on the libuv loop (see proc.h for the contract).
  *
  * Handles: every proc owns five libuv handles, all inside struct proc: the
- * process, two pipes, and two timers. `grace` turns a SIGTERM into a
+ * pidfd poll, two pipes, and two timers. `grace` turns a SIGTERM into a
  * SIGKILL; `tick` reports a spawn failure on the next loop iteration and,
- * once the main process has exited, enforces the drain deadline and polls
- * the process group until it is gone. proc_free closes them all; the last
- * close callback frees the memory.
+ * once the main process has exited, polls the process group until it is
+ * gone and enforces the drain deadline of a proc being stopped. The pidfd
+ * poll closes when the main process exits, each pipe when it is done
+ * (its descriptors are then free at once, whatever the leftovers do);
+ * proc_free closes the rest; the last close callback frees the memory.
  *
  * Why poll the group: there is no notification when the last member of a
  * process group dies unless it is our child, so after the main exit proc
  * asks kill(-pgid, 0), starting at PROC_POLL_MIN_MS and backing off to
- * PROC_POLL_MAX_MS. A group that no longer exists is never signalled again:
- * its number may be reused.
+ * PROC_POLL_MAX_MS while the group is being stopped, or to
+ * PROC_LINGER_POLL_MS while leftovers simply run (a service may run for
+ * the whole run: two system calls a second). A group that no longer
+ * exists is never signalled again: its number may be reused.
  *
- * Reaping: libuv reaps the main process (it waits for each of its own
- * pids). Members of the group that were re-parented to us (we are a
- * subreaper) are reaped here with waitpid(-pgid), but only after libuv has
- * reaped the main process, which is itself a member of the group: before
- * that, waitpid(-pgid) could steal its status and libuv would never report
- * its exit. No other libuv child can be in the group: a process group
- * cannot be joined from another session, and every proc child starts its
- * own session.
+ * Reaping: proc reaps the main process itself (its pidfd says when).
+ * Members of the group that were re-parented to us (we are a subreaper)
+ * are reaped here with waitpid(-pgid), but only once the main process is
+ * reaped, since it is itself a member of the group: before that,
+ * waitpid(-pgid) could steal its status. No other child of ours can be in
+ * the group: a process group cannot be joined from another session, and
+ * every proc child starts its own session.
  */
 #include "engine/proc.h"
 
@@ -45,17 +48,26 @@
 
 extern char **environ;
 
-/* Group polling after the main exit: starts here, doubles up to the max. */
+/* Group polling after the main exit: starts here, doubles up to the max
+ * (while stopping it), or up to the linger max (while leftovers run). */
 #define PROC_POLL_MIN_MS 5
 #define PROC_POLL_MAX_MS 100
+#define PROC_LINGER_POLL_MS 1000
+
+/* At the main exit, at most this many reads per pipe are made at once:
+ * what the main process wrote fits (a pipe holds at most 1 MiB), and
+ * leftovers that keep writing cannot hold the exit callback up. */
+#define PROC_READ_NOW_MAX 16
 
 enum proc_state {
 	PROC_NEW,          /* inside proc_spawn */
 	PROC_SPAWNING,     /* a worker thread is starting it (posix_spawn) */
 	PROC_NOT_STARTED,  /* spawn failed; `tick` reports it on the next iteration */
 	PROC_RUNNING,      /* the main process is alive (in `live`) */
-	PROC_DRAINING,     /* it exited; waiting for the pipes and the group */
-	PROC_OVER,         /* the exit callback was called */
+	PROC_DRAINING,     /* it exited after a kill; waiting for the pipes and the group */
+	PROC_LINGERING,    /* it exited by itself and `exit` was called; leftovers
+			    * of its group, or holders of its pipes, remain */
+	PROC_OVER,         /* `gone` was called (`exit` before it) */
 	PROC_FREED,        /* proc_free was called; handles are closing */
 };
 
@@ -63,6 +75,7 @@ struct proc_pipe {
 	uv_pipe_t handle;         /* first member: the handle pointer is the pipe */
 	enum proc_stream stream;
 	bool done;                /* EOF, read error, or abandoned after the drain */
+	bool closed;              /* uv_close was called on it */
 };
 
 /*
@@ -83,10 +96,14 @@ struct proc {
 	uint64_t start_ns;        /* uv_hrtime() at proc_spawn */
 	uint64_t exit_ns;         /* when the main process exited */
 	uint64_t kill_ns;         /* the last SIGKILL, for the PROC_REAP_MS bound */
+	uint64_t drain_ns;        /* stopping, group gone: the pipes are read until
+				   * PROC_DRAIN_MS after this */
 	uint64_t poll_ms;         /* the next group poll interval */
 	bool term_sent, kill_sent;
+	bool stopping;            /* killed while running, or proc_kill* while lingering */
 	bool group_gone;          /* nothing of the group is alive; never signal it again */
-	bool spawn_called;        /* `exitpoll` watches `pidfd`: it must be closed */
+	bool closed_told;         /* the `closed` callback was called */
+	bool exitpoll_open;       /* `exitpoll` watches `pidfd`: it must be closed */
 	int open_handles;         /* initialised handles whose close callback is pending */
 	int pidfd;                /* the main process, for the loop to wait on; -1 when none */
 	uv_poll_t exitpoll;       /* readable when the main process has exited */
@@ -171,11 +188,15 @@ static void assert_proc(const struct proc *p)
 		assert(p->st.spawned && p->pid > 0 && proc_live_has(p->pid));
 		break;
 	case PROC_DRAINING:
-		assert(p->st.spawned && p->pid > 0 && !proc_live_has(p->pid));
+		assert(p->st.spawned && p->pid > 0 && !proc_live_has(p->pid) && p->stopping);
+		break;
+	case PROC_LINGERING:
+		assert(p->st.spawned && p->pid > 0 && !proc_live_has(p->pid) && !p->st.killed);
 		break;
 	case PROC_OVER:
 	case PROC_FREED:
-		assert(!p->st.spawned || (p->out.done && p->err.done && p->group_gone));
+		assert(p->out.done && p->err.done && p->closed_told);
+		assert(!p->st.spawned || p->group_gone);
 		break;
 	}
 	(void)p;
@@ -187,8 +208,9 @@ static void set_state(struct proc *p, enum proc_state to)
 	bool legal = (p->state == PROC_NEW && (to == PROC_SPAWNING || to == PROC_NOT_STARTED)) ||
 		     (p->state == PROC_SPAWNING && (to == PROC_RUNNING || to == PROC_NOT_STARTED)) ||
 		     (p->state == PROC_NOT_STARTED && to == PROC_OVER) ||
-		     (p->state == PROC_RUNNING && to == PROC_DRAINING) ||
+		     (p->state == PROC_RUNNING && (to == PROC_DRAINING || to == PROC_LINGERING)) ||
 		     (p->state == PROC_DRAINING && to == PROC_OVER) ||
+		     (p->state == PROC_LINGERING && to == PROC_OVER) ||
 		     (p->state == PROC_OVER && to == PROC_FREED);
 	assert(legal);
 	(void)legal;
@@ -202,16 +224,27 @@ static void set_state(struct proc *p, enum proc_state to)
 
 /* ---- the process group ----------------------------------------------- */
 
+static void group_is_gone(struct proc *p)
+{
+	if (p->group_gone)
+		return;
+	p->group_gone = true;
+	p->drain_ns = uv_hrtime();
+}
+
 /*
  * Tells whether anything of the step's group is still alive, reaping the
- * members that were re-parented to us first. Only in DRAINING (see the
- * top of the file). Sets group_gone for good when the answer is no.
+ * members that were re-parented to us first. Only once the main process
+ * is reaped (see the top of the file). Sets group_gone for good when the
+ * answer is no. While leftovers simply run, only the two cheap system
+ * calls are made; a group being stopped is also looked up in /proc, so
+ * that zombies another parent has yet to reap do not hold it up.
  */
 static bool group_alive(struct proc *p)
 {
 	if (p->group_gone)
 		return false;
-	assert(p->state == PROC_DRAINING);
+	assert(p->state == PROC_DRAINING || p->state == PROC_LINGERING);
 	int status;
 	pid_t r;
 	do
@@ -220,12 +253,12 @@ static bool group_alive(struct proc *p)
 	/* ESRCH: no member left. EPERM: only members we may not signal
 	 * (they changed their uid): waiting for them would be pointless. */
 	if (kill(-p->pid, 0) != 0) {
-		p->group_gone = true;
+		group_is_gone(p);
 		return false;
 	}
 	/* Members remain, but zombies of init are already dead. */
-	if (proc_scan_group(p->pid) == 0) {
-		p->group_gone = true;
+	if (p->stopping && proc_scan_group(p->pid) == 0) {
+		group_is_gone(p);
 		return false;
 	}
 	return true;
@@ -235,8 +268,8 @@ static void signal_group(struct proc *p, int sig)
 {
 	if (p->group_gone)
 		return;
-	if (kill(-p->pid, sig) != 0 && errno == ESRCH && p->state == PROC_DRAINING)
-		p->group_gone = true;
+	if (kill(-p->pid, sig) != 0 && errno == ESRCH && p->state != PROC_RUNNING)
+		group_is_gone(p);
 	if (sig == SIGTERM)
 		p->term_sent = true;
 	if (sig == SIGKILL) {
@@ -249,56 +282,92 @@ static void signal_group(struct proc *p, int sig)
 
 static void on_grace(uv_timer_t *t);
 static void on_tick(uv_timer_t *t);
+static void on_close(uv_handle_t *h);
 
-/* Enters OVER and calls the exit callback; the caller must not touch `p`
- * afterwards (the callback may have called proc_free). */
+static void close_pipe(struct proc_pipe *pp)
+{
+	if (pp->closed)
+		return;
+	pp->closed = true;
+	uv_close((uv_handle_t *)&pp->handle, on_close);
+}
+
+/* Both pipes are done: their descriptors go now, and the owner is told
+ * (once). */
+static void tell_closed(struct proc *p)
+{
+	if (p->closed_told || !p->out.done || !p->err.done)
+		return;
+	p->closed_told = true;
+	close_pipe(&p->out);
+	close_pipe(&p->err);
+	if (p->cbs.closed)
+		p->cbs.closed(p, p->cbs.arg);
+}
+
+static void pipe_done(struct proc *p, struct proc_pipe *pp)
+{
+	if (pp->done)
+		return;
+	if (!pp->closed)
+		uv_read_stop((uv_stream_t *)&pp->handle);
+	pp->done = true;
+	tell_closed(p);
+}
+
+/* Enters OVER: calls `exit` unless it was called when the main process
+ * exited, then `gone`. The caller must not touch `p` afterwards (`gone`
+ * may have called proc_free). */
 static void finish(struct proc *p)
 {
 	uv_timer_stop(&p->grace);
 	uv_timer_stop(&p->tick);
-	uv_read_stop((uv_stream_t *)&p->out.handle);
-	uv_read_stop((uv_stream_t *)&p->err.handle);
-	p->st.duration_ms = (uv_hrtime() - p->start_ns) / NS_PER_MS;
+	/* A spawn failure: no pipe was ever read. */
+	pipe_done(p, &p->out);
+	pipe_done(p, &p->err);
+	bool told = p->state == PROC_LINGERING;
+	if (!told)
+		p->st.duration_ms = (uv_hrtime() - p->start_ns) / NS_PER_MS;
 	set_state(p, PROC_OVER);
-	p->cbs.exit(p, &p->st, p->cbs.arg);
+	if (!told)
+		p->cbs.exit(p, &p->st, p->cbs.arg);
+	p->cbs.gone(p, p->cbs.arg);
 }
 
-/* Finishes the step when it is over. Returns true when it did (and `p`
- * must not be touched any more). */
+/* Finishes the proc when nothing of it is left. Returns true when it did
+ * (and `p` must not be touched any more). */
 static bool finish_if_over(struct proc *p)
 {
-	if (p->state != PROC_DRAINING || !p->out.done || !p->err.done || group_alive(p))
+	if ((p->state != PROC_DRAINING && p->state != PROC_LINGERING) || !p->out.done ||
+	    !p->err.done || group_alive(p))
 		return false;
 	finish(p);
 	return true;
 }
 
-static void abandon(struct proc_pipe *pp)
-{
-	if (pp->done)
-		return;
-	uv_read_stop((uv_stream_t *)&pp->handle);
-	pp->done = true;
-}
-
-/* Plans the next tick in DRAINING: the next group poll, or the drain
- * deadline, whichever comes first. */
+/* Plans the next tick after the main exit: the next group poll, or the
+ * drain deadline of a proc being stopped, whichever comes first; none
+ * when only the pipes are left to wait for (their EOF wakes the loop). */
 static void schedule_tick(struct proc *p)
 {
 	uint64_t delay = p->group_gone ? UINT64_MAX : p->poll_ms;
-	if (!p->out.done || !p->err.done) {
-		uint64_t deadline = p->exit_ns + PROC_DRAIN_MS * NS_PER_MS, now = uv_hrtime();
+	if (p->stopping && p->group_gone && (!p->out.done || !p->err.done)) {
+		uint64_t deadline = p->drain_ns + PROC_DRAIN_MS * NS_PER_MS, now = uv_hrtime();
 		uint64_t left = deadline > now ? (deadline - now + NS_PER_MS - 1) / NS_PER_MS : 0;
 		if (left < delay)
 			delay = left;
 	}
-	assert(delay != UINT64_MAX);
+	if (delay == UINT64_MAX) {
+		uv_timer_stop(&p->tick);
+		return;
+	}
 	/* Never 0: a timer re-armed with 0 from its own callback runs again
 	 * in the same pass, before the loop looks at anything else. */
 	if (delay == 0)
 		delay = 1;
-	if (!p->group_gone && p->poll_ms < PROC_POLL_MAX_MS)
-		p->poll_ms = p->poll_ms * 2 > PROC_POLL_MAX_MS ? PROC_POLL_MAX_MS : p->poll_ms * 2;
+	uint64_t max = p->stopping ? PROC_POLL_MAX_MS : PROC_LINGER_POLL_MS;
+	if (!p->group_gone && p->poll_ms < max)
+		p->poll_ms = p->poll_ms * 2 > max ? max : p->poll_ms * 2;
 	uv_timer_start(&p->tick, on_tick, delay, 0);
 }
 
@@ -309,14 +378,14 @@ static void on_tick(uv_timer_t *t)
 		finish(p);
 		return;
 	}
-	assert(p->state == PROC_DRAINING);
+	assert(p->state == PROC_DRAINING || p->state == PROC_LINGERING);
 	uint64_t now = uv_hrtime();
-	if (now >= p->exit_ns + PROC_DRAIN_MS * NS_PER_MS) {
-		abandon(&p->out);
-		abandon(&p->err);
-	}
 	if (p->kill_sent && !p->group_gone && now >= p->kill_ns + PROC_REAP_MS * NS_PER_MS)
-		p->group_gone = true;  /* SIGKILLed and still there: stop waiting */
+		group_is_gone(p);  /* SIGKILLed and still there: stop waiting */
+	if (p->stopping && !group_alive(p) && now >= p->drain_ns + PROC_DRAIN_MS * NS_PER_MS) {
+		pipe_done(p, &p->out);
+		pipe_done(p, &p->err);
+	}
 	if (finish_if_over(p))
 		return;
 	schedule_tick(p);
@@ -329,11 +398,40 @@ static void on_grace(uv_timer_t *t)
 		signal_group(p, SIGKILL);
 		return;
 	}
-	if (p->state != PROC_DRAINING)
+	if (p->state != PROC_DRAINING && p->state != PROC_LINGERING)
 		return;
 	if (group_alive(p))
 		signal_group(p, SIGKILL);
-	finish_if_over(p);
+	if (finish_if_over(p))
+		return;
+	schedule_tick(p);
+}
+
+/*
+ * Reads what a pipe holds now, without waiting, so that everything the
+ * main process wrote before it exited reaches `output` before `exit`.
+ * The descriptor is non-blocking (libuv's); libuv's own next read then
+ * simply finds nothing, or the EOF.
+ */
+static void read_now(struct proc *p, struct proc_pipe *pp)
+{
+	uv_os_fd_t fd;
+	if (pp->done || uv_fileno((uv_handle_t *)&pp->handle, &fd) != 0)
+		return;
+	for (int i = 0; i < PROC_READ_NOW_MAX && !pp->done;) {
+		ssize_t n = read(fd, read_buf, sizeof(read_buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			pipe_done(p, pp);
+			return;
+		}
+		if (p->cbs.output)
+			p->cbs.output(p, pp->stream, read_buf, (size_t)n, p->cbs.arg);
+		i++;
+	}
 }
 
 static void on_main_exit(struct proc *p, int64_t exit_status, int term_signal)
@@ -341,16 +439,38 @@ static void on_main_exit(struct proc *p, int64_t exit_status, int term_signal)
 	p->st.term_signal = term_signal;
 	p->st.exit_code = term_signal ? -1 : (int)exit_status;
 	p->exit_ns = uv_hrtime();
-	set_state(p, PROC_DRAINING);
-	/* What is left of the group are background children: they go too. */
-	if (group_alive(p)) {
-		if (p->kill_sent) {
-			signal_group(p, SIGKILL);
-		} else if (!p->term_sent) {
-			signal_group(p, SIGTERM);
-			uv_timer_start(&p->grace, on_grace, p->grace_ms, 0);
-		}
+	/* The pidfd has served: its descriptor goes now. */
+	uv_close((uv_handle_t *)&p->exitpoll, on_close);
+	p->exitpoll_open = false;
+	/* Everything the main process wrote is in the pipes now: it goes out
+	 * before `exit`. (An `output` callback that kills makes it a killed
+	 * step after all.) */
+	if (!p->st.killed) {
+		read_now(p, &p->out);
+		read_now(p, &p->err);
 	}
+	if (p->st.killed) {
+		/* A timeout or an abort: the whole group goes, and the step is
+		 * over when it is gone. */
+		p->stopping = true;
+		set_state(p, PROC_DRAINING);
+		if (group_alive(p)) {
+			if (p->kill_sent) {
+				signal_group(p, SIGKILL);
+			} else if (!p->term_sent) {
+				signal_group(p, SIGTERM);
+				uv_timer_start(&p->grace, on_grace, p->grace_ms, 0);
+			}
+		}
+		if (finish_if_over(p))
+			return;
+		schedule_tick(p);
+		return;
+	}
+	/* The step is over; what it left running goes on (proc.h). */
+	set_state(p, PROC_LINGERING);
+	p->st.duration_ms = (p->exit_ns - p->start_ns) / NS_PER_MS;
+	p->cbs.exit(p, &p->st, p->cbs.arg);
 	if (finish_if_over(p))
 		return;
 	schedule_tick(p);
@@ -375,7 +495,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread == 0)
 		return;  /* EAGAIN */
 	/* UV_EOF, or an error that ends this stream just as well */
-	abandon(pp);
+	pipe_done(p, pp);
 	finish_if_over(p);
 }
 
@@ -532,10 +652,10 @@ static void describe_spawn_error(struct proc *p, int err, const char *cwd, const
 		snprintf(msg, n, "cannot start: %s", uv_strerror(err));
 }
 
-static void start_reading(struct proc_pipe *pp)
+static void start_reading(struct proc *p, struct proc_pipe *pp)
 {
 	if (uv_read_start((uv_stream_t *)&pp->handle, on_alloc, on_read) != 0)
-		pp->done = true;
+		pipe_done(p, pp);
 }
 
 /* The start time of `pid` (field 22 of /proc/PID/stat), or 0. */
@@ -664,15 +784,15 @@ static void spawn_done(uv_work_t *req, int status)
 	uv_pipe_open(&p->err.handle, j->err[0]);
 	uv_poll_init(p->loop, &p->exitpoll, j->pidfd);
 	p->exitpoll.data = p;
-	p->spawn_called = true;
+	p->exitpoll_open = true;
 	p->open_handles++;
 	p->st.spawned = true;
 	uint64_t pid_start = j->pid_start;
 	job_free(j);
 	set_state(p, PROC_RUNNING);
 	uv_poll_start(&p->exitpoll, UV_READABLE, on_pidfd);
-	start_reading(&p->out);
-	start_reading(&p->err);
+	start_reading(p, &p->out);
+	start_reading(p, &p->err);
 	if (p->kill_pending)
 		proc_kill_now(p);
 	else if (p->term_pending)
@@ -722,7 +842,7 @@ static int start(struct proc *p, const struct proc_opts *o, const char *shell, c
 int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs *cbs,
 	       struct proc **out)
 {
-	if (!loop || !o || !o->script || !cbs || !cbs->exit || !out)
+	if (!loop || !o || !o->script || !cbs || !cbs->exit || !cbs->gone || !out)
 		return -EINVAL;
 	struct proc *p = xcalloc(1, sizeof(*p));
 	p->state = PROC_NEW;
@@ -762,6 +882,20 @@ int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs
 	return 0;
 }
 
+/* proc_kill and proc_kill_now of a lingering proc: its leftovers are
+ * being stopped, so it polls its group closely again and, once the group
+ * is gone, reads its pipes for PROC_DRAIN_MS more at most. */
+static void stop_lingering(struct proc *p)
+{
+	if (!p->stopping) {
+		p->stopping = true;
+		p->poll_ms = PROC_POLL_MIN_MS;
+		if (p->group_gone)
+			p->drain_ns = uv_hrtime();
+	}
+	schedule_tick(p);
+}
+
 void proc_kill(struct proc *p)
 {
 	if (p && p->state == PROC_SPAWNING) {
@@ -769,14 +903,19 @@ void proc_kill(struct proc *p)
 		p->st.killed = true;
 		return;
 	}
-	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING))
+	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING &&
+		   p->state != PROC_LINGERING))
 		return;
 	if (p->state == PROC_RUNNING)
 		p->st.killed = true;
-	if (p->term_sent || p->kill_sent || p->group_gone)
+	if (p->state == PROC_LINGERING && p->stopping)
 		return;
-	signal_group(p, SIGTERM);
-	uv_timer_start(&p->grace, on_grace, p->grace_ms, 0);
+	if (!p->term_sent && !p->kill_sent && !p->group_gone) {
+		signal_group(p, SIGTERM);
+		uv_timer_start(&p->grace, on_grace, p->grace_ms, 0);
+	}
+	if (p->state == PROC_LINGERING)
+		stop_lingering(p);
 }
 
 void proc_kill_now(struct proc *p)
@@ -786,14 +925,17 @@ void proc_kill_now(struct proc *p)
 		p->st.killed = true;
 		return;
 	}
-	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING))
+	if (!p || (p->state != PROC_RUNNING && p->state != PROC_DRAINING &&
+		   p->state != PROC_LINGERING))
 		return;
 	if (p->state == PROC_RUNNING)
 		p->st.killed = true;
-	if (p->kill_sent)
-		return;
-	uv_timer_stop(&p->grace);
-	signal_group(p, SIGKILL);
+	if (!p->kill_sent) {
+		uv_timer_stop(&p->grace);
+		signal_group(p, SIGKILL);
+	}
+	if (p->state == PROC_LINGERING)
+		stop_lingering(p);
 }
 
 pid_t proc_pid(const struct proc *p)
@@ -806,10 +948,10 @@ void proc_free(struct proc *p)
 	if (!p)
 		return;
 	set_state(p, PROC_FREED);
-	if (p->spawn_called)
+	if (p->exitpoll_open)
 		uv_close((uv_handle_t *)&p->exitpoll, on_close);
-	uv_close((uv_handle_t *)&p->out.handle, on_close);
-	uv_close((uv_handle_t *)&p->err.handle, on_close);
+	close_pipe(&p->out);
+	close_pipe(&p->err);
 	uv_close((uv_handle_t *)&p->grace, on_close);
 	uv_close((uv_handle_t *)&p->tick, on_close);
 }

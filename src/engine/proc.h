@@ -9,11 +9,17 @@
  * never reach the child (everything lockstep opens is close-on-exec;
  * libuv's pipes are too; proc_seal_fds covers what lockstep inherited).
  *
- * Life cycle (the states of proc.c; the exit callback runs on entering OVER):
+ * Life cycle (the states of proc.c; `exit` says how the step ended, `gone`
+ * that nothing of it is left, and only then may it be freed):
  *
- *   proc_spawn ─► SPAWNING ─► RUNNING ─main exits─► DRAINING ─pipes done, group gone─► OVER ─proc_free─► FREED
- *       │            │                                                                  ▲
- *       └────────────┴──► NOT_STARTED (spawn failed) ───── next loop iteration ─────────┘
+ *   proc_spawn ─► SPAWNING ─► RUNNING ─main exits by itself─► LINGERING ─────┐
+ *       │            │           │                          (exit)            │
+ *       │            │           └─main exits after proc_kill*─► DRAINING ──┐ │
+ *       │            │                          group gone, pipes done:     │ │ leftovers gone,
+ *       │            │                          exit                        │ │ pipes closed
+ *       └────────────┴──► NOT_STARTED (spawn failed) ─next iteration: exit─┐ │ │
+ *                                                                         ▼ ▼ ▼
+ *                                                       gone ◄──────────── OVER ─proc_free─► FREED
  *
  * The spawn itself (posix_spawn, which waits until the child has exec'd)
  * runs on libuv's thread pool, so a wide round of steps starts in
@@ -21,18 +27,29 @@
  * says when the process exists. proc_kill and proc_kill_now while it is
  * SPAWNING take effect as soon as it runs.
  *
- * "Pipes done": both reached EOF, or were abandoned PROC_DRAIN_MS after the
- * main exit because something outside the group (a daemon) still holds
- * them. "Group gone": nothing of the step's process group is left alive.
+ * A step ends when its main process exits, whatever still holds its
+ * output. When it exits by itself, what it started in the background (the
+ * rest of its process group, and daemons that left the group but hold its
+ * pipes) goes on running: `exit` comes at once, after the output the main
+ * process wrote (it is all in the pipes by then), and the pipes are read
+ * on, so that leftovers writing to them reach `output` and never get
+ * SIGPIPE because lockstep closed its end. The proc lingers until nothing
+ * of its group is alive and its pipes are closed, or until proc_kill or
+ * proc_kill_now stops the leftovers: SIGTERM (then SIGKILL `kill_grace_ms`
+ * later) or SIGKILL to the group; once the group is gone, the pipes are
+ * read for PROC_DRAIN_MS more at most, for daemons outside the group.
  *
- * When the main process exits, whatever is left of its process group
- * (background children) gets SIGTERM, then SIGKILL `kill_grace_ms` later if
- * anything is still alive, so a step leaves nothing running behind it; the
- * exit callback comes once the group is gone. Members that are already dead
- * but wait for another parent to reap them (zombies of init) do not hold the
- * step up; members re-parented to lockstep (see proc_become_subreaper) are
- * reaped by proc itself. If SIGKILLed members still do not vanish within a
- * second (a process stuck in the kernel), proc stops waiting for them.
+ * When proc_kill or proc_kill_now was called while it ran (a timeout, an
+ * abort), the whole group goes at once: when the main process exits,
+ * what is left of the group gets SIGTERM, then SIGKILL `kill_grace_ms`
+ * later, unless that was already sent; `exit` comes once the group is
+ * gone and the pipes are done, and `gone` right after it.
+ *
+ * Members that are already dead but wait for another parent to reap them
+ * (zombies of init) do not hold a stopped group up; members re-parented
+ * to lockstep (see proc_become_subreaper) are reaped by proc itself. If
+ * SIGKILLed members still do not vanish within a second (a process stuck
+ * in the kernel), proc stops waiting for them.
  *
  * Threads: every proc lives on the thread of its loop, and all procs of the
  * process must be driven from one thread (proc keeps a process-wide list of
@@ -49,8 +66,9 @@
 
 #include "base/buf.h"
 
-/* How long output is still read after the main process exited, when a
- * leftover background process keeps a pipe open. */
+/* When a proc is being stopped, how long its output is still read after
+ * its process group is gone, when a process outside the group (a daemon)
+ * keeps a pipe open. */
 #define PROC_DRAIN_MS 200
 
 /* The largest chunk handed to `output` (the size of each read buffer). */
@@ -64,7 +82,7 @@ struct proc_opts {
 	const char *script;       /* passed as `SHELL -c SCRIPT`; required */
 	const char *cwd;          /* NULL: inherit */
 	char *const *env;         /* NULL-terminated "KEY=VALUE" list; NULL: inherit */
-	uint64_t kill_grace_ms;   /* SIGTERM -> SIGKILL delay for leftovers and proc_kill */
+	uint64_t kill_grace_ms;   /* SIGTERM -> SIGKILL delay of proc_kill */
 };
 
 enum proc_stream { PROC_STDOUT = 1, PROC_STDERR = 2 };
@@ -81,16 +99,28 @@ struct proc_status {
 
 struct proc_cbs {
 	/* A chunk of output (1..PROC_READ_MAX bytes); `data` is valid during
-	 * the call only. May be NULL: output is discarded. */
+	 * the call only. Also after `exit`, from leftovers that still hold
+	 * the pipes. May be NULL: output is discarded. */
 	void (*output)(struct proc *p, enum proc_stream s, const char *data, size_t len, void *arg);
 	/* The step is over; called exactly once, also for spawn failures
 	 * (then from the next loop iteration, never from inside proc_spawn).
-	 * `st` is valid during the call only. The callback may call proc_free.
+	 * `st` is valid during the call only. It may call proc_kill or
+	 * proc_kill_now (they then stop the leftovers), not proc_free.
 	 * Required. */
 	void (*exit)(struct proc *p, const struct proc_status *st, void *arg);
 	/* The process was started: its pid (== pgid) and the pid's start time
 	 * (/proc/PID/stat field 22; 0 if unknown). May be NULL. */
 	void (*started)(struct proc *p, pid_t pid, uint64_t pid_start, void *arg);
+	/* Both output pipes are closed (EOF, or given up after the drain):
+	 * no `output` follows, and their descriptors are free. Called exactly
+	 * once, before `gone`, possibly before `exit` (a step that closed its
+	 * output and runs on). May be NULL. */
+	void (*closed)(struct proc *p, void *arg);
+	/* Nothing of the process is left: its group is gone and its pipes are
+	 * closed. Called exactly once, after `exit` (right after it when the
+	 * step left nothing behind, or was killed). The callback may call
+	 * proc_free. Required. */
+	void (*gone)(struct proc *p, void *arg);
 	void *arg;
 };
 
@@ -99,7 +129,7 @@ struct proc_cbs {
  * (missing shell, missing, non-directory or unenterable `cwd`, any other
  * uv_spawn error) are not errors here: they arrive as a proc_status with
  * spawned == false and a clear message. Returns -EINVAL (and no handle)
- * when `o->script` or `cbs->exit` is missing. Borrows `loop`, `o` and
+ * when `o->script`, `cbs->exit` or `cbs->gone` is missing. Borrows `loop`, `o` and
  * `cbs` (their strings are copied by the child at spawn time; nothing is
  * kept but a copy of `*cbs`).
  */
@@ -107,20 +137,22 @@ int proc_spawn(uv_loop_t *loop, const struct proc_opts *o, const struct proc_cbs
 	       struct proc **out);
 /*
  * SIGTERM to the whole process group, then SIGKILL after the grace period.
- * Idempotent; does nothing once the step is over or if it never started.
+ * While the main process runs, the step is then `killed` and its group
+ * goes with it; after `exit`, it stops the leftovers of a lingering proc.
+ * Idempotent; does nothing once the proc is gone or if it never started.
  */
 void proc_kill(struct proc *p);
 /*
- * SIGKILL to the whole process group now. Idempotent; does nothing once
- * the step is over or if it never started.
+ * SIGKILL to the whole process group now; otherwise like proc_kill.
+ * Idempotent; does nothing once the proc is gone or if it never started.
  */
 void proc_kill_now(struct proc *p);
 /* The child's pid (== its pgid), or 0 before it started (see `started`)
  * or when it never did. Stays valid after the exit callback, for logs
  * (the number may be reused by then). */
 pid_t proc_pid(const struct proc *p);
-/* Frees the handle; only after its exit callback (calling it from inside
- * the exit callback is fine). Closes libuv handles asynchronously: the
+/* Frees the handle; only after its `gone` callback (calling it from inside
+ * that callback is fine). Closes libuv handles asynchronously: the
  * memory goes in their close callbacks, so the loop must run on. */
 void proc_free(struct proc *p);
 
@@ -136,9 +168,10 @@ int proc_become_subreaper(void);
  * children (waiting at most about a second for them to die). Returns how
  * many live processes it killed (zombies are reaped, not counted).
  *
- * It never reaps the main process of a proc that is still running (libuv
- * must reap it, or the proc would never finish): proc keeps a list of
- * them and skips them (they are killed, and finish normally). Processes
+ * It never reaps the main process of a proc that is still running (proc
+ * must reap it, or it would never finish): proc keeps a list of them and
+ * skips them (they are killed, and finish normally). Lingering procs see
+ * their group die and their pipes close, and finish too. Processes
  * spawned with uv_spawn outside proc are unknown to it: call this only
  * when no such process is running, normally when the run has ended and
  * every proc is over. Blocks the thread while it waits.
@@ -151,5 +184,12 @@ int proc_kill_descendants(void);
  * -errno.
  */
 int proc_seal_fds(void);
+/*
+ * How many more descriptors this process may open now: the soft
+ * RLIMIT_NOFILE less the descriptors open (/proc/self/fd). -1 when it
+ * cannot tell. Reads a directory: for the rare moments that need the
+ * exact figure, not for every spawn.
+ */
+long proc_fds_free(void);
 
 #endif

@@ -14,11 +14,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -276,4 +278,22 @@ int proc_seal_fds(void)
 	}
 	closedir(d);
 	return 0;
+}
+
+long proc_fds_free(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	long open_fds = -1;  /* the directory's own */
+	while (readdir(d))
+		open_fds++;
+	closedir(d);
+	open_fds -= 2;  /* "." and ".." */
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX)
+		return LONG_MAX;
+	return (long)rl.rlim_cur - open_fds;
 }

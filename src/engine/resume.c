@@ -266,6 +266,7 @@ static bool replay_one(struct replay *rp, const struct event *ev)
 			rp->aborted = true;
 		return true;
 	case EV_RUN_STARTED:
+	case EV_STEP_WARNING:
 	case EV_STEP_PROCESS:
 	case EV_TYPE_COUNT:
 		return true;

@@ -747,6 +747,13 @@ void run_start_group(struct run *r, size_t g)
 /* run_internal.h */
 void run_finish(struct run *r)
 {
+	/* What ended steps left running goes first (SIGTERM, SIGKILL after
+	 * the grace period): run.finished comes once it is gone. */
+	if (step_run_stop_leftovers(r, false)) {
+		r->ending = true;
+		return;
+	}
+	r->ending = false;
 	r->finished = true;
 	r->status = r->aborting ? RUN_ABORTED : r->failed ? RUN_FAILED : RUN_SUCCEEDED;
 	if (r->opts.kill_leftovers)
@@ -847,7 +854,7 @@ static bool group_all_steps_done(const struct run *r, size_t g)
  */
 static bool check_group(struct run *r)
 {
-	if (r->finished || !r->plan->ngroups)
+	if (r->finished || r->ending || !r->plan->ngroups)
 		return false;
 	bool rollback_all = r->plan->pipeline->on_failure == ON_FAILURE_ROLLBACK_ALL &&
 			    !r->opts.no_rollback && !r->hard_abort;
@@ -982,6 +989,8 @@ void run_assert_valid(const struct run *r)
 			      wf_state_name(w->state));
 	}
 	CHECK(!r->finished || r->status != RUN_RUNNING, "a finished run has its status");
+	CHECK(!r->ending || !r->finished, "a run stops its leftovers before it finishes");
+	step_run_assert_valid(r);
 	for (size_t g = 0; g < r->plan->ngroups; g++) {
 		size_t done = 0, terminal = 0;
 		const struct plan_group *grp = &r->plan->groups[g];

@@ -22,6 +22,42 @@ struct http_check_run;
 /* What a workflow's `delay` timer is for. */
 enum timer_kind { TIMER_NONE, TIMER_RETRY, TIMER_WAIT };
 
+/*
+ * A step attempt's log file, STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
+ * (step_run.c). It never changes how the step ends: a file that cannot
+ * be opened or written is a step.warning (once per attempt), and a marker
+ * in the file says how much is missing where it can still be written.
+ */
+struct step_log {
+	int fd;                     /* -1: none (no log directory, or it could not be opened) */
+	char *path;                 /* for messages; NULL without a log directory */
+	uint64_t bytes;             /* written, within the run's max_log_bytes */
+	bool truncated;             /* max_log_bytes reached: the rest is dropped */
+	int err;                    /* errno of failed writes not yet marked in the file, or 0 */
+	uint64_t lost;              /* bytes those writes dropped */
+	bool warned;                /* its step.warning is out */
+	/* Whose log it is (the plan's strings), for output and warnings. */
+	const char *workflow, *step;
+	int attempt;
+	bool rollback;
+};
+
+/*
+ * A run step's process (or a Kubernetes step's), from its spawn until
+ * nothing of it is left (step_run.c): past the end of its step while
+ * what it started in the background runs on and writes to its log
+ * (docs/design.md, "Process hygiene"). The proc's callbacks get it.
+ */
+struct step_proc {
+	struct run *run;
+	struct wf_run *w;           /* the workflow while this is its step; NULL after */
+	struct proc *proc;
+	struct step_log log;
+	bool pipes_open;            /* the proc's `closed` has not come yet */
+	bool holds_slot;            /* its step ended with the pipes open: counted in run.nheld */
+	struct step_proc *prev, *next; /* in run.leftovers once its step ended */
+};
+
 struct wf_run {
 	struct run *run;
 	size_t index;
@@ -42,9 +78,7 @@ struct wf_run {
 	size_t stopped_by;
 	char *reason;               /* why it failed (LOCKSTEP_FAILURE) */
 	uint64_t step_started_ms;
-	int log_fd;
-	uint64_t log_bytes;
-	bool log_truncated;
+	struct step_log log;        /* of its http-check attempt (a process's is its step_proc's) */
 	bool log_dir_made;          /* its log directory exists: no mkdir per step */
 	bool spawn_pending;         /* its run step waits for a free process slot */
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
@@ -85,7 +119,14 @@ struct run {
 	size_t *group_terminal;     /* per group: workflows in a terminal state */
 	size_t nprocs;              /* step processes running now */
 	size_t nspawning;           /* of those, being spawned on the thread pool */
-	size_t max_procs;           /* at most this many at once (descriptors, --max-parallel) */
+	size_t max_procs;           /* process slots the descriptors allow */
+	size_t max_parallel;        /* at most this many step processes at once (--max-parallel) */
+	/* Ended steps whose processes are not gone: what they started in the
+	 * background runs until the run ends (step_run.c). */
+	struct step_proc *leftovers;
+	size_t nleftovers;
+	size_t nheld;               /* of those, how many still hold their pipes (a slot each) */
+	bool ending;                /* every workflow is over: the leftovers are being stopped */
 	VEC(size_t) spawn_wait;     /* workflows whose run step waits for a slot */
 	VEC(size_t) commit_wait;    /* workflows whose run step waits for a commit */
 	size_t spawn_wait_head;
@@ -167,14 +208,23 @@ void step_run_begin(struct wf_run *w);
  * (the step ended without starting: timeout or abort).
  */
 void step_run_cancel_pending(struct wf_run *w);
-/* Closes the step's log file, if open. */
+/* Closes the log file of the workflow's http-check attempt, if open. */
 void step_run_log_close(struct wf_run *w);
 /*
- * Opens the current step attempt's log file (STATE/logs/RUN/WORKFLOW/
- * STEP.ATTEMPT.log), emptied or, with `append`, added to.
+ * Stops what ended steps left running: SIGTERM to each leftover process
+ * group, SIGKILL after the grace period, or with `now` SIGKILL at once.
+ * Returns true when there was any (run_finish waits for them).
+ */
+bool step_run_stop_leftovers(struct run *r, bool now);
+/* Checks the bookkeeping of step processes (run_assert_valid). */
+void step_run_assert_valid(const struct run *r);
+/*
+ * Opens the log file of the workflow's current (http-check) step attempt
+ * (STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log), emptied or, with `append`,
+ * added to.
  */
 void step_log_open(struct wf_run *w, bool append);
-/* Appends to the step's log file, within the run's size limit. */
+/* Appends to that log file, within the run's size limit. */
 void step_log_write(struct wf_run *w, const char *data, size_t len);
 /*
  * `s` with every ${{ run.id }} replaced by `id`: a heap string (free it),

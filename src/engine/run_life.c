@@ -38,18 +38,18 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 		w->state = WF_PENDING;
 		w->waiting_barrier = SIZE_MAX;
 		w->stopped_by = SIZE_MAX;
-		w->log_fd = -1;
+		w->log.fd = -1;
 	}
 	/* Each running step holds four descriptors, and an ended step's close
-	 * a loop iteration later: leave room for both, and for lockstep. */
+	 * a loop iteration later (or when its leftovers let go of its pipes):
+	 * leave room for both, and for lockstep. */
 	struct rlimit rl;
 	r->max_procs = 1024;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		r->max_procs = rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 128) / 6 : 32;
 	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		r->max_procs = 100000;
-	if (o->max_parallel && o->max_parallel < r->max_procs)
-		r->max_procs = o->max_parallel;
+	r->max_parallel = o->max_parallel ? o->max_parallel : SIZE_MAX;
 	r->group_steps_done = xcalloc(plan->ngroups + 1, sizeof(size_t));
 	r->group_terminal = xcalloc(plan->ngroups + 1, sizeof(size_t));
 	run_init_coord(r);
@@ -79,8 +79,15 @@ void run_abort(struct run *r)
 {
 	if (r->finished)
 		return;
+	if (r->ending) {
+		/* Everything is over but the leftovers, on their way out:
+		 * hurry them, the run's outcome stays. */
+		step_run_stop_leftovers(r, true);
+		return;
+	}
 	if (r->aborting) {
 		r->hard_abort = true;
+		step_run_stop_leftovers(r, true);
 		for (size_t i = 0; i < r->nwfs; i++) {
 			struct wf_run *w = &r->wfs[i];
 			if (w->proc) {
@@ -149,6 +156,8 @@ void run_abort(struct run *r)
 
 void run_stop(struct run *r)
 {
+	if (r->finished || r->ending)
+		return;
 	r->no_new_steps = true;
 	r->opts.no_rollback = true;
 	if (r->aborting) {
@@ -187,7 +196,7 @@ bool run_done(const struct run *r)
 	for (size_t i = 0; i < r->nwfs; i++)
 		if (r->wfs[i].proc)
 			return false;
-	return r->open_handles == 0;
+	return !r->leftovers && r->open_handles == 0;
 }
 
 enum run_status run_status(const struct run *r)

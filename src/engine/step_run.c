@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/fsio.h"
 #include "base/map.h"
 #include "engine/run_internal.h"
 #include "pipeline/expr.h"
@@ -15,29 +16,16 @@
 /*
  * step_run: the `run` step kind. The shell runs in its own process group
  * (engine/proc.c), its output goes to STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
- * (capped) and to the terminal, and its environment is built here. The
- * Kubernetes step kinds run the same way, their command made by step_k8s.c.
+ * (capped; a file that cannot be opened or written is a step.warning) and
+ * to the terminal, and its environment is built here. What a step leaves
+ * running in the background lives until the run ends (run_finish stops
+ * it). The Kubernetes step kinds run the same way, their command made by
+ * step_k8s.c.
  */
 
 extern char **environ;
 
 /* ---- logs ---- */
-
-/* ---- logs ---- */
-
-static void mkdirs(const char *path)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s == '/') {
-			*s = '\0';
-			mkdir(p, 0755);
-			*s = '/';
-		}
-	}
-	mkdir(p, 0755);
-	free(p);
-}
 
 void run_log_component(struct buf *path, const char *name)
 {
@@ -50,12 +38,72 @@ void run_log_component(struct buf *path, const char *name)
 	}
 }
 
-static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
+/* A step.warning about log `l`, once per attempt: a full disk would
+ * otherwise repeat it for every chunk of output. */
+static void log_warn(struct run *r, struct step_log *l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void log_warn(struct run *r, struct step_log *l, const char *fmt, ...)
+{
+	if (l->warned)
+		return;
+	l->warned = true;
+	struct buf msg = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	struct event e = { .type = EV_STEP_WARNING, .workflow = l->workflow, .step = l->step,
+			   .attempt = l->attempt, .rollback = l->rollback, .message = msg.s };
+	events_emit(r->ev, &e);
+	buf_release(&msg);
+}
+
+/* Writes all of `data`; 0, or the errno of the write that failed (what
+ * was written before it stays written and counted). */
+static int log_put(struct step_log *l, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(l->fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		data += n;
+		len -= (size_t)n;
+		l->bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* After failed writes: says in the file what they dropped, if the file
+ * takes it now. Returns true when it did (or there was nothing to say). */
+static bool log_mark_gap(struct step_log *l)
+{
+	if (!l->err)
+		return true;
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "\n[lockstep: log write failed: %s; %llu bytes lost]\n",
+			 strerror(l->err), (unsigned long long)l->lost);
+	uint64_t before = l->bytes;
+	if (log_put(l, msg, (size_t)n) != 0)
+		return false;
+	l->bytes = before;  /* lockstep's words do not count against --max-log */
+	l->err = 0;
+	l->lost = 0;
+	return true;
+}
+
+/*
+ * Opens the log of attempt `attempt` of step `ps` of workflow `w` into
+ * `l`, emptied or, with `append`, added to. Without a log directory
+ * there is no file; when it cannot be created, a step.warning says so
+ * and the output still goes to the terminal.
+ */
+static void log_open(struct step_log *l, struct wf_run *w, const struct plan_step *ps, bool append)
 {
 	struct run *r = w->run;
-	w->log_fd = -1;
-	w->log_bytes = 0;
-	w->log_truncated = false;
+	*l = (struct step_log){ .fd = -1, .workflow = w->pw->name, .step = ps->id,
+				.attempt = w->attempt, .rollback = w->in_rollback };
 	if (!r->opts.log_dir)
 		return;
 	struct buf path = BUF_INIT;
@@ -63,59 +111,84 @@ static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
 	buf_addf(&path, "%s/", r->opts.log_dir);
 	run_log_component(&path, w->pw->name);
 	if (!w->log_dir_made) {
-		mkdirs(path.s);
-		w->log_dir_made = true;
+		struct buf why = BUF_INIT;
+		w->log_dir_made = fsio_mkdirs(path.s, &why) == 0;
+		if (!w->log_dir_made)
+			log_warn(r, l, "%s; the output of this attempt is not logged", why.s);
+		buf_release(&why);
+	}
+	if (!w->log_dir_made) {
+		buf_release(&path);
+		return;
 	}
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
-	w->log_fd = open(path.s, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
-	buf_release(&path);
+	l->path = buf_detach(&path, NULL);
+	l->fd = open(l->path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
+	if (l->fd < 0)
+		log_warn(r, l, "cannot open the log file %s: %s; the output of this attempt is not logged",
+			 l->path, strerror(errno));
 }
 
-static void log_write(struct wf_run *w, const char *data, size_t len)
+/*
+ * Appends to log `l` within the run's max_log_bytes. A failed write loses
+ * its bytes, and says so: a step.warning, and a marker in the file at the
+ * next write that works, or when the log is closed.
+ */
+static void log_write(struct run *r, struct step_log *l, const char *data, size_t len)
 {
-	if (w->log_fd < 0 || w->log_truncated)
+	if (l->fd < 0 || l->truncated)
 		return;
-	uint64_t max = w->run->opts.max_log_bytes;
-	if (w->log_bytes + len > max) {
-		len = (size_t)(max - w->log_bytes);
-		w->log_truncated = true;
+	uint64_t max = r->opts.max_log_bytes;
+	bool cut = false;
+	if (l->bytes + len > max) {
+		len = (size_t)(max - l->bytes);
+		cut = true;
 	}
-	while (len) {
-		ssize_t n = write(w->log_fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		data += n;
-		len -= (size_t)n;
-		w->log_bytes += (uint64_t)n;
+	int e = log_mark_gap(l) ? 0 : l->err;
+	uint64_t before = l->bytes;
+	if (!e)
+		e = log_put(l, data, len);
+	if (e) {
+		l->err = e;
+		l->lost += len - (l->bytes - before);
+		log_warn(r, l, "cannot write the log file %s: %s; output is missing from it", l->path,
+			 strerror(e));
 	}
-	if (w->log_truncated) {
+	if (cut) {
+		l->truncated = true;
 		char msg[96];
 		int n = snprintf(msg, sizeof(msg), "\n[lockstep: log truncated at %llu bytes]\n",
 				 (unsigned long long)max);
-		if (write(w->log_fd, msg, (size_t)n) < 0) {
-			/* Nothing more to do: the log is best effort once full. */
-		}
+		if (log_mark_gap(l))
+			log_put(l, msg, (size_t)n);
 	}
+}
+
+/* Closes log `l` (if open), with a last try at marking a gap. */
+static void log_close(struct step_log *l)
+{
+	if (l->fd >= 0) {
+		log_mark_gap(l);
+		close(l->fd);
+	}
+	l->fd = -1;
+	free(l->path);
+	l->path = NULL;
 }
 
 void step_log_open(struct wf_run *w, bool append)
 {
-	log_open(w, wf_cur_step(w), append);
+	log_open(&w->log, w, wf_cur_step(w), append);
 }
 
 void step_log_write(struct wf_run *w, const char *data, size_t len)
 {
-	log_write(w, data, len);
+	log_write(w->run, &w->log, data, len);
 }
 
 void step_run_log_close(struct wf_run *w)
 {
-	if (w->log_fd >= 0)
-		close(w->log_fd);
-	w->log_fd = -1;
+	log_close(&w->log);
 }
 
 /* ---- the environment ---- */
@@ -278,34 +351,81 @@ static void free_env(char **env)
 
 /* ---- the process ---- */
 
+/*
+ * A step ends when its main process exits; what it started in the
+ * background goes on until the run ends (proc.h): the step_proc then
+ * moves to r->leftovers, its log open while the leftovers hold its pipes,
+ * until its proc is gone.
+ */
+static void leftover_add(struct run *r, struct step_proc *sp)
+{
+	sp->prev = NULL;
+	sp->next = r->leftovers;
+	if (r->leftovers)
+		r->leftovers->prev = sp;
+	r->leftovers = sp;
+	r->nleftovers++;
+}
+
+static void leftover_del(struct run *r, struct step_proc *sp)
+{
+	if (sp->prev)
+		sp->prev->next = sp->next;
+	else
+		r->leftovers = sp->next;
+	if (sp->next)
+		sp->next->prev = sp->prev;
+	sp->prev = sp->next = NULL;
+	r->nleftovers--;
+}
+
 static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data, size_t len,
 			   void *arg)
 {
-	struct wf_run *w = arg;
+	struct step_proc *sp = arg;
+	struct run *r = sp->run;
 	(void)p;
-	log_write(w, data, len);
-	if (w->run->opts.output)
-		w->run->opts.output(w->pw->name, wf_cur_step(w)->id, s, data, len, w->run->opts.output_arg);
+	log_write(r, &sp->log, data, len);
+	if (r->opts.output)
+		r->opts.output(sp->log.workflow, sp->log.step, s, data, len, r->opts.output_arg);
 }
 
 static void spawn_queued(struct run *r);
 
 /*
- * A step may start now: a process slot is free (descriptors), and fewer
- * than SPAWN_INFLIGHT spawns are on the thread pool. Only the steps being
- * spawned hold a copy of their environment and command; the rest wait in
- * spawn_wait with nothing built, which bounds memory at any width.
+ * A step may start now: fewer than SPAWN_INFLIGHT spawns are on the
+ * thread pool, fewer than max_parallel step processes run, and there are
+ * descriptors for it. max_procs slots of FDS_RUNNING descriptors each are
+ * what the open-files limit allows, cautiously; an ended step whose
+ * leftovers still hold its pipes takes FDS_HELD of them until the pipes
+ * close. When those fill the slots and no step runs, no running step will
+ * free one: the step starts if the descriptors really left allow it, and
+ * otherwise waits for a leftover to let go of its pipes. Only the steps
+ * being spawned hold a copy of their environment and command; the rest
+ * wait in spawn_wait with nothing built, which bounds memory at any
+ * width.
  */
 #define SPAWN_INFLIGHT 32
+/* A running step: two pipes (both ends while it is spawned), a pidfd and
+ * its log; an ended one: the read ends of its pipes and its log. */
+#define FDS_RUNNING 6
+#define FDS_HELD 3
+/* What lockstep keeps for itself beside steps (the store, http-checks). */
+#define FDS_SPARE 32
 static bool spawn_slot(const struct run *r)
 {
-	return r->nprocs < r->max_procs && r->nspawning < SPAWN_INFLIGHT;
+	if (r->nspawning >= SPAWN_INFLIGHT || r->nprocs >= r->max_parallel)
+		return false;
+	if ((r->nprocs + 1) * FDS_RUNNING + r->nheld * FDS_HELD <= r->max_procs * FDS_RUNNING)
+		return true;
+	return r->nprocs == 0 && proc_fds_free() >= FDS_RUNNING + FDS_SPARE;
 }
 
 /* For the store only: what a resume must kill if lockstep dies. */
 static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void *arg)
 {
-	struct wf_run *w = arg;
+	struct step_proc *sp = arg;
+	struct wf_run *w = sp->w;
 	(void)p;
 	w->run->nspawning--;
 	spawn_queued(w->run);
@@ -318,28 +438,33 @@ static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void 
 
 static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
 {
-	struct wf_run *w = arg;
-	struct run *r = w->run;
+	struct step_proc *sp = arg;
+	struct wf_run *w = sp->w;
+	struct run *r = sp->run;
+	(void)p;
+	sp->w = NULL;
+	w->proc = NULL;
+	r->nprocs--;
 	if (!st->spawned)
 		r->nspawning--;
+	/* Until `gone`: what the step left running lives on. */
+	leftover_add(r, sp);
+	if (sp->pipes_open) {
+		sp->holds_slot = true;
+		r->nheld++;
+	}
 	/*
 	 * Out of descriptors after all (handles of ended steps close a loop
 	 * iteration later): wait for a slot like any queued step, if any other
 	 * step is running to free one.
 	 */
 	if (!st->spawned && (st->error_code == -EMFILE || st->error_code == -ENFILE) &&
-	    r->nprocs > 1) {
-		step_run_log_close(w);
-		w->proc = NULL;
-		proc_free(p);
-		r->nprocs--;
+	    r->nprocs > 0) {
 		w->spawn_pending = true;
 		*VEC_PUSH(r->spawn_wait) = w->index;
 		return;
 	}
 	run_timer_drop(r, &w->timer);
-	step_run_log_close(w);
-	w->proc = NULL;
 	enum step_kind kind = wf_cur_step(w)->src->kind;
 	bool helper = kind == STEP_K8S_ROLLING || kind == STEP_K8S_ROLLBACK;
 	/* The Kubernetes helper's exit status is lockstep's own business: its
@@ -358,18 +483,80 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 	else
 		state = STEP_FAILED;
 	step_emit_finished(w, state, has_code, st->exit_code);
-	struct proc_status copy = *st;
-	proc_free(p);
-	r->nprocs--;
 	spawn_queued(r);
 	if (state == STEP_SUCCEEDED)
 		wf_step_done(w);
 	else if (reason && state == STEP_FAILED)
 		wf_step_failed_detail(w, reason);
 	else
-		wf_step_failed(w, &copy);
+		wf_step_failed(w, st);
 	free(reason);
+	/* A hard abort came first: what it leaves goes at once too. */
+	if (r->hard_abort)
+		proc_kill_now(p);
 	run_pump(r);
+}
+
+/* Its output is over: the log closes, and its slot is free. */
+static void proc_closed_cb(struct proc *p, void *arg)
+{
+	struct step_proc *sp = arg;
+	struct run *r = sp->run;
+	(void)p;
+	sp->pipes_open = false;
+	log_close(&sp->log);
+	if (sp->holds_slot) {
+		sp->holds_slot = false;
+		r->nheld--;
+		spawn_queued(r);
+	}
+}
+
+/* Nothing of the step is left. When the run only waited for that, it
+ * finishes now. */
+static void proc_gone_cb(struct proc *p, void *arg)
+{
+	struct step_proc *sp = arg;
+	struct run *r = sp->run;
+	leftover_del(r, sp);
+	proc_free(p);
+	free(sp);
+	if (r->ending && !r->leftovers) {
+		run_finish(r);
+		run_pump(r);
+	}
+}
+
+bool step_run_stop_leftovers(struct run *r, bool now)
+{
+	for (struct step_proc *sp = r->leftovers; sp; sp = sp->next) {
+		if (now)
+			proc_kill_now(sp->proc);
+		else
+			proc_kill(sp->proc);
+	}
+	return r->leftovers != NULL;
+}
+
+void step_run_assert_valid(const struct run *r)
+{
+	size_t n = 0, held = 0;
+	for (const struct step_proc *sp = r->leftovers; sp; sp = sp->next) {
+		n++;
+		held += sp->holds_slot;
+		if (!sp->w && sp->pipes_open != sp->holds_slot) {
+			fprintf(stderr, "step_run_assert_valid: %s/%s: an ended step holds a slot "
+					"exactly while its pipes are open\n",
+				sp->log.workflow, sp->log.step);
+			abort();
+		}
+	}
+	if (n != r->nleftovers || held != r->nheld || (r->finished && n)) {
+		fprintf(stderr, "step_run_assert_valid: %zu leftovers (counted %zu), %zu holding "
+				"their pipes (counted %zu)%s\n",
+			n, r->nleftovers, held, r->nheld, r->finished ? ", after the run finished" : "");
+		abort();
+	}
 }
 
 static void spawn_now(struct wf_run *w);
@@ -418,10 +605,11 @@ void step_run_cancel_pending(struct wf_run *w)
 }
 
 /*
- * Every running step holds four file descriptors (two pipes, a pidfd, its log),
- * and a process may have only so many: past the limit a step waits for a
- * slot instead of failing with "too many open files". Its step.started is
- * already out and its timeout already runs: the wait is part of the step.
+ * Every running step holds four file descriptors (two pipes, a pidfd, its
+ * log), an ended step whose leftovers hold its pipes three, and a process
+ * may have only so many: past the limit a step waits for a slot instead
+ * of failing with "too many open files". Its step.started is already out
+ * and its timeout already runs: the wait is part of the step.
  */
 void step_run_begin(struct wf_run *w)
 {
@@ -446,7 +634,11 @@ static void spawn_now(struct wf_run *w)
 	const struct plan_step *ps = wf_cur_step(w);
 	r->nprocs++;
 	r->nspawning++;
-	log_open(w, ps, false);
+	struct step_proc *sp = xcalloc(1, sizeof(*sp));
+	sp->run = r;
+	sp->w = w;
+	sp->pipes_open = true;
+	log_open(&sp->log, w, ps, false);
 	char **env = build_env(w, ps);
 	struct buf dir = BUF_INIT;
 	if (ps->dir && ps->dir[0] == '/')
@@ -471,9 +663,11 @@ static void spawn_now(struct wf_run *w)
 		.env = env,
 		.kill_grace_ms = r->opts.kill_grace_ms,
 	};
-	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, w };
+	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, proc_closed_cb,
+				proc_gone_cb, sp };
 	/* Spawn failures come back through proc_exit_cb. */
-	proc_spawn(r->loop, &po, &cbs, &w->proc);
+	proc_spawn(r->loop, &po, &cbs, &sp->proc);
+	w->proc = sp->proc;
 	free(script);
 	free(cwd);
 	buf_release(&dir);

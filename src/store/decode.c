@@ -57,6 +57,7 @@ int store_event_decode(const struct store_event *se, struct event *out, struct a
 	out->reason = str_field(o, "reason", a);
 	out->origin = str_field(o, "origin", a);
 	out->mode = str_field(o, "mode", a);
+	out->message = str_field(o, "message", a);
 	out->workflows = str_array(o, "workflows", &out->nworkflows, a);
 	out->participants = str_array(o, "participants", &out->nparticipants, a);
 	if (json_is_integer(v = json_object_get(o, "group")))

@@ -203,6 +203,50 @@ static void step_text(const struct store_step *s, FILE *out, int wid)
 	fputc('\n', out);
 }
 
+/*
+ * The run's step.warning events (a step log that could not be written):
+ * they changed no result, so nothing else shows them.
+ */
+static void warnings_text(const struct store_run *r, FILE *out)
+{
+	if (!r->nwarnings)
+		return;
+	fprintf(out, "\nwarnings:\n");
+	struct arena a = ARENA_INIT;
+	struct buf line = BUF_INIT;
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		struct event ev;
+		if (store_event_decode(&r->warnings[i], &ev, &a) < 0)
+			continue;
+		buf_reset(&line);
+		event_warning_text(&ev, &line);
+		fprintf(out, "  %s\n", line.s);
+	}
+	buf_release(&line);
+	arena_release(&a);
+}
+
+static json_t *warnings_json(const struct store_run *r)
+{
+	json_t *arr = json_array();
+	struct arena a = ARENA_INIT;
+	for (size_t i = 0; i < r->nwarnings; i++) {
+		struct event ev;
+		if (store_event_decode(&r->warnings[i], &ev, &a) < 0)
+			continue;
+		json_t *o = json_object();
+		set(o, "ts", jts(r->warnings[i].ts_ms));
+		set(o, "workflow", jstr(ev.workflow));
+		set(o, "step", jstr(ev.step));
+		set(o, "attempt", json_integer(ev.attempt));
+		set(o, "rollback", json_boolean(ev.rollback));
+		set(o, "message", jstr(ev.message));
+		json_array_append_new(arr, o);
+	}
+	arena_release(&a);
+	return arr;
+}
+
 void report_run_text(const struct store_run *r, FILE *out)
 {
 	const struct store_run_info *ri = &r->info;
@@ -322,6 +366,7 @@ void report_run_text(const struct store_run *r, FILE *out)
 		header = true;
 		fprintf(out, "  barrier %s broken: %s\n", b->id, b->reason ? b->reason : "");
 	}
+	warnings_text(r, out);
 }
 
 static json_t *step_json(const struct store_step *s)
@@ -434,6 +479,7 @@ void report_run_json(const struct store_run *r, FILE *out)
 	for (size_t i = 0; i < r->nbarriers; i++)
 		json_array_append_new(bars, barrier_json(&r->barriers[i]));
 	set(doc, "barriers", bars);
+	set(doc, "warnings", warnings_json(r));
 	json_t *evs = json_array();
 	for (size_t i = 0; i < r->nevents; i++) {
 		json_t *e = json_loads(r->events[i].json, 0, NULL);

@@ -126,6 +126,7 @@ struct load_ctx {
 	VEC(struct store_member) mems;
 	VEC(size_t) mem_bar;
 	VEC(struct store_event) evs;
+	VEC(struct store_event) warns;
 };
 
 static const char *step_key(struct arena *a, const char *wf, const char *step)
@@ -237,16 +238,27 @@ static void mem_row(sqlite3_stmt *q, struct store_run *out, void *arg)
 	m->arrived_seq = col_null(q, 3) ? 0 : (uint64_t)col_i64(q, 3);
 }
 
-static void ev_row(sqlite3_stmt *q, struct store_run *out, void *arg)
+/* One row of "SELECT seq, ts_ms, type, workflow, step, body FROM events". */
+static void read_event(sqlite3_stmt *q, struct store_run *out, struct store_event *e)
 {
-	struct load_ctx *c = arg;
-	struct store_event *e = VEC_PUSH(c->evs);
 	e->seq = (uint64_t)col_i64(q, 0);
 	e->ts_ms = col_i64(q, 1);
 	e->type = col_str(&out->arena, q, 2);
 	e->workflow = col_str(&out->arena, q, 3);
 	e->step = col_str(&out->arena, q, 4);
 	e->json = col_str(&out->arena, q, 5);
+}
+
+static void ev_row(sqlite3_stmt *q, struct store_run *out, void *arg)
+{
+	struct load_ctx *c = arg;
+	read_event(q, out, VEC_PUSH(c->evs));
+}
+
+static void warn_row(sqlite3_stmt *q, struct store_run *out, void *arg)
+{
+	struct load_ctx *c = arg;
+	read_event(q, out, VEC_PUSH(c->warns));
 }
 
 /* Copies a VEC into the arena (so that the run owns one allocation tree). */
@@ -353,6 +365,12 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 		r = each_row(s,
 			     "SELECT seq, ts_ms, type, workflow, step, body FROM events WHERE run = ?1 ORDER BY seq",
 			     id, ev_row, out, &c, err);
+	/* No summary table holds warnings (they are rare): their events. */
+	if (r == 0)
+		r = each_row(s,
+			     "SELECT seq, ts_ms, type, workflow, step, body FROM events "
+			     "WHERE run = ?1 AND type = 'step.warning' ORDER BY seq",
+			     id, warn_row, out, &c, err);
 	read_end(s);
 	if (r == 0) {
 		struct arena *a = &out->arena;
@@ -368,6 +386,8 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 		DISTRIBUTE(out->barriers, out->nbarriers, mems, c.mems.n, c.mem_bar.v, members, nmembers);
 		out->events = to_arena(a, c.evs.v, c.evs.n, sizeof(*c.evs.v));
 		out->nevents = c.evs.n;
+		out->warnings = to_arena(a, c.warns.v, c.warns.n, sizeof(*c.warns.v));
+		out->nwarnings = c.warns.n;
 	}
 	map_release(&c.wf_index);
 	map_release(&c.step_index);
@@ -381,6 +401,7 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 	VEC_FREE(c.mems);
 	VEC_FREE(c.mem_bar);
 	VEC_FREE(c.evs);
+	VEC_FREE(c.warns);
 	return r;
 }
 

@@ -370,6 +370,7 @@ static int record_one(struct sqlite_store *s, uint64_t run, const struct event *
 	case EV_RUN_STARTED:
 	case EV_GROUP_STARTED:
 	case EV_RUN_RESUMED:
+	case EV_STEP_WARNING:
 	case EV_STEP_PROCESS:
 	case EV_TYPE_COUNT:
 		break;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fsio.h"
 #include "base/pidinfo.h"
 #include "base/xalloc.h"
 #include "engine/run.h"
@@ -168,30 +169,7 @@ int store_commit_sink(const struct event *const *evs, size_t n, struct buf *err,
 
 int store_mkdirs(const char *dir, struct buf *err)
 {
-	struct buf part = BUF_INIT;
-	int ret = 0;
-	for (const char *s = dir; *s; s++) {
-		buf_addc(&part, *s);
-		if (s[1] != '/' && s[1] != '\0')
-			continue;
-		if (mkdir(part.s, 0755) == 0 || errno == EEXIST)
-			continue;
-		ret = -errno;
-		buf_addf(err, "cannot create directory '%s': %s", part.s, strerror(errno));
-		break;
-	}
-	if (!ret) {
-		struct stat sb;
-		if (stat(dir, &sb) < 0) {
-			ret = -errno;
-			buf_addf(err, "cannot use directory '%s': %s", dir, strerror(errno));
-		} else if (!S_ISDIR(sb.st_mode)) {
-			ret = -ENOTDIR;
-			buf_addf(err, "'%s' is not a directory", dir);
-		}
-	}
-	buf_release(&part);
-	return ret;
+	return fsio_mkdirs(dir, err);
 }
 
 void store_log_dir(const char *state_dir, uint64_t run, struct buf *out)

@@ -175,6 +175,8 @@ struct store_run {
 	size_t nbarriers;
 	struct store_event *events; /* with STORE_LOAD_EVENTS, in seq order */
 	size_t nevents;
+	struct store_event *warnings; /* its step.warning events, in seq order (always) */
+	size_t nwarnings;
 	struct arena arena;
 };
 

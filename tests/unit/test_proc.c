@@ -9,8 +9,10 @@
  *
  * The test process is a child subreaper (group setup), as lockstep is:
  * leftovers of a step are re-parented to it, so proc reaps them and
- * kill(-pgid, 0) fails with ESRCH the moment the step is over. Without a
+ * kill(-pgid, 0) fails with ESRCH the moment they are gone. Without a
  * subreaper they would linger as zombies of init until it reaps them.
+ * What a step leaves running outlives its `exit`: tests that leave
+ * something stop it (proc_kill* after `exit`) and wait for `gone`.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +39,9 @@
 
 enum kill_how { KILL_NONE, KILL_TERM, KILL_NOW };
 
+/* When the test stops what a step left running (proc_kill* after exit). */
+enum stop_when { STOP_NEVER, STOP_AT_EXIT, STOP_AT_CLOSED };
+
 struct run {
 	uv_loop_t loop;
 	uv_timer_t guard;
@@ -45,15 +50,28 @@ struct run {
 	pid_t pid;
 	struct buf out, err;
 	struct proc_status st;
-	int exits;
+	int exits, closeds, gones;
+	bool closed_before_exit;
 	bool in_spawn;
 	bool exit_inside_spawn;
-	bool free_later;         /* free after the loop instead of in the exit callback */
+	bool free_later;         /* free after the loop instead of in the gone callback */
 	const char *kill_when;   /* stdout text that triggers the kill */
 	enum kill_how kill_how;
 	bool kill_done;
+	enum stop_when stop_when;
+	enum kill_how stop_how;
 	size_t max_chunk;
+	uint64_t start_ns;
+	uint64_t exit_ms, closed_ms, gone_ms; /* since proc_spawn */
+	size_t out_at_exit;      /* stdout bytes delivered before `exit` */
+	pid_t watch;             /* a leftover (its pid on stdout): alive at `exit`? at `closed`? */
+	bool watch_alive_at_exit, watch_alive_at_closed;
 };
+
+static uint64_t since_ms(const struct run *r)
+{
+	return (uv_hrtime() - r->start_ns) / 1000000;
+}
 
 static void on_output(struct proc *p, enum proc_stream s, const char *data, size_t len, void *arg)
 {
@@ -73,6 +91,19 @@ static void on_output(struct proc *p, enum proc_stream s, const char *data, size
 	}
 }
 
+static bool pid_alive(pid_t pid);
+
+static void stop(struct run *r, struct proc *p)
+{
+	if (r->stop_how == KILL_NOW) {
+		proc_kill_now(p);
+		proc_kill_now(p);  /* idempotent */
+	} else {
+		proc_kill(p);
+		proc_kill(p);
+	}
+}
+
 static void on_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
 {
 	struct run *r = arg;
@@ -80,10 +111,35 @@ static void on_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
 		r->exit_inside_spawn = true;
 	r->st = *st;
 	r->exits++;
+	r->exit_ms = since_ms(r);
+	r->out_at_exit = r->out.len;
 	r->pid = proc_pid(p);
-	/* Safe after the exit, and do nothing. */
-	proc_kill(p);
-	proc_kill_now(p);
+	if (r->watch == 0 && r->out.len)
+		r->watch = (pid_t)atoi(r->out.s);
+	r->watch_alive_at_exit = r->watch > 0 && pid_alive(r->watch);
+	if (r->stop_when == STOP_AT_EXIT)
+		stop(r, p);
+}
+
+static void on_closed_cb(struct proc *p, void *arg)
+{
+	struct run *r = arg;
+	r->closeds++;
+	r->closed_ms = since_ms(r);
+	r->closed_before_exit = r->exits == 0;
+	r->watch_alive_at_closed = r->watch > 0 && pid_alive(r->watch);
+	if (r->stop_when == STOP_AT_CLOSED && r->exits)
+		stop(r, p);
+}
+
+static void on_gone_cb(struct proc *p, void *arg)
+{
+	struct run *r = arg;
+	r->gones++;
+	r->gone_ms = since_ms(r);
+	/* `exit` and `closed` came first, once each. */
+	assert_int_equal(r->exits, 1);
+	assert_int_equal(r->closeds, 1);
 	if (!r->free_later) {
 		proc_free(p);
 		r->p = NULL;
@@ -97,7 +153,7 @@ static void on_guard(uv_timer_t *t)
 	struct run *r = t->data;
 	if (r->guard_fires++ == 0) {
 		/* Give the step a last chance to end, then give up. */
-		if (r->p && r->exits == 0)
+		if (r->p && r->gones == 0)
 			proc_kill_now(r->p);
 		uv_timer_start(t, on_guard, 2000, 0);
 		return;
@@ -118,16 +174,18 @@ static void run_release(struct run *r)
 	buf_release(&r->err);
 }
 
-/* Runs one step to its end; the status is in r->st. */
+/* Runs one step until nothing of it is left; the status is in r->st. */
 static void run_step(struct run *r, const struct proc_opts *o)
 {
-	struct proc_cbs cbs = { .output = on_output, .exit = on_exit_cb, .arg = r };
+	struct proc_cbs cbs = { .output = on_output, .exit = on_exit_cb, .closed = on_closed_cb,
+				.gone = on_gone_cb, .arg = r };
 	assert_int_equal(uv_loop_init(&r->loop), 0);
 	uv_timer_init(&r->loop, &r->guard);
 	r->guard.data = r;
 	uv_timer_start(&r->guard, on_guard, GUARD_MS, 0);
 
 	r->in_spawn = true;
+	r->start_ns = uv_hrtime();
 	int rc = proc_spawn(&r->loop, o, &cbs, &r->p);
 	r->in_spawn = false;
 	assert_int_equal(rc, 0);
@@ -137,6 +195,8 @@ static void run_step(struct run *r, const struct proc_opts *o)
 	if (r->guard_fires)
 		fail_msg("step did not finish within %d ms: %s", GUARD_MS, o->script);
 	assert_int_equal(r->exits, 1);
+	assert_int_equal(r->closeds, 1);
+	assert_int_equal(r->gones, 1);
 	assert_false(r->exit_inside_spawn);
 	if (r->free_later) {
 		proc_free(r->p);
@@ -189,6 +249,14 @@ static int proc_stat(pid_t pid, pid_t *ppid, char *state)
 		return -1;
 	*ppid = pp;
 	return 0;
+}
+
+/* `pid` exists and is not a zombie. */
+static bool pid_alive(pid_t pid)
+{
+	pid_t ppid;
+	char st;
+	return proc_stat(pid, &ppid, &st) == 0 && st != 'Z';
 }
 
 static struct proc_opts sh_opts(const char *script)
@@ -413,13 +481,17 @@ static void test_bad_arguments(void **state)
 	(void)state;
 	uv_loop_t loop;
 	assert_int_equal(uv_loop_init(&loop), 0);
-	struct proc_cbs cbs = { .exit = on_exit_cb };
+	struct proc_cbs cbs = { .exit = on_exit_cb, .gone = on_gone_cb };
 	struct proc_opts o = sh_opts(NULL);
 	struct proc *p = NULL;
 	assert_int_equal(proc_spawn(&loop, &o, &cbs, &p), -EINVAL);
 	assert_null(p);
 	o.script = "true";
 	cbs.exit = NULL;
+	assert_int_equal(proc_spawn(&loop, &o, &cbs, &p), -EINVAL);
+	assert_null(p);
+	cbs.exit = on_exit_cb;
+	cbs.gone = NULL;
 	assert_int_equal(proc_spawn(&loop, &o, &cbs, &p), -EINVAL);
 	assert_null(p);
 	assert_int_equal(uv_loop_close(&loop), 0);
@@ -500,27 +572,104 @@ static void test_kill_now(void **state)
 
 /* ---- leftovers -------------------------------------------------------- */
 
-/* A background child keeps stdout open after the main process exited. */
+/*
+ * A background child outlives the step: `exit` comes as soon as the shell
+ * exits, with the child alive and holding stdout; the proc lingers until
+ * it is stopped, and then the child goes with SIGTERM, no grace needed.
+ */
 static void test_leftover_background(void **state)
+{
+	(void)state;
+	const enum kill_how hows[] = { KILL_TERM, KILL_NOW };
+	for (int i = 0; i < 2; i++) {
+		struct run r;
+		run_init(&r);
+		struct proc_opts o = sh_opts("sleep 1000 & echo $!");
+		o.kill_grace_ms = 60000;
+		r.stop_when = STOP_AT_EXIT;
+		r.stop_how = hows[i];
+		run_step(&r, &o);
+		assert_int_equal(r.st.exit_code, 0);
+		assert_false(r.st.killed);
+		assert_true(r.st.duration_ms < 5000);
+		assert_true(r.watch_alive_at_exit);
+		assert_true(r.gone_ms < 5000);  /* neither waited for the 60 s grace */
+		assert_pid_gone(r.watch);
+		assert_group_gone(r.pid);
+		assert_no_children();
+		run_release(&r);
+	}
+}
+
+/*
+ * Nobody stops it: the proc is gone when the leftover ends by itself, and
+ * what the leftover wrote after `exit` still reached `output`.
+ */
+static void test_leftover_output_after_exit(void **state)
 {
 	(void)state;
 	struct run r;
 	run_init(&r);
-	struct proc_opts o = sh_opts("sleep 1000 & echo $!");
-	o.kill_grace_ms = 60000;
+	struct proc_opts o = sh_opts("(sleep 0.3; echo late) & echo $!");
 	run_step(&r, &o);
 	assert_int_equal(r.st.exit_code, 0);
-	assert_false(r.st.killed);
-	assert_true(r.st.duration_ms < 5000);  /* SIGTERM ended it, no grace */
-	pid_t leftover = (pid_t)atoi(r.out.s);
-	assert_pid_gone(leftover);
+	assert_true(r.watch_alive_at_exit);
+	assert_int_equal(r.out_at_exit, strcspn(r.out.s, "\n") + 1);
+	assert_string_equal(r.out.s + r.out_at_exit, "late\n");
+	assert_true(r.gone_ms >= r.exit_ms + 250);
 	assert_group_gone(r.pid);
 	assert_no_children();
 	run_release(&r);
 }
 
+/*
+ * Everything the main process wrote comes before `exit`, even when a
+ * leftover keeps the pipe open (no EOF tells proc the output is over):
+ * the step's last lines never come after its end.
+ */
+static void test_output_before_exit(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		struct run r;
+		run_init(&r);
+		struct proc_opts o = sh_opts("sleep 1000 & echo $!; head -c 60000 /dev/zero | tr '\\0' a");
+		r.stop_when = STOP_AT_EXIT;
+		r.stop_how = KILL_NOW;
+		run_step(&r, &o);
+		assert_int_equal(r.st.exit_code, 0);
+		assert_true(r.watch_alive_at_exit);
+		assert_int_equal(r.out_at_exit, r.out.len);
+		assert_int_equal(strspn(r.out.s + strcspn(r.out.s, "\n") + 1, "a"), 60000);
+		run_release(&r);
+	}
+}
+
+/*
+ * A leftover that lets go of the output 300 ms after the step ended:
+ * `closed` comes (the descriptors are free) while it still runs, after
+ * `exit` and before `gone`.
+ */
+static void test_closed_while_lingering(void **state)
+{
+	(void)state;
+	struct run r;
+	run_init(&r);
+	struct proc_opts o =
+		sh_opts("sh -c 'sleep 0.3; exec sleep 1000 </dev/null >/dev/null 2>&1' & echo $!");
+	r.stop_when = STOP_AT_CLOSED;
+	run_step(&r, &o);
+	assert_int_equal(r.st.exit_code, 0);
+	assert_false(r.closed_before_exit);
+	assert_true(r.closed_ms >= r.exit_ms + 250);
+	assert_true(r.watch_alive_at_closed);
+	assert_pid_gone(r.watch);
+	assert_no_children();
+	run_release(&r);
+}
+
 /* The leftover ignores SIGTERM: SIGKILL after the grace period, and the
- * step waits for it even after the drain gave up on the pipes. */
+ * proc waits for it even past the drain of the pipes. */
 static void test_leftover_ignoring_term(void **state)
 {
 	(void)state;
@@ -530,19 +679,21 @@ static void test_leftover_ignoring_term(void **state)
 		run_init(&r);
 		struct proc_opts o = sh_opts("trap '' TERM; sleep 1000 & echo $!");
 		o.kill_grace_ms = graces[i];
+		r.stop_when = STOP_AT_EXIT;
+		r.stop_how = KILL_TERM;
 		run_step(&r, &o);
 		assert_int_equal(r.st.exit_code, 0);
 		assert_false(r.st.killed);
-		assert_true(r.st.duration_ms >= graces[i]);
-		assert_pid_gone((pid_t)atoi(r.out.s));
+		assert_true(r.gone_ms >= r.exit_ms + graces[i]);
+		assert_pid_gone(r.watch);
 		assert_group_gone(r.pid);
 		assert_no_children();
 		run_release(&r);
 	}
 }
 
-/* Without a subreaper, a killed leftover is a zombie of init until init
- * reaps it: it is dead, so the step must not wait for the grace period. */
+/* Without a subreaper, a stopped leftover is a zombie of init until init
+ * reaps it: it is dead, so the proc must not wait for the grace period. */
 static void test_leftover_without_subreaper(void **state)
 {
 	(void)state;
@@ -551,15 +702,17 @@ static void test_leftover_without_subreaper(void **state)
 	run_init(&r);
 	struct proc_opts o = sh_opts("sleep 1000 & echo $!");
 	o.kill_grace_ms = 60000;
+	r.stop_when = STOP_AT_EXIT;
+	r.stop_how = KILL_TERM;
 	run_step(&r, &o);
 	assert_int_equal(proc_become_subreaper(), 0);
 	assert_int_equal(r.st.exit_code, 0);
 	/* Neither the 60 s grace nor init's reaping (which can take seconds)
 	 * was waited for: the leftover died of SIGTERM within milliseconds. */
-	assert_true(r.st.duration_ms < 1000);
-	pid_t leftover = (pid_t)atoi(r.out.s), ppid;
+	assert_true(r.gone_ms < r.exit_ms + 1000);
+	pid_t ppid;
 	char st;
-	if (proc_stat(leftover, &ppid, &st) == 0) {
+	if (proc_stat(r.watch, &ppid, &st) == 0) {
 		assert_int_equal(st, 'Z');
 		assert_int_not_equal(ppid, getpid());
 	}
@@ -592,10 +745,12 @@ static void test_no_fd_leak(void **state)
 
 /*
  * A double-forked daemon leaves the group (setsid) and its parent exits:
- * it is re-parented to us, holds stderr (drain), and dies with
- * proc_kill_descendants. It prints its pid only after setsid and before
- * its stdout goes to /dev/null, so the step's $(...) returns once it is
- * out of the group and no race remains.
+ * it is re-parented to us and holds stderr. The step is over at once; the
+ * proc lingers while the daemon holds the pipe, even though its group is
+ * gone, until it is stopped: then the pipe is read PROC_DRAIN_MS more.
+ * The daemon dies with proc_kill_descendants. It prints its pid only
+ * after setsid and before its stdout goes to /dev/null, so the step's
+ * $(...) returns once it is out of the group and no race remains.
  */
 static void test_daemon_subreaper(void **state)
 {
@@ -605,11 +760,14 @@ static void test_daemon_subreaper(void **state)
 	run_init(&r);
 	struct proc_opts o =
 		sh_opts("d=$(setsid sh -c 'echo $$; exec sleep 1000 >/dev/null' &); echo \"$d\"");
+	r.stop_when = STOP_AT_EXIT;
+	r.stop_how = KILL_TERM;
 	run_step(&r, &o);
 	assert_int_equal(r.st.exit_code, 0);
-	assert_true(r.st.duration_ms >= PROC_DRAIN_MS);  /* stderr was held */
+	assert_true(r.st.duration_ms < PROC_DRAIN_MS);  /* the daemon did not hold the step */
+	assert_true(r.gone_ms >= r.exit_ms + PROC_DRAIN_MS);  /* stderr was held */
 	assert_group_gone(r.pid);
-	pid_t daemon = (pid_t)atoi(r.out.s), ppid;
+	pid_t daemon = r.watch, ppid;
 	assert_true(daemon > 0);
 	char st;
 	assert_int_equal(proc_stat(daemon, &ppid, &st), 0);
@@ -633,9 +791,11 @@ static void test_kill_descendants_tree(void **state)
 	run_init(&r);
 	struct proc_opts o = sh_opts("d=$(setsid sh -c 'sleep 1000 >/dev/null & sleep 1000 >/dev/null &"
 				     " true & echo $$; exec sleep 1000 >/dev/null' &); echo \"$d\"");
+	r.stop_when = STOP_AT_EXIT;
+	r.stop_how = KILL_NOW;
 	run_step(&r, &o);
 	assert_int_equal(r.st.exit_code, 0);
-	pid_t daemon = (pid_t)atoi(r.out.s);
+	pid_t daemon = r.watch;
 	assert_true(daemon > 0);
 	int n = proc_kill_descendants();
 	assert_true(n >= 3 && n <= 4);  /* the `true` may be gone already */
@@ -675,6 +835,9 @@ int main(void)
 		cmocka_unit_test(test_kill_ignoring_term),
 		cmocka_unit_test(test_kill_now),
 		cmocka_unit_test(test_leftover_background),
+		cmocka_unit_test(test_leftover_output_after_exit),
+		cmocka_unit_test(test_output_before_exit),
+		cmocka_unit_test(test_closed_while_lingering),
 		cmocka_unit_test(test_leftover_ignoring_term),
 		cmocka_unit_test(test_leftover_without_subreaper),
 		cmocka_unit_test(test_no_fd_leak),

@@ -134,10 +134,12 @@ echo "$prog: $service: current -> $release (was: ${prev:-nothing})"
 
 [ -n "$port" ] || exit 0
 
-# The service: started on PORT, serving `current`.
-# setsid: a session of its own, so that the service outlives this script
-# (lockstep ends a step's process group with the step). The shell in
-# between writes the server's own pid before it becomes the server.
+# The service: started on PORT, serving `current`; it runs on after this
+# script, until the run ends (lockstep stops what steps leave running
+# then). setsid: a session of its own, so that nothing aimed at the
+# deploy step's process group (its timeout) reaches a service that is
+# up. The shell in between writes the server's own pid before it becomes
+# the server.
 # shellcheck disable=SC2016 # expanded by the inner shell
 setsid sh -c 'echo $$ >"$1/service.pid"; exec python3 -m http.server "$2" --bind 127.0.0.1 --directory "$1/current"' \
 	sh "$abs" "$port" </dev/null >"$dir/service.log" 2>&1 &
