@@ -138,6 +138,9 @@ struct http_req {
 	struct buf body;
 	bool truncated;          /* the body went past HTTP_BODY_MAX: the transfer stopped */
 	bool finished;           /* its `done` is running: cancelling it is a no-op */
+	bool in_body;            /* the body has begun: the headers are all in */
+	bool headers_too_big;    /* past HTTP_HEADERS_MAX: the transfer stopped */
+	size_t header_bytes;     /* of the response headers so far */
 	uint64_t timeout_ms;
 	uint64_t started_ns;
 	char errbuf[CURL_ERROR_SIZE];
@@ -230,6 +233,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct http_req *r = arg;
 	size_t n = size * nmemb;
+	r->in_body = true;
 	size_t room = HTTP_BODY_MAX - r->body.len;
 	if (n > room) {
 		/* Enough to judge it: stop the transfer here (CURLE_WRITE_ERROR). */
@@ -241,6 +245,24 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * Called with each complete header line (status lines and the blank line
+ * that ends a block too). A server can send headers without end: past
+ * HTTP_HEADERS_MAX bytes the transfer stops (CURLE_WRITE_ERROR).
+ */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_req *r = arg;
+	size_t n = size * nmemb;
+	(void)data;
+	if (n > HTTP_HEADERS_MAX - r->header_bytes) {
+		r->headers_too_big = true;
+		return 0;
+	}
+	r->header_bytes += n;
+	return n;
+}
+
 /* "Connection refused" -> "connection refused": errors read as part of a sentence. */
 static void add_lower_first(struct buf *b, const char *s)
 {
@@ -249,6 +271,17 @@ static void add_lower_first(struct buf *b, const char *s)
 	if (b->len > at && b->s[at] >= 'A' && b->s[at] <= 'Z' &&
 	    !(b->s[at + 1] >= 'A' && b->s[at + 1] <= 'Z'))
 		b->s[at] = (char)(b->s[at] - 'A' + 'a');
+}
+
+/*
+ * The response headers went past HTTP_HEADERS_MAX. curl refuses one header
+ * line longer than its own limit (100 KiB) with CURLE_OUT_OF_MEMORY before
+ * header_cb sees it: before the body, that is the only way to that code.
+ */
+static bool headers_too_big(const struct http_req *r, CURLcode code)
+{
+	return (code == CURLE_WRITE_ERROR && r->headers_too_big) ||
+	       (code == CURLE_OUT_OF_MEMORY && !r->in_body);
 }
 
 /* A transport error in a few words: what a person would say. */
@@ -273,6 +306,13 @@ static void describe_error(struct http_req *r, CURLcode code, struct buf *out)
 	case CURLE_GOT_NOTHING:
 		buf_adds(out, "empty reply from the server");
 		return;
+	case CURLE_WRITE_ERROR:
+	case CURLE_OUT_OF_MEMORY:
+		if (headers_too_big(r, code)) {
+			buf_addf(out, "response headers larger than %u KiB", HTTP_HEADERS_MAX / 1024);
+			return;
+		}
+		break;
 	default:
 		break;
 	}
@@ -520,6 +560,8 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 	ok = ok && curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_WRITEDATA, r) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_HEADERDATA, r) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_PRIVATE, r) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_USERAGENT, "lockstep/" LOCKSTEP_VERSION) == CURLE_OK;

@@ -11,6 +11,8 @@
  * Every request opens a fresh connection and does not follow redirects:
  * a health check should see what a new client would see first. Only the
  * first HTTP_BODY_MAX bytes of a body are kept; the transfer stops there.
+ * Response headers may have HTTP_HEADERS_MAX bytes in all (status lines
+ * and line ends included); past that the request fails.
  *
  * http_global_init() must have been called (the CLI does it at startup).
  */
@@ -25,6 +27,7 @@
 #include "base/buf.h"
 
 #define HTTP_BODY_MAX (64u * 1024)
+#define HTTP_HEADERS_MAX (64u * 1024)
 
 struct http_client;
 struct http_req;
