@@ -142,6 +142,7 @@ struct http_req {
 	bool headers_too_big;    /* past HTTP_HEADERS_MAX: the transfer stopped */
 	size_t header_bytes;     /* of the response headers so far */
 	uint64_t timeout_ms;
+	uint64_t stall_ms;       /* the no-progress limit, or 0 */
 	uint64_t started_ns;
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_req *prev, *next;
@@ -274,6 +275,17 @@ static void add_lower_first(struct buf *b, const char *s)
 }
 
 /*
+ * The request ended on its no-progress limit (connecting, or less than 1
+ * byte a second), not on its timeout: curl says "timed out" for both, but
+ * its timeout cannot have fired before `timeout_ms` went by.
+ */
+static bool stalled(const struct http_req *r, CURLcode code)
+{
+	return code == CURLE_OPERATION_TIMEDOUT && r->stall_ms &&
+	       (uv_hrtime() - r->started_ns) / 1000000 < r->timeout_ms;
+}
+
+/*
  * The response headers went past HTTP_HEADERS_MAX. curl refuses one header
  * line longer than its own limit (100 KiB) with CURLE_OUT_OF_MEMORY before
  * header_cb sees it: before the body, that is the only way to that code.
@@ -284,14 +296,32 @@ static bool headers_too_big(const struct http_req *r, CURLcode code)
 	       (code == CURLE_OUT_OF_MEMORY && !r->in_body);
 }
 
-/* A transport error in a few words: what a person would say. */
-static void describe_error(struct http_req *r, CURLcode code, struct buf *out)
+/*
+ * A transport error in a few words: what a person would say. `stall`: it
+ * ended on its no-progress limit.
+ */
+static void describe_error(struct http_req *r, CURLcode code, bool stall, struct buf *out)
 {
 	long os = 0;
 	curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os);
 	char d[32];
 	switch (code) {
 	case CURLE_OPERATION_TIMEDOUT:
+		if (stall) {
+			/* curl's measure of progress counts body bytes only. */
+			curl_off_t pre = 0;
+			curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+			duration_format(r->stall_ms, d, sizeof(d));
+			if (!pre)
+				buf_addf(out, "could not connect in %s", d);
+			else if (r->in_body)
+				buf_addf(out, "body stalled: less than 1 byte a second for %s", d);
+			else if (r->header_bytes)
+				buf_addf(out, "response headers not complete in %s", d);
+			else
+				buf_addf(out, "no answer in %s", d);
+			return;
+		}
 		duration_format(r->timeout_ms, d, sizeof(d));
 		buf_addf(out, "request timed out after %s", d);
 		return;
@@ -348,8 +378,9 @@ static void check_done(struct http_client *c)
 			res.body_len = r->body.len;
 			res.body_truncated = r->truncated;
 		} else {
-			res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-			describe_error(r, code, &err);
+			res.stalled = stalled(r, code);
+			res.timed_out = code == CURLE_OPERATION_TIMEDOUT && !res.stalled;
+			describe_error(r, code, res.stalled, &err);
 			res.error = err.s;
 		}
 		res.duration_ms = (uv_hrtime() - r->started_ns) / 1000000;
@@ -535,6 +566,7 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 	r->done = done;
 	r->arg = arg;
 	r->timeout_ms = o->timeout_ms ? o->timeout_ms : 1;
+	r->stall_ms = o->stall_ms < r->timeout_ms ? o->stall_ms : 0;
 	r->easy = curl_easy_init();
 	if (!r->easy)
 		xalloc_die();
@@ -555,7 +587,13 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 	ok = ok && curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms) == CURLE_OK;
-	ok = ok && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+				    (long)(r->stall_ms ? r->stall_ms : r->timeout_ms)) == CURLE_OK;
+	if (r->stall_ms) {
+		ok = ok && curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK;
+		ok = ok && curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+					    (long)((r->stall_ms + 999) / 1000)) == CURLE_OK;
+	}
 	ok = ok && curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK;
@@ -598,6 +636,15 @@ void http_cancel(struct http_req *r)
 	req_unlink(r);
 	curl_multi_remove_handle(c->multi, r->easy);
 	req_free(r);
+}
+
+/* ---- the no-progress limit ---- */
+
+uint64_t http_stall_ms(uint64_t request_timeout_ms)
+{
+	uint64_t quarter = request_timeout_ms / 4 + (request_timeout_ms % 4 != 0);
+	uint64_t s = quarter / 1000 + (quarter % 1000 != 0);
+	return (s ? s : 1) * 1000;
 }
 
 /* ---- messages ---- */

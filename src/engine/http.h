@@ -49,6 +49,7 @@ struct http_result {
 	size_t body_len;
 	bool body_truncated;     /* the body was longer */
 	bool timed_out;          /* no complete answer before the request's timeout */
+	bool stalled;            /* given up early: no connection, or no data, for `stall_ms` */
 	const char *error;       /* !answered: "connection refused", "could not resolve host x", ... */
 	uint64_t duration_ms;
 };
@@ -57,6 +58,14 @@ struct http_get_opts {
 	const char *url;
 	const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
 	uint64_t timeout_ms;        /* the whole request, connecting included; > 0 */
+	/*
+	 * Gives up sooner on a request that makes no progress: one that has not
+	 * connected (name lookup, TCP and TLS handshakes) after `stall_ms`, or
+	 * that receives less than 1 byte a second for `stall_ms` (counted in
+	 * whole seconds, rounded up) while it waits for the answer or reads its
+	 * body. 0, or not less than `timeout_ms`: no such limits.
+	 */
+	uint64_t stall_ms;
 };
 
 typedef void (*http_done_cb)(struct http_req *req, const struct http_result *res, void *arg);
@@ -83,6 +92,16 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 	     struct http_req **out);
 /* Ends a request in flight; `done` is not called. */
 void http_cancel(struct http_req *r);
+
+/*
+ * The no-progress limit (http_get_opts.stall_ms) of a check whose
+ * request-timeout is `request_timeout_ms`: a quarter of it, rounded up to
+ * whole seconds (so at least 1 s). A server whose kernel dropped the
+ * connection (a full listen queue) leaves the request waiting in silence;
+ * this ends it long before the request timeout, so that the check can try
+ * again on a new connection.
+ */
+uint64_t http_stall_ms(uint64_t request_timeout_ms);
 
 /*
  * The hosts a request reaches without a proxy (CURLOPT_NOPROXY), from the

@@ -21,7 +21,9 @@
  *
  * The `within` deadline has its own timer, and each request's timeout is
  * cut to what is left of `within`, so the check ends on time whatever it
- * is doing. Every request is one line in the attempt's log file and in
+ * is doing. A request that makes no progress gives up long before its
+ * timeout (http_stall_ms) and counts as an answer that is not as
+ * expected. Every request is one line in the attempt's log file and in
  * the step's output. A step timeout or an abort ends the check through
  * step_http_cancel (run.c).
  */
@@ -47,7 +49,7 @@ struct http_check_run {
 	int requests;
 	struct buf last;           /* the last answer: "status 503", "connection refused" */
 	struct buf last_body;      /* its body's excerpt, or empty */
-	bool last_timed_out;
+	bool last_timed_out;       /* it ran into a time limit: the reason says "gave up after" */
 };
 
 static const struct http_check *check_of(const struct wf_run *w)
@@ -214,7 +216,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 		buf_release(&c->last_body);
 		c->last = last;
 		c->last_body = last_body;
-		c->last_timed_out = res->timed_out;
+		c->last_timed_out = res->timed_out || res->stalled;
 	} else {
 		buf_release(&last);
 		buf_release(&last_body);
@@ -233,7 +235,8 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 		buf_release(&ex);
 	} else {
 		buf_adds(&line, res->error ? res->error : "no answer");
-		if (!res->timed_out)
+		/* A time limit names its own duration. */
+		if (!res->timed_out && !res->stalled)
 			buf_addf(&line, " after %llums", (unsigned long long)res->duration_ms);
 	}
 	switch (verdict) {
@@ -285,6 +288,7 @@ static void request(struct wf_run *w)
 		.url = c->url,
 		.headers = (const char *const *)c->headers,
 		.timeout_ms = h->request_timeout_ms < left ? h->request_timeout_ms : left,
+		.stall_ms = http_stall_ms(h->request_timeout_ms),
 	};
 	c->requests++;
 	c->req_started_ms = now;

@@ -2,7 +2,7 @@
  * Tests for the http-check step kind's pure parts: expect-status items
  * (pipeline/model.c), url shapes, loading an http-check step with its
  * defaults and its errors (positions included), expanding its url and
- * headers, and the body excerpts of engine/http.c.
+ * headers, and the body excerpts and no-progress limit of engine/http.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -504,6 +504,21 @@ static void test_noproxy(void **state)
 	noproxy_is(" ,*", "*");
 }
 
+/* ---- the no-progress limit ---- */
+
+/* A quarter of request-timeout, rounded up to whole seconds, at least 1 s. */
+static void test_stall_ms(void **state)
+{
+	(void)state;
+	assert_int_equal(http_stall_ms(10000), 3000); /* the default: 2.5 s -> 3 s */
+	assert_int_equal(http_stall_ms(4000), 1000);
+	assert_int_equal(http_stall_ms(4001), 2000);
+	assert_int_equal(http_stall_ms(12000), 3000);
+	assert_int_equal(http_stall_ms(60000), 15000);
+	assert_int_equal(http_stall_ms(300), 1000);
+	assert_int_equal(http_stall_ms(1), 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_body_bounds),
 		cmocka_unit_test(test_excerpt),
 		cmocka_unit_test(test_noproxy),
+		cmocka_unit_test(test_stall_ms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
