@@ -638,13 +638,33 @@ void http_cancel(struct http_req *r)
 	req_free(r);
 }
 
-/* ---- the no-progress limit ---- */
+/* ---- the no-progress limit and the pacer ---- */
 
 uint64_t http_stall_ms(uint64_t request_timeout_ms)
 {
 	uint64_t quarter = request_timeout_ms / 4 + (request_timeout_ms % 4 != 0);
 	uint64_t s = quarter / 1000 + (quarter % 1000 != 0);
 	return (s ? s : 1) * 1000;
+}
+
+uint64_t http_pace_gap_us(size_t n, uint64_t interval_ms, uint64_t within_ms)
+{
+	if (n == 0)
+		n = 1;
+	uint64_t gap = (uint64_t)HTTP_PACE_MAX_MS * 1000;
+	if (interval_ms * 1000 / n < gap)
+		gap = interval_ms * 1000 / n;
+	if (within_ms * 1000 / 2 / n < gap)
+		gap = within_ms * 1000 / 2 / n;
+	return gap;
+}
+
+uint64_t http_pacer_take(struct http_pacer *p, uint64_t now_ms, uint64_t gap_us)
+{
+	uint64_t now_us = now_ms * 1000;
+	uint64_t at = p->last_us + gap_us > now_us ? p->last_us + gap_us : now_us;
+	p->last_us = at;
+	return (at - now_us + 999) / 1000;
 }
 
 /* ---- messages ---- */

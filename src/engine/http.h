@@ -103,6 +103,36 @@ void http_cancel(struct http_req *r);
  */
 uint64_t http_stall_ms(uint64_t request_timeout_ms);
 
+/* The longest gap the pacer puts between two first requests. */
+#define HTTP_PACE_MAX_MS 10u
+
+/*
+ * The gap, in microseconds, between the first request of a check and the
+ * first request before it, for a check in a parallel group of `n`
+ * workflows: the least of HTTP_PACE_MAX_MS, `interval_ms` / n and
+ * `within_ms` / 2n. The group's first requests then spread over at most
+ * its interval, and never over more than half of `within`.
+ */
+uint64_t http_pace_gap_us(size_t n, uint64_t interval_ms, uint64_t within_ms);
+
+/*
+ * Paces requests: each goes at least the gap it names after the one
+ * before, so that requests that come due together (a wide matrix whose
+ * checks all start at once, or a loop that was busy while their timers
+ * ran out) still go out one at a time.
+ */
+struct http_pacer {
+	uint64_t last_us;        /* when the last request goes, on the loop's clock */
+};
+#define HTTP_PACER_INIT { 0 }
+
+/*
+ * Books the moment of a request due at `now_ms`: now, or `gap_us` after
+ * the one booked before, whichever is later. Returns how many ms the
+ * request must wait for it (rounded up; 0: go now).
+ */
+uint64_t http_pacer_take(struct http_pacer *p, uint64_t now_ms, uint64_t gap_us);
+
 /*
  * The hosts a request reaches without a proxy (CURLOPT_NOPROXY), from the
  * no_proxy variable's value `env` (NULL: unset): its hosts, then the
