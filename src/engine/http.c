@@ -138,7 +138,11 @@ struct http_req {
 	struct buf body;
 	bool truncated;          /* the body went past HTTP_BODY_MAX: the transfer stopped */
 	bool finished;           /* its `done` is running: cancelling it is a no-op */
+	bool in_body;            /* the body has begun: the headers are all in */
+	bool headers_too_big;    /* past HTTP_HEADERS_MAX: the transfer stopped */
+	size_t header_bytes;     /* of the response headers so far */
 	uint64_t timeout_ms;
+	uint64_t stall_ms;       /* the no-progress limit, or 0 */
 	uint64_t started_ns;
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_req *prev, *next;
@@ -230,6 +234,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct http_req *r = arg;
 	size_t n = size * nmemb;
+	r->in_body = true;
 	size_t room = HTTP_BODY_MAX - r->body.len;
 	if (n > room) {
 		/* Enough to judge it: stop the transfer here (CURLE_WRITE_ERROR). */
@@ -238,6 +243,24 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		return 0;
 	}
 	buf_add(&r->body, data, n);
+	return n;
+}
+
+/*
+ * Called with each complete header line (status lines and the blank line
+ * that ends a block too). A server can send headers without end: past
+ * HTTP_HEADERS_MAX bytes the transfer stops (CURLE_WRITE_ERROR).
+ */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_req *r = arg;
+	size_t n = size * nmemb;
+	(void)data;
+	if (n > HTTP_HEADERS_MAX - r->header_bytes) {
+		r->headers_too_big = true;
+		return 0;
+	}
+	r->header_bytes += n;
 	return n;
 }
 
@@ -251,14 +274,54 @@ static void add_lower_first(struct buf *b, const char *s)
 		b->s[at] = (char)(b->s[at] - 'A' + 'a');
 }
 
-/* A transport error in a few words: what a person would say. */
-static void describe_error(struct http_req *r, CURLcode code, struct buf *out)
+/*
+ * The request ended on its no-progress limit (connecting, or less than 1
+ * byte a second), not on its timeout: curl says "timed out" for both, but
+ * its timeout cannot have fired before `timeout_ms` went by.
+ */
+static bool stalled(const struct http_req *r, CURLcode code)
+{
+	return code == CURLE_OPERATION_TIMEDOUT && r->stall_ms &&
+	       (uv_hrtime() - r->started_ns) / 1000000 < r->timeout_ms;
+}
+
+/*
+ * The response headers went past HTTP_HEADERS_MAX. curl refuses one header
+ * line longer than its own limit (100 KiB) with CURLE_OUT_OF_MEMORY before
+ * header_cb sees it: before the body, that is the only way to that code.
+ */
+static bool headers_too_big(const struct http_req *r, CURLcode code)
+{
+	return (code == CURLE_WRITE_ERROR && r->headers_too_big) ||
+	       (code == CURLE_OUT_OF_MEMORY && !r->in_body);
+}
+
+/*
+ * A transport error in a few words: what a person would say. `stall`: it
+ * ended on its no-progress limit.
+ */
+static void describe_error(struct http_req *r, CURLcode code, bool stall, struct buf *out)
 {
 	long os = 0;
 	curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os);
 	char d[32];
 	switch (code) {
 	case CURLE_OPERATION_TIMEDOUT:
+		if (stall) {
+			/* curl's measure of progress counts body bytes only. */
+			curl_off_t pre = 0;
+			curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+			duration_format(r->stall_ms, d, sizeof(d));
+			if (!pre)
+				buf_addf(out, "could not connect in %s", d);
+			else if (r->in_body)
+				buf_addf(out, "body stalled: less than 1 byte a second for %s", d);
+			else if (r->header_bytes)
+				buf_addf(out, "response headers not complete in %s", d);
+			else
+				buf_addf(out, "no answer in %s", d);
+			return;
+		}
 		duration_format(r->timeout_ms, d, sizeof(d));
 		buf_addf(out, "request timed out after %s", d);
 		return;
@@ -273,6 +336,13 @@ static void describe_error(struct http_req *r, CURLcode code, struct buf *out)
 	case CURLE_GOT_NOTHING:
 		buf_adds(out, "empty reply from the server");
 		return;
+	case CURLE_WRITE_ERROR:
+	case CURLE_OUT_OF_MEMORY:
+		if (headers_too_big(r, code)) {
+			buf_addf(out, "response headers larger than %u KiB", HTTP_HEADERS_MAX / 1024);
+			return;
+		}
+		break;
 	default:
 		break;
 	}
@@ -308,8 +378,9 @@ static void check_done(struct http_client *c)
 			res.body_len = r->body.len;
 			res.body_truncated = r->truncated;
 		} else {
-			res.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-			describe_error(r, code, &err);
+			res.stalled = stalled(r, code);
+			res.timed_out = code == CURLE_OPERATION_TIMEDOUT && !res.stalled;
+			describe_error(r, code, res.stalled, &err);
 			res.error = err.s;
 		}
 		res.duration_ms = (uv_hrtime() - r->started_ns) / 1000000;
@@ -495,6 +566,7 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 	r->done = done;
 	r->arg = arg;
 	r->timeout_ms = o->timeout_ms ? o->timeout_ms : 1;
+	r->stall_ms = o->stall_ms < r->timeout_ms ? o->stall_ms : 0;
 	r->easy = curl_easy_init();
 	if (!r->easy)
 		xalloc_die();
@@ -515,11 +587,19 @@ int http_get(struct http_client *c, const struct http_get_opts *o, http_done_cb 
 	ok = ok && curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms) == CURLE_OK;
-	ok = ok && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+				    (long)(r->stall_ms ? r->stall_ms : r->timeout_ms)) == CURLE_OK;
+	if (r->stall_ms) {
+		ok = ok && curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK;
+		ok = ok && curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+					    (long)((r->stall_ms + 999) / 1000)) == CURLE_OK;
+	}
 	ok = ok && curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_WRITEDATA, r) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_HEADERDATA, r) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_PRIVATE, r) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) == CURLE_OK;
 	ok = ok && curl_easy_setopt(e, CURLOPT_USERAGENT, "lockstep/" LOCKSTEP_VERSION) == CURLE_OK;
@@ -556,6 +636,35 @@ void http_cancel(struct http_req *r)
 	req_unlink(r);
 	curl_multi_remove_handle(c->multi, r->easy);
 	req_free(r);
+}
+
+/* ---- the no-progress limit and the pacer ---- */
+
+uint64_t http_stall_ms(uint64_t request_timeout_ms)
+{
+	uint64_t quarter = request_timeout_ms / 4 + (request_timeout_ms % 4 != 0);
+	uint64_t s = quarter / 1000 + (quarter % 1000 != 0);
+	return (s ? s : 1) * 1000;
+}
+
+uint64_t http_pace_gap_us(size_t n, uint64_t interval_ms, uint64_t within_ms)
+{
+	if (n == 0)
+		n = 1;
+	uint64_t gap = (uint64_t)HTTP_PACE_MAX_MS * 1000;
+	if (interval_ms * 1000 / n < gap)
+		gap = interval_ms * 1000 / n;
+	if (within_ms * 1000 / 2 / n < gap)
+		gap = within_ms * 1000 / 2 / n;
+	return gap;
+}
+
+uint64_t http_pacer_take(struct http_pacer *p, uint64_t now_ms, uint64_t gap_us)
+{
+	uint64_t now_us = now_ms * 1000;
+	uint64_t at = p->last_us + gap_us > now_us ? p->last_us + gap_us : now_us;
+	p->last_us = at;
+	return (at - now_us + 999) / 1000;
 }
 
 /* ---- messages ---- */

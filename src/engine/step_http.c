@@ -13,17 +13,21 @@
  * step_http: the `http-check` step kind. One check is a series of GET
  * requests, one at a time:
  *
- *   request ──► as expected ──────────────► succeeded
- *      │
- *      └──► not as expected ──► pause (`interval`) ──► request ...
+ *   start ──► its turn (the pacer) ──► request ──► as expected ──► succeeded
+ *                                         │
+ *                                         └──► not as expected ──► pause (`interval`) ──► request ...
  *
  *   `within` runs out (any state) ──► failed, with the last answer
  *
- * The `within` deadline has its own timer, and each request's timeout is
- * cut to what is left of `within`, so the check ends on time whatever it
- * is doing. Every request is one line in the attempt's log file and in
- * the step's output. A step timeout or an abort ends the check through
- * step_http_cancel (run.c).
+ * Waiting for its turn, the check is in the pause state: the first
+ * requests of a run's checks go out one at a time, spaced by the size of
+ * their parallel group (http_pace_gap_us). The `within` deadline has its
+ * own timer, and each request's timeout is cut to what is left of
+ * `within`, so the check ends on time whatever it is doing. A request
+ * that makes no progress gives up long before its timeout (http_stall_ms)
+ * and counts as an answer that is not as expected. Every request is one
+ * line in the attempt's log file and in the step's output. A step timeout
+ * or an abort ends the check through step_http_cancel (run.c).
  */
 
 /* Bytes of a body quoted in logs and reasons. */
@@ -47,8 +51,20 @@ struct http_check_run {
 	int requests;
 	struct buf last;           /* the last answer: "status 503", "connection refused" */
 	struct buf last_body;      /* its body's excerpt, or empty */
-	bool last_timed_out;
+	bool last_timed_out;       /* it ran into a time limit: the reason says "gave up after" */
+	uint64_t gap_us;           /* between its first request and the one before (the pacer) */
+	bool paced;                /* its first request has had its turn */
 };
+
+/*
+ * The turns of first requests, for every check of the process (a process
+ * runs one run). A turn is taken when the request comes due, not when the
+ * check starts: starting hundreds of checks keeps the loop busy, and turns
+ * handed out then would all come due while it is, and go out together.
+ * The loop's clock is monotonic and the same for every loop, so a value
+ * left by an earlier run is in the past.
+ */
+static struct http_pacer first_requests = HTTP_PACER_INIT;
 
 static const struct http_check *check_of(const struct wf_run *w)
 {
@@ -178,6 +194,26 @@ static void pause_cb(uv_timer_t *t)
 	run_pump(r);
 }
 
+/* The first request is due: it takes its turn, then goes. */
+static void first_cb(uv_timer_t *t)
+{
+	struct wf_run *w = t->data;
+	struct http_check_run *c = w->check;
+	struct run *r = w->run;
+	run_timer_drop(r, &c->pause);
+	if (!c->paced) {
+		c->paced = true;
+		uint64_t wait = http_pacer_take(&first_requests, run_now(r), c->gap_us);
+		if (wait) {
+			c->pause = run_timer_new(r, w);
+			uv_timer_start(c->pause, first_cb, wait, 0);
+			return;
+		}
+	}
+	request(w);
+	run_pump(r);
+}
+
 static void done_cb(struct http_req *req, const struct http_result *res, void *arg)
 {
 	struct wf_run *w = arg;
@@ -214,7 +250,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 		buf_release(&c->last_body);
 		c->last = last;
 		c->last_body = last_body;
-		c->last_timed_out = res->timed_out;
+		c->last_timed_out = res->timed_out || res->stalled;
 	} else {
 		buf_release(&last);
 		buf_release(&last_body);
@@ -233,7 +269,8 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 		buf_release(&ex);
 	} else {
 		buf_adds(&line, res->error ? res->error : "no answer");
-		if (!res->timed_out)
+		/* A time limit names its own duration. */
+		if (!res->timed_out && !res->stalled)
 			buf_addf(&line, " after %llums", (unsigned long long)res->duration_ms);
 	}
 	switch (verdict) {
@@ -285,6 +322,7 @@ static void request(struct wf_run *w)
 		.url = c->url,
 		.headers = (const char *const *)c->headers,
 		.timeout_ms = h->request_timeout_ms < left ? h->request_timeout_ms : left,
+		.stall_ms = http_stall_ms(h->request_timeout_ms),
 	};
 	c->requests++;
 	c->req_started_ms = now;
@@ -334,6 +372,7 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	c->body = ps->http->expect_body;
 	c->started_ms = run_now(r);
 	c->deadline_ms = c->started_ms + h->within_ms;
+	c->gap_us = http_pace_gap_us(r->plan->groups[w->pw->group].n, h->interval_ms, h->within_ms);
 
 	struct buf line = BUF_INIT;
 	buf_addf(&line, "%shttp-check GET %s: expect status ", resumed ? "(resumed) " : "", c->url);
@@ -380,7 +419,8 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	c->deadline = run_timer_new(r, w);
 	/* +1: the loop counts whole milliseconds; never early. */
 	uv_timer_start(c->deadline, deadline_cb, h->within_ms + 1, 0);
-	request(w);
+	c->pause = run_timer_new(r, w);
+	uv_timer_start(c->pause, first_cb, 0, 0);
 }
 
 void step_http_cancel(struct wf_run *w, const char *why)

@@ -18,31 +18,14 @@
 set -u
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_DIR/run/lib.sh"
+. "$E2E_DIR/http/lib.sh"
 unset LOCKSTEP_STATE
-command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
-# The server is local: no proxy may stand in between.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 
 # ---- the server ----
-SRV=$tmp/server
-mkdir -p "$SRV"
-python3 "$E2E_DIR/http/server.py" "$SRV" 2>"$SRV/stderr" &
-SRV_PID=$!
-trap 'kill -KILL "$SRV_PID" 2>/dev/null; cleanup' EXIT
-if ! wait_until 10 test -s "$SRV/port"; then
-	fail "the test server did not start: $(cat "$SRV/stderr")"
-	finish
-	exit 1
-fi
-PORT=$(cat "$SRV/port")
+serve python3 "$E2E_DIR/http/server.py" "$SRV"
 CLOSED=$(cat "$SRV/closed-port")
 BASE=http://127.0.0.1:$PORT
 
-# requests_to PATH: how many requests the server got for PATH.
-requests_to() {
-	awk -v p="$1" '$2 == p { n++ } END { print n + 0 }' "$SRV/requests" 2>/dev/null
-}
 # has_requests PATH N: the server got at least N requests for PATH.
 has_requests() {
 	[ "$(requests_to "$1")" -ge "$2" ]
@@ -52,20 +35,6 @@ gaps() {
 	awk -v p="$1" '$2 == p { if (seen) printf "%d ", $1 - last; last = $1; seen = 1 }' "$SRV/requests"
 }
 file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
-# reason_is DESCRIPTION WORKFLOW WANT: the workflow's last workflow.finished
-# has exactly this reason.
-reason_is() {
-	local got
-	got=$(jq -r --arg w "$2" 'select(.event == "workflow.finished" and .workflow == $w) | .reason' \
-		"$EVENTS" 2>/dev/null | tail -1)
-	if [ "$got" = "$3" ]; then
-		pass "$SCENARIO: $1"
-	else
-		fail "$SCENARIO: $1: reason '$got', want '$3'"
-		show_events
-	fi
-}
-lines_matching() { grep -cE -- "$2" "$1" 2>/dev/null || true; }
 
 P=$tmp/p
 mkdir -p "$P"
@@ -396,6 +365,5 @@ for np in "" "example.com,.corp"; do
 	expect "the server got both requests itself" has_requests /status/200 2
 done
 
-kill -KILL "$SRV_PID" 2>/dev/null
-wait "$SRV_PID" 2>/dev/null
+stop_server
 finish

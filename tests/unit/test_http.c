@@ -2,7 +2,8 @@
  * Tests for the http-check step kind's pure parts: expect-status items
  * (pipeline/model.c), url shapes, loading an http-check step with its
  * defaults and its errors (positions included), expanding its url and
- * headers, and the body excerpts of engine/http.c.
+ * headers, and the body excerpts, no-progress limits and pacing of
+ * engine/http.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -504,6 +505,57 @@ static void test_noproxy(void **state)
 	noproxy_is(" ,*", "*");
 }
 
+/* ---- no-progress limit and pacing ---- */
+
+/* A quarter of request-timeout, rounded up to whole seconds, at least 1 s. */
+static void test_stall_ms(void **state)
+{
+	(void)state;
+	assert_int_equal(http_stall_ms(10000), 3000); /* the default: 2.5 s -> 3 s */
+	assert_int_equal(http_stall_ms(4000), 1000);
+	assert_int_equal(http_stall_ms(4001), 2000);
+	assert_int_equal(http_stall_ms(12000), 3000);
+	assert_int_equal(http_stall_ms(60000), 15000);
+	assert_int_equal(http_stall_ms(300), 1000);
+	assert_int_equal(http_stall_ms(1), 1000);
+}
+
+/* At most 10 ms, interval / n and within / 2n, in microseconds. */
+static void test_pace_gap(void **state)
+{
+	(void)state;
+	assert_int_equal(http_pace_gap_us(1, 2000, 60000), 10000);
+	assert_int_equal(http_pace_gap_us(0, 2000, 60000), 10000);
+	assert_int_equal(http_pace_gap_us(100, 2000, 60000), 10000);
+	assert_int_equal(http_pace_gap_us(300, 2000, 60000), 6666);   /* 300 over the 2 s interval */
+	assert_int_equal(http_pace_gap_us(10000, 2000, 60000), 200);
+	assert_int_equal(http_pace_gap_us(10, 50, 60000), 5000);      /* interval 50ms */
+	assert_int_equal(http_pace_gap_us(100, 10000, 1000), 5000);   /* half of within 1 s */
+	assert_int_equal(http_pace_gap_us(1000000, 1, 1), 0);
+}
+
+/*
+ * Requests due together go out one gap apart, each its own gap after the
+ * one before; one due later than that goes at once.
+ */
+static void test_pacer(void **state)
+{
+	(void)state;
+	struct http_pacer p = HTTP_PACER_INIT;
+	assert_int_equal(http_pacer_take(&p, 1000, 6666), 0);
+	assert_int_equal(http_pacer_take(&p, 1000, 6666), 7);   /* 6.666 ms, rounded up */
+	assert_int_equal(http_pacer_take(&p, 1000, 6666), 14);  /* 13.332 ms */
+	assert_int_equal(http_pacer_take(&p, 1005, 10000), 19); /* 1023.332 ms */
+	assert_int_equal(http_pacer_take(&p, 1030, 10000), 4);  /* 1033.332 ms */
+	assert_int_equal(http_pacer_take(&p, 1050, 10000), 0);  /* 1043.332 is past */
+	assert_int_equal(http_pacer_take(&p, 1050, 10000), 10);
+	assert_int_equal(http_pacer_take(&p, 5000, 10000), 0);
+	/* A gap of 0 paces nothing. */
+	struct http_pacer q = HTTP_PACER_INIT;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(http_pacer_take(&q, 7, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +570,9 @@ int main(void)
 		cmocka_unit_test(test_body_bounds),
 		cmocka_unit_test(test_excerpt),
 		cmocka_unit_test(test_noproxy),
+		cmocka_unit_test(test_stall_ms),
+		cmocka_unit_test(test_pace_gap),
+		cmocka_unit_test(test_pacer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,8 @@ import threading
 import time
 import urllib.parse
 
+from ports import publish
+
 DIR = sys.argv[1]
 counts = {}
 lock = threading.Lock()
@@ -100,11 +102,7 @@ def main():
     s.bind(("127.0.0.1", 0))
     closed = s.getsockname()[1]
     s.close()
-    for name, value in (("closed-port", closed), ("port", srv.server_address[1])):
-        tmp = os.path.join(DIR, name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write("%d\n" % value)
-        os.rename(tmp, os.path.join(DIR, name))
+    publish(DIR, (("closed-port", closed), ("port", srv.server_address[1])))
     srv.serve_forever()
 
 
