@@ -407,8 +407,9 @@ void http_status_format(const struct status_range *v, size_t n, struct buf *b);
 bool http_status_matches(const struct status_range *v, size_t n, long status);
 /*
  * Checks the shape of an http-check url with no expressions left:
- * http:// or https://, a host, no spaces or control characters. Returns
- * 0, or -1 with a short reason in `why`.
+ * http:// or https://, a host, an optional :PORT from 1 to 65535
+ * (decimal digits only), no spaces or control characters. Returns 0, or
+ * -1 with a short reason in `why`.
  */
 int http_url_check(const char *url, const char **why);
 /*

@@ -706,6 +706,35 @@ static void test_expanded_barrier_id_must_be_valid(void **state)
 
 /* ---- barriers ---- */
 
+/* A port built by an expression is judged once the expression is replaced. */
+static void test_expanded_url_port_must_be_valid(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"vars: {port: '99999999999999'}\n"
+		"stages: [a]\n"
+		"workflows:\n"
+		"  a:\n"
+		"    steps:\n"
+		"      - http-check: http://localhost:${{ vars.port }}/health\n";
+	struct built B;
+	build_with(&B, text, NULL);
+	assert_null(B.plan);
+	assert_int_equal(B.d.errors, 1);
+	assert_error_at(&B.d, 7, 21,
+			"url 'http://localhost:99999999999999/health' of workflow a: the port must be a number from 1 to 65535");
+	release(&B);
+	/* The same file with a port in range. */
+	struct kv port = { .key = "port", .val = "8080" };
+	struct kvlist over = { &port, 1 };
+	build_with(&B, text, &over);
+	assert_non_null(B.plan);
+	assert_int_equal(B.d.n, 0);
+	assert_string_equal(B.plan->workflows[0].steps[0].http->url, "http://localhost:8080/health");
+	release(&B);
+}
+
 static void test_barrier_uses(void **state)
 {
 	(void)state;
@@ -901,6 +930,7 @@ int main(void)
 		cmocka_unit_test(test_pipeline_and_workflow_names),
 		cmocka_unit_test(test_values_are_not_evaluated_twice),
 		cmocka_unit_test(test_expanded_barrier_id_must_be_valid),
+		cmocka_unit_test(test_expanded_url_port_must_be_valid),
 		cmocka_unit_test(test_barrier_uses),
 		cmocka_unit_test(test_rollback_barriers_separate),
 		cmocka_unit_test(test_environments),

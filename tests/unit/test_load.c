@@ -960,6 +960,75 @@ static void test_ints(void **state)
 			fail_msg("retries: '%s' should be one error", bad[i]);
 }
 
+/*
+ * Every number of a pipeline file has one strict form (base/num.h) and a
+ * range: a value past 64 bits is "too large", never wrapped into range.
+ */
+static void test_ints_strict_and_in_range(void **state)
+{
+	(void)state;
+	struct step s;
+	/* Leading zeros are decimal, never octal. */
+	assert_int_equal(step_with("retries", "010", &s), 0);
+	assert_int_equal(s.retries, 10);
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: 18446744073709551617\n", 7, 18,
+			 "retries must be at most 100, not 18446744073709551617");
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: +3\n", 7, 18,
+			 "retries must be a whole number from 0 to 100, not '+3'");
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: \" 3\"\n", 7, 18,
+			 "retries must be a whole number from 0 to 100, not ' 3'");
+	expect_one_error(BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: 99999999999999999999}\n",
+			 6, 55, "bad expect-status '99999999999999999999': a status is a number from 100 to 599");
+	expect_one_error(BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: '+200'}\n",
+			 6, 55, "bad expect-status '+200'");
+	expect_one_error(BASE_HEAD "      - wait: 18446744073709551617ms\n", 6, 15,
+			 "duration too large (at most 366 days)");
+}
+
+/* The port of an http-check url: digits only, 1 to 65535. */
+static void test_http_url_ports(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"http://localhost:99999999999999/health", /* past 32 bits: libcurl would fail at run time */
+		"http://localhost:65536/",
+		"http://localhost:0/",
+		"http://localhost:+80/",
+		"http://localhost:-1/",
+		"http://localhost:/",
+		"http://localhost:8o/",
+		"http://user:pw@localhost:99999/",
+		"http://[::1]:99999/",
+		"https://[::1]:/",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct buf t = BUF_INIT;
+		buf_addf(&t, BASE_HEAD "      - http-check: '%s'\n", bad[i]);
+		struct buf want = BUF_INIT;
+		buf_addf(&want, "bad url '%s': the port must be a number from 1 to 65535", bad[i]);
+		expect_one_error(t.s, 6, 21, want.s);
+		buf_release(&want);
+		buf_release(&t);
+	}
+	expect_one_error(BASE_HEAD "      - http-check: 'http://[::1]x/'\n", 6, 21,
+			 "only :PORT may follow the url's IPv6 host");
+	expect_one_error(BASE_HEAD "      - http-check: 'http://[::1/'\n", 6, 21,
+			 "the url's IPv6 host has no closing ']'");
+	static const char *const good[] = {
+		"http://localhost:1/", "http://localhost:65535/", "http://localhost:08080/x",
+		"http://user:pw@localhost:8080/?q=a:b", "http://[::1]:8080/", "http://[::1]/",
+		"https://example.com/a:b", "http://h:80#frag",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct buf t = BUF_INIT;
+		buf_addf(&t, BASE_HEAD "      - http-check: '%s'\n", good[i]);
+		struct diag d = DIAG_INIT;
+		pipeline_free(load_ok(t.s, &d));
+		diag_release(&d);
+		buf_release(&t);
+	}
+}
+
 static void test_plain_scalars_are_strings(void **state)
 {
 	(void)state;
@@ -1128,6 +1197,8 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_bools),
 		cmocka_unit_test(test_ints),
+		cmocka_unit_test(test_ints_strict_and_in_range),
+		cmocka_unit_test(test_http_url_ports),
 		cmocka_unit_test(test_plain_scalars_are_strings),
 		cmocka_unit_test(test_k8s_steps),
 		cmocka_unit_test(test_size_limit),
