@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/logname.h"
 #include "base/map.h"
 #include "engine/run_internal.h"
 #include "pipeline/expr.h"
@@ -39,17 +40,6 @@ static void mkdirs(const char *path)
 	free(p);
 }
 
-void run_log_component(struct buf *path, const char *name)
-{
-	for (const char *c = name; *c; c++) {
-		unsigned char u = (unsigned char)*c;
-		if (u == '/' || u == '%' || u < 0x20 || u == 0x7f || (c == name && u == '.'))
-			buf_addf(path, "%%%02X", u);
-		else
-			buf_addc(path, *c);
-	}
-}
-
 static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
 {
 	struct run *r = w->run;
@@ -61,7 +51,7 @@ static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
 	struct buf path = BUF_INIT;
 	/* Step ids are unique across steps and rollback: one directory. */
 	buf_addf(&path, "%s/", r->opts.log_dir);
-	run_log_component(&path, w->pw->name);
+	log_component(&path, w->pw->name);
 	if (!w->log_dir_made) {
 		mkdirs(path.s);
 		w->log_dir_made = true;
