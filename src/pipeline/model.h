@@ -18,6 +18,10 @@
 
 #define PIPELINE_MAX_BYTES (4u * 1024 * 1024)
 #define PLAN_MAX_INSTANCES 100000   /* workflow instances after expansion */
+/* What expansion may make in all (pipeline/plan_size.h says how it is counted). */
+#define PLAN_MAX_STEPS 1000000      /* steps and rollback steps of all instances */
+#define PLAN_MAX_TEXT_BYTES (256ULL << 20)
+#define PLAN_ENTRY_BYTES 64         /* an entry of a map or list copied per instance */
 #define DEFAULT_BARRIER_TIMEOUT_MS (10ULL * 60 * 1000)
 #define DEFAULT_RETRY_DELAY_MS 1000ULL
 

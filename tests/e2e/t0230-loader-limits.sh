@@ -2,6 +2,11 @@
 # t0230-loader-limits: what the loader refuses so that a run never starts
 # on something it cannot carry out, and what it still accepts at the edge.
 #
+#   bombs    a 5 KB file (a 1,000 x 100 matrix, 20 run steps using
+#            ${{ workflow.name }}: 2,000,000 steps) is refused by check,
+#            plan and run with exit 3 at the stage entry, in a few MB of
+#            memory (it took 5 GB and tens of seconds), and so is a file
+#            whose expanded text would pass 256 MiB
 #   names    a workflow instance name is the directory of its logs and a
 #            step id names its log files (STATE/logs/RUN/WORKFLOW/
 #            STEP.ATTEMPT.log): names at the 255-byte limit run and write
@@ -9,11 +14,12 @@
 #            (exit 3, FILE:LINE:COL, nothing run).
 #
 # Environment: LOCKSTEP (the binary; default build/lockstep in the source
-# tree), LOCKSTEP_SOURCE_DIR. Needs timeout.
+# tree), LOCKSTEP_SOURCE_DIR. Needs timeout and GNU time (/usr/bin/time).
 set -u
 . "$(dirname "$0")/lib/common.sh"
 case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
 command -v timeout >/dev/null || { echo "t0230: timeout is required" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "t0230: GNU time (/usr/bin/time) is required" >&2; exit 1; }
 [ -x "$LOCKSTEP" ] || { echo "t0230: no lockstep binary at $LOCKSTEP" >&2; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/t0230.XXXXXX")
@@ -31,6 +37,65 @@ expect_file() {
 		fail "$1: no file $2 holding '$3'"
 	fi
 }
+
+# ---- expansion bombs ----
+# matrix_file NAME STEPS RUN: a 1,000 x 100 matrix entry of workflow w,
+# whose STEPS steps all run RUN.
+matrix_file() {
+	{
+		echo "name: $1"
+		echo "stages:"
+		echo "  - workflow: w"
+		echo "    matrix:"
+		printf '      a: [a0'; for ((i = 1; i < 1000; i++)); do printf ', a%d' $i; done; echo ']'
+		printf '      b: [b0'; for ((i = 1; i < 100; i++)); do printf ', b%d' $i; done; echo ']'
+		echo "workflows:"
+		echo "  w:"
+		echo "    steps:"
+		for ((i = 0; i < $2; i++)); do echo "      - run: $3"; done
+	} >"$1.yml"
+}
+matrix_file bomb 20 'echo ${{ workflow.name }}'
+matrix_file textbomb 1 "echo $(for ((i = 0; i < 200; i++)); do printf '${{ workflow.name }}'; done)"
+[ "$(wc -c <bomb.yml)" -lt 8000 ] && pass "the bomb is a small file ($(wc -c <bomb.yml) bytes)" ||
+	fail "the bomb is $(wc -c <bomb.yml) bytes"
+
+# Virtual memory bound for the commands below: a few hundred MB, far below
+# what expanding the bombs took, so a regression fails fast instead of
+# swapping. A sanitizer build cannot start under it (its shadow memory is
+# reserved up front); the peak RSS bound below still holds for it.
+vlimit=
+(ulimit -v 300000 && "$LOCKSTEP" --version) >/dev/null 2>&1 && vlimit=300000
+
+# refused NAME FILE WANT CMD...: CMD exits 3 within 20 s, prints WANT as its
+# first line on stderr and peaks under 100 MB of RSS.
+refused() {
+	local name=$1 file=$2 want=$3 rc rss
+	shift 3
+	(
+		[ -n "$vlimit" ] && ulimit -v "$vlimit"
+		exec /usr/bin/time -o rss -f %M timeout 20 "$LOCKSTEP" "$@" >out 2>err
+	)
+	rc=$?
+	rss=$(tail -n 1 rss)
+	if [ "$rc" -ne 3 ]; then
+		fail "$name: exit $rc, want 3: $(head -c 300 err)"
+	elif [ "$(head -n 1 err)" != "$want" ]; then
+		fail "$name: stderr starts '$(head -n 1 err | head -c 300)', want '$want'"
+	elif ! [ "$rss" -lt 100000 ] 2>/dev/null; then
+		fail "$name: peak RSS ${rss} KiB, want under 100 MB"
+	else
+		pass "$name: exit 3 at the stage entry, peak RSS $rss KiB"
+	fi
+}
+steps_error="bomb.yml:3:5: error: the plan would have 2000000 steps, more than 1000000: this stage entry runs workflow w 100000 times with 20 steps each (use a smaller matrix or fewer steps)"
+refused "check on the step bomb" bomb.yml "$steps_error" check bomb.yml
+refused "plan --format json on the step bomb" bomb.yml "$steps_error" plan --format json bomb.yml
+refused "run on the step bomb" bomb.yml "$steps_error" run bomb.yml --state st-bomb
+[ ! -e st-bomb/logs ] && pass "run on the bomb started nothing" || fail "run on the bomb wrote logs"
+refused "check on the text bomb" textbomb.yml \
+	"textbomb.yml:3:5: error: the plan's expanded text would be 297 MiB, more than 256 MiB: this stage entry adds 297 MiB, running workflow w 100000 times (use a smaller matrix, shorter steps and values, or fewer references to long vars)" \
+	check textbomb.yml
 
 # ---- names at the limit run and write their logs ----
 wf=$(rep w 255)                        # the longest workflow directory name
