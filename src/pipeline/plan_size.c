@@ -75,18 +75,18 @@ struct add_ctx {
 	struct sizer *Z;
 	struct profile *P;
 	uint64_t weight;
-	uint64_t fixed;         /* the text outside expressions, and fixed values */
+	uint64_t literal;       /* the text outside expressions */
+	uint64_t values;        /* the values of the expressions every instance has alike */
 };
 
-static void add_ref(struct add_ctx *c, struct map *m, const char *key, size_t keylen)
+static void add_ref(struct add_ctx *c, struct map *m)
 {
 	struct profile *P = c->P;
-	char *k = arena_strndup(&P->keys, key, keylen);
 	size_t i;
-	if (!map_find(m, k, &i)) {
+	if (!map_find(m, c->Z->key.s, &i)) {
 		i = P->refs.n;
 		*VEC_PUSH(P->refs) = 0;
-		map_add(m, k, i, NULL);
+		map_add(m, arena_strdup(&P->keys, c->Z->key.s), i, NULL);
 	}
 	P->refs.v[i] = add(P->refs.v[i], c->weight);
 }
@@ -96,29 +96,29 @@ static int add_ref_cb(const struct expr_ref *ref, void *arg)
 	struct add_ctx *c = arg;
 	struct sizer *Z = c->Z;
 	size_t i;
-	c->fixed -= ref->length;
+	c->literal -= ref->length;
+	buf_reset(&Z->key);
+	buf_add(&Z->key, ref->key, ref->keylen);
 	switch (ref->root) {
 	case EXPR_VARS:
-		buf_reset(&Z->key);
-		buf_add(&Z->key, ref->key, ref->keylen);
 		/* An unknown var is an error expansion reports; it adds nothing. */
 		if (map_find(&Z->vars_index, Z->key.s, &i))
-			c->fixed = add(c->fixed, strlen(Z->vars->v[i].val));
+			c->values = add(c->values, strlen(Z->vars->v[i].val));
 		break;
 	case EXPR_PIPELINE:
-		c->fixed = add(c->fixed, Z->p->name ? strlen(Z->p->name) : 0);
+		c->values = add(c->values, Z->p->name ? strlen(Z->p->name) : 0);
 		break;
 	case EXPR_RUN:
-		c->fixed = add(c->fixed, ref->length); /* kept until the run starts */
+		c->values = add(c->values, ref->length); /* kept until the run starts */
 		break;
 	case EXPR_WORKFLOW:
 		c->P->wfname = add(c->P->wfname, c->weight);
 		break;
 	case EXPR_MATRIX:
-		add_ref(c, &c->P->matrix, ref->key, ref->keylen);
+		add_ref(c, &c->P->matrix);
 		break;
 	case EXPR_INPUTS:
-		add_ref(c, &c->P->inputs, ref->key, ref->keylen);
+		add_ref(c, &c->P->inputs);
 		break;
 	default:
 		break;
@@ -131,17 +131,19 @@ static void add_text(struct sizer *Z, struct profile *P, const char *s, uint64_t
 {
 	if (!s)
 		return;
-	struct add_ctx c = { Z, P, weight, strlen(s) };
+	struct add_ctx c = { Z, P, weight, strlen(s), 0 };
 	if (expr_has(s)) {
 		/* A malformed expression was reported by the loader; the text
 		 * as written is a fair size for it. */
 		struct buf err = BUF_INIT;
 		size_t off;
-		if (expr_scan(s, add_ref_cb, &c, &err, &off) < 0)
-			c.fixed = strlen(s);
+		if (expr_scan(s, add_ref_cb, &c, &err, &off) < 0) {
+			c.literal = strlen(s);
+			c.values = 0;
+		}
 		buf_release(&err);
 	}
-	P->fixed = add(P->fixed, mul(c.fixed, weight));
+	P->fixed = add(P->fixed, mul(add(c.literal, c.values), weight));
 }
 
 /* A map copied for each instance: each entry, its key and its value. */
