@@ -13,10 +13,11 @@
 #   RUNS_HUGE=1      runs per point at N = 5,000 (BENCH_FULL only)
 #   TIMEOUT_REPS=10  repetitions of the timeout pipeline (figure 4)
 #   CHECK_RUNS=5     runs per pipeline of bench/check-bench.sh (figure 6)
-#   STALL_RUNS=3     runs per row of bench/stall-bench.sh (figure 8)
-#   BENCH_QUICK=1    a smoke run of the script itself: N <= 100 only, and
-#                    N = 1,000 instead of 10,000 in figure 5 (numbers are
-#                    not comparable to the targets)
+#   STALL_RUNS=3     runs per row of bench/stall-bench.sh (figure 9)
+#   BENCH_QUICK=1    a smoke run of the script itself: N <= 100 only,
+#                    N = 1,000 instead of 10,000 in figure 5, and no plan
+#                    at the expansion limit in figure 8 (numbers are not
+#                    comparable to the targets)
 #
 # Needs bash, jq, awk and GNU time (/usr/bin/time, Debian package `time`).
 # Performance goals live here, never in timed tests (STYLE.md).
@@ -267,12 +268,43 @@ for spec in "$MID 5 0" "$BIG 5 0" "$BIG 5 1"; do
 done
 
 # --- figure 6: lockstep check ----------------------------------------------------------
-say "figure 8: a stalled reader (bench/stall-bench.sh, $STALL_RUNS runs per row)"
-"$here/stall-bench.sh" "$bin" "$STALL_RUNS" >"$tmp/f8" 2>"$tmp/f8.err" ||
-	failures+=("figure 8: stall-bench.sh failed: $(tail -n 1 "$tmp/f8.err")")
+say "figure 9: a stalled reader (bench/stall-bench.sh, $STALL_RUNS runs per row)"
+"$here/stall-bench.sh" "$bin" "$STALL_RUNS" >"$tmp/f9" 2>"$tmp/f9.err" ||
+	failures+=("figure 9: stall-bench.sh failed: $(tail -n 1 "$tmp/f9.err")")
 say "figure 6: lockstep check (bench/check-bench.sh, $CHECK_RUNS runs)"
 "$here/check-bench.sh" "$bin" "$CHECK_RUNS" >"$tmp/f6" 2>"$tmp/f6.err" ||
 	failures+=("figure 6: check-bench.sh failed: $(tail -n 1 "$tmp/f6.err")")
+
+# --- figure 8: expansion limits -----------------------------------------------------------
+# bench/gen-matrix.sh A B S: an A x B matrix entry whose S steps each use
+# ${{ workflow.name }}. The bomb is refused from its matrix sizes; the
+# others are expanded, so the growth between two sizes is the cost of one
+# expanded step.
+LIMIT_A=1000
+[ "$BENCH_QUICK" = 1 ] && LIMIT_A=100
+"$here/gen-matrix.sh" 1000 100 20 >"$tmp/bomb.yml"
+"$here/gen-matrix.sh" "$LIMIT_A" 100 10 >"$tmp/limit.yml"
+"$here/gen-matrix.sh" 10 100 10 >"$tmp/small.yml"
+"$here/gen-matrix.sh" 100 100 10 'wait: 0s' >"$tmp/run-big.yml"
+"$here/gen-matrix.sh" 10 100 10 'wait: 0s' >"$tmp/run-small.yml"
+: >"$tmp/f8"
+for f in bomb limit small; do
+	for ((i = 1; i <= 3; i++)); do
+		say "figure 8: check $f.yml run $i/3"
+		echo "check $f $(measure "$tmp/f8-check-$f-$i" "$bin" check "$tmp/$f.yml")" >>"$tmp/f8"
+	done
+done
+for f in limit small; do
+	say "figure 8: plan --format json $f.yml"
+	echo "plan $f $(measure "$tmp/f8-plan-$f" "$bin" plan --format json "$tmp/$f.yml") $(wc -c <"$tmp/f8-plan-$f.out")" >>"$tmp/f8"
+	rm -f "$tmp/f8-plan-$f.out"
+done
+for f in run-big run-small; do
+	say "figure 8: run $f.yml"
+	newstate "$disk_state"
+	echo "run $f $(measure "$tmp/f8-run-$f" "$bin" run "$tmp/$f.yml" --state "$st" --json)" >>"$tmp/f8"
+done
+grep -q '^check bomb 3 ' "$tmp/f8" || failures+=("figure 8: check did not refuse the bomb with exit 3")
 
 finished=$EPOCHREALTIME
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -523,7 +555,49 @@ echo "on the same file system is slow (the inode allocator skips recently"
 echo "deleted inodes), so other activity on the machine moves the disk column."
 echo
 
-echo "## Figure 8: a reader that does not read"
+# f8 KIND FILE FIELD: the median of FIELD over the lines "KIND FILE rc wall cpu rss [bytes]"
+f8() { awk -v k="$1" -v f="$2" -v n="$3" '$1 == k && $2 == f { print $n }' "$tmp/f8" >"$tmp/x8"; median_of "$tmp/x8"; }
+# f8s KIND FILE: the median wall time in seconds, 3 decimals
+f8s() { printf %.3f "$(f8 "$1" "$2" 4)"; }
+# per_step RSS_BIG RSS_SMALL STEPS: bytes of peak RSS per expanded step between two sizes
+per_step() { awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.0f", (a - b) * 1024 / s }'; }
+limit_steps=$((LIMIT_A * 100 * 10))
+echo "## Figure 8: expansion limits"
+echo
+echo '```sh'
+echo "bench/gen-matrix.sh 1000 100 20 > bomb.yml     # 2,000,000 steps from $(wc -c <"$tmp/bomb.yml") bytes: refused"
+echo "bench/gen-matrix.sh $LIMIT_A 100 10 > limit.yml    # $limit_steps steps$( [ "$LIMIT_A" = 1000 ] && echo ': the most the limit allows')"
+echo 'bench/gen-matrix.sh 10 100 10 > small.yml      # 10,000 steps'
+echo "bench/gen-matrix.sh 100 100 10 'wait: 0s' > run-big.yml; bench/gen-matrix.sh 10 100 10 'wait: 0s' > run-small.yml"
+echo 'lockstep check FILE; lockstep plan --format json FILE; lockstep run FILE --state DIR --json'
+echo '```'
+echo
+echo 'Each step of these files uses `${{ workflow.name }}`, so every instance has text of'
+echo "its own. check: median of 3 runs; plan and run: 1 run."
+echo
+echo "| command | file | expanded steps | exit | wall s | peak RSS KiB | output bytes |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+for f in bomb limit small; do
+	case $f in bomb) n=2000000 ;; limit) n=$limit_steps ;; small) n=10000 ;; esac
+	echo "| check | $f.yml | $n | $(f8 check $f 3) | $(f8s check $f) | $(f8 check $f 6) | |"
+done
+for f in limit small; do
+	case $f in limit) n=$limit_steps ;; small) n=10000 ;; esac
+	echo "| plan --format json | $f.yml | $n | $(f8 plan $f 3) | $(f8s plan $f) | $(f8 plan $f 6) | $(f8 plan $f 7) |"
+done
+echo "| run --json | run-big.yml | 100000 | $(f8 run run-big 3) | $(f8s run run-big) | $(f8 run run-big 6) | |"
+echo "| run --json | run-small.yml | 10000 | $(f8 run run-small 3) | $(f8s run run-small) | $(f8 run run-small 6) | |"
+echo
+echo "Bytes of peak RSS per expanded step, from the growth between the two sizes:"
+echo "check $(per_step "$(f8 check limit 6)" "$(f8 check small 6)" $((limit_steps - 10000))),"
+echo "plan --format json $(per_step "$(f8 plan limit 6)" "$(f8 plan small 6)" $((limit_steps - 10000)))"
+echo "(of which the output itself: $(awk -v a="$(f8 plan limit 7)" -v b="$(f8 plan small 7)" -v s=$((limit_steps - 10000)) 'BEGIN { printf "%.0f", (a - b) / s }')),"
+echo "run $(per_step "$(f8 run run-big 6)" "$(f8 run run-small 6)" 90000)."
+echo "Target: the bomb is refused in milliseconds and a few MB; memory grows linearly"
+echo "with the expanded steps, and is bounded by the limits of docs/pipeline-format.md."
+echo
+
+echo "## Figure 9: a reader that does not read"
 echo
 echo '```sh'
 echo "bench/stall-bench.sh build/lockstep $STALL_RUNS"
@@ -538,7 +612,7 @@ echo "output) or 2 MiB (its own lines) of plain output, dropping the rest with a
 echo "note, and at most 4 MiB of \`--json\` lines, reading the rest back from the"
 echo "store when the reader gets there (none dropped)."
 echo
-cat "$tmp/f8"
+cat "$tmp/f9"
 echo
 echo "Target: the stalled rows equal the fast ones (timeout lateness, durations,"
 echo "the time until the run is recorded), and peak RSS stays within a few MiB"

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/num.h"
+
 int duration_parse(const char *s, uint64_t *ms, const char **why)
 {
 	static const struct { const char *name; uint64_t mult; } units[] = {
@@ -23,15 +25,13 @@ int duration_parse(const char *s, uint64_t *ms, const char **why)
 			*why = "expected a number";
 			return -1;
 		}
-		uint64_t n = 0;
-		while (*p >= '0' && *p <= '9') {
-			n = n * 10 + (uint64_t)(*p - '0');
-			if (n > DURATION_MAX_MS) {
-				*why = "duration too large (at most 366 days)";
-				return -1;
-			}
-			p++;
+		size_t digits = strspn(p, "0123456789");
+		uint64_t n;
+		if (num_parse_range(p, digits, 0, DURATION_MAX_MS, &n, NULL) < 0) {
+			*why = "duration too large (at most 366 days)";
+			return -1;
 		}
+		p += digits;
 		int unit;
 		if (*p == '.' || *p == ',') {
 			*why = "fractions are not allowed; use a smaller unit instead";

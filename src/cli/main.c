@@ -71,7 +71,7 @@ bool cli_color(FILE *f)
 int cli_parse_number(const char *cmd, const char *opt, const char *arg, const char *unit, uint64_t min,
 		     uint64_t max, uint64_t *out)
 {
-	if (num_parse_u64(arg, min, max, out) == 0)
+	if (num_parse(arg, min, max, out, NULL) == 0)
 		return -1;
 	return cli_usage_error(cmd, "bad %s '%s': a whole number of %s from %llu to %llu, in digits", opt, arg,
 			       unit, (unsigned long long)min, (unsigned long long)max);

@@ -125,16 +125,6 @@ void run_stop(struct run *r);
 void run_committed(struct run *r);
 bool run_done(const struct run *r);
 enum run_status run_status(const struct run *r);
-/*
- * Appends workflow instance name `name` as one directory name of the log
- * tree (STATE/logs/RUN/NAME/STEP.ATTEMPT.log): '/', '%', control
- * characters and a leading '.' are written as %XX, so distinct names give
- * distinct directories and none can climb out of the tree (a matrix value
- * may hold '/', a workflow may be called "..").
- */
-struct buf;
-void run_log_component(struct buf *path, const char *name);
-
 /* Frees the run; only once run_done() (its handles are closed by then). */
 void run_free(struct run *r);
 

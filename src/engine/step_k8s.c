@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "base/fsio.h"
+#include "base/logname.h"
 #include "engine/run_internal.h"
 
 /*
@@ -99,7 +100,7 @@ static void workflow_dir(const struct wf_run *w, struct buf *out)
 		free(cwd);
 	}
 	buf_addf(out, "%s/", log_dir);
-	run_log_component(out, w->pw->name);
+	log_component(out, w->pw->name);
 }
 
 /*

@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/fsio.h"
+#include "base/logname.h"
 #include "base/map.h"
 #include "engine/run_internal.h"
 #include "pipeline/expr.h"
@@ -26,17 +27,6 @@
 extern char **environ;
 
 /* ---- logs ---- */
-
-void run_log_component(struct buf *path, const char *name)
-{
-	for (const char *c = name; *c; c++) {
-		unsigned char u = (unsigned char)*c;
-		if (u == '/' || u == '%' || u < 0x20 || u == 0x7f || (c == name && u == '.'))
-			buf_addf(path, "%%%02X", u);
-		else
-			buf_addc(path, *c);
-	}
-}
 
 /* A step.warning about log `l`, once per attempt: a full disk would
  * otherwise repeat it for every chunk of output. */
@@ -109,7 +99,7 @@ static void log_open(struct step_log *l, struct wf_run *w, const struct plan_ste
 	struct buf path = BUF_INIT;
 	/* Step ids are unique across steps and rollback: one directory. */
 	buf_addf(&path, "%s/", r->opts.log_dir);
-	run_log_component(&path, w->pw->name);
+	log_component(&path, w->pw->name);
 	if (!w->log_dir_made) {
 		struct buf why = BUF_INIT;
 		w->log_dir_made = fsio_mkdirs(path.s, &why) == 0;

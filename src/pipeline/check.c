@@ -140,13 +140,18 @@ static void check_participants(struct checker *C, const struct plan_barrier *bs,
 {
 	const struct plan *plan = C->plan;
 	const struct pipeline *p = plan->pipeline;
-	/* Candidates for "did you mean": ids that are used correctly, and declared ones. */
+	/*
+	 * Candidates for "did you mean": every id in use, and the declared
+	 * ones. A lonely barrier is a candidate for the others: `ready` in
+	 * one workflow and `Ready` in another are one barrier misspelt, the
+	 * commonest typo of a two-service pipeline, and each must point at
+	 * the other. The lone workflow's own barriers are left out below.
+	 */
 	const char **all = xmalloc((nb + p->nbarriers + 1) * sizeof(*all));
 	const char **cands = xmalloc((nb + p->nbarriers + 1) * sizeof(*cands));
 	size_t nall = 0, suggested = 0;
 	for (size_t i = 0; i < nb; i++)
-		if (distinct_participants(&bs[i]) >= 2)
-			all[nall++] = bs[i].id;
+		all[nall++] = bs[i].id;
 	for (size_t i = 0; i < p->nbarriers; i++)
 		all[nall++] = p->barriers[i].id;
 

@@ -11,6 +11,7 @@
 #include "base/xalloc.h"
 #include "pipeline/expr.h"
 #include "pipeline/load.h"
+#include "pipeline/plan_size.h"
 
 struct expander {
 	const struct pipeline *p;
@@ -573,30 +574,18 @@ struct plan *plan_build(const struct pipeline *p, const struct kvlist *overrides
 	bool ok = apply_overrides(&X, overrides);
 	for (size_t i = 0; i < plan->vars.n; i++)
 		map_add(&X.vars_index, plan->vars.v[i].key, i, NULL);
-	expand_environments(&X);
 
-	/* Count the instances first so that a huge matrix is refused before
-	 * anything is allocated for it. */
-	size_t total = 0;
-	for (size_t s = 0; s < p->nstages; s++) {
-		size_t n = 1;
-		for (size_t k = 0; k < p->stages[s].nmatrix; k++) {
-			n *= p->stages[s].matrix[k].n;
-			if (n > PLAN_MAX_INSTANCES)
-				break;
-		}
-		total += n;
-		if (n > PLAN_MAX_INSTANCES || total > PLAN_MAX_INSTANCES) {
-			const struct stage *sg = &p->stages[s];
-			diag_add(d, DIAG_ERROR, p->file, sg->pos.line, sg->pos.col,
-				 "the plan has more than %d workflow instances (matrix too large)",
-				 PLAN_MAX_INSTANCES);
-			/* vars and environments are indexed by now. */
-			release_maps(&X);
-			plan_free(plan);
-			return NULL;
-		}
+	/* Size the plan first, so that a huge one is refused before anything
+	 * is expanded for it. */
+	struct plan_size size;
+	if (!plan_size_check(p, &plan->vars, &size, d)) {
+		/* vars are indexed by now. */
+		release_maps(&X);
+		plan_free(plan);
+		return NULL;
 	}
+	expand_environments(&X);
+	size_t total = (size_t)size.instances;
 	plan->workflows = arena_array(&plan->arena, total ? total : 1, sizeof(*plan->workflows));
 
 	size_t group = 0;

@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/duration.h"
 #include "base/fsio.h"
+#include "base/logname.h"
 #include "base/map.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
@@ -195,6 +196,10 @@ static bool load_workflow(struct loader *L, const struct ynode *k, const struct 
 	if (!name_is_valid(k->str)) {
 		ld_err(L, k, "bad workflow name '%s': use letters, digits, '.', '_' and '-'", k->str);
 		ok = false;
+	} else if (log_component_len(k->str, k->len, true) > LOG_NAME_MAX) {
+		ld_err(L, k, "workflow name is too long: its log directory name would be %zu bytes, at most %d",
+		    log_component_len(k->str, k->len, true), LOG_NAME_MAX);
+		ok = false;
 	}
 	if (!ld_expect_kind(L, n, YNODE_MAP, "a workflow"))
 		return false;
@@ -296,6 +301,69 @@ static void load_matrix(struct loader *L, const struct ynode *n, struct stage *s
 	}
 }
 
+/*
+ * Each instance of a matrix entry is named NAME[KEY=VALUE,...], and that
+ * name, escaped, is the directory of the instance's logs: it must fit
+ * LOG_NAME_MAX bytes. The blame goes where the fix is: the matrix as a
+ * whole when values of one byte would be too long (the workflow name or
+ * the keys are), else each value that is too long whatever the other
+ * axes give, else (only combinations are too long) the longest value.
+ */
+static void check_instance_names(struct loader *L, const struct stage *sg, const struct workflow *wf)
+{
+	size_t wflen = log_component_len(wf->name, strlen(wf->name), true);
+	if (!sg->nmatrix || wflen > LOG_NAME_MAX)
+		return; /* no matrix, or the workflow name was reported */
+	size_t *min = xcalloc(sg->nmatrix, sizeof(*min)), *max = xcalloc(sg->nmatrix, sizeof(*max));
+	size_t base = wflen + 2 + (sg->nmatrix - 1), shortest = 0, longest = 0;
+	size_t worst = 0, worst_axis = 0, worst_value = 0;
+	for (size_t k = 0; k < sg->nmatrix; k++) {
+		const struct matrix_axis *ax = &sg->matrix[k];
+		base += strlen(ax->key) + 1;
+		min[k] = SIZE_MAX;
+		for (size_t j = 0; j < ax->n; j++) {
+			size_t n = log_component_len(ax->values[j], strlen(ax->values[j]), false);
+			min[k] = n < min[k] ? n : min[k];
+			if (n > max[k])
+				max[k] = n;
+			if (n > worst) {
+				worst = n;
+				worst_axis = k;
+				worst_value = j;
+			}
+		}
+		shortest += min[k];
+		longest += max[k];
+	}
+	if (base + longest <= LOG_NAME_MAX)
+		goto out;
+	if (base + sg->nmatrix > LOG_NAME_MAX) {
+		/* Too long with values of one byte: not the values' fault. */
+		ld_err_at(L, sg->matrix_pos, "the instance names of workflow %s are too long: as log directory names they would be at least %zu bytes, at most %d (shorten the workflow name or the matrix keys)",
+		       wf->name, base + shortest, LOG_NAME_MAX);
+		goto out;
+	}
+	bool blamed = false;
+	for (size_t k = 0; k < sg->nmatrix; k++) {
+		const struct matrix_axis *ax = &sg->matrix[k];
+		for (size_t j = 0; j < ax->n; j++) {
+			size_t n = log_component_len(ax->values[j], strlen(ax->values[j]), false);
+			size_t name = base + shortest - min[k] + n;
+			if (name <= LOG_NAME_MAX)
+				continue;
+			ld_err_at(L, ax->value_pos[j], "matrix value of '%s' is too long: the log directory names of the instances of workflow %s with it would be at least %zu bytes, at most %d",
+			       ax->key, wf->name, name, LOG_NAME_MAX);
+			blamed = true;
+		}
+	}
+	if (!blamed)
+		ld_err_at(L, sg->matrix[worst_axis].value_pos[worst_value], "matrix values are too long together: the log directory name of the instance of workflow %s with the longest of each key would be %zu bytes, at most %d",
+		       wf->name, base + longest, LOG_NAME_MAX);
+out:
+	free(min);
+	free(max);
+}
+
 static size_t find_workflow(struct loader *L, const char *name)
 {
 	size_t i;
@@ -367,6 +435,8 @@ static bool load_stage(struct loader *L, const struct ynode *n, size_t index, st
 		return false;
 	}
 	L->p->workflows[sg->wf].used = true;
+	if (!sg->incomplete)
+		check_instance_names(L, sg, &L->p->workflows[sg->wf]);
 	return true;
 }
 

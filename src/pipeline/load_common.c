@@ -13,6 +13,7 @@
 #include "base/duration.h"
 #include "base/fsio.h"
 #include "base/map.h"
+#include "base/num.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
 #include "pipeline/expr.h"
@@ -153,24 +154,20 @@ bool ld_get_bool(struct loader *L, const struct ynode *n, const char *what, bool
 
 bool ld_get_int(struct loader *L, const struct ynode *n, const char *what, long max, int *out)
 {
-	if (n->kind == YNODE_SCALAR && n->plain && n->len && n->len <= 9) {
-		bool digits = true;
-		for (size_t i = 0; i < n->len; i++)
-			digits = digits && isdigit((unsigned char)n->str[i]);
-		if (digits) {
-			long v = strtol(n->str, NULL, 10);
-			if (v <= max) {
-				*out = (int)v;
-				return true;
-			}
-			ld_err(L, n, "%s must be at most %ld, not %ld", what, max, v);
-			return false;
-		}
+	uint64_t v;
+	const char *why = "not a whole number";
+	/* A quoted "3" is a string: numbers are written plain. */
+	if (n->kind == YNODE_SCALAR && n->plain &&
+	    num_parse_range(n->str, n->len, 0, (uint64_t)max, &v, &why) == 0) {
+		*out = (int)v;
+		return true;
 	}
-	if (n->kind == YNODE_SCALAR)
-		ld_err(L, n, "%s must be a whole number from 0 to %ld, not '%s'", what, max, n->str);
-	else
+	if (n->kind != YNODE_SCALAR)
 		ld_err(L, n, "%s must be a whole number, not %s", what, ynode_kind_name(n));
+	else if (n->plain && !strcmp(why, "too large"))
+		ld_err(L, n, "%s must be at most %ld, not %s", what, max, n->str);
+	else
+		ld_err(L, n, "%s must be a whole number from 0 to %ld, not '%s'", what, max, n->str);
 	return false;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/diag.h"
+#include "base/logname.h"
 #include "base/map.h"
 #include "pipeline/expr.h"
 #include "pipeline/load.h"
@@ -19,6 +20,9 @@
 #include "pipeline/yaml.h"
 
 #define MAX_RETRIES 100
+/* An attempt number (at most MAX_RETRIES + 1) names log files (base/logname.h). */
+_Static_assert(MAX_RETRIES + 1 < 1000 && LOG_ATTEMPT_DIGITS == 3,
+	       "attempt numbers must fit LOG_ATTEMPT_DIGITS");
 
 /*
  * What ${{ }} may name in environments (docs/pipeline-format.md,

@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/duration.h"
 #include "base/fsio.h"
+#include "base/logname.h"
 #include "base/map.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
@@ -479,6 +480,10 @@ static bool load_step(struct loader *L, const struct ynode *n, size_t index, boo
 		st->id_pos = ld_pos_of(v);
 		if (st->id && !ld_is_step_id(st->id)) {
 			ld_err(L, v, "bad step id '%s': use lowercase letters, digits, '_' and '-'", st->id);
+			ok = false;
+		} else if (st->id && strlen(st->id) > LOG_STEP_ID_MAX) {
+			ld_err(L, v, "step id is too long: %zu bytes, at most %zu, so that the names of its log files (ID.ATTEMPT.log, ID.ATTEMPT.k8s-spec.json) fit in %d bytes",
+			    strlen(st->id), LOG_STEP_ID_MAX, LOG_NAME_MAX);
 			ok = false;
 		} else if (!st->id) {
 			ok = false;

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "base/buf.h"
+#include "base/num.h"
 
 const char *step_default_run_name(struct arena *a, const char *run)
 {
@@ -97,20 +98,13 @@ const char *on_failure_name(enum on_failure f)
 
 /* ---- http-check ---- */
 
-/* A status: three digits, 100 to 599. */
+/* A status: three digits, 100 to 599, as HTTP writes it ("0200" is not one). */
 static bool parse_status(const char *s, size_t n, int *out)
 {
-	if (n != 3)
+	uint64_t v;
+	if (n != 3 || num_parse_range(s, n, 100, 599, &v, NULL) < 0)
 		return false;
-	int v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v < 100 || v > 599)
-		return false;
-	*out = v;
+	*out = (int)v;
 	return true;
 }
 
@@ -182,13 +176,35 @@ int http_url_check(const char *url, const char **why)
 	if (at)
 		host = at + 1;
 	size_t hlen = (size_t)(rest + alen - host);
-	if (hlen && host[0] != '[') {
-		const char *colon = memchr(host, ':', hlen);
-		if (colon)
-			hlen = (size_t)(colon - host);
+	const char *port = NULL;
+	if (hlen && host[0] == '[') {
+		/* An IPv6 address: [::1] or [::1]:8080. */
+		const char *close = memchr(host, ']', hlen);
+		if (!close) {
+			*why = "the url's IPv6 host has no closing ']'";
+			return -1;
+		}
+		size_t after = hlen - (size_t)(close + 1 - host);
+		if (after && close[1] != ':') {
+			*why = "only :PORT may follow the url's IPv6 host";
+			return -1;
+		}
+		port = after ? close + 1 : NULL;
+		hlen = (size_t)(close + 1 - host);
+	} else if (hlen) {
+		port = memchr(host, ':', hlen);
+		if (port)
+			hlen = (size_t)(port - host);
 	}
-	if (!hlen) {
+	if (!hlen || (host[0] == '[' && hlen == 2)) {
 		*why = "the url has no host";
+		return -1;
+	}
+	/* libcurl would take anything here and fail only when the step runs. */
+	uint64_t pnum;
+	if (port && num_parse_range(port + 1, (size_t)(rest + alen - port - 1), 1, 65535, &pnum,
+				    NULL) < 0) {
+		*why = "the port must be a number from 1 to 65535";
 		return -1;
 	}
 	return 0;

@@ -18,6 +18,10 @@
 
 #define PIPELINE_MAX_BYTES (4u * 1024 * 1024)
 #define PLAN_MAX_INSTANCES 100000   /* workflow instances after expansion */
+/* What expansion may make in all (pipeline/plan_size.h says how it is counted). */
+#define PLAN_MAX_STEPS 1000000      /* steps and rollback steps of all instances */
+#define PLAN_MAX_TEXT_BYTES (256ULL << 20)
+#define PLAN_ENTRY_BYTES 64         /* an entry of a map or list copied per instance */
 #define DEFAULT_BARRIER_TIMEOUT_MS (10ULL * 60 * 1000)
 #define DEFAULT_RETRY_DELAY_MS 1000ULL
 
@@ -412,8 +416,9 @@ void http_status_format(const struct status_range *v, size_t n, struct buf *b);
 bool http_status_matches(const struct status_range *v, size_t n, long status);
 /*
  * Checks the shape of an http-check url with no expressions left:
- * http:// or https://, a host, no spaces or control characters. Returns
- * 0, or -1 with a short reason in `why`.
+ * http:// or https://, a host, an optional :PORT from 1 to 65535
+ * (decimal digits only), no spaces or control characters. Returns 0, or
+ * -1 with a short reason in `why`.
  */
 int http_url_check(const char *url, const char **why);
 /*

@@ -15,7 +15,7 @@
 
 bool report_parse_run_id(const char *s, uint64_t *id)
 {
-	return num_parse_u64(s, 1, STORE_RUN_ID_MAX, id) == 0;
+	return num_parse(s, 1, STORE_RUN_ID_MAX, id, NULL) == 0;
 }
 
 /* ---- small formatters ---- */

@@ -177,7 +177,7 @@ static int busy_timeout_ms(void)
 	if (!v || !*v)
 		return BUSY_TIMEOUT_MS;
 	uint64_t ms;
-	if (num_parse_u64(v, 0, BUSY_TIMEOUT_MAX_MS, &ms) < 0)
+	if (num_parse(v, 0, BUSY_TIMEOUT_MAX_MS, &ms, NULL) < 0)
 		return -1;
 	return (int)ms;
 }
@@ -399,7 +399,7 @@ static int seed_run_ids(struct sqlite_store *s, struct buf *err)
 		uv_dirent_t ent;
 		while (uv_fs_scandir_next(&req, &ent) != UV_EOF) {
 			uint64_t v;
-			if (num_parse_u64(ent.name, 1, STORE_RUN_ID_MAX, &v) == 0 && ent.name[0] != '0' && v > max)
+			if (num_parse(ent.name, 1, STORE_RUN_ID_MAX, &v, NULL) == 0 && ent.name[0] != '0' && v > max)
 				max = v;
 		}
 	}

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "base/fsio.h"
+#include "base/logname.h"
 #include "base/pidinfo.h"
 #include "base/xalloc.h"
-#include "engine/run.h"
 #include "store/sqlite.h"
 
 int store_open(const char *state_dir, unsigned flags, struct store **out, struct buf *err)
@@ -183,7 +183,7 @@ void store_log_path(const char *state_dir, uint64_t run, const char *workflow, c
 	/* The engine's own mapping, so the two can never disagree. */
 	store_log_dir(state_dir, run, out);
 	buf_addc(out, '/');
-	run_log_component(out, workflow);
+	log_component(out, workflow);
 	buf_addf(out, "/%s.%d.log", step, attempt);
 }
 

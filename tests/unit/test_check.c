@@ -238,7 +238,8 @@ static void test_b2_single_participant_with_suggestion(void **state)
 	assert_true(fe >= 0);
 	assert_item(&C.d, (size_t)fe, DIAG_ERROR, 34, 9,
 		    "barrier Fe has only one participant (frontend-deploy); a barrier holds at least two workflows until all arrive; did you mean 'FE'?");
-	assert_int_equal(count_prefix(&C.d, DIAG_ERROR, "barrier FE has only one participant (backend-deploy)"), 1);
+	/* And FE, left with the backend alone, points back at Fe. */
+	assert_int_equal(count_prefix(&C.d, DIAG_ERROR, "barrier FE has only one participant (backend-deploy); a barrier holds at least two workflows until all arrive; did you mean 'Fe'?"), 1);
 	/* Neither is part of a deadlock report. */
 	assert_int_equal(count_prefix(&C.d, DIAG_ERROR, "barrier deadlock"), 0);
 	release(&C);
@@ -261,6 +262,80 @@ static void test_b2_suggestion_is_not_a_barrier_the_workflow_crosses(void **stat
 			fail_msg("FE's error suggests BE, which backend-deploy already crosses");
 		}
 	}
+	release(&C);
+}
+
+/*
+ * The commonest typo of a two-service pipeline: each workflow crosses its
+ * own spelling of one barrier, so both are lonely, and neither is used
+ * correctly or declared. Each error must point at the other spelling; a
+ * change of case counts as close even for a two-letter id.
+ */
+static void test_b2_two_lonely_barriers_suggest_each_other(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"                      /* 1 */
+		"stages:\n"                      /* 2 */
+		"  - a\n"                        /* 3 */
+		"  - workflow: b\n"              /* 4 */
+		"    parallel: true\n"           /* 5 */
+		"workflows:\n"                   /* 6 */
+		"  a:\n"                         /* 7 */
+		"    steps:\n"                   /* 8 */
+		"      - barrier: ready\n"       /* 9 */
+		"      - barrier: FE\n"          /* 10 */
+		"  b:\n"                         /* 11 */
+		"    steps:\n"                   /* 12 */
+		"      - barrier: Ready\n"       /* 13 */
+		"      - barrier: Fe\n";         /* 14 */
+	struct checked C;
+	check_text(&C, text);
+	assert_int_equal(C.errors, 4);
+	assert_item(&C.d, 0, DIAG_ERROR, 9, 9,
+		    "barrier ready has only one participant (a); a barrier holds at least two workflows until all arrive; did you mean 'Ready'?");
+	assert_item(&C.d, 1, DIAG_ERROR, 10, 9,
+		    "barrier FE has only one participant (a); a barrier holds at least two workflows until all arrive; did you mean 'Fe'?");
+	assert_item(&C.d, 2, DIAG_ERROR, 13, 9,
+		    "barrier Ready has only one participant (b); a barrier holds at least two workflows until all arrive; did you mean 'ready'?");
+	assert_item(&C.d, 3, DIAG_ERROR, 14, 9,
+		    "barrier Fe has only one participant (b); a barrier holds at least two workflows until all arrive; did you mean 'FE'?");
+	release(&C);
+}
+
+/*
+ * Lonely barriers of one workflow are not typos of each other: that
+ * workflow already crosses both, and "fixing" one into the other would
+ * make it cross a barrier twice. Rollback barriers pair up the same way.
+ */
+static void test_b2_lonely_barriers_of_one_workflow_do_not_pair(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"                      /* 1 */
+		"stages: [a, b]\n"               /* 2 */
+		"workflows:\n"                   /* 3 */
+		"  a:\n"                         /* 4 */
+		"    steps:\n"                   /* 5 */
+		"      - barrier: ready\n"       /* 6 */
+		"      - barrier: Ready\n"       /* 7 */
+		"    rollback:\n"                /* 8 */
+		"      - barrier: undone\n"      /* 9 */
+		"  b:\n"                         /* 10 */
+		"    steps: [{run: x}]\n"        /* 11 */
+		"    rollback:\n"                /* 12 */
+		"      - barrier: Undone\n";     /* 13 */
+	struct checked C;
+	check_text(&C, text);
+	assert_int_equal(C.errors, 4);
+	assert_item(&C.d, 0, DIAG_ERROR, 6, 9,
+		    "barrier ready has only one participant (a); a barrier holds at least two workflows until all arrive");
+	assert_item(&C.d, 1, DIAG_ERROR, 7, 9,
+		    "barrier Ready has only one participant (a); a barrier holds at least two workflows until all arrive");
+	assert_item(&C.d, 2, DIAG_ERROR, 9, 9,
+		    "rollback barrier undone has only one participant (a); a rollback barrier orders the rollbacks of at least two workflows; did you mean 'Undone'?");
+	assert_item(&C.d, 3, DIAG_ERROR, 13, 9,
+		    "rollback barrier Undone has only one participant (b); a rollback barrier orders the rollbacks of at least two workflows; did you mean 'undone'?");
 	release(&C);
 }
 
@@ -1185,6 +1260,8 @@ int main(void)
 		cmocka_unit_test(test_swapped_seed_deadlock),
 		cmocka_unit_test(test_b2_single_participant_with_suggestion),
 		cmocka_unit_test(test_b2_suggestion_is_not_a_barrier_the_workflow_crosses),
+		cmocka_unit_test(test_b2_two_lonely_barriers_suggest_each_other),
+		cmocka_unit_test(test_b2_lonely_barriers_of_one_workflow_do_not_pair),
 		cmocka_unit_test(test_b2_without_suggestion_and_rollback),
 		cmocka_unit_test(test_b2_counts_instances),
 		cmocka_unit_test(test_b3_different_groups),

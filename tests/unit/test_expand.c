@@ -14,12 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
+
 #include "base/buf.h"
 #include "base/diag.h"
 #include "pipeline/check.h"
 #include "pipeline/expand.h"
 #include "pipeline/load.h"
 #include "pipeline/model.h"
+#include "pipeline/plan_size.h"
 
 /* ---- helpers ---- */
 
@@ -76,6 +79,16 @@ static void assert_error_at(const struct diag *d, int line, int col, const char 
 	}
 	dump(d);
 	fail_msg("no error at %d:%d containing \"%s\"", line, col, sub);
+}
+
+/* Asserts `d` holds exactly one item: an error at line:col saying `msg`. */
+static void assert_only_error(const struct diag *d, int line, int col, const char *msg)
+{
+	if (d->n != 1 || d->errors != 1 || d->items[0].line != line || d->items[0].col != col ||
+	    strcmp(d->items[0].message, msg)) {
+		dump(d);
+		fail_msg("expected only %d:%d: %s", line, col, msg);
+	}
 }
 
 static const struct plan_workflow *wf_named(const struct plan *plan, const char *name)
@@ -355,8 +368,8 @@ static void test_matrix_too_large(void **state)
 }
 
 /*
- * Refused after vars and environments were indexed: their indexes are
- * freed (the sanitizer builds find a leak otherwise).
+ * Refused after vars were indexed: their index is freed (the sanitizer
+ * builds find a leak otherwise).
  */
 static void test_matrix_too_large_with_vars(void **state)
 {
@@ -435,6 +448,309 @@ static void test_matrix_at_the_limit(void **state)
 	assert_string_equal(B.plan->workflows[PLAN_MAX_INSTANCES - 1].name, "w[a=9,b=9,c=9,d=9,e=9]");
 	assert_string_equal(B.plan->workflows[12345].name, "w[a=1,b=2,c=3,d=4,e=5]");
 	release(&B);
+}
+
+/* ---- the size of a plan, known before expansion ---- */
+
+static uint64_t kv_bytes(const struct kvlist *kv)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < kv->n; i++)
+		n += PLAN_ENTRY_BYTES + strlen(kv->v[i].key) + strlen(kv->v[i].val);
+	return n;
+}
+
+/* The text of steps as plan_size.h defines it, counted in the built plan. */
+static uint64_t steps_bytes(const struct plan_step *v, size_t n)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct plan_step *ps = &v[i];
+		const struct step *st = ps->src;
+		if (st->name_explicit)
+			t += strlen(ps->name);
+		if (st->kind == STEP_RUN)
+			t += strlen(ps->run) + (ps->dir ? strlen(ps->dir) : 0);
+		if (st->kind == STEP_BARRIER)
+			t += strlen(ps->barrier) * (st->name_explicit ? 1 : 2);
+		if (st->kind == STEP_HTTP_CHECK) {
+			t += strlen(ps->http->url) + kv_bytes(&ps->http->headers);
+			t += ps->http->expect_body ? strlen(ps->http->expect_body) : 0;
+		}
+		if (st->kind == STEP_K8S_ROLLING) {
+			for (size_t m = 0; m < ps->k8s->nmanifests; m++)
+				t += PLAN_ENTRY_BYTES + strlen(ps->k8s->manifests[m]);
+			if (ps->k8s->namespace_from_step)
+				t += strlen(ps->k8s->kube_namespace);
+			if (ps->k8s->context_from_step)
+				t += strlen(ps->k8s->kube_context);
+		}
+		t += kv_bytes(&ps->env);
+	}
+	return t;
+}
+
+/*
+ * Builds `text` and checks that plan_size_check(), which reads only the
+ * file, predicted the plan that expansion made: its instances, steps and
+ * text, to the byte.
+ */
+static void assert_size_predicted(const char *text)
+{
+	struct built B;
+	build_ok(&B, text);
+	const struct plan *plan = B.plan;
+	uint64_t steps = 0, bytes = 0;
+	for (size_t e = 0; e < plan->nenvironments; e++) {
+		const struct plan_environment *pe = &plan->environments[e];
+		bytes += pe->kube_context ? strlen(pe->kube_context) : 0;
+		bytes += pe->kube_namespace ? strlen(pe->kube_namespace) : 0;
+		bytes += pe->kubeconfig ? strlen(pe->kubeconfig) : 0;
+		bytes += kv_bytes(&pe->env);
+	}
+	for (size_t w = 0; w < plan->nworkflows; w++) {
+		const struct plan_workflow *pw = &plan->workflows[w];
+		steps += pw->nsteps + pw->nrollback;
+		bytes += strlen(pw->name) + kv_bytes(&pw->matrix) + kv_bytes(&pw->inputs) +
+			 kv_bytes(&pw->env);
+		if (pw->environment)
+			bytes += strlen(pw->environment->name);
+		bytes += steps_bytes(pw->steps, pw->nsteps) + steps_bytes(pw->rollback, pw->nrollback);
+	}
+	struct plan_size size;
+	struct diag d = DIAG_INIT;
+	assert_true(plan_size_check(B.p, &plan->vars, &size, &d));
+	assert_int_equal(d.n, 0);
+	assert_int_equal(size.instances, plan->nworkflows);
+	assert_int_equal(size.steps, steps);
+	assert_int_equal(size.text, bytes);
+	diag_release(&d);
+	release(&B);
+}
+
+static void test_plan_size_predicts_the_plan(void **state)
+{
+	(void)state;
+	/* Every field expansion evaluates, with every root of expressions. */
+	assert_size_predicted(
+		"name: sized\n"
+		"vars: {v: version-1.2.3, host: example.com}\n"
+		"environments:\n"
+		"  prod-eu:\n"
+		"    kubernetes: {namespace: shop, context: \"ctx-${{ vars.v }}\", kubeconfig: k/c}\n"
+		"    env: {RELEASE: \"${{ pipeline.name }}-${{ run.id }}\", PLAIN: p}\n"
+		"  prod-useast: {}\n"
+		"  staging: {}\n"
+		"stages:\n"
+		"  - workflow: deploy\n"
+		"    environment: prod-${{ matrix.region }}\n"
+		"    with: {image: \"reg/${{ vars.v }}/${{ pipeline.name }}\", plain: x}\n"
+		"    matrix:\n"
+		"      region: [eu, useast]\n"
+		"      tier: [web, api, longer-tier-name]\n"
+		"  - workflow: deploy\n"
+		"    parallel: true\n"
+		"    with: {image: short, plain: yy}\n"
+		"    matrix: {region: [eu], tier: [other]}\n"
+		"  - other\n"
+		"workflows:\n"
+		"  deploy:\n"
+		"    environment: staging\n"
+		"    env: {WHERE: \"${{ matrix.region }}/${{ workflow.name }}\", FIXED: abc}\n"
+		"    steps:\n"
+		"      - run: echo ${{ workflow.name }} ${{ inputs.image }} ${{ run.id }} ${{ matrix.tier }}\n"
+		"        dir: d/${{ matrix.tier }}\n"
+		"        env: {A: \"${{ inputs.plain }}${{ inputs.plain }}\"}\n"
+		"      - name: named ${{ matrix.tier }}\n"
+		"        barrier: b-${{ matrix.region }}\n"
+		"      - barrier: all-${{ pipeline.name }}\n"
+		"      - http-check:\n"
+		"          url: https://${{ vars.host }}:8443/${{ matrix.tier }}\n"
+		"          expect-body: ok-${{ vars.v }}\n"
+		"          headers: {X-Who: \"${{ workflow.name }}\", X-Plain: p}\n"
+		"      - k8s-rolling:\n"
+		"          manifests: [\"k8s/${{ matrix.tier }}/\", k8s/shared.yaml]\n"
+		"          context: ctx-${{ inputs.plain }}\n"
+		"      - wait: 1s\n"
+		"    rollback:\n"
+		"      - run: undo ${{ workflow.name }}\n"
+		"      - barrier: undone-${{ matrix.region }}\n"
+		"      - k8s-rollback:\n"
+		"  other:\n"
+		"    steps:\n"
+		"      - k8s-rolling: {manifests: m.yaml, namespace: \"ns-${{ pipeline.name }}\"}\n"
+		"      - barrier: all-${{ pipeline.name }}\n");
+	/* No expressions at all: the text is still counted per instance. */
+	assert_size_predicted("name: p\nstages:\n  - workflow: w\n    matrix: {a: [x, yy, zzz]}\n"
+			      "workflows:\n  w: {steps: [{run: echo hello}, {run: two}]}\n");
+	/* A --var changes the size: it is counted after overrides. */
+	struct kv ov[] = { { .key = "v", .val = "a much longer value than before" } };
+	struct kvlist overrides = { ov, 1 };
+	struct built B;
+	build_with(&B, "name: p\nvars: {v: short}\nstages: [w]\n"
+		       "workflows:\n  w: {steps: [{run: \"${{ vars.v }}${{ vars.v }}\"}]}\n",
+		   &overrides);
+	assert_non_null(B.plan);
+	struct plan_size size;
+	assert_true(plan_size_check(B.p, &B.plan->vars, &size, &B.d));
+	assert_int_equal(size.text, strlen("w") + 2 * strlen(ov[0].val));
+	release(&B);
+}
+
+/*
+ * The 5 KB file of a 1,000 x 100 matrix whose 20 run steps use
+ * ${{ workflow.name }}: 2,000,000 steps. Expanding it took 5 GB; it is
+ * refused from its matrix sizes, before anything is built for it.
+ */
+static char *bomb_text(int steps)
+{
+	struct buf t = BUF_INIT;
+	buf_adds(&t, "name: bomb\nstages:\n  - workflow: w\n    matrix:\n      a: [");
+	for (int i = 0; i < 1000; i++)
+		buf_addf(&t, "%sa%d", i ? ", " : "", i);
+	buf_adds(&t, "]\n      b: [");
+	for (int i = 0; i < 100; i++)
+		buf_addf(&t, "%sb%d", i ? ", " : "", i);
+	buf_adds(&t, "]\nworkflows:\n  w:\n    steps:\n");
+	for (int i = 0; i < steps; i++)
+		buf_adds(&t, "      - run: echo ${{ workflow.name }}\n");
+	return buf_detach(&t, NULL);
+}
+
+static void build_bomb(void *text)
+{
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
+	struct plan *plan = p ? plan_build(p, NULL, &d) : NULL;
+	/* The child's verdict is its exit status: refused with one error. */
+	bool refused = p && !plan && d.errors == 1;
+	plan_free(plan);
+	pipeline_free(p);
+	diag_release(&d);
+	if (!refused)
+		_exit(1);
+}
+
+static void test_expansion_bomb_refused(void **state)
+{
+	(void)state;
+	char *text = bomb_text(20);
+	struct built B;
+	build_with(&B, text, NULL);
+	assert_null(B.plan);
+	assert_only_error(&B.d, 3, 5,
+			    "the plan would have 2000000 steps, more than 1000000: this stage entry runs workflow w 100000 times with 20 steps each (use a smaller matrix or fewer steps)");
+	release(&B);
+	free(text);
+	/* 200 steps: 20,000,000, refused as fast (the bound is against a
+	 * hang, not a measurement: the refusal takes milliseconds). */
+	assert_finishes(build_bomb, bomb_text(200), 10, "refusing a 20,000,000-step plan");
+}
+
+/* A file of `n` instances (entry `w`) with a run of `run_len` bytes, then `extra` single steps. */
+static char *sized_text(int n, size_t run_len, int extra)
+{
+	struct buf t = BUF_INIT;
+	buf_adds(&t, "name: p\nstages:\n  - workflow: w\n    matrix:\n      a: [");
+	for (int i = 0; i < n; i++)
+		buf_addf(&t, "%s%05d", i ? ", " : "", i);
+	buf_adds(&t, "]\n");
+	if (extra)
+		buf_adds(&t, "  - x\n");
+	buf_adds(&t, "workflows:\n  w:\n    steps:\n      - run: ");
+	for (size_t i = 0; i < run_len; i++)
+		buf_addc(&t, 'r');
+	buf_adds(&t, "\n");
+	for (int i = 1; i < 10; i++)
+		buf_adds(&t, "      - run: r\n");
+	buf_adds(&t, "  x:\n    steps:\n");
+	for (int i = 0; i < (extra ? extra : 1); i++)
+		buf_adds(&t, "      - run: x\n");
+	return buf_detach(&t, NULL);
+}
+
+/* plan_size_check() on `text` (taken): true when within the limits. */
+static bool size_ok(char *text, struct plan_size *size, struct diag *d)
+{
+	struct diag ld = DIAG_INIT;
+	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &ld);
+	free(text);
+	assert_non_null(p);
+	bool ok = plan_size_check(p, &p->vars, size, d);
+	pipeline_free(p);
+	diag_release(&ld);
+	return ok;
+}
+
+static void test_plan_size_limits_at_the_edge(void **state)
+{
+	(void)state;
+	struct plan_size size;
+	struct diag d = DIAG_INIT;
+	/* 100,000 instances of 10 steps: exactly PLAN_MAX_STEPS. */
+	assert_true(size_ok(sized_text(100000, 1, 0), &size, &d));
+	assert_int_equal(size.steps, PLAN_MAX_STEPS);
+	assert_int_equal(d.n, 0);
+	/* One step more, in the next entry: refused at that entry. */
+	assert_false(size_ok(sized_text(99999, 1, 11), &size, &d));
+	assert_int_equal(size.steps, PLAN_MAX_STEPS + 1);
+	assert_only_error(&d, 6, 5,
+			    "the plan would have 1000001 steps, more than 1000000: this stage entry runs workflow x 1 time with 11 steps each (use a smaller matrix or fewer steps)");
+	diag_release(&d);
+
+	/*
+	 * Text: 1,024 instances w[a=NNNNN] (10 bytes), each with its matrix
+	 * entry (64 + 1 + 5) and ten runs: one of L bytes, nine of 1. So the
+	 * plan has 1,024 * (89 + L) bytes: exactly PLAN_MAX_TEXT_BYTES with
+	 * L = 262,055, and 1,024 bytes too many with one byte more.
+	 */
+	struct diag d2 = DIAG_INIT;
+	assert_true(size_ok(sized_text(1024, 262055, 0), &size, &d2));
+	assert_int_equal(size.text, 1024ULL * (89 + 262055));
+	assert_int_equal(size.text, PLAN_MAX_TEXT_BYTES);
+	assert_int_equal(d2.n, 0);
+	assert_false(size_ok(sized_text(1024, 262056, 0), &size, &d2));
+	assert_int_equal(size.text, PLAN_MAX_TEXT_BYTES + 1024);
+	assert_only_error(&d2, 3, 5,
+			    "the plan's expanded text would be 256 MiB, more than 256 MiB: this stage entry adds 256 MiB, running workflow w 1024 times (use a smaller matrix, shorter steps and values, or fewer references to long vars)");
+	diag_release(&d2);
+}
+
+/*
+ * Without a matrix, a long var referenced many times is the same bomb: in
+ * an environment (expanded once) and in a workflow, each refused where
+ * it is, before it is expanded.
+ */
+static void test_long_var_references_refused(void **state)
+{
+	(void)state;
+	struct buf t = BUF_INIT;
+	buf_adds(&t, "name: p\nvars:\n  big: ");
+	for (int i = 0; i < 200000; i++)
+		buf_addc(&t, 'v');
+	buf_adds(&t, "\nenvironments:\n  prod:\n    env:\n");
+	for (int i = 0; i < 400; i++)
+		buf_addf(&t, "      E%d: \"${{ vars.big }}${{ vars.big }}${{ vars.big }}${{ vars.big }}\"\n", i);
+	buf_adds(&t, "stages: [w]\nworkflows:\n  w: {environment: prod, steps: [{run: x}]}\n");
+	struct built B;
+	build_with(&B, t.s, NULL);
+	assert_null(B.plan);
+	assert_only_error(&B.d, 5, 3,
+			  "the plan's expanded text would be 305 MiB, more than 256 MiB: environment prod alone expands to 305 MiB (use fewer references to long vars)");
+	release(&B);
+	buf_reset(&t);
+	buf_adds(&t, "name: p\nvars:\n  big: ");
+	for (int i = 0; i < 200000; i++)
+		buf_addc(&t, 'v');
+	buf_adds(&t, "\nstages: [w]\nworkflows:\n  w:\n    steps:\n");
+	for (int i = 0; i < 400; i++)
+		buf_adds(&t, "      - run: \"${{ vars.big }}${{ vars.big }}${{ vars.big }}${{ vars.big }}\"\n");
+	build_with(&B, t.s, NULL);
+	assert_null(B.plan);
+	assert_only_error(&B.d, 4, 10,
+			  "the plan's expanded text would be 305 MiB, more than 256 MiB: this stage entry adds 305 MiB, running workflow w 1 time (use a smaller matrix, shorter steps and values, or fewer references to long vars)");
+	release(&B);
+	buf_release(&t);
 }
 
 static void test_duplicate_instance(void **state)
@@ -706,6 +1022,35 @@ static void test_expanded_barrier_id_must_be_valid(void **state)
 
 /* ---- barriers ---- */
 
+/* A port built by an expression is judged once the expression is replaced. */
+static void test_expanded_url_port_must_be_valid(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"name: p\n"
+		"vars: {port: '99999999999999'}\n"
+		"stages: [a]\n"
+		"workflows:\n"
+		"  a:\n"
+		"    steps:\n"
+		"      - http-check: http://localhost:${{ vars.port }}/health\n";
+	struct built B;
+	build_with(&B, text, NULL);
+	assert_null(B.plan);
+	assert_int_equal(B.d.errors, 1);
+	assert_error_at(&B.d, 7, 21,
+			"url 'http://localhost:99999999999999/health' of workflow a: the port must be a number from 1 to 65535");
+	release(&B);
+	/* The same file with a port in range. */
+	struct kv port = { .key = "port", .val = "8080" };
+	struct kvlist over = { &port, 1 };
+	build_with(&B, text, &over);
+	assert_non_null(B.plan);
+	assert_int_equal(B.d.n, 0);
+	assert_string_equal(B.plan->workflows[0].steps[0].http->url, "http://localhost:8080/health");
+	release(&B);
+}
+
 static void test_barrier_uses(void **state)
 {
 	(void)state;
@@ -891,6 +1236,10 @@ int main(void)
 		cmocka_unit_test(test_matrix_too_large_with_vars),
 		cmocka_unit_test(test_matrix_limit_counts_the_whole_plan),
 		cmocka_unit_test(test_matrix_at_the_limit),
+		cmocka_unit_test(test_plan_size_predicts_the_plan),
+		cmocka_unit_test(test_expansion_bomb_refused),
+		cmocka_unit_test(test_plan_size_limits_at_the_edge),
+		cmocka_unit_test(test_long_var_references_refused),
 		cmocka_unit_test(test_duplicate_instance),
 		cmocka_unit_test(test_inputs_substituted),
 		cmocka_unit_test(test_input_missing_in_one_entry),
@@ -901,6 +1250,7 @@ int main(void)
 		cmocka_unit_test(test_pipeline_and_workflow_names),
 		cmocka_unit_test(test_values_are_not_evaluated_twice),
 		cmocka_unit_test(test_expanded_barrier_id_must_be_valid),
+		cmocka_unit_test(test_expanded_url_port_must_be_valid),
 		cmocka_unit_test(test_barrier_uses),
 		cmocka_unit_test(test_rollback_barriers_separate),
 		cmocka_unit_test(test_environments),

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,6 +714,106 @@ static void test_many_groups(void **state)
 	arena_release(&a);
 }
 
+/* ---- memory of the JSON rendering ---- */
+
+/* jansson's allocations, counted by their usable size (a block may be freed with free()). */
+static size_t json_in_use, json_peak;
+
+static void *counting_malloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p)
+		return NULL;
+	json_in_use += malloc_usable_size(p);
+	if (json_in_use > json_peak)
+		json_peak = json_in_use;
+	return p;
+}
+
+static void counting_free(void *p)
+{
+	if (!p)
+		return;
+	json_in_use -= malloc_usable_size(p);
+	free(p);
+}
+
+/*
+ * The JSON document of a plan is written workflow by workflow: jansson
+ * holds one workflow's tree at a time, not the whole plan's (about 2 KB
+ * a step, 5 GB for the plan of a 5 KB matrix file). The output is the
+ * layout json_dumps() gives the whole document, byte for byte.
+ */
+static void test_json_memory_is_per_workflow(void **state)
+{
+	(void)state;
+	enum { NW = 2000, NS = 10 };
+	struct arena a = ARENA_INIT;
+	struct pipeline pipe = { .name = "wide", .file = "wide.yml", .on_failure = ON_FAILURE_STOP };
+	struct workflow src = { .name = "w", .on_failure = ON_FAILURE_ROLLBACK };
+	struct step run = { .kind = STEP_RUN }, cross = { .kind = STEP_BARRIER };
+	struct plan plan = { .pipeline = &pipe, .ngroups = 1, .nworkflows = NW };
+	plan.groups = arena_alloc(&a, sizeof(*plan.groups));
+	plan.groups[0].wfs = arena_array(&a, NW, sizeof(size_t));
+	plan.groups[0].n = NW;
+	plan.workflows = arena_array(&a, NW, sizeof(*plan.workflows));
+	/* Every workflow ends at barrier "all" and has a rollback step. */
+	struct plan_barrier all = { .id = "all", .timeout_ms = DEFAULT_BARRIER_TIMEOUT_MS, .nuses = NW };
+	all.uses = arena_array(&a, NW, sizeof(*all.uses));
+	plan.barriers = &all;
+	plan.nbarriers = 1;
+	for (size_t w = 0; w < NW; w++) {
+		struct plan_workflow *pw = &plan.workflows[w];
+		pw->name = arena_printf(&a, "w[n=%zu]", w);
+		pw->src = &src;
+		pw->nsteps = NS;
+		pw->steps = arena_array(&a, NS, sizeof(*pw->steps));
+		for (size_t i = 0; i + 1 < NS; i++)
+			pw->steps[i] = (struct plan_step){
+				.src = &run, .id = arena_printf(&a, "step-%zu", i + 1),
+				.name = "deploy", .run = arena_printf(&a, "echo %s", pw->name),
+			};
+		pw->steps[NS - 1] = (struct plan_step){ .src = &cross, .id = "meet", .name = "barrier all",
+						       .barrier = "all" };
+		all.uses[w] = (struct plan_barrier_use){ w, NS - 1 };
+		pw->nrollback = 1;
+		pw->rollback = arena_alloc(&a, sizeof(*pw->rollback));
+		*pw->rollback = (struct plan_step){ .src = &run, .id = "undo", .name = "undo", .run = "undo" };
+		plan.groups[0].wfs[w] = w;
+	}
+	struct buf out = BUF_INIT;
+	json_in_use = json_peak = 0;
+	json_set_alloc_funcs(counting_malloc, counting_free);
+	plan_render(&plan, PLAN_FORMAT_JSON, &out);
+	json_set_alloc_funcs(malloc, free);
+	/* The output is about 6 MB; a tree of the whole plan would be about 20 MB. */
+	if (json_peak > 256 * 1024)
+		fail_msg("jansson held %zu bytes at once for a plan of %d steps", json_peak, NW * NS);
+	assert_int_equal(json_in_use, 0);
+
+	json_error_t err;
+	json_t *root = json_loads(out.s, 0, &err);
+	if (!root)
+		fail_msg("not JSON: %s at line %d", err.text, err.line);
+	const json_t *wfs = json_object_get(root, "workflows");
+	assert_int_equal(json_array_size(wfs), NW);
+	const json_t *last = json_array_get(wfs, NW - 1);
+	assert_string_equal(json_string_value(json_object_get(last, "name")), "w[n=1999]");
+	assert_int_equal(json_array_size(json_object_get(last, "steps")), NS);
+	const json_t *bars = json_object_get(root, "barriers");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(bars, 0), "participants")), NW);
+	const json_t *order = json_object_get(json_object_get(root, "rollback_order"), "groups");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(order, 0), "if_this_group_fails")), NW);
+	char *whole = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	assert_non_null(whole);
+	assert_int_equal(out.len, strlen(whole) + 1);
+	assert_memory_equal(out.s, whole, strlen(whole));
+	free(whole);
+	json_decref(root);
+	buf_release(&out);
+	arena_release(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +827,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_invalid_utf8, setup, teardown),
 		cmocka_unit_test(test_degenerate),
 		cmocka_unit_test(test_many_groups),
+		cmocka_unit_test(test_json_memory_is_per_workflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -960,6 +960,157 @@ static void test_ints(void **state)
 			fail_msg("retries: '%s' should be one error", bad[i]);
 }
 
+/*
+ * Every number of a pipeline file has one strict form (base/num.h) and a
+ * range: a value past 64 bits is "too large", never wrapped into range.
+ */
+static void test_ints_strict_and_in_range(void **state)
+{
+	(void)state;
+	struct step s;
+	/* Leading zeros are decimal, never octal. */
+	assert_int_equal(step_with("retries", "010", &s), 0);
+	assert_int_equal(s.retries, 10);
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: 18446744073709551617\n", 7, 18,
+			 "retries must be at most 100, not 18446744073709551617");
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: +3\n", 7, 18,
+			 "retries must be a whole number from 0 to 100, not '+3'");
+	expect_one_error(BASE_HEAD "      - run: x\n        retries: \" 3\"\n", 7, 18,
+			 "retries must be a whole number from 0 to 100, not ' 3'");
+	expect_one_error(BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: 99999999999999999999}\n",
+			 6, 55, "bad expect-status '99999999999999999999': a status is a number from 100 to 599");
+	expect_one_error(BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: '+200'}\n",
+			 6, 55, "bad expect-status '+200'");
+	expect_one_error(BASE_HEAD "      - wait: 18446744073709551617ms\n", 6, 15,
+			 "duration too large (at most 366 days)");
+}
+
+/* The port of an http-check url: digits only, 1 to 65535. */
+static void test_http_url_ports(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"http://localhost:99999999999999/health", /* past 32 bits: libcurl would fail at run time */
+		"http://localhost:65536/",
+		"http://localhost:0/",
+		"http://localhost:+80/",
+		"http://localhost:-1/",
+		"http://localhost:/",
+		"http://localhost:8o/",
+		"http://user:pw@localhost:99999/",
+		"http://[::1]:99999/",
+		"https://[::1]:/",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct buf t = BUF_INIT;
+		buf_addf(&t, BASE_HEAD "      - http-check: '%s'\n", bad[i]);
+		struct buf want = BUF_INIT;
+		buf_addf(&want, "bad url '%s': the port must be a number from 1 to 65535", bad[i]);
+		expect_one_error(t.s, 6, 21, want.s);
+		buf_release(&want);
+		buf_release(&t);
+	}
+	expect_one_error(BASE_HEAD "      - http-check: 'http://[::1]x/'\n", 6, 21,
+			 "only :PORT may follow the url's IPv6 host");
+	expect_one_error(BASE_HEAD "      - http-check: 'http://[::1/'\n", 6, 21,
+			 "the url's IPv6 host has no closing ']'");
+	static const char *const good[] = {
+		"http://localhost:1/", "http://localhost:65535/", "http://localhost:08080/x",
+		"http://user:pw@localhost:8080/?q=a:b", "http://[::1]:8080/", "http://[::1]/",
+		"https://example.com/a:b", "http://h:80#frag",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct buf t = BUF_INIT;
+		buf_addf(&t, BASE_HEAD "      - http-check: '%s'\n", good[i]);
+		struct diag d = DIAG_INIT;
+		pipeline_free(load_ok(t.s, &d));
+		diag_release(&d);
+		buf_release(&t);
+	}
+}
+
+/* A run of `n` copies of `c` (malloc'd). */
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	assert_non_null(s);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/*
+ * Loads `tmpl` with every '@' replaced by `n` copies of `c`: without
+ * errors when `msg` is NULL, else with exactly one error, at line:col,
+ * saying `msg`.
+ */
+static void expect_name_case(const char *tmpl, char c, size_t n, int line, int col, const char *msg)
+{
+	char *x = repeat(c, n);
+	struct buf t = BUF_INIT;
+	for (const char *s = tmpl; *s; s++) {
+		if (*s == '@')
+			buf_adds(&t, x);
+		else
+			buf_addc(&t, *s);
+	}
+	free(x);
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load(t.s, &d);
+	bool ok = msg ? !p && d.errors == 1 && d.items[0].line == line && d.items[0].col == col &&
+				!strcmp(d.items[0].message, msg)
+		      : p && !d.n;
+	if (!ok) {
+		dump(&d);
+		fail_msg("%zu x '%c' in \"%.40s...\": expected %s", n, c, tmpl, msg ? msg : "no error");
+	}
+	pipeline_free(p);
+	diag_release(&d);
+	buf_release(&t);
+}
+
+#define NAME_WF "name: p\nstages: ['@']\nworkflows:\n  '@': {steps: [{run: x}]}\n"
+#define NAME_ID BASE_HEAD "      - id: @\n        run: x\n"
+#define NAME_MATRIX(AXIS) \
+	"name: p\nstages:\n  - workflow: w\n    matrix: {" AXIS "}\nworkflows:\n  w: {steps: [{run: x}]}\n"
+
+/*
+ * Logs live at STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log: a workflow
+ * instance name (escaped) and a step id with its longest suffix must each
+ * fit one file name, 255 bytes. A run with a longer one used to succeed
+ * without writing any log.
+ */
+static void test_names_fit_log_paths(void **state)
+{
+	(void)state;
+	static const char wf_long[] = "workflow name is too long: its log directory name would be 256 bytes, at most 255";
+	/* The workflow's name: 255 bytes fit, 256 do not. */
+	expect_name_case(NAME_WF, 'w', 255, 0, 0, NULL);
+	expect_name_case(NAME_WF, 'w', 256, 4, 3, wf_long);
+	/* A leading '.' is written %2E: 253 bytes make 255, 254 make 256. */
+	expect_name_case(NAME_WF, '.', 253, 0, 0, NULL);
+	expect_name_case(NAME_WF, '.', 254, 4, 3, wf_long);
+	/* A step id: 237 bytes leave room for ".101.k8s-spec.json". */
+	expect_name_case(NAME_ID, 's', 237, 0, 0, NULL);
+	expect_name_case(NAME_ID, 's', 300, 6, 13,
+			 "step id is too long: 300 bytes, at most 237, so that the names of its log files (ID.ATTEMPT.log, ID.ATTEMPT.k8s-spec.json) fit in 255 bytes");
+	/* A matrix value: w[region=VALUE] is 10 bytes and the value. */
+	expect_name_case(NAME_MATRIX("region: [eu, @]"), 'r', 245, 0, 0, NULL);
+	expect_name_case(NAME_MATRIX("region: [eu, @]"), 'r', 5000, 4, 27,
+			 "matrix value of 'region' is too long: the log directory names of the instances of workflow w with it would be at least 5010 bytes, at most 255");
+	/* '/' in a value is written %2F: w[path=] and 82 of them are 254 bytes. */
+	expect_name_case(NAME_MATRIX("path: ['@']"), '/', 82, 0, 0, NULL);
+	expect_name_case(NAME_MATRIX("path: ['@']"), '/', 83, 4, 21,
+			 "matrix value of 'path' is too long: the log directory names of the instances of workflow w with it would be at least 257 bytes, at most 255");
+	/* Each value short enough, but not together: the longest is blamed. */
+	expect_name_case(NAME_MATRIX("a: [x, @], b: [@, y]"), 'v', 123, 0, 0, NULL);
+	expect_name_case(NAME_MATRIX("a: [x, @], b: [@, y]"), 'v', 124, 4, 21,
+			 "matrix values are too long together: the log directory name of the instance of workflow w with the longest of each key would be 256 bytes, at most 255");
+	/* A key too long: no value can be blamed, the matrix is. */
+	expect_name_case(NAME_MATRIX("@: [x, y]"), 'k', 252, 4, 13,
+			 "the instance names of workflow w are too long: as log directory names they would be at least 257 bytes, at most 255 (shorten the workflow name or the matrix keys)");
+}
+
 static void test_plain_scalars_are_strings(void **state)
 {
 	(void)state;
@@ -1128,6 +1279,9 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_bools),
 		cmocka_unit_test(test_ints),
+		cmocka_unit_test(test_ints_strict_and_in_range),
+		cmocka_unit_test(test_http_url_ports),
+		cmocka_unit_test(test_names_fit_log_paths),
 		cmocka_unit_test(test_plain_scalars_are_strings),
 		cmocka_unit_test(test_k8s_steps),
 		cmocka_unit_test(test_size_limit),
