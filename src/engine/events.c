@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/num.h"
 #include "base/xalloc.h"
 
 static const char *const type_names[EV_TYPE_COUNT] = {
@@ -31,13 +32,11 @@ void events_init(struct events *e, uint64_t run)
 	e->run = run;
 	buf_init(&e->commit_msg);
 	e->batch = EVENTS_FLUSH_BATCH;
+	/* A test knob: a value that is not a number in range is ignored. */
 	const char *b = getenv("LOCKSTEP_EVENT_BATCH");
-	if (b && *b) {
-		char *end;
-		unsigned long v = strtoul(b, &end, 10);
-		if (!*end && v >= 1 && v <= EVENTS_FLUSH_BATCH)
-			e->batch = v;
-	}
+	uint64_t v;
+	if (b && num_parse(b, 1, EVENTS_FLUSH_BATCH, &v, NULL) == 0)
+		e->batch = (size_t)v;
 }
 
 void events_continue(struct events *e, uint64_t last_seq)
