@@ -36,22 +36,7 @@ cleanup_store() {
 }
 trap cleanup_store EXIT
 
-# cmd ARGS...: runs lockstep ARGS (bounded); stdout in $COUT, stderr in
-# $CERR, exit status in $crc.
-COUT=$tmp/cmd.out
-CERR=$tmp/cmd.err
-cmd() {
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$CERR" </dev/null
-	crc=$?
-}
-expect_crc() { # DESCRIPTION WANT
-	if [ "$crc" -eq "$2" ]; then
-		pass "$SCENARIO: $1 (exit $2)"
-	else
-		fail "$SCENARIO: $1: exit $crc, want $2"
-		sed 's/^/     ! /' "$CERR" | head -5
-	fi
-}
+# cmd and expect_crc: run/lib.sh.
 out_has() { grep -qF -- "$1" "$COUT"; }
 err_has() { grep -qF -- "$1" "$CERR"; }
 out_empty() { test ! -s "$COUT"; }
