@@ -76,7 +76,30 @@ static void deliver(struct events *e, const struct event *ev)
 		e->sinks[i].emit(ev, e->sinks[i].arg);
 }
 
+void events_set_mask(struct events *e, char *(*mask)(const char *text, void *arg), void *arg)
+{
+	e->mask = mask;
+	e->mask_arg = arg;
+}
+
+static void emit(struct events *e, struct event *ev);
+
 void events_emit(struct events *e, struct event *ev)
+{
+	char *masked = e->mask && ev->reason ? e->mask(ev->reason, e->mask_arg) : NULL;
+	if (!masked) {
+		emit(e, ev);
+		return;
+	}
+	/* The event is the caller's: its reason is borrowed back unchanged. */
+	const char *reason = ev->reason;
+	ev->reason = masked;
+	emit(e, ev);
+	ev->reason = reason;
+	free(masked);
+}
+
+static void emit(struct events *e, struct event *ev)
 {
 	/* A sink that emitted would put its event before the ones queued
 	 * ahead of it: seq order would differ between sinks. */

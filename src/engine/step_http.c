@@ -73,11 +73,7 @@ static void say(struct wf_run *w, const char *line)
 	struct buf b = BUF_INIT;
 	add_wall_time(&b);
 	buf_addf(&b, " %s\n", line);
-	step_log_write(w, b.s, b.len);
-	struct run *r = w->run;
-	if (r->opts.output)
-		r->opts.output(w->pw->name, wf_cur_step(w)->id, PROC_STDOUT, b.s, b.len,
-			       r->opts.output_arg);
+	step_output(w, PROC_STDOUT, b.s, b.len);
 	buf_release(&b);
 }
 
@@ -109,6 +105,7 @@ static void check_free(struct wf_run *w)
 	buf_release(&c->last_body);
 	free(c);
 	w->check = NULL;
+	step_output_end(w);
 	step_run_log_close(w);
 }
 
@@ -190,11 +187,13 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 	 * it is a timeout that `within` cut short after a real answer. */
 	struct buf last = BUF_INIT, last_body = BUF_INIT;
 	enum { AS_EXPECTED, WRONG_STATUS, WRONG_BODY, NO_ANSWER } verdict = AS_EXPECTED;
+	/* Masked whole, before it is cut for quoting: a cut secret would show its start. */
+	struct buf shown = BUF_INIT;
+	mask_text(r->opts.mask, res->body ? res->body : "", res->body_len, &shown);
 	if (res->answered) {
 		buf_addf(&last, "status %ld", res->status);
-		if (res->body_len)
-			http_excerpt(res->body, res->body_len, res->body_truncated, EXCERPT_MAX,
-				     &last_body);
+		if (shown.len)
+			http_excerpt(shown.s, shown.len, res->body_truncated, EXCERPT_MAX, &last_body);
 		if (!http_status_matches(h->status, h->nstatus, res->status)) {
 			verdict = WRONG_STATUS;
 		} else if (c->has_rx) {
@@ -225,7 +224,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 		buf_addf(&line, "status %ld in %llums", res->status,
 			 (unsigned long long)res->duration_ms);
 		struct buf ex = BUF_INIT;
-		http_excerpt(res->body, res->body_len, res->body_truncated, EXCERPT_MAX, &ex);
+		http_excerpt(shown.s, shown.len, res->body_truncated, EXCERPT_MAX, &ex);
 		if (ex.len)
 			buf_addf(&line, ", body \"%s\"", ex.s);
 		else
@@ -254,6 +253,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 	}
 	say(w, line.s);
 	buf_release(&line);
+	buf_release(&shown);
 	if (verdict == AS_EXPECTED) {
 		check_end(w, true, NULL);
 		run_pump(r);
@@ -299,12 +299,16 @@ static void request(struct wf_run *w)
 	}
 }
 
-/* "Name: value" for curl; "Name;" sends a header with an empty value. */
-static char **header_lines(const struct kvlist *hd, uint64_t run_id)
+/*
+ * "Name: value" for curl; "Name;" sends a header with an empty value.
+ * Secrets are put in here, and never shown: the log says which headers
+ * are sent, not their values.
+ */
+static char **header_lines(const struct kvlist *hd, const struct run *r)
 {
 	char **v = xcalloc(hd->n + 1, sizeof(*v));
 	for (size_t i = 0; i < hd->n; i++) {
-		char *val = run_subst_run_id(hd->v[i].val, run_id);
+		char *val = run_subst_env(r, hd->v[i].val);
 		const char *s = val ? val : hd->v[i].val;
 		struct buf b = BUF_INIT;
 		if (*s)
@@ -330,7 +334,7 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	step_log_open(w, resumed);
 	char *url = run_subst_run_id(ps->http->url, r->opts.run_id);
 	c->url = url ? url : xstrdup(ps->http->url);
-	c->headers = header_lines(&ps->http->headers, r->opts.run_id);
+	c->headers = header_lines(&ps->http->headers, r);
 	c->body = ps->http->expect_body;
 	c->started_ms = run_now(r);
 	c->deadline_ms = c->started_ms + h->within_ms;

@@ -239,7 +239,7 @@ static char **build_env(struct wf_run *w, const struct plan_step *ps)
 	const struct kvlist *lists[] = { pe ? &pe->env : &no_env, &w->pw->env, &ps->env };
 	for (size_t l = 0; l < 3; l++) {
 		for (size_t i = 0; i < lists[l]->n; i++) {
-			char *v = subst_run_id(lists[l]->v[i].val, r->opts.run_id);
+			char *v = run_subst_env(r, lists[l]->v[i].val);
 			env_setf(&e, "%s=%s", lists[l]->v[i].key, v ? v : lists[l]->v[i].val);
 			free(v);
 		}
@@ -283,9 +283,7 @@ static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data,
 {
 	struct wf_run *w = arg;
 	(void)p;
-	log_write(w, data, len);
-	if (w->run->opts.output)
-		w->run->opts.output(w->pw->name, wf_cur_step(w)->id, s, data, len, w->run->opts.output_arg);
+	step_output(w, s, data, len);
 }
 
 static void spawn_queued(struct run *r);
@@ -338,6 +336,7 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 		return;
 	}
 	run_timer_drop(r, &w->timer);
+	step_output_end(w);
 	step_run_log_close(w);
 	w->proc = NULL;
 	enum step_kind kind = wf_cur_step(w)->src->kind;
