@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/mask.h"
 #include "base/xalloc.h"
 #include "pipeline/load_internal.h"
 
@@ -220,6 +221,14 @@ int secrets_load(const struct pipeline *p, const char *file, char *const *env,
 	free(vals);
 	free(line_of);
 	return d->errors > errors ? -1 : 0;
+}
+
+struct mask *secrets_mask(const struct secret_values *sv)
+{
+	struct mask *m = mask_new();
+	for (size_t i = 0; i < sv->values.n; i++)
+		mask_add(m, sv->values.v[i].val, strlen(sv->values.v[i].val));
+	return m;
 }
 
 void secrets_release(struct secret_values *sv)

@@ -54,6 +54,8 @@ struct secret_values {
 int secrets_load(const struct pipeline *p, const char *file, char *const *env,
 		 struct secret_values *out, struct diag *d);
 void secrets_release(struct secret_values *sv);
+/* A mask (base/mask.h) of every value in `sv`: free it with mask_free. */
+struct mask *secrets_mask(const struct secret_values *sv);
 /* Appends secret `name` as environment variables spell names: upper-cased, '-' -> '_'. */
 void secret_env_key(const char *name, struct buf *out);
 /* Appends the environment variable of secret `name`: LOCKSTEP_SECRET_<NAME>. */
