@@ -31,11 +31,11 @@ static void mkdirs(const char *path)
 	for (char *s = p + 1; *s; s++) {
 		if (*s == '/') {
 			*s = '\0';
-			mkdir(p, 0755);
+			mkdir(p, 0700);
 			*s = '/';
 		}
 	}
-	mkdir(p, 0755);
+	mkdir(p, 0700);
 	free(p);
 }
 
@@ -67,7 +67,8 @@ static void log_open(struct wf_run *w, const struct plan_step *ps, bool append)
 		w->log_dir_made = true;
 	}
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
-	w->log_fd = open(path.s, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
+	/* Its owner's only, like the directory it is in (docs/store.md). */
+	w->log_fd = open(path.s, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0600);
 	buf_release(&path);
 }
 

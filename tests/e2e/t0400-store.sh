@@ -411,7 +411,9 @@ else
 	mkdir -p "$tmp/ro-out" && chmod 777 "$tmp/ro-out"
 	cp -R "$STATE" "$tmp/ro-state"
 	rm -rf "$tmp/ro-state/logs"
-	chmod -R a-w "$tmp/ro-state"
+	# lockstep makes its state private (0700, 0600): an archive shared
+	# with another user is opened up for reading on purpose.
+	chmod -R a-w,a+rX "$tmp/ro-state"
 	mkdir "$tmp/ro-empty" && chmod 555 "$tmp/ro-empty"
 	for d in ro-state ro-empty; do
 		OUT=$tmp/ro-out "${as_user[@]}" "$LOCKSTEP" run "$tmp/hold.yml" --state "$tmp/$d" --json \

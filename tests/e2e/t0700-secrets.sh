@@ -250,6 +250,22 @@ cmd show "$RUN_ID" --state "$STATE" --json
 jq -e '.status == "aborted"' "$COUT" >/dev/null && pass "$SCENARIO: the run is aborted" ||
 	fail "$SCENARIO: the run is $(jq -r .status "$COUT")"
 
+# ---- 5: who may read the state directory ----
+scenario modes
+OUT=$PRINT_OUT
+test "$(cut -d' ' -f1 "$OUT/modes" | tr '\n' ' ')" = "700 600 600 600 " &&
+	pass "$SCENARIO: while the run holds them: state directory 0700, lockstep.db, -shm and -wal 0600" ||
+	fail "$SCENARIO: modes during the run: $(tr '\n' ',' <"$OUT/modes")"
+mode_is "the state directory" "$STATE" 700
+mode_is "the database" "$STATE/lockstep.db" 600
+mode_is "the logs directory" "$STATE/logs" 700
+mode_is "the run's logs directory" "$STATE/logs/$PRINT_RUN" 700
+mode_is "a workflow's logs directory" "$STATE/logs/$PRINT_RUN/print" 700
+mode_is "a step's log" "$PRINT_LOG" 600
+mode_is "an existing state directory keeps its mode" "$tmp/old-state" 755
+mode_is "a new database in it is private" "$tmp/old-state/lockstep.db" 600
+mode_is "a new log in it is private" "$tmp/old-state/logs/1/print/forms.1.log" 600
+
 # ---- the whole state directory, database included ----
 scenario everything
 no_secret "grep -r over every state directory (databases, WAL, logs) finds no value" "$tmp"/*state* "$STATE"
