@@ -302,14 +302,19 @@ static void request(struct wf_run *w)
 /*
  * "Name: value" for curl; "Name;" sends a header with an empty value.
  * Secrets are put in here, and never shown: the log says which headers
- * are sent, not their values.
+ * are sent, not their values. A secret with a line break would end the
+ * header and start another: `*bad` names the first such header (check
+ * refuses line breaks written in the file).
  */
-static char **header_lines(const struct kvlist *hd, const struct run *r)
+static char **header_lines(const struct kvlist *hd, const struct run *r, const char **bad)
 {
 	char **v = xcalloc(hd->n + 1, sizeof(*v));
+	*bad = NULL;
 	for (size_t i = 0; i < hd->n; i++) {
 		char *val = run_subst_env(r, hd->v[i].val);
 		const char *s = val ? val : hd->v[i].val;
+		if (!*bad && strpbrk(s, "\r\n"))
+			*bad = hd->v[i].key;
 		struct buf b = BUF_INIT;
 		if (*s)
 			buf_addf(&b, "%s: %s", hd->v[i].key, s);
@@ -334,7 +339,8 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	step_log_open(w, resumed);
 	char *url = run_subst_run_id(ps->http->url, r->opts.run_id);
 	c->url = url ? url : xstrdup(ps->http->url);
-	c->headers = header_lines(&ps->http->headers, r);
+	const char *bad_header;
+	c->headers = header_lines(&ps->http->headers, r, &bad_header);
 	c->body = ps->http->expect_body;
 	c->started_ms = run_now(r);
 	c->deadline_ms = c->started_ms + h->within_ms;
@@ -353,6 +359,15 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	say(w, line.s);
 	buf_release(&line);
 
+	if (bad_header) {
+		struct buf why = BUF_INIT;
+		buf_addf(&why, "http-check GET %s: header %s: a secret's value holds a line break, "
+			 "which cannot be sent in a header", c->url, bad_header);
+		say(w, why.s);
+		check_end(w, false, why.s);
+		buf_release(&why);
+		return;
+	}
 	/* Checked by `check` already, unless ${{ run.id }} made the url. */
 	const char *bad = NULL;
 	if (http_url_check(c->url, &bad) < 0) {

@@ -10,7 +10,9 @@
 #      newline: its log, the terminal (plain lines and --json's stderr)
 #      and `logs` show "***"; no step sees LOCKSTEP_SECRET_*;
 #   4. an http-check sends a secret in a header and the answer quotes it:
-#      the failure reason in --json, show and the store says "***";
+#      the failure reason in --json, show and the store says "***", also
+#      where the quote would cut the secret; a secret with a line break
+#      is never sent in a header;
 #   5. grep over the whole state directory (database, logs) finds no
 #      value; the state directory, the database (with its -wal and -shm)
 #      and the logs are private (0700, 0600), and an existing state
@@ -193,13 +195,17 @@ trap 'kill -KILL "$SRV_PID" 2>/dev/null; cleanup' EXIT
 if wait_until 10 test -s "$SRV/port"; then
 	# 190 bytes of padding: the quote of the body (its first 200 bytes) cuts the secret.
 	PAD=$(printf 'p%.0s' $(seq 190))
-	LOCKSTEP_SECRET_API_TOKEN=$TOKEN run_json "$tmp/t0700-http.yml" --var port="$(cat "$SRV/port")" \
-		--var pad="$PAD"
+	LOCKSTEP_SECRET_API_TOKEN=$TOKEN LOCKSTEP_SECRET_CERT=$CERT run_json "$tmp/t0700-http.yml" \
+		--var port="$(cat "$SRV/port")" --var pad="$PAD"
 	expect_rc "$SCENARIO: the check fails (the body never matches)" 1 "$rc"
 	check "the reason quotes the answer, the secret masked" \
 		'WF("check").reason | test("body \"X-Token=\\*\\*\\*\"")'
 	check "a secret the quote would cut is masked whole, not shown in part" \
 		"WF(\"cut\").reason | contains(\"X-Token=$PAD*\") and (contains(\"X-Token=${PAD}h\") | not)"
+	check "a secret with a line break is not sent in a header" \
+		'WF("multi").reason | endswith("header X-Cert: a secret'"'"'s value holds a line break, which cannot be sent in a header)")'
+	grep -q ' /status/200$' "$SRV/requests" && fail "$SCENARIO: the header with a line break was sent" ||
+		pass "$SCENARIO: no request was made with it"
 	has "the check's log quotes the masked answer" "$STATE/logs/$RUN_ID/check/echo.1.log" 'body "X-Token=***"'
 	no_secret "the events, the terminal and the log hold no value" "$EVENTS" "$ERR" "$STATE/logs/$RUN_ID"
 	cmd show "$RUN_ID" --state "$STATE"
