@@ -301,8 +301,8 @@ static void request(struct wf_run *w)
 
 /*
  * "Name: value" for curl; "Name;" sends a header with an empty value.
- * Secrets are put in here, and never shown: the log says which headers
- * are sent, not their values. A secret with a line break would end the
+ * Secrets are put in here, and never shown: the log shows no headers.
+ * A secret with a line break would end the
  * header and start another: `*bad` names the first such header (check
  * refuses line breaks written in the file).
  */
