@@ -410,8 +410,8 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 }
 
 static const char *const top_keys[] = {
-	"name", "description", "vars", "secrets", "on-failure", "barriers", "environments", "stages",
-	"workflows",
+	"name", "description", "vars", "on-failure", "barriers", "environments", "stages", "workflows",
+	"secrets",
 };
 
 static void load_pipeline(struct loader *L, const struct ynode *root)
