@@ -130,7 +130,8 @@ int fsio_mkdirs(const char *dir, struct buf *err)
 		buf_addc(&part, *s);
 		if (s[1] != '/' && s[1] != '\0')
 			continue;
-		if (mkdir(part.s, 0755) == 0 || errno == EEXIST)
+		/* Only its owner may look in: logs and the database hold what steps printed. */
+		if (mkdir(part.s, 0700) == 0 || errno == EEXIST)
 			continue;
 		ret = -errno;
 		buf_addf(err, "cannot create directory '%s': %s", part.s, strerror(-ret));

@@ -25,7 +25,8 @@ struct buf;
  */
 int fsio_find_program(const char *name, struct buf *out);
 /*
- * Creates directory `dir` and its missing parents (mkdir -p, mode 0755).
+ * Creates directory `dir` and its missing parents (mkdir -p, mode 0700:
+ * lockstep's directories hold what steps printed).
  * Returns 0, or -errno with a message for a person appended to `err`
  * ("cannot create directory 'X': Permission denied", "'X' is not a
  * directory").

@@ -25,13 +25,14 @@
 #include "cli/cli.h"
 #include "cli/drive.h"
 #include "cli/leftovers.h"
+#include "cli/secrets.h"
 #include "pipeline/compile.h"
 #include "store/report.h"
 #include "store/store.h"
 
 const char cmd_resume_usage[] =
 	"usage: lockstep resume RUN [--state DIR] [--json] [--kill-grace DURATION] [--max-parallel N]\n"
-	"                           [--kubectl PATH]\n"
+	"                           [--kubectl PATH] [--secrets-file FILE]\n"
 	"\n"
 	"Takes over an interrupted run (its `lockstep run` died: kill -9, a crash,\n"
 	"power loss) and finishes it. First it terminates whatever the dead run left\n"
@@ -49,6 +50,8 @@ const char cmd_resume_usage[] =
 	"  --max-parallel N      at most N step processes at once (default: the run's own)\n"
 	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
 	"                        own --kubectl, else kubectl on PATH)\n"
+	"  --secrets-file FILE   the values of the pipeline's secrets, as for `run`: the\n"
+	"                        run does not keep them (else LOCKSTEP_SECRET_<NAME>)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"exit codes: as `lockstep run` (0 succeeded, 1 failed, 130 aborted); 1 also\n"
@@ -58,7 +61,7 @@ const char cmd_resume_usage[] =
 
 const char cmd_abort_usage[] =
 	"usage: lockstep abort RUN [--state DIR] [--json] [--kill-grace DURATION] [--max-parallel N]\n"
-	"                          [--kubectl PATH]\n"
+	"                          [--kubectl PATH] [--secrets-file FILE]\n"
 	"\n"
 	"Aborts a run. An interrupted run (its `lockstep run` died) is taken over:\n"
 	"what it left running is terminated, barriers still open break with 'run\n"
@@ -74,6 +77,8 @@ const char cmd_abort_usage[] =
 	"  --max-parallel N      at most N step processes at once (default: the run's own)\n"
 	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
 	"                        own --kubectl, else kubectl on PATH)\n"
+	"  --secrets-file FILE   the values of the pipeline's secrets, as for `run`: the\n"
+	"                        run does not keep them (else LOCKSTEP_SECRET_<NAME>)\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"exit codes: 0 the run is aborted and its rollbacks succeeded, 1 a rollback\n"
@@ -89,6 +94,7 @@ struct opts {
 	uint64_t id;
 	const char *kubectl;
 	size_t max_parallel;       /* 0: the run's own */
+	const char *secrets_file;  /* --secrets-file, or NULL */
 };
 
 /* Returns -1 to go on, or the exit code. */
@@ -100,6 +106,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "kill-grace", required_argument, NULL, 'k' },
 		{ "kubectl", required_argument, NULL, 'K' },
 		{ "max-parallel", required_argument, NULL, 'P' },
+		{ "secrets-file", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -123,6 +130,9 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		case 'K':
 			o->kubectl = optarg;
+			break;
+		case 'S':
+			o->secrets_file = optarg;
 			break;
 		case 'P':
 			if ((rc = cli_parse_number(o->cmd, "--max-parallel", optarg, "step processes", 1,
@@ -246,6 +256,8 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 	bool loaded = false;
 	struct plan *plan = NULL;
 	struct buf logdir = BUF_INIT;
+	struct secret_values secrets = SECRET_VALUES_INIT;
+	struct mask *mask = NULL;
 	int code = EXIT_FAILED;
 	if (!cl.source || !cl.args || !cli_run_args_parse(cl.args, &ra, &a)) {
 		fprintf(stderr, "lockstep %s: run %llu was recorded without its pipeline (by an older lockstep); "
@@ -292,6 +304,11 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 		code = EXIT_INVALID;
 		goto out;
 	}
+	/* The run never recorded them: they are asked for again. */
+	char *what = arena_printf(&a, "run %llu needs its secrets again (lockstep never records them); "
+				  "it stays interrupted", (unsigned long long)o->id);
+	if ((code = cli_secrets_load(o->cmd, plan, o->secrets_file, what, &secrets, &mask)) >= 0)
+		goto out;
 	store_log_dir(o->state, o->id, &logdir);
 	if (store_mkdirs(logdir.s, &err) < 0) {
 		fprintf(stderr, "lockstep %s: %s\n", o->cmd, err.s);
@@ -318,6 +335,8 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 		.recorded = evs,
 		.nrecorded = nev,
 		.last_seq = last,
+		.secrets = &secrets.values,
+		.mask = mask,
 	};
 	code = cli_drive(&dr);
 	if (abort_run && (code == EXIT_ABORTED || code == EXIT_FAILED || code == EXIT_OK)) {
@@ -335,6 +354,8 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 out:
 	buf_release(&err);
 	buf_release(&logdir);
+	mask_free(mask);
+	secrets_release(&secrets);
 	compile_free(plan);
 	if (loaded)
 		store_run_release(&run);

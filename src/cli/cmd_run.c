@@ -20,14 +20,15 @@
 #include "engine/proc.h"
 #include "engine/run.h"
 #include "cli/drive.h"
+#include "cli/secrets.h"
 #include "pipeline/compile.h"
 #include "pipeline/load.h"
 #include "store/store.h"
 
 const char cmd_run_usage[] =
-	"usage: lockstep run FILE [--var KEY=VALUE]... [--state DIR] [--json] [--no-rollback]\n"
-	"                         [--kill-grace DURATION] [--max-log BYTES] [--max-parallel N]\n"
-	"                         [--kubectl PATH]\n"
+	"usage: lockstep run FILE [--var KEY=VALUE]... [--secrets-file FILE] [--state DIR] [--json]\n"
+	"                         [--no-rollback] [--kill-grace DURATION] [--max-log BYTES]\n"
+	"                         [--max-parallel N] [--kubectl PATH]\n"
 	"\n"
 	"Runs the pipeline: groups in order, the workflows of a group in parallel,\n"
 	"barriers holding workflows until all participants arrive, rollbacks when\n"
@@ -35,6 +36,9 @@ const char cmd_run_usage[] =
 	"\n"
 	"options:\n"
 	"  --var KEY=VALUE       override a declared var (repeatable)\n"
+	"  --secrets-file FILE   values of the pipeline's secrets, NAME=VALUE lines; only\n"
+	"                        its owner may access it; it wins over the environment's\n"
+	"                        LOCKSTEP_SECRET_<NAME>\n"
 	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep);\n"
 	"                        step logs go to DIR/logs/RUN/WORKFLOW/STEP.ATTEMPT.log\n"
 	"  --json                events as JSON lines on stdout; human output on stderr\n"
@@ -81,6 +85,7 @@ int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "var", required_argument, NULL, 'v' },
+		{ "secrets-file", required_argument, NULL, 'S' },
 		{ "state", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-rollback", no_argument, NULL, 'n' },
@@ -93,7 +98,7 @@ int cmd_run(int argc, char **argv)
 	};
 	struct arena a = ARENA_INIT;
 	struct kvlist vars = { NULL, 0 };
-	const char *state = NULL, *kubectl = NULL;
+	const char *state = NULL, *kubectl = NULL, *secrets_file = NULL;
 	bool json = false, no_rollback = false;
 	uint64_t grace = 10000, max_log = 64ULL << 20;
 	size_t max_parallel = 0;
@@ -112,6 +117,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 's':
 			state = optarg;
+			break;
+		case 'S':
+			secrets_file = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -192,6 +200,17 @@ int cmd_run(int argc, char **argv)
 		arena_release(&a);
 		return EXIT_INVALID;
 	}
+	/* Before anything is recorded: a run without its secrets never starts. */
+	struct secret_values secrets = SECRET_VALUES_INIT;
+	struct mask *mask = NULL;
+	int sr = cli_secrets_load("run", plan, secrets_file, "nothing was run", &secrets, &mask);
+	if (sr >= 0) {
+		secrets_release(&secrets);
+		free(source);
+		compile_free(plan);
+		arena_release(&a);
+		return sr;
+	}
 
 	char token[33];
 	make_token(token);
@@ -236,6 +255,8 @@ int cmd_run(int argc, char **argv)
 		buf_release(&args);
 		free(source);
 		store_close(st);
+		mask_free(mask);
+		secrets_release(&secrets);
 		compile_free(plan);
 		arena_release(&a);
 		return EXIT_STORE;
@@ -257,9 +278,13 @@ int cmd_run(int argc, char **argv)
 		.kill_grace_ms = grace,
 		.max_log_bytes = max_log,
 		.max_parallel = max_parallel,
+		.secrets = &secrets.values,
+		.mask = mask,
 	};
 	int code = cli_drive(&dr);
 	store_close(st);
+	mask_free(mask);
+	secrets_release(&secrets);
 	buf_release(&logdir);
 	compile_free(plan);
 	arena_release(&a);

@@ -306,6 +306,8 @@ int cli_drive(const struct drive *d)
 		.kill_leftovers = true,
 		.output = flush_then_output,
 		.output_arg = &cli,
+		.secrets = d->secrets,
+		.mask = d->mask,
 	};
 	uv_loop_t loop;
 	uv_loop_init(&loop);

@@ -13,6 +13,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/mask.h"
 #include "engine/events.h"
 #include "pipeline/model.h"
 #include "store/store.h"
@@ -30,6 +31,8 @@ struct drive {
 	uint64_t kill_grace_ms;
 	uint64_t max_log_bytes;
 	size_t max_parallel;       /* 0: no limit but the descriptors' */
+	const struct kvlist *secrets; /* the secrets' values (run_opts.secrets), or NULL */
+	const struct mask *mask;   /* what to hide (run_opts.mask), or NULL */
 	/* resume and abort: the run's recorded events, in seq order */
 	bool resuming;
 	bool abort_run;

@@ -76,7 +76,38 @@ static void deliver(struct events *e, const struct event *ev)
 		e->sinks[i].emit(ev, e->sinks[i].arg);
 }
 
+void events_set_mask(struct events *e, char *(*mask)(const char *text, void *arg), void *arg)
+{
+	e->mask = mask;
+	e->mask_arg = arg;
+}
+
+static void emit(struct events *e, struct event *ev);
+
 void events_emit(struct events *e, struct event *ev)
+{
+	char *reason = e->mask && ev->reason ? e->mask(ev->reason, e->mask_arg) : NULL;
+	char *message = e->mask && ev->message ? e->mask(ev->message, e->mask_arg) : NULL;
+	if (!reason && !message) {
+		emit(e, ev);
+		return;
+	}
+	/* The event is the caller's: its texts are given back unchanged. */
+	struct event masked = *ev;
+	if (reason)
+		masked.reason = reason;
+	if (message)
+		masked.message = message;
+	emit(e, &masked);
+	ev->seq = masked.seq;
+	ev->run = masked.run;
+	ev->ts_ms = masked.ts_ms;
+	ev->mono_ms = masked.mono_ms;
+	free(reason);
+	free(message);
+}
+
+static void emit(struct events *e, struct event *ev)
 {
 	/* A sink that emitted would put its event before the ones queued
 	 * ahead of it: seq order would differ between sinks. */

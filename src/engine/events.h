@@ -147,6 +147,9 @@ struct events {
 	uint64_t pending_seq;      /* seq of the last event queued */
 	size_t batch;              /* EVENTS_FLUSH_BATCH, or the override */
 	bool delivering;
+	/* events_set_mask: rewrites the free text of events, or NULL */
+	char *(*mask)(const char *text, void *arg);
+	void *mask_arg;
 };
 
 /* Starts the numbering at 1 for run `run`; no sinks. Release with events_release. */
@@ -166,6 +169,14 @@ void events_add_sink(struct events *e, void (*emit)(const struct event *ev, void
  * Set it before the first event.
  */
 void events_set_durable(struct events *e, event_commit_fn commit, void *arg);
+/*
+ * Has every event's free text (`reason`, which may quote what a step
+ * printed or answered, and a warning's `message`) rewritten by `mask` before any sink, durable or
+ * not, sees it: `mask` returns a heap string, or NULL to keep the text.
+ * Set it before the first event it must see. Names (workflows, steps, barriers) are
+ * left alone: the pipeline file gives them, and they are keys.
+ */
+void events_set_mask(struct events *e, char *(*mask)(const char *text, void *arg), void *arg);
 /*
  * Numbers and time-stamps `ev`, then hands it to every sink, or, with a
  * durable sink that works, queues a copy for the next events_flush().

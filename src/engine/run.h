@@ -82,9 +82,22 @@ struct run_opts {
 	void (*output)(const char *workflow, const char *step, enum proc_stream s,
 		       const char *data, size_t len, void *arg);
 	void *output_arg;
+	/*
+	 * The values of the pipeline's secrets (name -> value; borrowed), or
+	 * NULL: each ${{ secrets.X }} left in env values and http-check
+	 * headers is replaced when its step starts, and nowhere else.
+	 */
+	const struct kvlist *secrets;
+	/*
+	 * What to hide (base/mask.h; borrowed), or NULL: step output, in its
+	 * log files and through `output`, and the reasons of the events are
+	 * masked with it.
+	 */
+	const struct mask *mask;
 };
 
 struct run;
+struct mask;
 
 /* Prepares a run of `plan` (borrowed); events go to `ev` (borrowed). */
 struct run *run_new(const struct plan *plan, const struct run_opts *o, struct events *ev);

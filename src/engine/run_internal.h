@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/mask.h"
 #include "base/xalloc.h"
 #include "engine/barrier.h"
 #include "engine/events.h"
@@ -84,6 +85,7 @@ struct wf_run {
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
 	struct http_check_run *check; /* its http-check step in progress (step_http.c) */
 	char *k8s_result;           /* a Kubernetes step's result file (step_k8s.c), or NULL */
+	struct mask_stream mask_out, mask_err; /* its step's output being masked (step_secrets.c) */
 };
 
 struct decision {
@@ -231,6 +233,28 @@ void step_log_write(struct wf_run *w, const char *data, size_t len);
  * or NULL when there is none.
  */
 char *run_subst_run_id(const char *s, uint64_t id);
+/*
+ * Secrets (step_secrets.c). step_secrets_init prepares the output masks
+ * of every workflow and has the events mask their reasons; release them
+ * with step_secrets_release.
+ */
+void step_secrets_init(struct run *r);
+void step_secrets_release(struct run *r);
+/*
+ * An env or header value as its step sees it: ${{ run.id }} and then
+ * ${{ secrets.X }} replaced (a secret's value is never looked into). A
+ * heap string (free it), or NULL when there is nothing to replace.
+ */
+char *run_subst_env(const struct run *r, const char *s);
+/*
+ * The one way step output enters lockstep: `data` of stream `s`, masked,
+ * to the attempt's log file and to the run's output callback. A stream
+ * holds back what could still be the start of a secret until
+ * step_output_end, which the step calls when its output is over (before
+ * it closes its log).
+ */
+void step_output(struct wf_run *w, enum proc_stream s, const char *data, size_t len);
+void step_output_end(struct wf_run *w);
 /*
  * k8s-rolling, k8s-rollback: they run as a process (through
  * step_run_begin, like a run step), `SELF __k8s --spec FILE`, the spec

@@ -56,6 +56,7 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 	r->status = RUN_RUNNING;
 	const char *chk = getenv("LOCKSTEP_CHECK_INVARIANTS");
 	r->check_invariants = chk && *chk && strcmp(chk, "0") != 0;
+	step_secrets_init(r);
 	return r;
 }
 
@@ -213,6 +214,7 @@ void run_free(struct run *r)
 		free(r->wfs[i].k8s_result);
 		step_run_log_close(&r->wfs[i]);
 	}
+	step_secrets_release(r);
 	free(r->self_exe);
 	free(r->wfs);
 	coord_release(&r->coord);

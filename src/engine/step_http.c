@@ -89,11 +89,7 @@ static void say(struct wf_run *w, const char *line)
 	struct buf b = BUF_INIT;
 	add_wall_time(&b);
 	buf_addf(&b, " %s\n", line);
-	step_log_write(w, b.s, b.len);
-	struct run *r = w->run;
-	if (r->opts.output)
-		r->opts.output(w->pw->name, wf_cur_step(w)->id, PROC_STDOUT, b.s, b.len,
-			       r->opts.output_arg);
+	step_output(w, PROC_STDOUT, b.s, b.len);
 	buf_release(&b);
 }
 
@@ -125,6 +121,7 @@ static void check_free(struct wf_run *w)
 	buf_release(&c->last_body);
 	free(c);
 	w->check = NULL;
+	step_output_end(w);
 	step_run_log_close(w);
 }
 
@@ -226,11 +223,13 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 	 * it is a timeout that `within` cut short after a real answer. */
 	struct buf last = BUF_INIT, last_body = BUF_INIT;
 	enum { AS_EXPECTED, WRONG_STATUS, WRONG_BODY, NO_ANSWER } verdict = AS_EXPECTED;
+	/* Masked whole, before it is cut for quoting: a cut secret would show its start. */
+	struct buf shown = BUF_INIT;
+	mask_text(r->opts.mask, res->body ? res->body : "", res->body_len, &shown);
 	if (res->answered) {
 		buf_addf(&last, "status %ld", res->status);
-		if (res->body_len)
-			http_excerpt(res->body, res->body_len, res->body_truncated, EXCERPT_MAX,
-				     &last_body);
+		if (shown.len)
+			http_excerpt(shown.s, shown.len, res->body_truncated, EXCERPT_MAX, &last_body);
 		if (!http_status_matches(h->status, h->nstatus, res->status)) {
 			verdict = WRONG_STATUS;
 		} else if (c->has_rx) {
@@ -261,7 +260,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 		buf_addf(&line, "status %ld in %llums", res->status,
 			 (unsigned long long)res->duration_ms);
 		struct buf ex = BUF_INIT;
-		http_excerpt(res->body, res->body_len, res->body_truncated, EXCERPT_MAX, &ex);
+		http_excerpt(shown.s, shown.len, res->body_truncated, EXCERPT_MAX, &ex);
 		if (ex.len)
 			buf_addf(&line, ", body \"%s\"", ex.s);
 		else
@@ -291,6 +290,7 @@ static void done_cb(struct http_req *req, const struct http_result *res, void *a
 	}
 	say(w, line.s);
 	buf_release(&line);
+	buf_release(&shown);
 	if (verdict == AS_EXPECTED) {
 		check_end(w, true, NULL);
 		run_pump(r);
@@ -337,13 +337,22 @@ static void request(struct wf_run *w)
 	}
 }
 
-/* "Name: value" for curl; "Name;" sends a header with an empty value. */
-static char **header_lines(const struct kvlist *hd, uint64_t run_id)
+/*
+ * "Name: value" for curl; "Name;" sends a header with an empty value.
+ * Secrets are put in here, and never shown: the log shows no headers.
+ * A secret with a line break would end the
+ * header and start another: `*bad` names the first such header (check
+ * refuses line breaks written in the file).
+ */
+static char **header_lines(const struct kvlist *hd, const struct run *r, const char **bad)
 {
 	char **v = xcalloc(hd->n + 1, sizeof(*v));
+	*bad = NULL;
 	for (size_t i = 0; i < hd->n; i++) {
-		char *val = run_subst_run_id(hd->v[i].val, run_id);
+		char *val = run_subst_env(r, hd->v[i].val);
 		const char *s = val ? val : hd->v[i].val;
+		if (!*bad && strpbrk(s, "\r\n"))
+			*bad = hd->v[i].key;
 		struct buf b = BUF_INIT;
 		if (*s)
 			buf_addf(&b, "%s: %s", hd->v[i].key, s);
@@ -368,7 +377,8 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	step_log_open(w, resumed);
 	char *url = run_subst_run_id(ps->http->url, r->opts.run_id);
 	c->url = url ? url : xstrdup(ps->http->url);
-	c->headers = header_lines(&ps->http->headers, r->opts.run_id);
+	const char *bad_header;
+	c->headers = header_lines(&ps->http->headers, r, &bad_header);
 	c->body = ps->http->expect_body;
 	c->started_ms = run_now(r);
 	c->deadline_ms = c->started_ms + h->within_ms;
@@ -388,6 +398,15 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	say(w, line.s);
 	buf_release(&line);
 
+	if (bad_header) {
+		struct buf why = BUF_INIT;
+		buf_addf(&why, "http-check GET %s: header %s: a secret's value holds a line break, "
+			 "which cannot be sent in a header", c->url, bad_header);
+		say(w, why.s);
+		check_end(w, false, why.s);
+		buf_release(&why);
+		return;
+	}
 	/* Checked by `check` already, unless ${{ run.id }} made the url. */
 	const char *bad = NULL;
 	if (http_url_check(c->url, &bad) < 0) {

@@ -209,7 +209,7 @@ void step_k8s_command(struct wf_run *w, struct buf *script)
 	}
 	struct buf dir = BUF_INIT, prefix = BUF_INIT, spec = BUF_INIT, json = BUF_INIT;
 	workflow_dir(w, &dir);
-	mkdir(dir.s, 0755); /* log_open made it; this is for a log that failed to open */
+	mkdir(dir.s, 0700); /* log_open made it; this is for a log that failed to open */
 	buf_addf(&prefix, "%s/%s.%d", dir.s, ps->id, w->attempt);
 	buf_addf(&spec, "%s.k8s-spec.json", prefix.s);
 	spec_json(w, dir.s, prefix.s, &json);

@@ -113,7 +113,7 @@ static void log_open(struct step_log *l, struct wf_run *w, const struct plan_ste
 	}
 	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
 	l->path = buf_detach(&path, NULL);
-	l->fd = open(l->path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
+	l->fd = open(l->path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0600);
 	if (l->fd < 0)
 		log_warn(r, l, "cannot open the log file %s: %s; the output of this attempt is not logged",
 			 l->path, strerror(errno));
@@ -302,7 +302,7 @@ static char **build_env(struct wf_run *w, const struct plan_step *ps)
 	const struct kvlist *lists[] = { pe ? &pe->env : &no_env, &w->pw->env, &ps->env };
 	for (size_t l = 0; l < 3; l++) {
 		for (size_t i = 0; i < lists[l]->n; i++) {
-			char *v = subst_run_id(lists[l]->v[i].val, r->opts.run_id);
+			char *v = run_subst_env(r, lists[l]->v[i].val);
 			env_setf(&e, "%s=%s", lists[l]->v[i].key, v ? v : lists[l]->v[i].val);
 			free(v);
 		}

@@ -122,7 +122,7 @@ int k8s_record_save(const struct k8s_record *r, const char *path, struct buf *er
 	struct buf tmp = BUF_INIT;
 	buf_addf(&tmp, "%s.tmp", path);
 	int rc = -1;
-	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		buf_addf(err, "cannot write %s: %s", tmp.s, strerror(errno));
 		goto out;

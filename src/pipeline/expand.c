@@ -331,8 +331,9 @@ static void expand_environments(struct expander *X)
 	plan->nenvironments = p->nenvironments;
 	plan->environments = arena_array(X->a, p->nenvironments ? p->nenvironments : 1,
 					 sizeof(*plan->environments));
+	/* Secrets stay as written: the loader let them only into env values. */
 	struct expr_scope scope = { .vars = &plan->vars, .vars_index = &X->vars_index,
-				    .pipeline_name = p->name };
+				    .pipeline_name = p->name, .keep_secrets = true };
 	for (size_t i = 0; i < p->nenvironments; i++) {
 		const struct environment *env = &p->environments[i];
 		struct plan_environment *pe = &plan->environments[i];
@@ -461,6 +462,9 @@ static void expand_instance(struct expander *X, const struct stage *sg, size_t s
 		.pipeline_name = X->p->name,
 		.workflow_name = pw->name,
 		.run_id = NULL,
+		/* Substituted when a step starts; the loader let them only into
+		 * env values and http-check headers. */
+		.keep_secrets = true,
 	};
 	/* Inputs may use vars and the pipeline name only. */
 	struct expr_scope in_scope = { .vars = &plan->vars, .vars_index = &X->vars_index,

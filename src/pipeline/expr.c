@@ -26,7 +26,7 @@ enum { QUOTE_MAX = 40 };
  */
 #define EXPR_MAX_RESULT ((size_t)PIPELINE_MAX_BYTES)
 
-#define KNOWN_NAMES "vars.X, inputs.X, matrix.X, pipeline.name, workflow.name, run.id"
+#define KNOWN_NAMES "vars.X, inputs.X, matrix.X, pipeline.name, workflow.name, run.id, secrets.X"
 
 struct root_info {
 	enum expr_root root;
@@ -41,6 +41,7 @@ static const struct root_info roots[] = {
 	{ EXPR_PIPELINE, "pipeline", "name" },
 	{ EXPR_WORKFLOW, "workflow", "name" },
 	{ EXPR_RUN, "run", "id" },
+	{ EXPR_SECRETS, "secrets", NULL },
 };
 
 #define NROOTS (sizeof(roots) / sizeof(roots[0]))
@@ -363,6 +364,10 @@ static const char *resolve(const struct expr_scope *scope, const struct expr_ref
 	case EXPR_RUN:
 		/* The caller keeps the text when there is no run id yet. */
 		return scope->run_id;
+	case EXPR_SECRETS:
+		return kv_lookup(scope->secrets, NULL, ref,
+				 "secrets are not available here (only in env: values and http-check headers)",
+				 "unknown secret", err);
 	case EXPR_ALL:
 		break;
 	}
@@ -396,8 +401,9 @@ const char *expr_eval(const char *s, const struct expr_scope *scope, struct aren
 		size_t vlen;
 		buf_add(&out, s + pos, ref.offset - pos);
 		pos = ref.offset + ref.length;
-		if (ref.root == EXPR_RUN && (!scope || !scope->run_id)) {
-			/* Known only when the run starts: keep the text as written. */
+		if ((ref.root == EXPR_RUN && (!scope || !scope->run_id)) ||
+		    (ref.root == EXPR_SECRETS && scope && scope->keep_secrets)) {
+			/* Known only when the run (or the step) starts: keep the text as written. */
 			val = s + ref.offset;
 			vlen = ref.length;
 		} else {

@@ -2,7 +2,7 @@
  * expr: the ${{ ... }} expressions of pipeline files.
  *
  * An expression is a reference to one name: `vars.X`, `inputs.X`,
- * `matrix.X`, `pipeline.name`, `workflow.name` or `run.id`, with optional
+ * `matrix.X`, `pipeline.name`, `workflow.name`, `run.id` or `secrets.X`, with optional
  * spaces inside the braces: `${{ vars.version }}`. X is
  * [A-Za-z_][A-Za-z0-9_-]*. Text outside expressions is copied as is; `$${{`
  * is not special. Anything else inside ${{ }} is a syntax error.
@@ -25,7 +25,9 @@ enum expr_root {
 	EXPR_PIPELINE = 1 << 3,
 	EXPR_WORKFLOW = 1 << 4,
 	EXPR_RUN = 1 << 5,
+	/* Every root but secrets, which only a few fields take (env values, headers). */
 	EXPR_ALL = (1 << 6) - 1,
+	EXPR_SECRETS = 1 << 6,
 };
 
 /* One reference found in a string. */
@@ -57,6 +59,10 @@ struct expr_scope {
 	const char *pipeline_name;
 	const char *workflow_name;
 	const char *run_id;        /* NULL: keep ${{ run.id }} in the output */
+	/* Secret values (name -> value); NULL: secrets are not available here. */
+	const struct kvlist *secrets;
+	/* Keep ${{ secrets.X }} as written: its value is put in when a step starts. */
+	bool keep_secrets;
 	/* Optional indexes (key -> position in the list) for long lists, so
 	 * that many references to many vars cost linear time, not quadratic. */
 	const struct map *vars_index;

@@ -488,7 +488,7 @@ static void load_barriers(struct loader *L, const struct ynode *n)
 
 static const char *const top_keys[] = {
 	"name", "description", "vars", "on-failure", "fail-fast", "barriers", "environments", "stages",
-	"workflows",
+	"workflows", "secrets",
 };
 
 static void load_pipeline(struct loader *L, const struct ynode *root)
@@ -517,6 +517,9 @@ static void load_pipeline(struct loader *L, const struct ynode *root)
 		ld_load_kvlist(L, v, KV_VARS, "vars", &p->vars);
 	for (size_t i = 0; i < p->vars.n; i++)
 		map_add(&L->vars, p->vars.v[i].key, i, NULL);
+	/* Before what may name them (env values, headers). */
+	if ((v = ynode_get(root, "secrets")))
+		ld_load_secrets(L, v);
 	if ((v = ynode_get(root, "on-failure")))
 		ld_load_on_failure(L, v, true, &p->on_failure);
 	if ((v = ynode_get(root, "fail-fast")))
@@ -590,6 +593,7 @@ struct pipeline *pipeline_load_text_lenient(const char *file, const char *text, 
 	map_release(&L.vars);
 	map_release(&L.workflows);
 	map_release(&L.environments);
+	map_release(&L.secrets);
 	bool usable = root && root->kind == YNODE_MAP && p->name;
 	arena_release(&tree);
 	if (!usable) {

@@ -226,7 +226,9 @@ static int expr_check_cb(const struct expr_ref *ref, void *arg)
 	struct expr_check_ctx *c = arg;
 	struct loader *L = c->L;
 	if (!(ref->root & c->allowed)) {
-		if (ref->root == EXPR_RUN)
+		if (ref->root == EXPR_SECRETS)
+			ld_secret_misplaced(L, expr_pos(L, c->n, ref->offset), ref, c->where);
+		else if (ref->root == EXPR_RUN)
 			ld_err_at(L, expr_pos(L, c->n, ref->offset), "${{ run.id }} is not allowed in %s: its value is known only when the run starts",
 			       c->where);
 		else
@@ -247,6 +249,14 @@ static int expr_check_cb(const struct expr_ref *ref, void *arg)
 			else
 				ld_err_at(L, expr_pos(L, c->n, ref->offset), "unknown var '%s' (declare it under vars:)", key);
 			free(names);
+			c->ok = false;
+		}
+		free(key);
+	}
+	if (ref->root == EXPR_SECRETS) {
+		char *key = xstrndup(ref->key, ref->keylen);
+		if (!map_find(&L->secrets, key, NULL)) {
+			ld_secret_unknown(L, expr_pos(L, c->n, ref->offset), ref);
 			c->ok = false;
 		}
 		free(key);
@@ -327,9 +337,9 @@ void ld_load_kvlist(struct loader *L, const struct ynode *n, enum kv_rule rule,
 		else if (rule == KV_WITH)
 			ok = ld_check_exprs(L, v, EXPR_VARS | EXPR_PIPELINE, "stage inputs (with:)") && ok;
 		else if (rule == KV_ENVIRONMENT)
-			ok = ld_check_exprs(L, v, ENVIRONMENT_ENV_EXPRS, what) && ok;
+			ok = ld_check_exprs(L, v, ENVIRONMENT_ENV_EXPRS | EXPR_SECRETS, what) && ok;
 		else
-			ok = ld_check_exprs(L, v, EXPR_ALL, what) && ok;
+			ok = ld_check_exprs(L, v, ENV_EXPRS, what) && ok;
 		if (!ok)
 			continue;
 		struct kv *kv = &out->v[out->n++];

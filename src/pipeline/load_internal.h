@@ -37,6 +37,16 @@ _Static_assert(MAX_RETRIES + 1 < 1000 && LOG_ATTEMPT_DIGITS == 3,
 #define ENVIRONMENT_ENV_EXPRS (EXPR_VARS | EXPR_PIPELINE | EXPR_RUN)
 #define ENVIRONMENT_USE_EXPRS (EXPR_ALL & ~EXPR_RUN)
 
+/*
+ * Where ${{ secrets.X }} may appear: env values (of steps, workflows and
+ * environments) and http-check header values, which reach a step's
+ * environment or a request and are never shown (docs/pipeline-format.md,
+ * Secrets). Everywhere else (a command line, a name, a url) it is an
+ * error that says why and what to do instead.
+ */
+#define ENV_EXPRS (EXPR_ALL | EXPR_SECRETS)
+#define HEADER_EXPRS (EXPR_ALL | EXPR_SECRETS)
+
 struct loader {
 	const char *file;
 	struct diag *d;
@@ -45,6 +55,7 @@ struct loader {
 	struct map vars;       /* var name -> index, for expression checks */
 	struct map workflows;  /* workflow name -> index */
 	struct map environments; /* environment name -> index */
+	struct map secrets;    /* secret name -> index */
 };
 
 /* KV_ENVIRONMENT: the env of a declared environment, shared by every
@@ -78,6 +89,19 @@ void ld_load_kvlist(struct loader *L, const struct ynode *n, enum kv_rule rule,
 		const char *what, struct kvlist *out);
 bool ld_load_on_failure(struct loader *L, const struct ynode *n,
 		bool pipeline, enum on_failure *out);
+
+/* ---- load_secrets.c ---- */
+
+/* The top-level `secrets:` map: declarations, no values. */
+void ld_load_secrets(struct loader *L, const struct ynode *n);
+/*
+ * Reports ${{ secrets.X }} (`ref`) where `where` does not take it, at
+ * `pos`: why (what is shown there) and what to do instead.
+ */
+void ld_secret_misplaced(struct loader *L, struct pos pos, const struct expr_ref *ref,
+		const char *where);
+/* Reports ${{ secrets.X }} naming no declared secret, at `pos`. */
+void ld_secret_unknown(struct loader *L, struct pos pos, const struct expr_ref *ref);
 
 /* ---- load_step.c ---- */
 

@@ -173,7 +173,7 @@ static bool load_http_headers(struct loader *L, const struct ynode *n, struct ht
 			ld_err(L, v, "header %s: a header value cannot contain a line break", k->str);
 			ok = false;
 		} else {
-			ok = ld_check_exprs(L, v, EXPR_ALL, "header values") && ok;
+			ok = ld_check_exprs(L, v, HEADER_EXPRS, "header values") && ok;
 		}
 		all = all && ok;
 		if (!ok)

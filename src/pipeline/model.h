@@ -239,11 +239,24 @@ struct environment {
 	struct kvlist env;
 };
 
+/*
+ * A declared secret: its value is never in the file; it comes from the
+ * environment or a secrets file when a run starts (pipeline/secrets.h).
+ */
+struct secret_decl {
+	const char *name;        /* [A-Za-z_][A-Za-z0-9_-]* */
+	struct pos pos;          /* the name key */
+	const char *description; /* or NULL */
+	bool required;           /* default true: a run without its value does not start */
+};
+
 struct pipeline {
 	const char *file;        /* as given on the command line */
 	const char *name;
 	const char *description;
 	struct kvlist vars;
+	struct secret_decl *secrets;
+	size_t nsecrets;
 	enum on_failure on_failure; /* ON_FAILURE_STOP or ON_FAILURE_ROLLBACK_ALL */
 	bool fail_fast;          /* the barriers' default fail-fast (false) */
 	struct barrier_decl *barriers;

@@ -126,6 +126,17 @@ struct ref_check {
 static int check_ref(const struct expr_ref *ref, void *arg)
 {
 	struct ref_check *c = arg;
+	if (ref->root == EXPR_SECRETS) {
+		/* Said once for all instances: the message names none. */
+		struct pos p = manifest_text_pos(c->t->data, c->t->len, ref->offset);
+		diag_add(c->R->d, DIAG_ERROR, c->shown, p.line, p.col,
+			 "${{ secrets.%.*s }} is not allowed in manifests: a rendered manifest is written to "
+			 "the logs directory; create the Kubernetes Secret from a run step that gets the "
+			 "value through env:",
+			 (int)ref->keylen, ref->key);
+		c->R->errors++;
+		return 0;
+	}
 	char *one = xstrndup(c->t->data + ref->offset, ref->length);
 	struct arena a = ARENA_INIT;
 	struct buf err = BUF_INIT;

@@ -28,6 +28,7 @@
 #include "store/sqlite_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -498,6 +499,11 @@ static int open_db(struct sqlite_store *s, int how, bool create, struct buf *err
 		struct buf tmp = BUF_INIT;
 		buf_addf(&tmp, "%s.new.%ld", s->base.where, (long)getpid());
 		unlink(tmp.s);
+		/* Its owner's only: SQLite would make it 0644, and it gives the
+		 * -wal and -shm files the database's own mode. */
+		int fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
 		sqlite3 *db = NULL;
 		int rc = sqlite3_open_v2(tmp.s, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 					 NULL);
@@ -537,10 +543,14 @@ static int open_db(struct sqlite_store *s, int how, bool create, struct buf *err
 		oflags |= SQLITE_OPEN_URI;
 		uri = immutable_uri(s->base.where);
 	}
+	bool made = (oflags & SQLITE_OPEN_CREATE) && access(s->base.where, F_OK) < 0;
 	int rc = sqlite3_open_v2(uri ? uri : s->base.where, &s->db, oflags, NULL);
 	free(uri);
 	if (rc != SQLITE_OK)
 		return sqlite_fail(s, err, "cannot open");
+	/* Made in place (no hard links): private before its -wal and -shm exist. */
+	if (made)
+		chmod(s->base.where, 0600);
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, busy_timeout_ms());
 	s->read_only = how != 0;

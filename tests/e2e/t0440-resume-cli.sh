@@ -25,21 +25,6 @@ cp "$RUNDIR"/t0310-abort.yml "$tmp/p.yml"
 ln -s "$RUNDIR/bin" "$tmp/bin"
 P=$tmp/p.yml
 
-COUT=$tmp/cmd.out
-CERR=$tmp/cmd.err
-cmd() {
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$CERR" </dev/null
-	crc=$?
-}
-expect_crc() { # DESCRIPTION WANT
-	if [ "$crc" -eq "$2" ]; then
-		pass "$SCENARIO: $1 (exit $2)"
-	else
-		fail "$SCENARIO: $1: exit $crc, want $2"
-		sed 's/^/     ! /' "$CERR" | head -8
-		sed 's/^/     | /' "$COUT" | head -20
-	fi
-}
 err_has() { # DESCRIPTION TEXT
 	if grep -qF -- "$2" "$CERR"; then
 		pass "$SCENARIO: $1"

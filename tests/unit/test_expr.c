@@ -13,7 +13,7 @@
 
 #include "pipeline/expr.h"
 
-#define KNOWN " (known: vars.X, inputs.X, matrix.X, pipeline.name, workflow.name, run.id)"
+#define KNOWN " (known: vars.X, inputs.X, matrix.X, pipeline.name, workflow.name, run.id, secrets.X)"
 
 static struct kv var_kvs[] = {
 	{ .key = "version", .val = "1.4.2" },
@@ -233,7 +233,7 @@ static void test_err_unknown_name(void **state)
 	scan_err("${{ foo.bar }}", "unknown name 'foo.bar'" KNOWN, 0);
 	scan_err("x${{ version }}", "unknown name 'version'" KNOWN, 1);
 	scan_err("${{ env.HOME }}", "unknown name 'env.HOME'" KNOWN, 0);
-	scan_err("${{ secrets.TOKEN }}", "unknown name 'secrets.TOKEN'" KNOWN, 0);
+	scan_err("${{ secret.TOKEN }}", "unknown name 'secret.TOKEN'; did you mean 'secrets.TOKEN'?" KNOWN, 0);
 }
 
 static void test_err_unknown_name_suggests(void **state)
@@ -410,6 +410,36 @@ static void test_eval_run_id_passthrough(void **state)
 	eval_ok(&scope, "${{ vars.version }}-${{ run.id }}", "1.4.2-${{ run.id }}");
 	/* and a NULL scope also keeps run.id */
 	eval_ok(NULL, "x ${{ run.id }} y", "x ${{ run.id }} y");
+}
+
+/*
+ * Secrets: their values where a scope has them (when a step starts),
+ * kept as written where it says so (the plan), an error elsewhere.
+ */
+static void test_eval_secrets(void **state)
+{
+	(void)state;
+	static struct kv secret_kvs[] = {
+		{ .key = "api-token", .val = "s3cr3t" },
+		{ .key = "looks", .val = "${{ run.id }}" },
+	};
+	static const struct kvlist secrets = { secret_kvs, 2 };
+	struct expr_scope scope = full;
+	scope.secrets = &secrets;
+	eval_ok(&scope, "Bearer ${{ secrets.api-token }}", "Bearer s3cr3t");
+	/* a value is never evaluated again */
+	eval_ok(&scope, "${{ secrets.looks }}", "${{ run.id }}");
+	eval_err(&scope, "${{ secrets.api-tokn }}", "unknown secret 'api-tokn' (did you mean 'api-token'?)", 0);
+
+	scope.secrets = NULL;
+	scope.keep_secrets = true;
+	eval_ok(&scope, "${{ vars.version }}:${{secrets.api-token}}", "1.4.2:${{secrets.api-token}}");
+
+	scope.keep_secrets = false;
+	eval_err(&scope, "x ${{ secrets.api-token }}",
+		 "secrets are not available here (only in env: values and http-check headers)", 2);
+	eval_err(NULL, "${{ secrets.api-token }}",
+		 "secrets are not available here (only in env: values and http-check headers)", 0);
 }
 
 static void test_eval_null_scopes(void **state)
@@ -647,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_eval_literal_dollars),
 		cmocka_unit_test(test_eval_values_not_reevaluated),
 		cmocka_unit_test(test_eval_run_id_passthrough),
+		cmocka_unit_test(test_eval_secrets),
 		cmocka_unit_test(test_eval_null_scopes),
 		cmocka_unit_test(test_eval_missing_keys),
 		cmocka_unit_test(test_eval_missing_key_suggests),

@@ -644,6 +644,88 @@ static void test_errors_steps(void **state)
 	expect_one_error(BASE_HEAD "      - run: x\n        name: [x]\n", 7, 15, "name must be a string, not a list");
 }
 
+/*
+ * secrets: declared without values; ${{ secrets.X }} only in env values
+ * and http-check headers; everywhere else an error that says why.
+ */
+#define SECRETS_HEAD "name: p\nsecrets:\n  api-token: {description: the API token}\n  spare: {required: false}\n" \
+		     "stages: [a]\nworkflows:\n  a:\n    steps:\n"
+
+static void test_secrets(void **state)
+{
+	(void)state;
+	struct diag d = DIAG_INIT;
+	struct pipeline *p = load_ok(
+		"name: p\n"
+		"secrets:\n"
+		"  api-token: {description: the API token}\n"
+		"  spare: {required: false}\n"
+		"  bare:\n"
+		"environments:\n"
+		"  prod:\n"
+		"    env: {E: \"${{ secrets.bare }}\"}\n"
+		"stages: [a]\n"
+		"workflows:\n"
+		"  a:\n"
+		"    environment: prod\n"
+		"    env: {W: \"${{ secrets.spare }}\"}\n"
+		"    steps:\n"
+		"      - run: echo \"$T\"\n"
+		"        env: {T: \"x ${{ secrets.api-token }} ${{ run.id }}\"}\n"
+		"      - http-check:\n"
+		"          url: http://example.com/\n"
+		"          headers: {Authorization: \"Bearer ${{ secrets.api-token }}\"}\n",
+		&d);
+	assert_int_equal(p->nsecrets, 3);
+	assert_string_equal(p->secrets[0].name, "api-token");
+	assert_string_equal(p->secrets[0].description, "the API token");
+	assert_true(p->secrets[0].required);
+	assert_false(p->secrets[1].required);
+	assert_true(p->secrets[2].required);
+	assert_null(p->secrets[2].description);
+	assert_int_equal(p->secrets[2].pos.line, 5);
+	pipeline_free(p);
+	diag_release(&d);
+
+	/* In a command line: why, and what to do instead */
+	expect_one_error(SECRETS_HEAD "      - run: deploy --token ${{ secrets.api-token }}\n", 9, 29,
+			 "${{ secrets.api-token }} is not allowed in run: a command line is visible in ps and in "
+			 "logs; put it in env: (API_TOKEN: ${{ secrets.api-token }}) and use \"$API_TOKEN\" in the command");
+	expect_one_error(SECRETS_HEAD "      - http-check: http://h/${{ secrets.api-token }}\n", 9, 30,
+			 "is not allowed in http-check urls: a url is shown in logs and events; send the secret in a header");
+	expect_one_error(SECRETS_HEAD "      - run: x\n        name: ${{ secrets.spare }}\n", 10, 15,
+			 "${{ secrets.spare }} is not allowed in step names:");
+	expect_one_error(SECRETS_HEAD "      - run: x\n        dir: ${{ secrets.spare }}\n", 10, 14,
+			 "is not allowed in dir:");
+	expect_one_error(SECRETS_HEAD "      - barrier: b${{ secrets.spare }}\n", 9, 19,
+			 "is not allowed in barrier ids:");
+	expect_one_error(SECRETS_HEAD "      - http-check:\n          url: http://h/\n"
+			 "          expect-body: ${{ secrets.spare }}\n", 11, 24,
+			 "is not allowed in expect-body patterns:");
+	expect_one_error("name: p\nsecrets: {s: }\nenvironments:\n  e:\n    kubernetes: {context: \"${{ secrets.s }}\"}\n"
+			 "stages: [a]\nworkflows:\n  a:\n    environment: e\n    steps:\n      - run: x\n",
+			 5, 28, "is not allowed in kubernetes context of environment e:");
+	expect_one_error("name: p\nsecrets: {s: }\nstages:\n  - workflow: a\n    with: {i: \"${{ secrets.s }}\"}\n"
+			 "workflows:\n  a:\n    steps:\n      - run: x\n",
+			 5, 16, "is not allowed in stage inputs (with:):");
+	/* Names it does not declare, with a suggestion */
+	expect_one_error(SECRETS_HEAD "      - run: x\n        env: {T: \"${{ secrets.api-tokn }}\"}\n", 10, 19,
+			 "unknown secret 'api-tokn'; did you mean 'api-token'?");
+	expect_one_error(BASE_HEAD "      - run: x\n        env: {T: \"${{ secrets.token }}\"}\n", 7, 19,
+			 "unknown secret 'token' (declare it under secrets:)");
+	/* Declarations */
+	expect_one_error("name: p\nsecrets:\n  9lives:\nstages: [a]\nworkflows:\n  a:\n    steps:\n      - run: x\n",
+			 3, 3, "bad secret name '9lives'");
+	expect_one_error("name: p\nsecrets:\n  s: {required: yes}\nstages: [a]\nworkflows:\n  a:\n    steps:\n      - run: x\n",
+			 3, 17, "required must be true or false");
+	expect_one_error("name: p\nsecrets:\n  s: {requird: true}\nstages: [a]\nworkflows:\n  a:\n    steps:\n      - run: x\n",
+			 3, 7, "unknown key 'requird' in a secret declaration; did you mean 'required'?");
+	expect_one_error("name: p\nsecrets:\n  s: the token\nstages: [a]\nworkflows:\n  a:\n    steps:\n      - run: x\n",
+			 3, 6, "a secret declaration must be a mapping");
+	expect_one_error("name: p\nsecrets:\n  api-token:\n  API_TOKEN:\nstages: [a]\nworkflows:\n  a:\n    steps:\n      - run: x\n",
+			 4, 3, "secrets 'api-token' and 'API_TOKEN' would both be read from LOCKSTEP_SECRET_API_TOKEN");
+}
+
 static void test_errors_expressions(void **state)
 {
 	(void)state;
@@ -654,7 +736,7 @@ static void test_errors_expressions(void **state)
 	expect_one_error(BASE_HEAD "      - run: echo ${{ vars.nothing }}\n", 6, 19,
 			 "unknown var 'nothing' (declare it under vars:)");
 	expect_one_error(BASE_HEAD "      - run: echo ${{ vars.x\n", 6, 19, "unterminated expression");
-	expect_one_error(BASE_HEAD "      - run: a ${{ secrets.x }}\n", 6, 16, "unknown name 'secrets.x'");
+	expect_one_error(BASE_HEAD "      - run: a ${{ secret.x }}\n", 6, 16, "unknown name 'secret.x'");
 	expect_one_error(BASE_HEAD "      - run: x\n        name: step ${{ pipline.name }}\n", 7, 20,
 			 "did you mean 'pipeline.name'?");
 	expect_one_error(BASE_HEAD "      - run: x\n        env:\n          A: ${{ vars.q }}\n", 8, 14,
@@ -1267,6 +1349,7 @@ int main(void)
 		cmocka_unit_test(test_errors_stages),
 		cmocka_unit_test(test_errors_workflows),
 		cmocka_unit_test(test_errors_steps),
+		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_errors_expressions),
 		cmocka_unit_test(test_expression_column_after_utf8),
 		cmocka_unit_test(test_expression_position_in_folded_plain_scalar),

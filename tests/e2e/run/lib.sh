@@ -99,6 +99,26 @@ finish_bg() {
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" 2>/dev/null | head -1)
 }
 
+# cmd ARGS...: runs lockstep ARGS (bounded by RUN_BOUND), for commands
+# other than a run's own: stdout in $COUT, stderr in $CERR, exit status in
+# $crc.
+COUT=$tmp/cmd.out
+CERR=$tmp/cmd.err
+cmd() {
+	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$CERR" </dev/null
+	crc=$?
+}
+# expect_crc DESCRIPTION WANT: the last cmd exited WANT; else shows what it said.
+expect_crc() {
+	if [ "$crc" -eq "$2" ]; then
+		pass "$SCENARIO: $1 (exit $2)"
+	else
+		fail "$SCENARIO: $1: exit $crc, want $2"
+		sed 's/^/     ! /' "$CERR" | head -8
+		sed 's/^/     | /' "$COUT" | head -20
+	fi
+}
+
 now_ms() {
 	local ns
 	ns=$(date +%s%N)

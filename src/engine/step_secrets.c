@@ -1,0 +1,143 @@
+/*
+ * step_secrets: what steps do with secrets (run_internal.h). A secret's
+ * value is put into an env value or an http-check header when the step
+ * starts, never earlier (the plan keeps ${{ secrets.X }} as written), and
+ * everything a step prints passes one mask before it reaches its log file
+ * or the run's output callback:
+ *
+ *   proc output / http-check lines ──► step_output ──► mask stream ──► log file
+ *                                                                   └─► output callback
+ *
+ * Each stream (stdout, stderr) of a workflow's current step has its own
+ * mask stream, which holds back the end of a chunk that could still be
+ * the start of a secret; step_output_end lets it go when the step's
+ * output is over.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/mask.h"
+#include "engine/run_internal.h"
+#include "pipeline/expr.h"
+
+void step_secrets_init(struct run *r)
+{
+	for (size_t i = 0; i < r->nwfs; i++) {
+		mask_stream_init(&r->wfs[i].mask_out, r->opts.mask);
+		mask_stream_init(&r->wfs[i].mask_err, r->opts.mask);
+	}
+	if (!mask_empty(r->opts.mask))
+		events_set_mask(r->ev, mask_str, (void *)r->opts.mask);
+}
+
+void step_secrets_release(struct run *r)
+{
+	for (size_t i = 0; i < r->nwfs; i++) {
+		mask_stream_release(&r->wfs[i].mask_out);
+		mask_stream_release(&r->wfs[i].mask_err);
+	}
+}
+
+struct secret_refs {
+	VEC(struct expr_ref) refs;
+};
+
+static int collect_secret_ref(const struct expr_ref *ref, void *arg)
+{
+	struct secret_refs *c = arg;
+	if (ref->root == EXPR_SECRETS)
+		*VEC_PUSH(c->refs) = *ref;
+	return 0;
+}
+
+static const char *secret_value(const struct kvlist *secrets, const struct expr_ref *ref)
+{
+	for (size_t i = 0; i < secrets->n; i++) {
+		const char *k = secrets->v[i].key;
+		if (strlen(k) == ref->keylen && !memcmp(k, ref->key, ref->keylen))
+			return secrets->v[i].val;
+	}
+	return NULL;
+}
+
+/*
+ * `s` with each ${{ secrets.X }} the run has a value for replaced, in one
+ * pass: a value is never scanned again. A heap string, or NULL when
+ * nothing was replaced.
+ */
+static char *subst_secrets(const struct kvlist *secrets, const char *s)
+{
+	if (!secrets || !expr_has(s))
+		return NULL;
+	struct secret_refs c = { { 0 } };
+	expr_scan(s, collect_secret_ref, &c, NULL, NULL);
+	struct buf out = BUF_INIT;
+	size_t at = 0;
+	bool any = false;
+	for (size_t i = 0; i < c.refs.n; i++) {
+		const char *v = secret_value(secrets, &c.refs.v[i]);
+		if (!v)
+			continue; /* not a declared secret's: check would have said so */
+		buf_add(&out, s + at, c.refs.v[i].offset - at);
+		buf_adds(&out, v);
+		at = c.refs.v[i].offset + c.refs.v[i].length;
+		any = true;
+	}
+	VEC_FREE(c.refs);
+	if (!any) {
+		buf_release(&out);
+		return NULL;
+	}
+	buf_adds(&out, s + at);
+	return buf_detach(&out, NULL);
+}
+
+char *run_subst_env(const struct run *r, const char *s)
+{
+	if (!s)
+		return NULL;
+	/* The run id first: a secret's value may hold anything, "${{ run.id }}" too. */
+	char *with_id = run_subst_run_id(s, r->opts.run_id);
+	char *with_secrets = subst_secrets(r->opts.secrets, with_id ? with_id : s);
+	if (!with_secrets)
+		return with_id;
+	free(with_id);
+	return with_secrets;
+}
+
+/* Shows masked output: the log file, then the output callback. */
+static void show(struct wf_run *w, enum proc_stream s, const char *data, size_t len)
+{
+	if (!len)
+		return;
+	struct run *r = w->run;
+	step_log_write(w, data, len);
+	if (r->opts.output)
+		r->opts.output(w->pw->name, wf_cur_step(w)->id, s, data, len, r->opts.output_arg);
+}
+
+void step_output(struct wf_run *w, enum proc_stream s, const char *data, size_t len)
+{
+	if (mask_empty(w->run->opts.mask)) {
+		show(w, s, data, len);
+		return;
+	}
+	struct buf out = BUF_INIT;
+	mask_stream_feed(s == PROC_STDERR ? &w->mask_err : &w->mask_out, data, len, &out);
+	show(w, s, out.s, out.len);
+	buf_release(&out);
+}
+
+void step_output_end(struct wf_run *w)
+{
+	if (mask_empty(w->run->opts.mask))
+		return;
+	struct buf out = BUF_INIT;
+	mask_stream_flush(&w->mask_out, &out);
+	show(w, PROC_STDOUT, out.s, out.len);
+	buf_reset(&out);
+	mask_stream_flush(&w->mask_err, &out);
+	show(w, PROC_STDERR, out.s, out.len);
+	buf_release(&out);
+}
