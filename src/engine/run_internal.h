@@ -41,6 +41,8 @@ struct step_log {
 	const char *workflow, *step;
 	int attempt;
 	bool rollback;
+	/* The attempt's output on its way in, being masked (step_secrets.c). */
+	struct mask_stream mask_out, mask_err;
 };
 
 /*
@@ -85,7 +87,6 @@ struct wf_run {
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
 	struct http_check_run *check; /* its http-check step in progress (step_http.c) */
 	char *k8s_result;           /* a Kubernetes step's result file (step_k8s.c), or NULL */
-	struct mask_stream mask_out, mask_err; /* its step's output being masked (step_secrets.c) */
 };
 
 struct decision {
@@ -226,20 +227,18 @@ void step_run_assert_valid(const struct run *r);
  * added to.
  */
 void step_log_open(struct wf_run *w, bool append);
-/* Appends to that log file, within the run's size limit. */
-void step_log_write(struct wf_run *w, const char *data, size_t len);
+/* Appends to log `l`, within the run's size limit (step_output's end of the way in). */
+void step_log_put(struct run *r, struct step_log *l, const char *data, size_t len);
 /*
  * `s` with every ${{ run.id }} replaced by `id`: a heap string (free it),
  * or NULL when there is none.
  */
 char *run_subst_run_id(const char *s, uint64_t id);
 /*
- * Secrets (step_secrets.c). step_secrets_init prepares the output masks
- * of every workflow and has the events mask their reasons; release them
- * with step_secrets_release.
+ * Secrets (step_secrets.c). step_secrets_init has the events mask their
+ * free text.
  */
 void step_secrets_init(struct run *r);
-void step_secrets_release(struct run *r);
 /*
  * An env or header value as its step sees it: ${{ run.id }} and then
  * ${{ secrets.X }} replaced (a secret's value is never looked into). A
@@ -247,14 +246,16 @@ void step_secrets_release(struct run *r);
  */
 char *run_subst_env(const struct run *r, const char *s);
 /*
- * The one way step output enters lockstep: `data` of stream `s`, masked,
- * to the attempt's log file and to the run's output callback. A stream
- * holds back what could still be the start of a secret until
- * step_output_end, which the step calls when its output is over (before
- * it closes its log).
+ * The one way step output enters lockstep: `data` of stream `s` of the
+ * attempt whose log is `l`, masked, to the log file and to the run's
+ * output callback. A stream holds back what could still be the start of
+ * a secret until step_output_end, which is called when the step ends and
+ * again when its output is over (what it left running may write on),
+ * before the log closes. The streams are made by the log's opening and
+ * freed by its closing.
  */
-void step_output(struct wf_run *w, enum proc_stream s, const char *data, size_t len);
-void step_output_end(struct wf_run *w);
+void step_output(struct run *r, struct step_log *l, enum proc_stream s, const char *data, size_t len);
+void step_output_end(struct run *r, struct step_log *l);
 /*
  * k8s-rolling, k8s-rollback: they run as a process (through
  * step_run_begin, like a run step), `SELF __k8s --spec FILE`, the spec

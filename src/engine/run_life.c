@@ -214,7 +214,6 @@ void run_free(struct run *r)
 		free(r->wfs[i].k8s_result);
 		step_run_log_close(&r->wfs[i]);
 	}
-	step_secrets_release(r);
 	free(r->self_exe);
 	free(r->wfs);
 	coord_release(&r->coord);

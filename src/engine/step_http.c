@@ -89,7 +89,7 @@ static void say(struct wf_run *w, const char *line)
 	struct buf b = BUF_INIT;
 	add_wall_time(&b);
 	buf_addf(&b, " %s\n", line);
-	step_output(w, PROC_STDOUT, b.s, b.len);
+	step_output(w->run, &w->log, PROC_STDOUT, b.s, b.len);
 	buf_release(&b);
 }
 
@@ -121,7 +121,7 @@ static void check_free(struct wf_run *w)
 	buf_release(&c->last_body);
 	free(c);
 	w->check = NULL;
-	step_output_end(w);
+	step_output_end(r, &w->log);
 	step_run_log_close(w);
 }
 

@@ -11,6 +11,7 @@
 #include "base/fsio.h"
 #include "base/logname.h"
 #include "base/map.h"
+#include "base/mask.h"
 #include "engine/run_internal.h"
 #include "pipeline/expr.h"
 
@@ -94,6 +95,8 @@ static void log_open(struct step_log *l, struct wf_run *w, const struct plan_ste
 	struct run *r = w->run;
 	*l = (struct step_log){ .fd = -1, .workflow = w->pw->name, .step = ps->id,
 				.attempt = w->attempt, .rollback = w->in_rollback };
+	mask_stream_init(&l->mask_out, r->opts.mask);
+	mask_stream_init(&l->mask_err, r->opts.mask);
 	if (!r->opts.log_dir)
 		return;
 	struct buf path = BUF_INIT;
@@ -164,6 +167,8 @@ static void log_close(struct step_log *l)
 	l->fd = -1;
 	free(l->path);
 	l->path = NULL;
+	mask_stream_release(&l->mask_out);
+	mask_stream_release(&l->mask_err);
 }
 
 void step_log_open(struct wf_run *w, bool append)
@@ -171,9 +176,9 @@ void step_log_open(struct wf_run *w, bool append)
 	log_open(&w->log, w, wf_cur_step(w), append);
 }
 
-void step_log_write(struct wf_run *w, const char *data, size_t len)
+void step_log_put(struct run *r, struct step_log *l, const char *data, size_t len)
 {
-	log_write(w->run, &w->log, data, len);
+	log_write(r, l, data, len);
 }
 
 void step_run_log_close(struct wf_run *w)
@@ -375,9 +380,7 @@ static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data,
 	struct step_proc *sp = arg;
 	struct run *r = sp->run;
 	(void)p;
-	log_write(r, &sp->log, data, len);
-	if (r->opts.output)
-		r->opts.output(sp->log.workflow, sp->log.step, s, data, len, r->opts.output_arg);
+	step_output(r, &sp->log, s, data, len);
 }
 
 static void spawn_queued(struct run *r);
@@ -472,6 +475,9 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 		state = STEP_SUCCEEDED;
 	else
 		state = STEP_FAILED;
+	/* What the step printed comes before its step.finished, held-back
+	 * ends included (what it left running may print on). */
+	step_output_end(r, &sp->log);
 	step_emit_finished(w, state, has_code, st->exit_code);
 	spawn_queued(r);
 	if (state == STEP_SUCCEEDED)
@@ -494,6 +500,7 @@ static void proc_closed_cb(struct proc *p, void *arg)
 	struct run *r = sp->run;
 	(void)p;
 	sp->pipes_open = false;
+	step_output_end(r, &sp->log);
 	log_close(&sp->log);
 	if (sp->holds_slot) {
 		sp->holds_slot = false;

@@ -8,10 +8,12 @@
  *   proc output / http-check lines ──► step_output ──► mask stream ──► log file
  *                                                                   └─► output callback
  *
- * Each stream (stdout, stderr) of a workflow's current step has its own
- * mask stream, which holds back the end of a chunk that could still be
- * the start of a secret; step_output_end lets it go when the step's
- * output is over.
+ * Each stream (stdout, stderr) of a step attempt has its own mask stream,
+ * kept with the attempt's log (struct step_log: a process's output may go
+ * on after its step ended, from what it left running), which holds back
+ * the end of a chunk that could still be the start of a secret;
+ * step_output_end lets it go when the step ends and when its output is
+ * over.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +25,8 @@
 
 void step_secrets_init(struct run *r)
 {
-	for (size_t i = 0; i < r->nwfs; i++) {
-		mask_stream_init(&r->wfs[i].mask_out, r->opts.mask);
-		mask_stream_init(&r->wfs[i].mask_err, r->opts.mask);
-	}
 	if (!mask_empty(r->opts.mask))
 		events_set_mask(r->ev, mask_str, (void *)r->opts.mask);
-}
-
-void step_secrets_release(struct run *r)
-{
-	for (size_t i = 0; i < r->nwfs; i++) {
-		mask_stream_release(&r->wfs[i].mask_out);
-		mask_stream_release(&r->wfs[i].mask_err);
-	}
 }
 
 struct secret_refs {
@@ -107,37 +97,36 @@ char *run_subst_env(const struct run *r, const char *s)
 }
 
 /* Shows masked output: the log file, then the output callback. */
-static void show(struct wf_run *w, enum proc_stream s, const char *data, size_t len)
+static void show(struct run *r, struct step_log *l, enum proc_stream s, const char *data, size_t len)
 {
 	if (!len)
 		return;
-	struct run *r = w->run;
-	step_log_write(w, data, len);
+	step_log_put(r, l, data, len);
 	if (r->opts.output)
-		r->opts.output(w->pw->name, wf_cur_step(w)->id, s, data, len, r->opts.output_arg);
+		r->opts.output(l->workflow, l->step, s, data, len, r->opts.output_arg);
 }
 
-void step_output(struct wf_run *w, enum proc_stream s, const char *data, size_t len)
+void step_output(struct run *r, struct step_log *l, enum proc_stream s, const char *data, size_t len)
 {
-	if (mask_empty(w->run->opts.mask)) {
-		show(w, s, data, len);
+	if (mask_empty(r->opts.mask)) {
+		show(r, l, s, data, len);
 		return;
 	}
 	struct buf out = BUF_INIT;
-	mask_stream_feed(s == PROC_STDERR ? &w->mask_err : &w->mask_out, data, len, &out);
-	show(w, s, out.s, out.len);
+	mask_stream_feed(s == PROC_STDERR ? &l->mask_err : &l->mask_out, data, len, &out);
+	show(r, l, s, out.s, out.len);
 	buf_release(&out);
 }
 
-void step_output_end(struct wf_run *w)
+void step_output_end(struct run *r, struct step_log *l)
 {
-	if (mask_empty(w->run->opts.mask))
+	if (mask_empty(r->opts.mask))
 		return;
 	struct buf out = BUF_INIT;
-	mask_stream_flush(&w->mask_out, &out);
-	show(w, PROC_STDOUT, out.s, out.len);
+	mask_stream_flush(&l->mask_out, &out);
+	show(r, l, PROC_STDOUT, out.s, out.len);
 	buf_reset(&out);
-	mask_stream_flush(&w->mask_err, &out);
-	show(w, PROC_STDERR, out.s, out.len);
+	mask_stream_flush(&l->mask_err, &out);
+	show(r, l, PROC_STDERR, out.s, out.len);
 	buf_release(&out);
 }
