@@ -106,7 +106,7 @@ cmd run "$P" --state "$tmp/missing-state"
 expect_crc "a run without its required secrets" 2
 has "names api-token and how to give it" "$CERR" "secret 'api-token' has no value: set LOCKSTEP_SECRET_API_TOKEN in the environment, or give a line api-token=VALUE in a file named by --secrets-file"
 has "names cert too" "$CERR" "secret 'cert' has no value: set LOCKSTEP_SECRET_CERT"
-has "points at the declaration" "$CERR" "t0700-secrets.yml:7:3: error: secret 'api-token'"
+has "points at the declaration" "$CERR" "t0700-secrets.yml:8:3: error: secret 'api-token'"
 grep -qF "'spare'" "$CERR" && fail "$SCENARIO: an optional secret is called missing" ||
 	pass "$SCENARIO: an optional secret without a value is not missing"
 has "says nothing ran" "$CERR" "lockstep run: nothing was run"
@@ -164,6 +164,8 @@ done
 has "JSON escaping is masked" "$LOG" 'json: {"token":"***"}'
 has "URL-encoding is masked" "$LOG" "url: ***"
 has "a secret split across two writes is masked" "$LOG" "split: ***"
+has "what a step left running prints after the step is masked too" \
+	"$STATE/logs/$RUN_ID/late/spawn.1.log" "late: ***"
 test "$(sed -n '/^cert:$/,/^tail/p' "$LOG" | sed -n 2,5p | tr '\n' ' ')" = "*** *** *** *** " &&
 	pass "$SCENARIO: a multi-line secret is masked line by line" ||
 	fail "$SCENARIO: the multi-line secret: $(sed -n '/^cert:$/,/^tail/p' "$LOG" | tr '\n' '|')"
