@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,4 +150,75 @@ int fsio_mkdirs(const char *dir, struct buf *err)
 	}
 	buf_release(&part);
 	return ret;
+}
+
+/* Writes all of `data` to `fd`; 0 or -errno. */
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fsio_write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int r = write_all(fd, data, len);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/* fsync of the directory that holds `path`, so that a rename in it lasts. */
+static int fsync_dir_of(const char *path)
+{
+	char *copy = xstrdup(path);
+	char *slash = strrchr(copy, '/');
+	const char *dir = ".";
+	if (slash == copy)
+		dir = "/";
+	else if (slash) {
+		*slash = '\0';
+		dir = copy;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+int fsio_replace_file(const char *path, const char *data, size_t len)
+{
+	struct buf tmp = BUF_INIT;
+	buf_addf(&tmp, "%s.tmp", path);
+	int r = 0;
+	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		r = -errno;
+	if (r == 0)
+		r = write_all(fd, data, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (fd >= 0 && close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp.s, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp.s);
+	else
+		fsync_dir_of(path);
+	buf_release(&tmp);
+	return r;
 }

@@ -32,5 +32,17 @@ int fsio_find_program(const char *name, struct buf *out);
  * directory").
  */
 int fsio_mkdirs(const char *dir, struct buf *err);
+/*
+ * Writes `len` bytes of `data` to `path`, a new file (mode 0600) or one
+ * emptied first. Returns 0 or -errno (what was written stays).
+ */
+int fsio_write_file(const char *path, const char *data, size_t len);
+/*
+ * Replaces `path` with `len` bytes of `data` atomically and durably: a
+ * temporary file next to it (PATH.tmp, mode 0600), fsync, rename over
+ * `path`, fsync of the directory. After a crash the file is either the
+ * old one or the new one, whole. Returns 0 or -errno (nothing changed).
+ */
+int fsio_replace_file(const char *path, const char *data, size_t len);
 
 #endif

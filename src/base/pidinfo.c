@@ -3,37 +3,54 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-uint64_t pid_start_time(int pid)
+#include "base/num.h"
+
+int pid_stat(int pid, struct pid_stat *out)
 {
 	char path[64], line[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, line, sizeof(line) - 1);
+		return -errno;
+	ssize_t n;
+	do
+		n = read(fd, line, sizeof(line) - 1);
+	while (n < 0 && errno == EINTR);
+	int e = errno;
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return n < 0 ? -e : -ENOENT;
 	line[n] = '\0';
-	/* The command name may hold spaces and parentheses: fields start
-	 * after the last ')'. */
+	/* "PID (COMM) S PPID PGRP ...": COMM may hold spaces and
+	 * parentheses, but nothing after it does: fields start after the
+	 * last ')'. */
 	char *p = strrchr(line, ')');
-	if (!p)
-		return 0;
+	struct pid_stat st;
+	if (!p || sscanf(p + 1, " %c %d %d", &st.state, &st.ppid, &st.pgrp) != 3)
+		return -EINVAL;
+	/* From the blank before field 3 to the one before field 22. */
 	p++;
-	/* p is at the blank before field 3, the state: a zombie is gone. */
-	if (p[0] != ' ' || p[1] == 'Z')
-		return 0;
 	for (int field = 3; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p)
+		return -EINVAL;
+	st.start = strtoull(p + 1, NULL, 10);
+	*out = st;
+	return 0;
+}
+
+uint64_t pid_start_time(int pid)
+{
+	struct pid_stat st;
+	if (pid_stat(pid, &st) < 0 || st.state == 'Z')
 		return 0;
-	return strtoull(p + 1, NULL, 10);
+	return st.start;
 }
 
 bool pid_environ_has(int pid, const char *entry)
@@ -71,19 +88,25 @@ bool pid_environ_has(int pid, const char *entry)
 	return found;
 }
 
-int pid_each(void (*fn)(int pid, void *arg), void *arg)
+int pid_parse_entry(const char *name)
 {
-	DIR *d = opendir("/proc");
+	uint64_t v;
+	return num_parse(name, 0, INT_MAX, &v, NULL) == 0 ? (int)v : -1;
+}
+
+int pid_each(bool (*fn)(int pid, void *arg), void *arg)
+{
+	DIR *d = opendir("/proc"); /* glibc opens it O_CLOEXEC */
 	if (!d)
 		return -errno;
 	int self = (int)getpid();
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == self)
+		int pid = pid_parse_entry(de->d_name);
+		if (pid <= 0 || pid == self)
 			continue;
-		fn((int)pid, arg);
+		if (fn(pid, arg))
+			break;
 	}
 	closedir(d);
 	return 0;

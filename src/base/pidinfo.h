@@ -14,9 +14,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What /proc/PID/stat says about a process (the fields lockstep uses). */
+struct pid_stat {
+	char state;                /* R, S, D, T, Z (zombie), X (dead), ... */
+	int ppid;
+	int pgrp;
+	uint64_t start;            /* field 22: start time, clock ticks since boot */
+};
+
+/*
+ * Reads /proc/PID/stat of process `pid` into *out: the one parser of
+ * that file. Returns 0, -errno when it cannot be read (-ENOENT: no such
+ * process), or -EINVAL when it cannot be parsed.
+ */
+int pid_stat(int pid, struct pid_stat *out);
 /*
  * The start time of process `pid` in clock ticks since boot, or 0 when
- * there is no such process or it is a zombie (it has ended).
+ * there is no such process or it is a zombie (it has ended): "is the
+ * very same process still alive?". A zombie's start time, which still
+ * names it, is pid_stat's.
  */
 uint64_t pid_start_time(int pid);
 /*
@@ -27,8 +43,11 @@ uint64_t pid_start_time(int pid);
 bool pid_environ_has(int pid, const char *entry);
 /*
  * Calls `fn` for every process on the system (numeric entries of /proc),
- * except this one. Returns 0, or -errno when /proc cannot be read.
+ * except this one, until it returns true (found: stop). Returns 0, or
+ * -errno when /proc cannot be read.
  */
-int pid_each(void (*fn)(int pid, void *arg), void *arg);
+int pid_each(bool (*fn)(int pid, void *arg), void *arg);
+/* Parses a /proc entry name (a pid, or a descriptor in /proc/PID/fd); -1 when it is not one. */
+int pid_parse_entry(const char *name);
 
 #endif

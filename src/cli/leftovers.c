@@ -35,15 +35,16 @@ static void add_pid(struct found *f, int pid)
 	*VEC_PUSH(f->pids) = pid;
 }
 
-static void by_token(int pid, void *arg)
+static bool by_token(int pid, void *arg)
 {
 	struct found *f = arg;
 	if (!pid_environ_has(pid, f->entry))
-		return;
+		return false;
 	add_pid(f, pid);
 	pid_t g = getpgid(pid);
 	if (g > 0)
 		add_group(f, (int)g);
+	return false;
 }
 
 /* Everything of the run that is alive now. */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/duration.h"
+#include "base/invariant.h"
 #include "base/xalloc.h"
 
 #define NONE SIZE_MAX
@@ -608,15 +609,7 @@ void coord_abort_steps(struct coord *c, uint64_t now)
 
 /* ---- invariants ---- */
 
-#define CHECK(cond, ...)                                                                 \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "coord_assert_valid: %s: ", #cond);              \
-			fprintf(stderr, __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                             \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
+#define CHECK(cond, ...) INVARIANT("coord_assert_valid", cond, __VA_ARGS__)
 
 void coord_assert_valid(const struct coord *c)
 {

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/pidinfo.h"
 #include "base/xalloc.h"
 #include "engine/proc_internal.h"
 
@@ -658,23 +659,12 @@ static void start_reading(struct proc *p, struct proc_pipe *pp)
 		pipe_done(p, pp);
 }
 
-/* The start time of `pid` (field 22 of /proc/PID/stat), or 0. */
+/* The start time of `pid`, a child that may have exited already (a
+ * zombie until it is reaped, still named by its start time), or 0. */
 static uint64_t start_ticks(pid_t pid)
 {
-	char path[64], line[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, line, sizeof(line) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	line[n] = '\0';
-	char *q = strrchr(line, ')');
-	for (int field = 2; q && field < 22; field++)
-		q = strchr(q + 1, ' ');
-	return q ? strtoull(q + 1, NULL, 10) : 0;
+	struct pid_stat st;
+	return pid_stat((int)pid, &st) == 0 ? st.start : 0;
 }
 
 static void job_free(struct spawn_job *j)

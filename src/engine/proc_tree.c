@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/pidinfo.h"
 #include "base/xalloc.h"
 #include "engine/proc_internal.h"
 
@@ -44,48 +45,17 @@ static bool is_dead(char state)
 	return state == 'Z' || state == 'X';
 }
 
-/* Parses a /proc entry name; 0 when it is not a pid. */
-static pid_t parse_pid(const char *s)
-{
-	long v = 0;
-	if (!*s)
-		return 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 100000000)
-			return 0;
-		v = v * 10 + (*s - '0');
-	}
-	return (pid_t)v;
-}
-
-/* Reads state, ppid and pgrp from /proc/PID/stat. Returns 0 or -errno. */
+/* Reads state, ppid and pgrp of `pid`. Returns 0 or -errno. */
 static int read_pinfo(pid_t pid, struct pinfo *pi)
 {
-	char path[64], line[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ssize_t n;
-	do
-		n = read(fd, line, sizeof(line) - 1);
-	while (n < 0 && errno == EINTR);
-	int e = errno;
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -e : -ESRCH;
-	line[n] = '\0';
-	/* "PID (COMM) S PPID PGRP ...": COMM may hold anything, even ')',
-	 * but nothing after it does, and it is at most 16 bytes. */
-	const char *rp = strrchr(line, ')');
-	int ppid, pgrp;
-	char state;
-	if (!rp || sscanf(rp + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
-		return -EINVAL;
+	struct pid_stat st;
+	int r = pid_stat((int)pid, &st);
+	if (r < 0)
+		return r;
 	pi->pid = pid;
-	pi->ppid = ppid;
-	pi->pgrp = pgrp;
-	pi->state = state;
+	pi->ppid = st.ppid;
+	pi->pgrp = st.pgrp;
+	pi->state = st.state;
 	pi->mark = false;
 	return 0;
 }
@@ -96,23 +66,22 @@ static int pinfo_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Fills `t` with every process, sorted by pid. Returns 0 or -errno. */
+static bool ptable_add(int pid, void *arg)
+{
+	struct ptable *t = arg;
+	struct pinfo pi;
+	if (read_pinfo(pid, &pi) == 0)
+		*VEC_PUSH(*t) = pi;
+	return false;
+}
+
+/* Fills `t` with every other process, sorted by pid. Returns 0 or -errno. */
 static int ptable_load(struct ptable *t)
 {
 	t->n = 0;
-	DIR *d = opendir("/proc");  /* glibc opens it O_CLOEXEC */
-	if (!d)
-		return -errno;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		pid_t pid = parse_pid(e->d_name);
-		struct pinfo pi;
-		if (pid > 0 && read_pinfo(pid, &pi) == 0)
-			*VEC_PUSH(*t) = pi;
-	}
-	closedir(d);
+	int r = pid_each(ptable_add, t);
 	qsort(t->v, t->n, sizeof(*t->v), pinfo_cmp);
-	return 0;
+	return r;
 }
 
 static struct pinfo *ptable_find(const struct ptable *t, pid_t pid)
@@ -140,24 +109,27 @@ static void ptable_mark_descendants(struct ptable *t, pid_t root)
 	}
 }
 
+struct group_scan {
+	pid_t pgid, self;
+	bool found;
+};
+
+static bool scan_member(int pid, void *arg)
+{
+	struct group_scan *g = arg;
+	struct pinfo pi;
+	if (read_pinfo(pid, &pi) != 0 || pi.pgrp != g->pgid)
+		return false;
+	g->found = !is_dead(pi.state) || pi.ppid == g->self;
+	return g->found;
+}
+
 /* proc_internal.h */
 int proc_scan_group(pid_t pgid)
 {
-	DIR *d = opendir("/proc");
-	if (!d)
-		return -errno;
-	pid_t self = getpid();
-	int found = 0;
-	struct dirent *e;
-	while (!found && (e = readdir(d))) {
-		pid_t pid = parse_pid(e->d_name);
-		struct pinfo pi;
-		if (pid <= 0 || read_pinfo(pid, &pi) != 0 || pi.pgrp != pgid)
-			continue;
-		found = !is_dead(pi.state) || pi.ppid == self;
-	}
-	closedir(d);
-	return found;
+	struct group_scan g = { pgid, getpid(), false };
+	int r = pid_each(scan_member, &g);
+	return r < 0 ? r : g.found;
 }
 
 /* ---- the whole tree --------------------------------------------------- */
@@ -269,7 +241,7 @@ int proc_seal_fds(void)
 	int dfd = dirfd(d);
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		pid_t fd = parse_pid(e->d_name);
+		int fd = pid_parse_entry(e->d_name);
 		if (fd <= 2 || fd == dfd)
 			continue;
 		int fl = fcntl(fd, F_GETFD);

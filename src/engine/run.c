@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/duration.h"
+#include "base/invariant.h"
 #include "base/xalloc.h"
 #include "engine/barrier.h"
 #include "engine/run_internal.h"
@@ -934,15 +935,7 @@ void run_pump(struct run *r)
 
 /* ---- invariants ---- */
 
-#define CHECK(cond, ...)                                                          \
-	do {                                                                      \
-		if (!(cond)) {                                                    \
-			fprintf(stderr, "run_assert_valid: %s: ", #cond);         \
-			fprintf(stderr, __VA_ARGS__);                             \
-			fputc('\n', stderr);                                      \
-			abort();                                                  \
-		}                                                                 \
-	} while (0)
+#define CHECK(cond, ...) INVARIANT("run_assert_valid", cond, __VA_ARGS__)
 
 void run_assert_valid(const struct run *r)
 {

@@ -1,7 +1,9 @@
 /*
- * run_internal: what the run state machine (run.c) and the step kinds
- * (step_run.c, step_barrier.c, step_wait.c) share. Not for use outside
- * src/engine/: the rest of lockstep sees only run.h.
+ * run_internal: what the run state machine (run.c; run_life.c: new,
+ * start, abort, stop, free; resume.c: the take-over of a dead run) and
+ * the step kinds (step_run.c, step_k8s.c, step_barrier.c, step_wait.c,
+ * step_http.c) share. Not for use outside src/engine/: the rest of
+ * lockstep sees only run.h.
  */
 #ifndef LS_ENGINE_RUN_INTERNAL_H
 #define LS_ENGINE_RUN_INTERNAL_H

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -175,27 +174,6 @@ static void spec_json(const struct wf_run *w, const char *dir, const char *prefi
 	buf_adds(b, "}\n");
 }
 
-/* Writes `data` to `path` whole (a new file each attempt); 0 or -errno. */
-static int write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			close(fd);
-			return -e;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return close(fd) < 0 ? -errno : 0;
-}
-
 void step_k8s_command(struct wf_run *w, struct buf *script)
 {
 	struct run *r = w->run;
@@ -213,7 +191,7 @@ void step_k8s_command(struct wf_run *w, struct buf *script)
 	buf_addf(&prefix, "%s/%s.%d", dir.s, ps->id, w->attempt);
 	buf_addf(&spec, "%s.k8s-spec.json", prefix.s);
 	spec_json(w, dir.s, prefix.s, &json);
-	int rc = write_file(spec.s, json.s, json.len);
+	int rc = fsio_write_file(spec.s, json.s, json.len);
 	if (rc < 0) {
 		struct buf msg = BUF_INIT;
 		buf_addf(&msg, "lockstep: cannot write %s: %s", spec.s, strerror(-rc));

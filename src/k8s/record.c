@@ -1,9 +1,7 @@
 #include "k8s/record.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,18 +83,6 @@ static json_t *workload_json(const struct k8s_workload *w)
 	return o;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char *copy = xstrdup(path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd < 0)
-		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 int k8s_record_save(const struct k8s_record *r, const char *path, struct buf *err)
 {
 	json_t *o = json_object();
@@ -119,44 +105,13 @@ int k8s_record_save(const struct k8s_record *r, const char *path, struct buf *er
 		buf_addf(err, "cannot encode the record %s", path);
 		return -1;
 	}
-	struct buf tmp = BUF_INIT;
-	buf_addf(&tmp, "%s.tmp", path);
-	int rc = -1;
-	int fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		buf_addf(err, "cannot write %s: %s", tmp.s, strerror(errno));
-		goto out;
-	}
-	size_t len = strlen(text);
-	const char *p = text;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			buf_addf(err, "cannot write %s: %s", tmp.s, strerror(errno));
-			close(fd);
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-		buf_addf(err, "cannot write %s: %s", tmp.s, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp.s, path) < 0) {
-		buf_addf(err, "cannot write %s: %s", path, strerror(errno));
-		goto out;
-	}
-	fsync_dir_of(path);
-	rc = 0;
-out:
+	struct buf doc = BUF_INIT;
+	buf_adds(&doc, text);
+	buf_addc(&doc, '\n');
+	int rc = fsio_replace_file(path, doc.s, doc.len);
 	if (rc < 0)
-		unlink(tmp.s);
-	buf_release(&tmp);
+		buf_addf(err, "cannot write %s: %s", path, strerror(-rc));
+	buf_release(&doc);
 	free(text);
 	return rc;
 }

@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,26 +64,6 @@ static void kv_from(json_t *o, struct kvlist *out, struct arena *a)
 		out->v[out->n].val = arena_strdup(a, json_string_value(v));
 		out->n++;
 	}
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return -e;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return close(fd) < 0 ? -errno : 0;
 }
 
 /*
@@ -165,7 +144,7 @@ static int prepare_files(struct rolling *R)
 		struct buf path = BUF_INIT;
 		buf_addf(&path, "%s/%03zu-%s", s->render_dir, i + 1, basename(copy));
 		free(copy);
-		r = write_file(path.s, out, strlen(out));
+		r = fsio_write_file(path.s, out, strlen(out));
 		if (r < 0) {
 			buf_addf(&R->reason, "cannot write %s: %s", path.s, strerror(-r));
 			rc = -1;

@@ -54,13 +54,6 @@ struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, 
 	return pipeline_compile_opts(file, NULL, 0, &o, d);
 }
 
-struct plan *pipeline_compile_text(const char *file, const char *text, size_t len,
-				   const struct kvlist *overrides, struct diag *d)
-{
-	struct compile_opts o = { .overrides = overrides };
-	return pipeline_compile_opts(file, text, len, &o, d);
-}
-
 void compile_free(struct plan *plan)
 {
 	if (!plan)

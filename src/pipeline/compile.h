@@ -12,16 +12,11 @@
 
 /*
  * Loads `file`, builds its plan with `overrides` (may be NULL) and checks
- * it, what its Kubernetes steps need included (kubectl on $PATH). Returns the plan (free with compile_free) when there are no errors;
+ * it, what its Kubernetes steps need included (kubectl on $PATH).
+ * Returns the plan (free with compile_free) when there are no errors;
  * NULL otherwise. Every diagnostic is in `d`, sorted by position.
  */
 struct plan *pipeline_compile(const char *file, const struct kvlist *overrides, struct diag *d);
-/*
- * The same for the pipeline text `text` (`len` bytes, borrowed); `file`
- * names it in diagnostics and is the base of relative paths.
- */
-struct plan *pipeline_compile_text(const char *file, const char *text, size_t len,
-				   const struct kvlist *overrides, struct diag *d);
 /* What the commands may say about a compilation besides the file. */
 struct compile_opts {
 	const struct kvlist *overrides; /* --var values, or NULL */
@@ -31,8 +26,9 @@ struct compile_opts {
 };
 
 /*
- * pipeline_compile and pipeline_compile_text with options: `text` NULL
- * reads `file`. Unless `no_resources`, also checks what the Kubernetes
+ * pipeline_compile with options, for the file or for its text: `text`
+ * (`len` bytes, borrowed; `file` names it in diagnostics and is the base
+ * of relative paths), or NULL to read `file`. Unless `no_resources`, also checks what the Kubernetes
  * steps need (kubectl, manifests; see resources.h) and sets plan->kubectl.
  */
 struct plan *pipeline_compile_opts(const char *file, const char *text, size_t len,

@@ -1,6 +1,8 @@
 /*
- * sqlite_int: what the SQLite backend's files (sqlite.c: opening,
- * migrations, writing; sqlite_read.c: reading) share. Private to store/.
+ * sqlite_int: what the SQLite backend's files share (sqlite.c: opening,
+ * migrations, errors; sqlite_write.c: what a run writes; sqlite_read.c:
+ * what the commands read; sqlite_events.c: paging through a run's
+ * events). Private to store/.
  */
 #ifndef LS_STORE_SQLITE_INT_H
 #define LS_STORE_SQLITE_INT_H

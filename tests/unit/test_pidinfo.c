@@ -53,13 +53,25 @@ static void test_start_time(void **state)
 
 	char *const env[] = { (char *)"PIDINFO_TEST=1", NULL };
 	pid_t pid = start_child(env);
-	assert_true(pid_start_time((int)pid) >= self);
+	uint64_t child = pid_start_time((int)pid);
+	assert_true(child >= self);
+	struct pid_stat st;
+	assert_int_equal(pid_stat((int)pid, &st), 0);
+	assert_int_equal(st.ppid, (int)getpid());
+	assert_int_equal(st.pgrp, (int)getpgrp());
+	assert_int_equal(st.start, child);
+	assert_true(st.state != 'Z');
 	kill(pid, SIGKILL);
-	/* A zombie is gone already. */
+	/* A zombie is gone already for pid_start_time... */
 	for (int i = 0; i < 2000 && pid_start_time((int)pid); i++)
 		usleep(1000);
 	assert_int_equal(pid_start_time((int)pid), 0);
+	/* ...but pid_stat still names it, by the same start time. */
+	assert_int_equal(pid_stat((int)pid, &st), 0);
+	assert_int_equal(st.state, 'Z');
+	assert_int_equal(st.start, child);
 	waitpid(pid, NULL, 0);
+	assert_true(pid_stat((int)pid, &st) < 0);
 	assert_int_equal(pid_start_time((int)pid), 0);
 	assert_int_equal(pid_start_time(0), 0);
 	assert_int_equal(pid_start_time(-1), 0);
@@ -97,7 +109,7 @@ struct seen {
 	size_t n;
 };
 
-static void on_pid(int pid, void *arg)
+static bool on_pid(int pid, void *arg)
 {
 	struct seen *s = arg;
 	s->n++;
@@ -105,6 +117,14 @@ static void on_pid(int pid, void *arg)
 		s->child_seen = true;
 	if (pid == (int)getpid())
 		s->self_seen = true;
+	return false;
+}
+
+static bool stop_at_once(int pid, void *arg)
+{
+	(void)pid;
+	(*(size_t *)arg)++;
+	return true;
 }
 
 static void test_each(void **state)
@@ -116,6 +136,14 @@ static void test_each(void **state)
 	assert_true(s.child_seen);
 	assert_false(s.self_seen);
 	assert_true(s.n >= 1);
+	/* true stops the walk. */
+	size_t calls = 0;
+	assert_int_equal(pid_each(stop_at_once, &calls), 0);
+	assert_int_equal(calls, 1);
+	assert_int_equal(pid_parse_entry("123"), 123);
+	assert_int_equal(pid_parse_entry("self"), -1);
+	assert_int_equal(pid_parse_entry("+1"), -1);
+	assert_int_equal(pid_parse_entry(""), -1);
 	kill(s.child, SIGKILL);
 	waitpid(s.child, NULL, 0);
 }
