@@ -643,7 +643,10 @@ p22() {
 # Killed right after `reverted` passes, before the workflows it releases
 # move on (in the LOCKSTEP_EVENT_BATCH=1 round, the record often ends
 # there). db's undo has no retries: if the kill found it running, db's
-# rollback fails (interrupted); else all roll back as in FW.
+# rollback fails (interrupted); else all roll back as in FW. db's undo is
+# held at its gate, so that the run cannot end before the kill lands
+# (lockstep's output is written by a thread of its own: by the time this
+# script reads the pass, what follows may be out and done too).
 # Found by this test: lockstep e2ddbbb emitted a second workflow.rollback
 # for each workflow a rollback barrier released; with the record ending
 # right after it, the replay took it for the start of the rollback, ran
@@ -651,7 +654,7 @@ p22() {
 # time and aborted (SIGABRT, exit 134: "barrier.c:238: barrier coordinator
 # misuse"), leaving the run interrupted for good.
 p30() {
-	point "p30-rollback-barrier-released$R" web-deploy "" barrier.passed 1 '"barrier":"reverted"'
+	point "p30-rollback-barrier-released$R" web-deploy "db-undo" barrier.passed 1 '"barrier":"reverted"'
 	local want=$FW
 	jq_true --argjson k "$K" "$CR_DEFS"' [inflight($k)[] | "\(.workflow)/\(.step)"] | index("db/undo") != null' \
 		"$tmp/$SCENARIO/before.json" && want=${FW/db=rolled-back/db=rollback-failed}
