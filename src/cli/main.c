@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/duration.h"
 #include "base/num.h"
 #include "base/suggest.h"
@@ -89,11 +90,42 @@ int cli_parse_kill_grace(const char *cmd, const char *arg, uint64_t *ms)
 	return -1;
 }
 
-int cli_parse_run_id(const char *cmd, const char *arg, uint64_t *id)
+/* `last`: the newest run of state directory `state`. */
+static int last_run(const char *cmd, const char *state, uint64_t *id)
 {
+	struct buf err = BUF_INIT;
+	struct store *st;
+	struct store_run_list l;
+	int r = store_open(state, STORE_READONLY, &st, &err);
+	if (r == 0) {
+		r = store_list_runs(st, 1, &l, &err);
+		store_close(st);
+	}
+	if (r < 0) {
+		fprintf(stderr, "lockstep %s: %s\n", cmd, err.s);
+		buf_release(&err);
+		return EXIT_STORE;
+	}
+	buf_release(&err);
+	int code = -1;
+	if (l.n) {
+		*id = l.v[0].id;
+	} else {
+		fprintf(stderr, "lockstep %s: 'last' is the newest run, and %s has no run yet\n", cmd, state);
+		code = EXIT_FAILED;
+	}
+	store_run_list_release(&l);
+	return code;
+}
+
+int cli_parse_run_id(const char *cmd, const char *arg, const char *state, uint64_t *id)
+{
+	if (!strcmp(arg, "last"))
+		return last_run(cmd, state, id);
 	if (report_parse_run_id(arg, id))
 		return -1;
-	return cli_usage_error(cmd, "'%s' is not a run id: run ids are 1, 2, 3...", arg);
+	return cli_usage_error(cmd, "'%s' is not a run id: run ids are 1, 2, 3..., or 'last' for the newest run",
+			       arg);
 }
 
 bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a)
