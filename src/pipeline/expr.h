@@ -2,8 +2,9 @@
  * expr: the ${{ ... }} expressions of pipeline files.
  *
  * An expression is a reference to one name: `vars.X`, `inputs.X`,
- * `matrix.X`, `pipeline.name`, `workflow.name` or `run.id`, with optional
- * spaces inside the braces: `${{ vars.version }}`. X is
+ * `matrix.X`, `pipeline.name`, `workflow.name`, `run.id`, or `env.X` (an
+ * http-check's url and headers only), with optional spaces inside the
+ * braces: `${{ vars.version }}`. X is
  * [A-Za-z_][A-Za-z0-9_-]*. Text outside expressions is copied as is; `$${{`
  * is not special. Anything else inside ${{ }} is a syntax error.
  */
@@ -25,7 +26,10 @@ enum expr_root {
 	EXPR_PIPELINE = 1 << 3,
 	EXPR_WORKFLOW = 1 << 4,
 	EXPR_RUN = 1 << 5,
+	/* Every root but env, which only an http-check's url and headers take. */
 	EXPR_ALL = (1 << 6) - 1,
+	/* env.X: the step's environment's and workflow's env, known before the run. */
+	EXPR_ENV = 1 << 6,
 };
 
 /* One reference found in a string. */
@@ -57,6 +61,12 @@ struct expr_scope {
 	const char *pipeline_name;
 	const char *workflow_name;
 	const char *run_id;        /* NULL: keep ${{ run.id }} in the output */
+	/*
+	 * env.X: the first X in the list (the workflow's env, then its
+	 * environment's). A value that still holds ${{ run.id }} is known only
+	 * when the run starts, and refused.
+	 */
+	const struct kvlist *env;
 	/* Optional indexes (key -> position in the list) for long lists, so
 	 * that many references to many vars cost linear time, not quadratic. */
 	const struct map *vars_index;
