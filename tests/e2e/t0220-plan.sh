@@ -1,6 +1,6 @@
 #!/bin/bash
 # t0220-plan: lockstep plan in its four formats (text, dot, mermaid, json)
-# on the seed example of SPEC.md and on matrix pipelines; the facts each
+# on the seed example (docs/pipeline-format.md#a-complete-example) and on matrix pipelines; the facts each
 # format must show (groups, participants, timeouts, instance names, rollback
 # order); and plan on invalid files (exit 3, diagnostics only on stderr).
 #
@@ -23,8 +23,8 @@ for tool in jq dot; do
 	command -v $tool >/dev/null || { echo "t0220: $tool is required" >&2; exit 1; }
 done
 
-# The seed example: the shipped one when present, else the copy of SPEC.md
-# section 1 in the check corpus.
+# The seed example: the shipped one when present, else the copy of
+# docs/pipeline-format.md's complete example in the check corpus.
 seed=$src/examples/multi-service/pipeline.yml
 [ -f "$seed" ] || seed=$corpus/valid/seed.yml
 

@@ -1,5 +1,5 @@
 /*
- * graph: every format rendered from one hand-built plan, the SPEC's
+ * graph: every format rendered from one hand-built plan, docs/pipeline-format.md's
  * multi-service example plus a matrix fan-out whose names need escaping.
  * The plan is built here rather than loaded from YAML so these tests do
  * not depend on the loader and expander.

@@ -300,7 +300,7 @@ expect_rc_is() {
 	fi
 }
 
-# The contract every event stream must meet (SPEC §5): run.started first,
+# The contract every event stream must meet (docs/events.md): run.started first,
 # run.finished last and once, seq 1..N, one run id, RFC 3339 UTC times with
 # milliseconds that never go back, every line a JSON object with an event.
 check_stream() {
