@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -27,6 +29,34 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/*
+ * The documentation `make install` put next to this binary:
+ * PREFIX/share/doc/lockstep when this is PREFIX/bin/lockstep. False when
+ * there is none (a binary in a build tree).
+ */
+static bool installed_docs(char *dir, size_t n)
+{
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return false;
+	exe[len] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash || strcmp(slash, "/bin"))
+		return false;
+	*slash = '\0';
+	struct stat st;
+	if ((size_t)snprintf(dir, n, "%s/share/doc/lockstep", exe) >= n)
+		return false;
+	char readme[PATH_MAX + 16];
+	snprintf(readme, sizeof(readme), "%s/README.md", dir);
+	return stat(readme, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static void print_help(FILE *out)
 {
 	fputs("usage: lockstep COMMAND [ARGS...]\n"
@@ -42,9 +72,17 @@ static void print_help(FILE *out)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
 	      "exit codes: 0 ok, 1 run failed (show, logs: no such run), 2 usage error,\n"
-	      "            3 invalid pipeline file, 4 state store error, 130 aborted\n"
-	      "docs: docs/cli.md and docs/pipeline-format.md\n",
+	      "            3 invalid pipeline file, 4 state store error, 130 aborted\n",
 	      out);
+	char dir[PATH_MAX];
+	if (installed_docs(dir, sizeof(dir)))
+		fprintf(out, "docs: man lockstep; %s/ (docs/cli.md, docs/pipeline-format.md,\n"
+			     "      docs/events.md)\n",
+			dir);
+	else
+		fputs("docs: man lockstep; docs/cli.md, docs/pipeline-format.md and docs/events.md\n"
+		      "      of the lockstep sources (make install puts them in PREFIX/share/doc/lockstep/)\n",
+		      out);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
