@@ -163,6 +163,10 @@ static void draw_counter(const struct term_board *t, struct buf *line)
 	size_t done = 0;
 	for (size_t i = 0; i < t->nwfs; i++)
 		done += t->wfs[i].done;
+	if (!t->group) {
+		buf_adds(line, "  starting");
+		return;
+	}
 	buf_addf(line, "  run %llu: group %zu of %zu, %zu of %zu steps done", (unsigned long long)t->run,
 		 t->group, t->plan->ngroups, done, t->nsteps);
 }

@@ -140,7 +140,7 @@ on_tty() {
 # waiting_row FILE: the board showed backend waiting at deployed-everywhere
 # for frontend, in the barrier's row.
 waiting_row() {
-	grep -Eq "barrier deployed-everywhere +waiting +1/2 +for frontend" "$1"
+	grep -Eq "barrier deployed-everywhere +waiting +1/2 +for frontend" "$1" 2>/dev/null
 }
 
 scenario summary-colours
