@@ -5,7 +5,8 @@
 #   make demo       build and run the main example
 #   make asan       build (Debug: assertions on) and test with -fsanitize=address,undefined
 #   make fuzz       run the loader fuzzer with libFuzzer (FUZZ_SECONDS=600)
-#   make install    install to $(PREFIX)/bin (default /usr/local)
+#   make install    install to $(PREFIX) (default /usr/local): bin/lockstep, its man
+#                   page, share/doc/lockstep/, bash and zsh completion
 #   make bench      build lockstep, run bench/run-bench.sh, write $(BUILD)/bench-results.md
 
 BUILD ?= build

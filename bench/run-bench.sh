@@ -470,7 +470,7 @@ timeout 0.5 sleep 5                                 # the floor for a step timeo
 Statuses of the timed-out step: $(col "$tmp/f4" 4 | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }').
 Event times are truncated to the millisecond, so a difference of two
 \`ts\` is exact only to ±1 ms (a lateness of -1 is that, not an early fire).
-Target: lateness p99 <= 10 ms (SPEC B7: within 50 ms). Both timeouts run on
+Target: lateness p99 <= 10 ms ([B7](pipeline-format.md#b7-timeout): within 50 ms). Both timeouts run on
 an idle engine here; timeouts under load (N = 1,000 busy) are not measured yet.
 
 EOF

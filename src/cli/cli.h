@@ -77,10 +77,14 @@ int cli_parse_number(const char *cmd, const char *opt, const char *arg, const ch
  */
 int cli_parse_kill_grace(const char *cmd, const char *arg, uint64_t *ms);
 /*
- * Parses RUN, a run id (report_parse_run_id), for command `cmd`. Returns
- * -1 with the id in *id, or EXIT_USAGE after a message.
+ * Parses RUN for command `cmd`: a run id (report_parse_run_id), or
+ * `last`, the newest run recorded in state directory `state` (borrowed;
+ * see cli_state_dir). Returns -1 with the id in *id; EXIT_USAGE after a
+ * message for anything else; for `last`, EXIT_FAILED when no run is
+ * recorded there and EXIT_STORE when the store cannot be read, after a
+ * message.
  */
-int cli_parse_run_id(const char *cmd, const char *arg, uint64_t *id);
+int cli_parse_run_id(const char *cmd, const char *arg, const char *state, uint64_t *id);
 /* The state directory: `opt` (--state), else $LOCKSTEP_STATE, else ".lockstep". */
 const char *cli_state_dir(const char *opt);
 /*

@@ -22,6 +22,8 @@ const char cmd_logs_usage[] =
 	"in the order the attempts started: all run, http-check and Kubernetes\n"
 	"steps, those of one WORKFLOW (an instance name such as\n"
 	"'deploy[region=eu]'), or one step (WORKFLOW/STEP, STEP being the step id).\n"
+	"RUN is a run id as listed by `lockstep runs`, or `last` for the newest\n"
+	"run of the state directory.\n"
 	"\n"
 	"With --follow, a run in progress is followed until it ends: what the\n"
 	"attempt being printed writes appears as it is written, and attempts\n"
@@ -36,10 +38,10 @@ const char cmd_logs_usage[] =
 	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
 	"  -h, --help     show this help\n"
 	"\n"
-	"exit codes: 0 ok, 1 no such run, workflow or step, or (--follow) the run\n"
-	"            was interrupted, 2 usage error (RUN is not a run id), 4 state\n"
-	"            store error (including a missing state directory), 130 (--follow)\n"
-	"            stopped by SIGINT\n";
+	"exit codes: 0 ok, 1 no such run (or no run at all for `last`), workflow or\n"
+	"            step, or (--follow) the run was interrupted, 2 usage error (RUN\n"
+	"            is not a run id), 4 state store error (including a missing state\n"
+	"            directory), 130 (--follow) stopped by SIGINT\n";
 
 /* ---- --follow ----
  *
@@ -369,12 +371,12 @@ int cmd_logs(int argc, char **argv)
 	if (argc - optind > 2)
 		return cli_usage_error("logs", "takes RUN and at most one WORKFLOW[/STEP], got %d arguments",
 				       argc - optind);
+	const char *state = cli_state_dir(state_opt);
 	uint64_t id;
-	int usage = cli_parse_run_id("logs", argv[optind], &id);
+	int usage = cli_parse_run_id("logs", argv[optind], state, &id);
 	if (usage >= 0)
 		return usage;
 	const char *select = argc - optind == 2 ? argv[optind + 1] : NULL;
-	const char *state = cli_state_dir(state_opt);
 
 	if (state_opt && !*state_opt)
 		state_opt = NULL;

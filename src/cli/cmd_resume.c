@@ -41,6 +41,7 @@ const char cmd_resume_usage[] =
 	"has retries left, otherwise it fails with reason 'interrupted'; barriers and\n"
 	"rollbacks follow the normal rules. The pipeline and its --var values are\n"
 	"the ones the run was started with (recorded), whatever the file says now.\n"
+	"RUN is a run id, or `last` for the newest run of the state directory.\n"
 	"\n"
 	"options:\n"
 	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
@@ -65,9 +66,10 @@ const char cmd_abort_usage[] =
 	"\n"
 	"Aborts a run. An interrupted run (its `lockstep run` died) is taken over:\n"
 	"what it left running is terminated, barriers still open break with 'run\n"
-	"aborted', and the rollbacks of its workflows run (SPEC B10), recorded as\n"
+	"aborted', and the rollbacks of its workflows run, recorded as\n"
 	"events of the run. A run still in progress on this host is asked to abort\n"
-	"(SIGTERM to its `lockstep run`, like Ctrl-C) and waited for.\n"
+	"(SIGTERM to its `lockstep run`, like Ctrl-C) and waited for. RUN is a run\n"
+	"id, or `last` for the newest run of the state directory.\n"
 	"\n"
 	"options:\n"
 	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
@@ -153,11 +155,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		return cli_usage_error(o->cmd, "missing RUN");
 	if (argc - optind > 1)
 		return cli_usage_error(o->cmd, "takes one RUN, got %d arguments", argc - optind);
-	int rc = cli_parse_run_id(o->cmd, argv[optind], &o->id);
-	if (rc >= 0)
-		return rc;
 	o->state = cli_state_dir(o->state);
-	return -1;
+	return cli_parse_run_id(o->cmd, argv[optind], o->state, &o->id);
 }
 
 /* The exit code for a store error of the claim. */

@@ -15,7 +15,8 @@ const char cmd_show_usage[] =
 	"reason; its steps with status, exit code, duration and attempts; each\n"
 	"barrier with its participants, their arrival times and its outcome;\n"
 	"and the failure chain (who failed, which barriers that broke, who\n"
-	"failed there). RUN is a run id as listed by `lockstep runs`.\n"
+	"failed there). RUN is a run id as listed by `lockstep runs`, or `last`\n"
+	"for the newest run of the state directory.\n"
 	"\n"
 	"options:\n"
 	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
@@ -23,7 +24,8 @@ const char cmd_show_usage[] =
 	"                 exactly as `lockstep run --json` printed them\n"
 	"  -h, --help     show this help\n"
 	"\n"
-	"exit codes: 0 ok, 1 no such run, 2 usage error (RUN is not a run id),\n"
+	"exit codes: 0 ok, 1 no such run (or no run at all for `last`), 2 usage\n"
+	"            error (RUN is not a run id),\n"
 	"            4 state store error (including a missing state directory)\n";
 
 int cmd_show(int argc, char **argv)
@@ -60,11 +62,11 @@ int cmd_show(int argc, char **argv)
 		return cli_usage_error("show", "missing RUN");
 	if (argc - optind > 1)
 		return cli_usage_error("show", "takes one RUN, got %d arguments", argc - optind);
+	state = cli_state_dir(state);
 	uint64_t id;
-	int rc = cli_parse_run_id("show", argv[optind], &id);
+	int rc = cli_parse_run_id("show", argv[optind], state, &id);
 	if (rc >= 0)
 		return rc;
-	state = cli_state_dir(state);
 
 	struct buf err = BUF_INIT;
 	struct store *st;

@@ -1,10 +1,13 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/duration.h"
 #include "base/num.h"
 #include "base/suggest.h"
@@ -26,6 +29,34 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/*
+ * The documentation `make install` put next to this binary:
+ * PREFIX/share/doc/lockstep when this is PREFIX/bin/lockstep. False when
+ * there is none (a binary in a build tree).
+ */
+static bool installed_docs(char *dir, size_t n)
+{
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return false;
+	exe[len] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash || strcmp(slash, "/bin"))
+		return false;
+	*slash = '\0';
+	struct stat st;
+	if ((size_t)snprintf(dir, n, "%s/share/doc/lockstep", exe) >= n)
+		return false;
+	char readme[PATH_MAX + 16];
+	snprintf(readme, sizeof(readme), "%s/README.md", dir);
+	return stat(readme, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static void print_help(FILE *out)
 {
 	fputs("usage: lockstep COMMAND [ARGS...]\n"
@@ -41,9 +72,17 @@ static void print_help(FILE *out)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n"
 	      "exit codes: 0 ok, 1 run failed (show, logs: no such run), 2 usage error,\n"
-	      "            3 invalid pipeline file, 4 state store error, 130 aborted\n"
-	      "docs: docs/cli.md and docs/pipeline-format.md\n",
+	      "            3 invalid pipeline file, 4 state store error, 130 aborted\n",
 	      out);
+	char dir[PATH_MAX];
+	if (installed_docs(dir, sizeof(dir)))
+		fprintf(out, "docs: man lockstep; %s/ (docs/cli.md, docs/pipeline-format.md,\n"
+			     "      docs/events.md)\n",
+			dir);
+	else
+		fputs("docs: man lockstep; docs/cli.md, docs/pipeline-format.md and docs/events.md\n"
+		      "      of the lockstep sources (make install puts them in PREFIX/share/doc/lockstep/)\n",
+		      out);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -89,11 +128,42 @@ int cli_parse_kill_grace(const char *cmd, const char *arg, uint64_t *ms)
 	return -1;
 }
 
-int cli_parse_run_id(const char *cmd, const char *arg, uint64_t *id)
+/* `last`: the newest run of state directory `state`. */
+static int last_run(const char *cmd, const char *state, uint64_t *id)
 {
+	struct buf err = BUF_INIT;
+	struct store *st;
+	struct store_run_list l;
+	int r = store_open(state, STORE_READONLY, &st, &err);
+	if (r == 0) {
+		r = store_list_runs(st, 1, &l, &err);
+		store_close(st);
+	}
+	if (r < 0) {
+		fprintf(stderr, "lockstep %s: %s\n", cmd, err.s);
+		buf_release(&err);
+		return EXIT_STORE;
+	}
+	buf_release(&err);
+	int code = -1;
+	if (l.n) {
+		*id = l.v[0].id;
+	} else {
+		fprintf(stderr, "lockstep %s: 'last' is the newest run, and %s has no run yet\n", cmd, state);
+		code = EXIT_FAILED;
+	}
+	store_run_list_release(&l);
+	return code;
+}
+
+int cli_parse_run_id(const char *cmd, const char *arg, const char *state, uint64_t *id)
+{
+	if (!strcmp(arg, "last"))
+		return last_run(cmd, state, id);
 	if (report_parse_run_id(arg, id))
 		return -1;
-	return cli_usage_error(cmd, "'%s' is not a run id: run ids are 1, 2, 3...", arg);
+	return cli_usage_error(cmd, "'%s' is not a run id: run ids are 1, 2, 3..., or 'last' for the newest run",
+			       arg);
 }
 
 bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a)

@@ -28,7 +28,8 @@ struct output_barrier {
 	uint64_t at;
 	char *reason;
 	char *origin;
-	char *participants;
+	char **participants;       /* of barrier.passed */
+	size_t nparticipants;
 };
 
 static size_t wf_index(const struct output *o, const char *name)
@@ -66,6 +67,8 @@ void output_release(struct output *o)
 		free(o->barriers[i].id);
 		free(o->barriers[i].reason);
 		free(o->barriers[i].origin);
+		for (size_t k = 0; k < o->barriers[i].nparticipants; k++)
+			free(o->barriers[i].participants[k]);
 		free(o->barriers[i].participants);
 	}
 	free(o->barriers);
@@ -129,11 +132,13 @@ void output_record_sink(const struct event *ev, void *arg)
 		struct output_barrier *b = barrier_rec(o, ev->barrier);
 		b->passed = true;
 		b->at = ev->mono_ms;
-		struct buf p = BUF_INIT;
-		for (size_t i = 0; i < ev->nparticipants; i++)
-			buf_addf(&p, "%s%s", i ? ", " : "", ev->participants[i]);
+		for (size_t i = 0; i < b->nparticipants; i++)
+			free(b->participants[i]);
 		free(b->participants);
-		b->participants = buf_detach(&p, NULL);
+		b->participants = xcalloc(ev->nparticipants + 1, sizeof(char *));
+		for (size_t i = 0; i < ev->nparticipants; i++)
+			b->participants[i] = xstrdup(ev->participants[i]);
+		b->nparticipants = ev->nparticipants;
 		break;
 	}
 	case EV_BARRIER_BROKEN: {
@@ -164,6 +169,25 @@ static void fmt_secs(uint64_t ms, char *out, size_t n)
 			 (unsigned long long)(ms / 1000 % 60));
 }
 
+void output_step_label(const struct plan *plan, size_t wf, const char *step, bool rollback, struct buf *out)
+{
+	const struct plan_step *ps = NULL;
+	if (wf < plan->nworkflows) {
+		const struct plan_workflow *pw = &plan->workflows[wf];
+		const struct plan_step *v = rollback ? pw->rollback : pw->steps;
+		size_t n = rollback ? pw->nrollback : pw->nsteps;
+		for (size_t i = 0; i < n && !ps; i++)
+			if (!strcmp(v[i].id, step))
+				ps = &v[i];
+	}
+	if (rollback)
+		buf_adds(out, "rollback ");
+	if (ps && ps->src->name_explicit && ps->name && strcmp(ps->name, step))
+		buf_addf(out, "%s (%s)", ps->name, step);
+	else
+		buf_adds(out, step);
+}
+
 void output_plain_sink(const struct event *ev, void *arg)
 {
 	struct output *o = arg;
@@ -181,17 +205,18 @@ void output_plain_sink(const struct event *ev, void *arg)
 		buf_addc(f, '\n');
 		break;
 	case EV_STEP_STARTED:
-		buf_addf(f, "[%s] %s%s started%s\n", ev->workflow, ev->rollback ? "rollback " : "",
-			ev->step, ev->attempt > 1 ? " (retry)" : "");
+		buf_addf(f, "[%s] ", ev->workflow);
+		output_step_label(o->plan, wf_index(o, ev->workflow), ev->step, ev->rollback, f);
+		buf_addf(f, " started%s\n", ev->attempt > 1 ? " (retry)" : "");
 		break;
 	case EV_STEP_FINISHED:
 		fmt_secs(ev->duration_ms, d, sizeof(d));
+		buf_addf(f, "[%s] ", ev->workflow);
+		output_step_label(o->plan, wf_index(o, ev->workflow), ev->step, ev->rollback, f);
 		if (ev->has_exit_code && strcmp(ev->status, "succeeded"))
-			buf_addf(f, "[%s] %s%s %s (exit %d) in %s\n", ev->workflow,
-				ev->rollback ? "rollback " : "", ev->step, ev->status, ev->exit_code, d);
+			buf_addf(f, " %s (exit %d) in %s\n", ev->status, ev->exit_code, d);
 		else
-			buf_addf(f, "[%s] %s%s %s in %s\n", ev->workflow, ev->rollback ? "rollback " : "",
-				ev->step, ev->status, d);
+			buf_addf(f, " %s in %s\n", ev->status, d);
 		break;
 	case EV_BARRIER_ARRIVED:
 		buf_addf(f, "[%s] arrived at barrier %s\n", ev->workflow, ev->barrier);
@@ -292,11 +317,73 @@ void output_flush_partial(struct output *o)
 	buf_release(&lines);
 }
 
+const char *output_status_color(const char *status)
+{
+	static const struct {
+		const char *status, *color;
+	} colors[] = {
+		{ "running", "\033[36m" },        /* cyan: under way */
+		{ "waiting", "\033[34m" },        /* blue: at a barrier */
+		{ "succeeded", "\033[32m" },      /* green */
+		{ "passed", "\033[32m" },
+		{ "rolling-back", "\033[35m" },   /* magenta: undoing */
+		{ "rolled-back", "\033[33m" },    /* yellow: it failed, and was undone */
+		{ "failed", "\033[31m" },         /* red */
+		{ "broken", "\033[31m" },
+		{ "timed-out", "\033[31m" },
+		{ "aborted", "\033[31m" },
+		{ "rollback-failed", "\033[1;31m" }, /* bold red: failed, and still deployed */
+	};
+	for (size_t i = 0; status && i < sizeof(colors) / sizeof(colors[0]); i++)
+		if (!strcmp(status, colors[i].status))
+			return colors[i].color;
+	return "\033[2m"; /* dim: pending, skipped, what has not happened */
+}
+
+/* `s` padded to `width` columns, in its status colour when `color`. */
+static void put_status(FILE *f, bool color, const char *s, int width)
+{
+	if (color)
+		fprintf(f, "%s%-*s\033[0m", output_status_color(s), width, s);
+	else
+		fprintf(f, "%-*s", width, s);
+}
+
+/* A barrier's participants listed in the summary, at most; past that, how many more. */
+#define SUMMARY_NAMES 3
+
+/* "(a, b)", or "(1000 participants: a, b, c and 997 more)". */
+static void put_participants(FILE *f, char *const *v, size_t n)
+{
+	fputc('(', f);
+	if (n > SUMMARY_NAMES + 1)
+		fprintf(f, "%zu participants: ", n);
+	for (size_t i = 0; i < n; i++) {
+		if (n > SUMMARY_NAMES + 1 && i == SUMMARY_NAMES) {
+			fprintf(f, " and %zu more", n - i);
+			break;
+		}
+		fprintf(f, "%s%s", i ? ", " : "", v[i]);
+	}
+	fputc(')', f);
+}
+
+/* "passed at +1.2s" or "broken at +1.2s:", the barrier's column of the summary. */
+static void barrier_head(const struct output *o, const struct output_barrier *b, char *out, size_t n)
+{
+	char d[32];
+	fmt_secs(b->at - o->start_mono, d, sizeof(d));
+	snprintf(out, n, "%s at +%s%s", b->passed ? "passed" : "broken", d, b->passed ? "" : ":");
+}
+
 void output_summary(struct output *o, FILE *f)
 {
 	char d[32];
+	bool color = o->color;
 	fmt_secs(o->end_mono - o->start_mono, d, sizeof(d));
-	fprintf(f, "\nrun %llu %s in %s\n", (unsigned long long)o->run, o->status ? o->status : "?", d);
+	fprintf(f, "\nrun %llu ", (unsigned long long)o->run);
+	put_status(f, color, o->status ? o->status : "?", 0);
+	fprintf(f, " in %s\n", d);
 	size_t width = 8;
 	for (size_t i = 0; i < o->nwfs; i++)
 		if (strlen(o->wfs[i].name) > width)
@@ -307,25 +394,50 @@ void output_summary(struct output *o, FILE *f)
 		char t[32] = "-";
 		if (w->has_started && w->has_finished)
 			fmt_secs(w->finished - w->started, t, sizeof(t));
-		fprintf(f, "  %-*s  %-15s %7s", (int)width, w->name, w->status ? w->status : "pending", t);
+		fprintf(f, "  %-*s  ", (int)width, w->name);
+		put_status(f, color, w->status ? w->status : "pending", 15);
+		fprintf(f, " %7s", t);
 		if (w->reason)
 			fprintf(f, "  %s", w->reason);
 		fputc('\n', f);
 	}
-	if (o->nbarriers) {
+	/* One column for the ids, one for "passed at +T", then the rest. */
+	size_t idw = 0, headw = 0, shown = 0;
+	char head[64];
+	for (size_t i = 0; i < o->nbarriers; i++) {
+		const struct output_barrier *b = &o->barriers[i];
+		if (!b->passed && !b->broken)
+			continue;
+		shown++;
+		if (strlen(b->id) > idw)
+			idw = strlen(b->id);
+		barrier_head(o, b, head, sizeof(head));
+		if (strlen(head) > headw)
+			headw = strlen(head);
+	}
+	if (shown)
 		fprintf(f, "barriers:\n");
-		for (size_t i = 0; i < o->nbarriers; i++) {
-			const struct output_barrier *b = &o->barriers[i];
-			fmt_secs(b->at - o->start_mono, d, sizeof(d));
-			/* Everyone may have withdrawn (ignored failures, skips):
-			 * then nobody passed it, and the summary says so. */
-			if (b->passed && b->participants && *b->participants)
-				fprintf(f, "  %s  passed at +%s (%s)\n", b->id, d, b->participants);
-			else if (b->passed)
-				fprintf(f, "  %s  passed at +%s (every participant withdrew)\n", b->id, d);
-			else if (b->broken)
-				fprintf(f, "  %s  broken at +%s: %s\n", b->id, d, b->reason ? b->reason : "");
-		}
+	for (size_t i = 0; i < o->nbarriers; i++) {
+		const struct output_barrier *b = &o->barriers[i];
+		if (!b->passed && !b->broken)
+			continue;
+		barrier_head(o, b, head, sizeof(head));
+		fprintf(f, "  %-*s  ", (int)idw, b->id);
+		if (color)
+			fprintf(f, "%s%.6s\033[0m%s", output_status_color(b->passed ? "passed" : "broken"), head,
+				head + 6);
+		else
+			fputs(head, f);
+		fprintf(f, "%*s  ", (int)(headw - strlen(head)), "");
+		/* Everyone may have withdrawn (ignored failures, skips):
+		 * then nobody passed it, and the summary says so. */
+		if (b->passed && b->nparticipants)
+			put_participants(f, b->participants, b->nparticipants);
+		else if (b->passed)
+			fputs("(every participant withdrew)", f);
+		else
+			fputs(b->reason ? b->reason : "", f);
+		fputc('\n', f);
 	}
 	/* The failure chain: the workflows that failed on their own, the
 	 * barriers their failures broke, and what that did to the others. */
@@ -346,15 +458,22 @@ void output_summary(struct output *o, FILE *f)
 			if (!b->broken || !b->origin || strcmp(b->origin, w->name))
 				continue;
 			fprintf(f, " -> barrier %s broken", b->id);
+			char prefix[512];
+			snprintf(prefix, sizeof(prefix), "barrier %s ", b->id);
+			size_t hit = 0, named = 0;
 			for (size_t j = 0; j < o->nwfs; j++) {
 				const struct output_wf *x = &o->wfs[j];
-				if (j == i || !x->reason || !x->status)
+				if (j == i || !x->reason || !x->status || strncmp(x->reason, prefix, strlen(prefix)))
 					continue;
-				char prefix[512];
-				snprintf(prefix, sizeof(prefix), "barrier %s ", b->id);
-				if (!strncmp(x->reason, prefix, strlen(prefix)))
+				hit++;
+				if (named < SUMMARY_NAMES) {
 					fprintf(f, " -> %s %s", x->name, x->status);
+					named++;
+				}
 			}
+			/* A wide matrix: the first few, then how many more. */
+			if (hit > named)
+				fprintf(f, " -> and %zu more", hit - named);
 		}
 		fputc('\n', f);
 	}

@@ -49,6 +49,14 @@ struct output {
 /* Progress and step output go to `q` (borrowed). */
 void output_init(struct output *o, struct outq *q, bool color, const struct plan *plan);
 void output_release(struct output *o);
+/*
+ * Appends how progress lines name step `step` (an id) of workflow
+ * instance `wf` (an index into plan->workflows) to `out`: "NAME (ID)"
+ * when the step has a `name:` of its own, else "ID", after "rollback "
+ * for a step of the rollback list: `Rolling deploy (step-1)`. The id
+ * stays, since `logs RUN WORKFLOW/ID` and the events use it.
+ */
+void output_step_label(const struct plan *plan, size_t wf, const char *step, bool rollback, struct buf *out);
 /* The plain progress sink: one line per event of interest. */
 void output_plain_sink(const struct event *ev, void *arg /* struct output * */);
 /* Remembers what the summary needs, printing nothing. */
@@ -66,7 +74,18 @@ void output_lines(struct buf *partial, const char *data, size_t len,
 		  void (*line)(const char *s, size_t n, void *arg), void *arg);
 /* Queues the partial lines of step output (at the end of the run). */
 void output_flush_partial(struct output *o);
-/* Prints the summary to `out` (after the queue is drained). */
+/*
+ * The ANSI colour of a run, workflow, step or barrier status, by outcome:
+ * succeeded and passed green; rolled-back yellow (it failed, and was
+ * undone); failed, broken, timed-out and aborted red; rollback-failed
+ * bold red; running cyan, waiting blue, rolling-back magenta; anything
+ * else (pending, skipped) dim. The board and the summary use it.
+ */
+const char *output_status_color(const char *status);
+/*
+ * Prints the summary to `out` (after the queue is drained), in colour
+ * when the output was made with `color`.
+ */
 void output_summary(struct output *o, FILE *out);
 
 /*

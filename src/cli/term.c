@@ -13,6 +13,7 @@
 #include "cli/output.h"
 
 #define BOARD_MAX_LINES 20      /* workflows shown; the rest are summed up */
+#define BOARD_MAX_BARRIERS 8    /* barriers shown; the rest are summed up */
 #define REDRAW_MS 100
 #define FLUSH_BYTES (64 * 1024) /* pending output past this is shown at once */
 
@@ -21,6 +22,7 @@ struct tb_wf {
 	const char *state;          /* points to a static string */
 	char *step;                 /* current step id */
 	bool rollback;
+	size_t done;                /* steps of its `steps` list that have finished */
 	uint64_t started, finished;
 	bool has_started, has_finished;
 	size_t waiting;             /* index into barriers, or SIZE_MAX */
@@ -30,6 +32,8 @@ struct tb_wf {
 struct tb_barrier {
 	const struct plan_barrier *pb;
 	bool *arrived;              /* per use */
+	size_t narrived;
+	const char *state;          /* pending, waiting, passed, broken (static strings) */
 	bool decided;
 };
 
@@ -42,6 +46,9 @@ struct term_board {
 	size_t nwfs;
 	struct tb_barrier *barriers;
 	size_t nbarriers;
+	uint64_t run;               /* from run.started */
+	size_t group;               /* the group running: 1, 2, ... (0: none yet) */
+	size_t nsteps;              /* of every `steps` list of the plan */
 	struct buf pending;         /* lines to print above the board */
 	size_t drawn;               /* lines of the board on screen */
 	uv_timer_t *timer;
@@ -84,6 +91,7 @@ struct term_board *term_board_new(int fd, struct outq *q, bool color, const stru
 		t->wfs[i].waiting = SIZE_MAX;
 		buf_init(&t->wfs[i].partial);
 		map_add(&t->wf_index, t->wfs[i].name, i, NULL);
+		t->nsteps += plan->workflows[i].nsteps;
 	}
 	t->nbarriers = plan->nbarriers + plan->nrollback_barriers;
 	t->barriers = xcalloc(t->nbarriers + 1, sizeof(*t->barriers));
@@ -91,6 +99,7 @@ struct term_board *term_board_new(int fd, struct outq *q, bool color, const stru
 		const struct plan_barrier *pb = i < plan->nbarriers
 			? &plan->barriers[i] : &plan->rollback_barriers[i - plan->nbarriers];
 		t->barriers[i].pb = pb;
+		t->barriers[i].state = "pending";
 		t->barriers[i].arrived = xcalloc(pb->nuses + 1, sizeof(bool));
 		map_add(&t->barrier_index, pb->id, i, NULL);
 	}
@@ -100,20 +109,7 @@ struct term_board *term_board_new(int fd, struct outq *q, bool color, const stru
 
 static const char *state_color(const struct term_board *t, const char *state)
 {
-	if (!t->color)
-		return "";
-	if (!strcmp(state, "running"))
-		return "\033[36m";
-	if (!strcmp(state, "waiting"))
-		return "\033[33m";
-	if (!strcmp(state, "succeeded") || !strcmp(state, "rolled-back"))
-		return "\033[32m";
-	if (!strcmp(state, "rolling-back"))
-		return "\033[35m";
-	if (!strcmp(state, "failed") || !strcmp(state, "rollback-failed") ||
-	    !strcmp(state, "aborted"))
-		return "\033[31m";
-	return "\033[2m";
+	return t->color ? output_status_color(state) : "";
 }
 
 static int term_width(const struct term_board *t)
@@ -161,18 +157,80 @@ static void erase(struct term_board *t, struct buf *screen)
 	t->drawn = 0;
 }
 
+/* The first line of the board: where the run is. */
+static void draw_counter(const struct term_board *t, struct buf *line)
+{
+	size_t done = 0;
+	for (size_t i = 0; i < t->nwfs; i++)
+		done += t->wfs[i].done;
+	if (!t->group) {
+		buf_adds(line, "  starting");
+		return;
+	}
+	buf_addf(line, "  run %llu: group %zu of %zu, %zu of %zu steps done", (unsigned long long)t->run,
+		 t->group, t->plan->ngroups, done, t->nsteps);
+}
+
+/* A barrier's row: its state, who arrived, whom it waits for. */
+static void draw_barrier(const struct term_board *t, const struct tb_barrier *b, size_t name_w,
+			 struct buf *line)
+{
+	char arrived[48];
+	snprintf(arrived, sizeof(arrived), "%zu/%zu", b->narrived, b->pb->nuses);
+	struct buf label = BUF_INIT;
+	buf_addf(&label, "%s %s", b->pb->rollback ? "rollback barrier" : "barrier", b->pb->id);
+	buf_addf(line, "  %-*.*s  %-15s %8s  ", (int)name_w, (int)name_w, label.s, b->state, arrived);
+	buf_release(&label);
+	if (!b->decided && b->narrived)
+		missing(t, b, line);
+}
+
+/*
+ * Which barriers get a row: all of them when they fit; else those being
+ * waited at, then those still ahead, as many as fit. Returns how many,
+ * their indexes in `rows`.
+ */
+static size_t pick_barriers(const struct term_board *t, size_t *rows)
+{
+	size_t n = 0;
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < t->nbarriers && n < BOARD_MAX_BARRIERS; i++) {
+			const struct tb_barrier *b = &t->barriers[i];
+			/* A rollback barrier matters once a rollback reaches it. */
+			if (b->pb->rollback && !b->narrived && !b->decided)
+				continue;
+			bool fits = t->nbarriers <= BOARD_MAX_BARRIERS;
+			int rank = !strcmp(b->state, "waiting") ? 0 : !b->decided ? 1 : 2;
+			if ((fits && pass == 0) || (!fits && rank == pass))
+				rows[n++] = i;
+		}
+	}
+	return n;
+}
+
 static void draw(struct term_board *t, struct buf *screen)
 {
 	int width = term_width(t);
 	uint64_t now = mono_ms();
 	const char *reset = t->color ? "\033[0m" : "";
+	size_t rows[BOARD_MAX_BARRIERS];
+	size_t nrows = pick_barriers(t, rows);
 	size_t name_w = 8;
 	for (size_t i = 0; i < t->nwfs && i < BOARD_MAX_LINES; i++)
 		if (strlen(t->wfs[i].name) > name_w)
 			name_w = strlen(t->wfs[i].name);
+	for (size_t r = 0; r < nrows; r++) {
+		const struct plan_barrier *pb = t->barriers[rows[r]].pb;
+		size_t len = strlen(pb->id) + (pb->rollback ? 17 : 8);
+		if (len > name_w)
+			name_w = len;
+	}
 	if (name_w > 40)
 		name_w = 40;
 	struct buf line = BUF_INIT;
+	draw_counter(t, &line);
+	add_line(screen, line.s, line.len, width, "", "");
+	size_t lines = 1;
 	size_t shown = 0, counts[4] = { 0 };
 	for (size_t i = 0; i < t->nwfs; i++) {
 		const struct tb_wf *w = &t->wfs[i];
@@ -198,15 +256,34 @@ static void draw(struct term_board *t, struct buf *screen)
 			buf_addf(&line, "at %s", t->barriers[w->waiting].pb->id);
 			missing(t, &t->barriers[w->waiting], &line);
 		} else if (!w->has_finished && w->step) {
-			buf_addf(&line, "%s%s", w->rollback ? "rollback " : "", w->step);
+			output_step_label(t->plan, i, w->step, w->rollback, &line);
 		}
 		add_line(screen, line.s, line.len, width, state_color(t, w->state), reset);
 	}
-	size_t lines = shown;
+	lines += shown;
 	if (t->nwfs > shown) {
 		buf_reset(&line);
 		buf_addf(&line, "  ... %zu workflows in all: %zu running, %zu waiting, %zu done, %zu pending",
 			 t->nwfs, counts[0], counts[1], counts[2], counts[3]);
+		add_line(screen, line.s, line.len, width, "", "");
+		lines++;
+	}
+	for (size_t r = 0; r < nrows; r++) {
+		const struct tb_barrier *b = &t->barriers[rows[r]];
+		buf_reset(&line);
+		draw_barrier(t, b, name_w, &line);
+		add_line(screen, line.s, line.len, width, state_color(t, b->state), reset);
+	}
+	lines += nrows;
+	if (t->nbarriers > BOARD_MAX_BARRIERS) {
+		size_t bc[4] = { 0 };
+		for (size_t i = 0; i < t->nbarriers; i++) {
+			const char *st = t->barriers[i].state;
+			bc[!strcmp(st, "passed") ? 0 : !strcmp(st, "broken") ? 1 : !strcmp(st, "waiting") ? 2 : 3]++;
+		}
+		buf_reset(&line);
+		buf_addf(&line, "  ... %zu barriers in all: %zu passed, %zu broken, %zu waiting, %zu pending",
+			 t->nbarriers, bc[0], bc[1], bc[2], bc[3]);
 		add_line(screen, line.s, line.len, width, "", "");
 		lines++;
 	}
@@ -303,10 +380,25 @@ void term_board_free(struct term_board *t)
 
 static void mark_arrived(struct term_board *t, size_t b, size_t wf)
 {
-	const struct plan_barrier *pb = t->barriers[b].pb;
-	for (size_t u = 0; u < pb->nuses; u++)
-		if (pb->uses[u].wf == wf)
-			t->barriers[b].arrived[u] = true;
+	struct tb_barrier *tb = &t->barriers[b];
+	const struct plan_barrier *pb = tb->pb;
+	for (size_t u = 0; u < pb->nuses; u++) {
+		if (pb->uses[u].wf == wf && !tb->arrived[u]) {
+			tb->arrived[u] = true;
+			tb->narrived++;
+		}
+	}
+	if (!tb->decided)
+		tb->state = "waiting";
+}
+
+/* Step `step` of workflow `w`'s `steps` list has finished: count it done. */
+static void mark_done(struct term_board *t, size_t w, const char *step)
+{
+	const struct plan_workflow *pw = &t->plan->workflows[w];
+	for (size_t k = 0; k < pw->nsteps; k++)
+		if (!strcmp(pw->steps[k].id, step) && t->wfs[w].done < k + 1)
+			t->wfs[w].done = k + 1;
 }
 
 void term_board_sink(const struct event *ev, void *arg)
@@ -316,8 +408,12 @@ void term_board_sink(const struct event *ev, void *arg)
 	struct tb_wf *wf = w != SIZE_MAX ? &t->wfs[w] : NULL;
 	switch (ev->type) {
 	case EV_RUN_STARTED:
+		t->run = ev->run;
 		buf_addf(&t->pending, "lockstep: run %llu of %s\n", (unsigned long long)ev->run,
 			 ev->pipeline);
+		break;
+	case EV_GROUP_STARTED:
+		t->group = ev->group + 1;
 		break;
 	case EV_WORKFLOW_STARTED:
 		if (wf) {
@@ -338,8 +434,13 @@ void term_board_sink(const struct event *ev, void *arg)
 			wf->waiting = SIZE_MAX;
 			wf->state = wf->rollback ? "rolling-back" : "running";
 		}
-		if (wf && strcmp(ev->status, "succeeded"))
-			buf_addf(&t->pending, "[%s] %s %s\n", ev->workflow, ev->step, ev->status);
+		if (wf && !ev->rollback)
+			mark_done(t, w, ev->step);
+		if (wf && strcmp(ev->status, "succeeded")) {
+			buf_addf(&t->pending, "[%s] ", ev->workflow);
+			output_step_label(t->plan, w, ev->step, ev->rollback, &t->pending);
+			buf_addf(&t->pending, " %s\n", ev->status);
+		}
 		break;
 	case EV_BARRIER_ARRIVED: {
 		size_t b = find_barrier(t, ev->barrier);
@@ -355,8 +456,10 @@ void term_board_sink(const struct event *ev, void *arg)
 	case EV_BARRIER_PASSED:
 	case EV_BARRIER_BROKEN: {
 		size_t b = find_barrier(t, ev->barrier);
-		if (b != SIZE_MAX)
+		if (b != SIZE_MAX) {
 			t->barriers[b].decided = true;
+			t->barriers[b].state = ev->type == EV_BARRIER_PASSED ? "passed" : "broken";
+		}
 		if (ev->type == EV_BARRIER_PASSED)
 			buf_addf(&t->pending, "lockstep: barrier %s passed\n", ev->barrier);
 		else

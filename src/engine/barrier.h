@@ -1,5 +1,6 @@
 /*
- * barrier: the barrier coordinator of a run (SPEC §2, B1-B10).
+ * barrier: the barrier coordinator of a run (docs/pipeline-format.md#barrier-semantics,
+ * rules B1-B10).
  *
  * Pure logic over (participants, arrivals, failures, withdrawals, clock):
  * no I/O, no timers, no clock reads. The engine tells it what happened and

@@ -1,5 +1,5 @@
 /*
- * events: the typed events of a run (SPEC §5), numbered and time-stamped
+ * events: the typed events of a run (docs/events.md), numbered and time-stamped
  * in the order the engine decided them, and fanned out to sinks (the
  * --json line writer, the terminal, the summary, later the API).
  *
@@ -75,7 +75,7 @@ static inline int event_type_internal(enum event_type t)
 }
 
 /*
- * One event. Which fields are set depends on the type (SPEC §5); strings
+ * One event. Which fields are set depends on the type (docs/events.md); strings
  * are borrowed for the duration of the emit call (events_emit copies what
  * it queues). Sinks get events whose strings live until they return.
  */
@@ -206,7 +206,7 @@ const char *event_type_name(enum event_type t);
  * summary and `show` print warnings so.
  */
 void event_warning_text(const struct event *ev, struct buf *out);
-/* Appends `ev` as one JSON object (no newline), fields in SPEC §5 order. */
+/* Appends `ev` as one JSON object (no newline), fields in the order of docs/events.md. */
 void event_to_json(const struct event *ev, struct buf *out);
 /* Formats `ms` since the epoch as RFC 3339 UTC with milliseconds. */
 void events_format_ts(int64_t ms, char out[64]);

@@ -1,5 +1,6 @@
 /*
- * run: executes a plan on a libuv loop (SPEC §2, §3).
+ * run: executes a plan on a libuv loop (docs/pipeline-format.md#barrier-semantics,
+ * #on-failure-pipeline; the events: docs/events.md).
  *
  * Groups run in order; the workflows of a group run in parallel; the steps
  * of a workflow run in order. A workflow's life:

@@ -116,11 +116,24 @@ static void add_use(struct expander *X, bool rollback, const char *id, size_t wf
  * the way is checked here; a url that still holds ${{ run.id }} is checked
  * again when the step starts.
  */
-static void expand_http(struct expander *X, const struct step *st, const struct expr_scope *scope,
-			struct plan_step *ps)
+static void expand_http(struct expander *X, const struct step *st, const struct expr_scope *in_scope,
+			const struct plan_workflow *pw, struct plan_step *ps)
 {
 	const struct http_check *h = st->http;
 	struct plan_http *ph = arena_array(X->a, 1, sizeof(*ph));
+	/* env.X: the workflow's env, then its environment's (the order a
+	 * step's environment layers them in, the first found winning). */
+	struct kvlist env = { 0 };
+	const struct kvlist *outer = pw->environment ? &pw->environment->env : NULL;
+	env.n = pw->env.n + (outer ? outer->n : 0);
+	env.v = arena_array(X->a, env.n ? env.n : 1, sizeof(*env.v));
+	if (pw->env.n)
+		memcpy(env.v, pw->env.v, pw->env.n * sizeof(*env.v));
+	if (outer && outer->n)
+		memcpy(env.v + pw->env.n, outer->v, outer->n * sizeof(*env.v));
+	struct expr_scope hs = *in_scope;
+	hs.env = &env;
+	const struct expr_scope *scope = &hs;
 	ph->url = eval(X, h->url, h->url_pos, h->url_plain_single_line, scope, "url");
 	const char *why;
 	if (ph->url && ph->url != h->url && !expr_has(ph->url) && http_url_check(ph->url, &why) < 0) {
@@ -255,7 +268,7 @@ static void expand_steps(struct expander *X, const struct steplist *in, bool rol
 				ps->name = step_default_run_name(X->a, ps->run);
 		}
 		if (st->kind == STEP_HTTP_CHECK && st->http)
-			expand_http(X, st, scope, ps);
+			expand_http(X, st, scope, &X->plan->workflows[wfi], ps);
 		if (st->kind == STEP_K8S_ROLLING && st->k8s)
 			expand_k8s(X, st, scope, X->plan->workflows[wfi].environment, ps);
 		eval_kvlist(X, &st->env, scope, "step env", &ps->env);

@@ -42,6 +42,7 @@ static const struct root_info roots[] = {
 	{ EXPR_WORKFLOW, "workflow", "name" },
 	{ EXPR_RUN, "run", "id" },
 	{ EXPR_SECRETS, "secrets", NULL },
+	{ EXPR_ENV, "env", NULL },
 };
 
 #define NROOTS (sizeof(roots) / sizeof(roots[0]))
@@ -321,6 +322,9 @@ static const char *kv_lookup(const struct kvlist *list, const struct map *index,
 	buf_addf(err, "%s '", missing);
 	add_quoted(err, ref->key, ref->keylen);
 	buf_addc(err, '\'');
+	/* What env.X reads is not the environment lockstep runs in: say so. */
+	if (ref->root == EXPR_ENV)
+		buf_adds(err, " is set by neither the workflow's env nor its environment's");
 	if (list->n) {
 		const char **cands = xreallocarray(NULL, list->n, sizeof(*cands));
 		for (size_t i = 0; i < list->n; i++)
@@ -368,6 +372,17 @@ static const char *resolve(const struct expr_scope *scope, const struct expr_ref
 		return kv_lookup(scope->secrets, NULL, ref,
 				 "secrets are not available here (only in env: values and http-check headers)",
 				 "unknown secret", err);
+	case EXPR_ENV: {
+		const char *v = kv_lookup(scope->env, NULL, ref, "env.X is available only in http-check urls and headers",
+					  "env", err);
+		if (v && expr_has(v)) {
+			buf_adds(err, "env '");
+			add_quoted(err, ref->key, ref->keylen);
+			buf_adds(err, "' is known only when the run starts (its value uses ${{ run.id }})");
+			return NULL;
+		}
+		return v;
+	}
 	case EXPR_ALL:
 		break;
 	}

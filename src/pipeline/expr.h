@@ -2,8 +2,10 @@
  * expr: the ${{ ... }} expressions of pipeline files.
  *
  * An expression is a reference to one name: `vars.X`, `inputs.X`,
- * `matrix.X`, `pipeline.name`, `workflow.name`, `run.id` or `secrets.X`, with optional
- * spaces inside the braces: `${{ vars.version }}`. X is
+ * `matrix.X`, `pipeline.name`, `workflow.name`, `run.id`, `secrets.X`
+ * (env values and http-check headers only) or `env.X` (an http-check's
+ * url and headers only), with optional spaces inside the braces:
+ * `${{ vars.version }}`. X is
  * [A-Za-z_][A-Za-z0-9_-]*. Text outside expressions is copied as is; `$${{`
  * is not special. Anything else inside ${{ }} is a syntax error.
  */
@@ -25,9 +27,12 @@ enum expr_root {
 	EXPR_PIPELINE = 1 << 3,
 	EXPR_WORKFLOW = 1 << 4,
 	EXPR_RUN = 1 << 5,
-	/* Every root but secrets, which only a few fields take (env values, headers). */
+	/* Every root but secrets and env, which only a few fields take. */
 	EXPR_ALL = (1 << 6) - 1,
+	/* secrets.X: env values and http-check headers, put in when a step starts. */
 	EXPR_SECRETS = 1 << 6,
+	/* env.X: the step's environment's and workflow's env, known before the run. */
+	EXPR_ENV = 1 << 7,
 };
 
 /* One reference found in a string. */
@@ -63,6 +68,12 @@ struct expr_scope {
 	const struct kvlist *secrets;
 	/* Keep ${{ secrets.X }} as written: its value is put in when a step starts. */
 	bool keep_secrets;
+	/*
+	 * env.X: the first X in the list (the workflow's env, then its
+	 * environment's). A value that still holds ${{ run.id }} is known only
+	 * when the run starts, and refused.
+	 */
+	const struct kvlist *env;
 	/* Optional indexes (key -> position in the list) for long lists, so
 	 * that many references to many vars cost linear time, not quadratic. */
 	const struct map *vars_index;

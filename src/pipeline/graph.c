@@ -16,7 +16,7 @@
  *
  * Group numbers: the text, dot and mermaid forms count groups from 1, as a
  * person reads them ("group 1"); the JSON form counts from 0, like the
- * `group` field of the run events (SPEC §5), because tools join the two.
+ * `group` field of the run events (docs/events.md), because tools join the two.
  */
 #include "pipeline/graph.h"
 
@@ -349,8 +349,9 @@ void gr_step_details(const struct plan_step *ps, bool with_kind, struct buf *b)
 /*
  * When a workflow's rollback list runs, for the group whose failure is
  * being explained (`failed_group`) or an earlier one (rolled back only by
- * rollback-all). This is the one place the rollback rules of SPEC §3 are
- * read, so text and JSON cannot disagree:
+ * rollback-all). This is the one place the rollback rules
+ * (docs/pipeline-format.md#on-failure-pipeline) are read, so text and
+ * JSON cannot disagree:
  *   - a failed workflow rolls back when its on-failure is rollback;
  *     stop fails without rollback; ignore counts as succeeded;
  *   - with pipeline rollback-all, every succeeded workflow of the failed

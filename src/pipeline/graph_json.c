@@ -343,6 +343,8 @@ static void put_barriers(const struct plan *plan, const struct plan_barrier *v, 
 		put_item(&bars);
 		buf_addc(out, '{');
 		put_member(out, "id", jstr(b->id), true, d);
+		put_member(out, "name", jstr(b->title), false, d);
+		/* Deprecated: the same as "name", for tools written before it. */
 		put_member(out, "title", jstr(b->title), false, d);
 		put_member(out, "declared", jnew(json_boolean(b->decl != NULL)), false, d);
 		put_member(out, "timeout_ms", jint(b->timeout_ms), false, d);

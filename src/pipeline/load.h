@@ -1,9 +1,10 @@
 /*
  * load: a pipeline file -> struct pipeline, validating the schema of
- * SPEC §1: unknown keys (with "did you mean"), wrong types, missing
- * required keys, duplicate keys and names, bad names and durations, steps
- * with zero or two kinds, stages naming unknown workflows, expressions
- * with bad syntax or unknown roots. Every problem is reported in one pass.
+ * docs/pipeline-format.md#errors-and-warnings: unknown keys (with "did
+ * you mean"), wrong types, missing required keys, duplicate keys and
+ * names, bad names and durations, steps with zero or two kinds, stages
+ * naming unknown workflows, expressions with bad syntax or unknown roots.
+ * Every problem is reported in one pass.
  */
 #ifndef LS_LOAD_H
 #define LS_LOAD_H

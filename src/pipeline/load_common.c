@@ -231,6 +231,10 @@ static int expr_check_cb(const struct expr_ref *ref, void *arg)
 		else if (ref->root == EXPR_RUN)
 			ld_err_at(L, expr_pos(L, c->n, ref->offset), "${{ run.id }} is not allowed in %s: its value is known only when the run starts",
 			       c->where);
+		else if (ref->root == EXPR_ENV)
+			ld_err_at(L, expr_pos(L, c->n, ref->offset),
+				  "env.* is not available in %s: only http-check urls and headers read it (a run step reads $NAME)",
+				  c->where);
 		else
 			ld_err_at(L, expr_pos(L, c->n, ref->offset), "%s.* is not available in %s", expr_root_name(ref->root), c->where);
 		c->ok = false;

@@ -50,6 +50,13 @@ static bool is_header_name(const char *s)
 	return true;
 }
 
+/*
+ * What ${{ }} may name in an http-check's url and header values: every
+ * root, and env.X, the env its workflow and environment give it (a check
+ * runs no process, so it has no environment of its own to read).
+ */
+#define HTTP_REQUEST_EXPRS (EXPR_ALL | EXPR_ENV)
+
 static bool load_http_url(struct loader *L, const struct ynode *v, struct http_check *h)
 {
 	h->url = ld_get_str(L, v, "url");
@@ -57,7 +64,7 @@ static bool load_http_url(struct loader *L, const struct ynode *v, struct http_c
 		return false;
 	h->url_pos = ld_pos_of(v);
 	h->url_plain_single_line = ld_single_line_plain(v);
-	if (!ld_check_exprs(L, v, EXPR_ALL, "http-check urls"))
+	if (!ld_check_exprs(L, v, HTTP_REQUEST_EXPRS, "http-check urls"))
 		return false;
 	const char *why;
 	if (!expr_has(h->url)) {
@@ -173,7 +180,7 @@ static bool load_http_headers(struct loader *L, const struct ynode *n, struct ht
 			ld_err(L, v, "header %s: a header value cannot contain a line break", k->str);
 			ok = false;
 		} else {
-			ok = ld_check_exprs(L, v, HEADER_EXPRS, "header values") && ok;
+			ok = ld_check_exprs(L, v, HTTP_REQUEST_EXPRS | EXPR_SECRETS, "header values") && ok;
 		}
 		all = all && ok;
 		if (!ok)

@@ -51,6 +51,7 @@ struct sizer {
 	const struct kvlist *vars;
 	struct map vars_index;  /* var name -> index into vars */
 	struct wf_profile *wfs;
+	const struct workflow *wf; /* the workflow being profiled */
 	struct buf key;
 };
 
@@ -91,6 +92,44 @@ static void add_ref(struct add_ctx *c, struct map *m)
 	P->refs.v[i] = add(P->refs.v[i], c->weight);
 }
 
+static void add_text(struct sizer *Z, struct profile *P, const char *s, uint64_t weight);
+
+/*
+ * ${{ env.X }} (an http-check's url and headers): the workflow's env X,
+ * profiled as written (it is evaluated per instance; it holds no env.*),
+ * else the longest X of the environments (each expanded once), an upper
+ * bound when the instances run in several.
+ */
+static void add_env_ref(struct add_ctx *c)
+{
+	struct sizer *Z = c->Z;
+	const struct kvlist *wenv = Z->wf ? &Z->wf->env : NULL;
+	/* add_text() below scans again, into Z->key. */
+	char *key = xstrdup(Z->key.s);
+	for (size_t i = 0; wenv && i < wenv->n; i++) {
+		if (!strcmp(wenv->v[i].key, key)) {
+			add_text(Z, c->P, wenv->v[i].val, c->weight);
+			free(key);
+			return;
+		}
+	}
+	uint64_t longest = 0;
+	for (size_t e = 0; e < Z->p->nenvironments; e++) {
+		const struct kvlist *env = &Z->p->environments[e].env;
+		for (size_t i = 0; i < env->n; i++) {
+			if (strcmp(env->v[i].key, key))
+				continue;
+			struct profile one = { 0 };
+			add_text(Z, &one, env->v[i].val, 1);
+			if (one.fixed > longest)
+				longest = one.fixed;
+			profile_release(&one);
+		}
+	}
+	free(key);
+	c->values = add(c->values, longest);
+}
+
 static int add_ref_cb(const struct expr_ref *ref, void *arg)
 {
 	struct add_ctx *c = arg;
@@ -119,6 +158,9 @@ static int add_ref_cb(const struct expr_ref *ref, void *arg)
 		break;
 	case EXPR_INPUTS:
 		add_ref(c, &c->P->inputs);
+		break;
+	case EXPR_ENV:
+		add_env_ref(c);
 		break;
 	default:
 		break;
@@ -202,10 +244,12 @@ static struct wf_profile *workflow_profile(struct sizer *Z, size_t w)
 		return W;
 	const struct workflow *wf = &Z->p->workflows[w];
 	W->done = true;
+	Z->wf = wf;
 	W->steps = (uint64_t)wf->steps.n + wf->rollback.n;
 	add_entries(Z, &W->text, &wf->env);
 	add_steps(Z, &W->text, &wf->steps);
 	add_steps(Z, &W->text, &wf->rollback);
+	Z->wf = NULL;
 	add_text(Z, &W->envname, wf->environment, 1);
 	return W;
 }

@@ -541,6 +541,78 @@ void report_attempt_footer(const struct report_attempt *x, bool found, int last,
 		fputc('\n', out);
 }
 
+/*
+ * True when matrix instance name `inst` ("test[env=qa,java=17]") is an
+ * instance of `sel`: a workflow name ("test") or an instance name that
+ * gives some of the matrix values, in any order ("test[env=qa]"). Names
+ * and values cannot hold '[', ']', ',' or '=' (docs/pipeline-format.md).
+ */
+static bool instance_of(const char *inst, const char *sel)
+{
+	const char *ib = strchr(inst, '['), *sb = strchr(sel, '[');
+	size_t ilen = ib ? (size_t)(ib - inst) : strlen(inst), slen = sb ? (size_t)(sb - sel) : strlen(sel);
+	if (!ib || ilen != slen || strncmp(inst, sel, ilen))
+		return false;
+	if (!sb)
+		return true;
+	size_t send = strlen(sel);
+	if (send < 2 || sel[send - 1] != ']')
+		return false;
+	/* Each KEY=VALUE of `sel` is one of `inst`'s. */
+	const char *p = sb + 1, *end = sel + send - 1;
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t n = comma ? (size_t)(comma - p) : (size_t)(end - p);
+		bool found = false;
+		for (const char *q = ib + 1; *q && *q != ']';) {
+			size_t m = strcspn(q, ",]");
+			if (m == n && !strncmp(q, p, n))
+				found = true;
+			q += m + (q[m] == ',');
+		}
+		if (!n || !found)
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* Instances listed in a "did you mean", at most. */
+#define SUGGEST_INSTANCES 5
+
+/*
+ * A selection that names a matrix workflow, or some of an instance's
+ * values (`test[env=qa]` for `test[env=qa,java=17]`), is answered with
+ * the instances it fits, each followed by `step` ("/STEP" or ""). Returns
+ * false when it fits none.
+ */
+static bool suggest_instances(const struct store_run *r, const char *select, const char *step,
+			      struct buf *err)
+{
+	size_t n = 0;
+	const char *first = NULL;
+	for (size_t i = 0; i < r->nwfs; i++) {
+		if (!instance_of(r->wfs[i].name, select))
+			continue;
+		if (!n++)
+			first = r->wfs[i].name;
+	}
+	if (n == 1) {
+		buf_addf(err, "; did you mean '%s%s'?", first, step);
+		return true;
+	}
+	if (!n)
+		return false;
+	buf_addf(err, "; it fits %zu instances: ", n);
+	size_t k = 0;
+	for (size_t i = 0; i < r->nwfs && k < SUGGEST_INSTANCES; i++)
+		if (instance_of(r->wfs[i].name, select))
+			buf_addf(err, "%s'%s%s'", k++ ? ", " : "", r->wfs[i].name, step);
+	if (n > k)
+		buf_addf(err, " and %zu more", n - k);
+	return true;
+}
+
 int report_select(const struct store_run *r, const char *select, const struct store_workflow **wf,
 		  const struct store_step **step, struct buf *err)
 {
@@ -575,6 +647,12 @@ int report_select(const struct store_run *r, const char *select, const struct st
 	}
 	buf_addf(err, "run %llu has no workflow '%.*s'", (unsigned long long)r->info.id,
 		 slash ? (int)(slash - select) : (int)strlen(select), select);
+	char *wfpart = xstrndup(select, slash ? (size_t)(slash - select) : strlen(select));
+	bool told = suggest_instances(r, wfpart, slash ? slash : "", err) ||
+		    (slash && suggest_instances(r, select, "", err));
+	free(wfpart);
+	if (told)
+		return STORE_ENOTFOUND;
 	const char **names = xcalloc(r->nwfs + 1, sizeof(char *));
 	for (size_t i = 0; i < r->nwfs; i++)
 		names[i] = r->wfs[i].name;

@@ -1,5 +1,6 @@
 /*
- * store: the durable history of runs (SPEC §4, §5): which runs there were,
+ * store: the durable history of runs (docs/store.md; the contract:
+ * docs/cli.md#state-directory, docs/events.md): which runs there were,
  * every event of each, and summaries that answer `lockstep runs` and
  * `lockstep show` without replaying events.
  *

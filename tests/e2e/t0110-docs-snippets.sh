@@ -2,7 +2,9 @@
 # Every ```yaml block in README.md and docs/*.md is a whole pipeline file
 # that `lockstep check` accepts; a block fenced as ```yaml invalid must be
 # refused with exit 3. Keeps the documentation true. (A manifest shown in
-# the docs is fenced ```yaml manifest, which is not a pipeline.)
+# the docs is fenced ```yaml manifest, which is not a pipeline; a
+# `file=NAME` after the kind names the file for the console excerpts,
+# t0115.)
 #
 # The blocks are checked next to tests/e2e/docs/k8s/, so that the
 # Kubernetes examples find the manifests they name (k8s/backend/,
@@ -22,7 +24,7 @@ for doc in "$SRC"/README.md "$SRC"/docs/*.md; do
 	# or NNN-LINE-invalid.yml, LINE being where the block starts.
 	rm -f "$tmp"/*.yml
 	awk -v dir="$tmp" '
-		/^```yaml( invalid)?[[:space:]]*$/ && !inblock {
+		/^```yaml( invalid)?( file=[^[:space:]]+)?[[:space:]]*$/ && !inblock {
 			inblock = 1; n++
 			kind = ($0 ~ /invalid/) ? "invalid" : "valid"
 			file = sprintf("%s/%03d-%d-%s.yml", dir, n, NR + 1, kind)

@@ -462,7 +462,7 @@ expect "the report's summary: 0 of 8 compatible" \
 expect "report.sh says why it fails" \
 	file_has "$(log_of compatibility-report report)" "report.sh: 8 of 8 environments are not compatible with 3.2.0"
 expect "the summary says nobody passed all-probed: every participant withdrew" \
-	grep -Eq '^  all-probed  passed at \+[0-9.]+m?s \(every participant withdrew\)$' "$ERR"
+	grep -Eq '^  all-probed  passed at \+[0-9.]+m?s +\(every participant withdrew\)$' "$ERR"
 "$LOCKSTEP" show "$RUN_ID" --state "$STATE" >"$tmp/co-show.txt" 2>&1
 expect "show says so too, and that each of the eight withdrew" \
 	test "$(grep -c '^    probe\[.*\]  did not arrive (withdrew)$' "$tmp/co-show.txt")" -eq 8 -a \

@@ -1,6 +1,6 @@
 #!/bin/bash
 # t0220-plan: lockstep plan in its four formats (text, dot, mermaid, json)
-# on the seed example of SPEC.md and on matrix pipelines; the facts each
+# on the seed example (docs/pipeline-format.md#a-complete-example) and on matrix pipelines; the facts each
 # format must show (groups, participants, timeouts, instance names, rollback
 # order); and plan on invalid files (exit 3, diagnostics only on stderr).
 #
@@ -23,8 +23,8 @@ for tool in jq dot; do
 	command -v $tool >/dev/null || { echo "t0220: $tool is required" >&2; exit 1; }
 done
 
-# The seed example: the shipped one when present, else the copy of SPEC.md
-# section 1 in the check corpus.
+# The seed example: the shipped one when present, else the copy of
+# docs/pipeline-format.md's complete example in the check corpus.
 seed=$src/examples/multi-service/pipeline.yml
 [ -f "$seed" ] || seed=$corpus/valid/seed.yml
 
@@ -169,8 +169,10 @@ jqt '.barriers[] | select(.id == "BE") | .participants | map(.workflow) | sort =
 jqt '.barriers[] | select(.id == "FE") | .participants | map(.workflow) | sort == ["backend-deploy", "frontend-deploy"]'
 jqt '.barriers[] | select(.id == "BE") | .participants | map({(.workflow): .step}) | add == {"backend-deploy": "step-3", "frontend-deploy": "step-1"}'
 jqt '.barriers[] | select(.id == "FE") | .participants | map({(.workflow): .step}) | add == {"backend-deploy": "step-4", "frontend-deploy": "step-4"}'
-jqt '.barriers[] | select(.id == "BE") | .timeout_ms == 600000 and .title == "Backend service deployment done"'
-jqt '.barriers[] | select(.id == "FE") | .timeout_ms == 600000 and .title == "Frontend service deployment done"'
+jqt '.barriers[] | select(.id == "BE") | .timeout_ms == 600000 and .name == "Backend service deployment done"'
+jqt '.barriers[] | select(.id == "FE") | .timeout_ms == 600000 and .name == "Frontend service deployment done"'
+# "title" is the deprecated spelling of "name", kept for older tools.
+jqt 'all(.barriers[]; .title == .name)'
 jqt 'all(.barriers[].participants[]; .line > 0 and .col > 0)'
 jqt '.workflows[] | select(.name == "backend-deploy") | .steps[0] | .name == "Rolling deploy" and .timeout_ms == 300000'
 jqt '.rollback_barriers == []'
@@ -284,7 +286,7 @@ begin "matrix, json: barriers from matrix values, participants are instances"
 run plan matrix.yml --format json
 jqt '.barriers | map(.id) | sort == ["all-deployed", "canaries-eu-west"]'
 jqt '.barriers[] | select(.id == "all-deployed") | (.participants | map(.workflow) | sort) == (["deploy[region=eu-west]", "deploy[region=us-east]", "deploy[region=ap-south]"] | sort)'
-jqt '.barriers[] | select(.id == "all-deployed") | .timeout_ms == 1800000 and .title == "Installed everywhere"'
+jqt '.barriers[] | select(.id == "all-deployed") | .timeout_ms == 1800000 and .name == "Installed everywhere"'
 jqt '.barriers[] | select(.id == "canaries-eu-west") | (.participants | map(.workflow) | sort) == ["canary[region=eu-west,tier=api]", "canary[region=eu-west,tier=web]"]'
 jqt '.barriers[] | select(.id == "canaries-eu-west") | .timeout_ms == 600000'
 end

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t0300-run-seed: `lockstep run` on the seed scenario of SPEC.md, the
+# t0300-run-seed: `lockstep run` on the seed scenario (docs/pipeline-format.md#a-complete-example), the
 # multi-service example, copied into a scratch directory:
 #   1. pipeline.yml succeeds: exit 0, a well-formed event stream, both
 #      barriers passed by both deploys, the frontend deploy only after BE

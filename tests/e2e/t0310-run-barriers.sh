@@ -1,5 +1,5 @@
 #!/bin/bash
-# t0310-run-barriers: the barrier rules of SPEC §2 while running, one
+# t0310-run-barriers: the barrier rules (docs/pipeline-format.md#barrier-semantics) while running, one
 # scenario per rule, each on a pipeline of tests/e2e/run/:
 #   B5 release; B6 break before arrival, failure after passing, withdrawal
 #   of ignored failures; B7 timeout; B8 deadlocks refused before running;

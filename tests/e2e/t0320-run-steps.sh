@@ -1,5 +1,5 @@
 #!/bin/bash
-# t0320-run-steps: what `lockstep run` does with steps (SPEC §1, §3, §4):
+# t0320-run-steps: what `lockstep run` does with steps (docs/pipeline-format.md#steps, docs/cli.md#lockstep-run):
 # exit statuses and step/workflow statuses, retries and retry-delay with a
 # log per attempt, step timeouts that kill the whole process tree,
 # continue-on-error, wait steps, the environment of run steps, working
@@ -156,7 +156,7 @@ expect "logs per instance: logs/RUN/deploy[region=eu]/show-env.1.log" \
 	file_has "$(log_of "deploy[region=eu]" show-env)" "hello from deploy[region=eu]"
 
 # ---- log paths of matrix instances whose values contain '/' ----
-# Every log lives in the state directory (SPEC §3), one file per step
+# Every log lives in the state directory (docs/cli.md#lockstep-run), one file per step
 # attempt at STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log, WORKFLOW being one
 # path component however the instance name is spelled.
 scenario log-paths
@@ -408,7 +408,7 @@ usage_case 4 "--state under a regular file" "$mark" --state "$tmp/afile/state"
 usage_case 4 "--state is a regular file" "$mark" --json --state "$tmp/afile"
 LOCKSTEP_STATE=$tmp/afile/env usage_case 4 "\$LOCKSTEP_STATE under a regular file" "$mark"
 
-# --state DIR, else $LOCKSTEP_STATE, else ./.lockstep (SPEC §4).
+# --state DIR, else $LOCKSTEP_STATE, else ./.lockstep (docs/cli.md#state-directory).
 mkdir -p "$tmp/cwd"
 (cd "$tmp/cwd" && LOCKSTEP_STATE=$tmp/env-state timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$mark" >/dev/null 2>&1)
 expect "\$LOCKSTEP_STATE is used without --state" test -f "$tmp/env-state/logs/1/only/step-1.1.log"

@@ -106,7 +106,8 @@ if command -v script >/dev/null; then
 	else
 		pass "NO_COLOR=1 turns colours off"
 	fi
-	if grep -q 'run [0-9]* succeeded' "$tmp/tty"; then
+	# The summary's status is coloured too.
+	if grep -Eq $'run [0-9]+ (\033\\[[0-9;]*m)?succeeded' "$tmp/tty"; then
 		pass "the summary follows the board"
 	else
 		fail "no summary after the board"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Precision (SPEC B6, B7): a failure reaches every waiting workflow, and
+# Precision (docs/pipeline-format.md, B6 and B7): a failure reaches every waiting workflow, and
 # barrier and step timeouts fire, within 50 ms, read from the events'
 # own timestamps (lockstep's clock at emission, millisecond resolution).
 set -u

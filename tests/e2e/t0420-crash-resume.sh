@@ -17,7 +17,7 @@
 #   2. the run shows as interrupted;
 #   3. every event printed before the kill is recorded, the same, at the
 #      same seq;
-#   4. `lockstep resume` ends the run as SPEC §2/§3 say: the expected
+#   4. `lockstep resume` ends the run as docs/pipeline-format.md (barrier semantics, on-failure) says: the expected
 #      status of the run, of each workflow and of each barrier, and the
 #      exit status (a run step interrupted without retries fails with a
 #      reason saying "interrupted"; barrier and wait steps go on);
@@ -722,7 +722,7 @@ xcheck "web's undo was interrupted; api's was retried: rollbacks go on under abo
 # Once a run has been aborted (by `lockstep abort`, or SIGTERM to its
 # `lockstep run`), a resume after its lockstep died during the rollbacks
 # must finish the abort: the run ends `aborted`, exit 130 like `run`
-# (SPEC B10), as when nothing dies (p23-abort-alive).
+# (B10, docs/pipeline-format.md#b10-abort), as when nothing dies (p23-abort-alive).
 # Found by this test: lockstep e2ddbbb finished these runs `failed` (exit
 # 1, group 2 "skipped: group 1 failed"), although their events said they
 # were aborted (`live` and `checked` broke with "run aborted").

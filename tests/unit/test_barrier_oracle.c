@@ -9,7 +9,7 @@
  * every deadlock break against a naive oracle that computes the deadlocked
  * set the slow way. coord_assert_valid() runs after every operation.
  *
- * The spec's scenarios are in test_barrier.c; the fixture is
+ * The documented scenarios are in test_barrier.c; the fixture is
  * support/barrier_fixture.h.
  */
 #include <stdarg.h>

@@ -4,7 +4,7 @@
  * which would expose anything quadratic per operation (an arrival costs
  * the arriving workflow's barriers, not the whole plan).
  *
- * The spec's scenarios are in test_barrier.c; the fixture is
+ * The documented scenarios are in test_barrier.c; the fixture is
  * support/barrier_fixture.h.
  */
 #include <stdarg.h>

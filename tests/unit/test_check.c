@@ -126,7 +126,7 @@ static void load_build_check(void *text)
 	diag_release(&d);
 }
 
-/* ---- the SPEC example, valid and broken ---- */
+/* ---- the complete example of docs/pipeline-format.md, valid and broken ---- */
 
 #define SEED_HEAD                                                        \
 	"name: multi-service\n"                                          \

@@ -580,6 +580,24 @@ static void test_plan_size_predicts_the_plan(void **state)
 		"    steps:\n"
 		"      - k8s-rolling: {manifests: m.yaml, namespace: \"ns-${{ pipeline.name }}\"}\n"
 		"      - barrier: all-${{ pipeline.name }}\n");
+	/* env.X of an http-check: the workflow's env X as evaluated for each
+	 * instance, else the environment's (one environment: exact). */
+	assert_size_predicted(
+		"name: env-sized\n"
+		"vars: {v: version-1.2.3}\n"
+		"environments:\n"
+		"  qa: {env: {PORT: \"80${{ vars.v }}\", HOST: qa.example.com}}\n"
+		"stages:\n"
+		"  - workflow: check\n"
+		"    environment: qa\n"
+		"    matrix: {tier: [web, longer-api]}\n"
+		"workflows:\n"
+		"  check:\n"
+		"    env: {PATH_PART: \"/${{ matrix.tier }}/${{ workflow.name }}\", HOST: wf.example.com}\n"
+		"    steps:\n"
+		"      - http-check:\n"
+		"          url: http://${{ env.HOST }}:1${{ env.PATH_PART }}${{ env.PATH_PART }}?${{ env.PORT }}\n"
+		"          headers: {X-Port: \"${{ env.PORT }}\"}\n");
 	/* No expressions at all: the text is still counted per instance. */
 	assert_size_predicted("name: p\nstages:\n  - workflow: w\n    matrix: {a: [x, yy, zzz]}\n"
 			      "workflows:\n  w: {steps: [{run: echo hello}, {run: two}]}\n");

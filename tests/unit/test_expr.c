@@ -232,8 +232,8 @@ static void test_err_unknown_name(void **state)
 	(void)state;
 	scan_err("${{ foo.bar }}", "unknown name 'foo.bar'" KNOWN, 0);
 	scan_err("x${{ version }}", "unknown name 'version'" KNOWN, 1);
-	scan_err("${{ env.HOME }}", "unknown name 'env.HOME'" KNOWN, 0);
 	scan_err("${{ secret.TOKEN }}", "unknown name 'secret.TOKEN'; did you mean 'secrets.TOKEN'?" KNOWN, 0);
+	scan_err("${{ envs.HOME }}", "unknown name 'envs.HOME'; did you mean 'env.HOME'?" KNOWN, 0);
 }
 
 static void test_err_unknown_name_suggests(void **state)
@@ -523,6 +523,23 @@ static void test_eval_duplicate_key_first_wins(void **state)
 	eval_ok(&scope, "${{ vars.a }}", "first");
 }
 
+/* env.X: the list it is given (an http-check's workflow env, then its environment's). */
+static void test_eval_env(void **state)
+{
+	(void)state;
+	struct kv kvs[] = { { .key = "PORT", .val = "8080" }, { .key = "PORT", .val = "9090" },
+			    { .key = "TOKEN", .val = "t-${{ run.id }}" } };
+	struct kvlist list = { kvs, 3 };
+	struct expr_scope scope = { .env = &list };
+	eval_ok(&scope, "http://h:${{ env.PORT }}/", "http://h:8080/");
+	eval_err(&scope, "x${{ env.PROT }}",
+		 "env 'PROT' is set by neither the workflow's env nor its environment's (did you mean 'PORT'?)", 1);
+	eval_err(&scope, "${{ env.TOKEN }}",
+		 "env 'TOKEN' is known only when the run starts (its value uses ${{ run.id }})", 0);
+	struct expr_scope none = { 0 };
+	eval_err(&none, "${{ env.PORT }}", "env.X is available only in http-check urls and headers", 0);
+}
+
 static void test_eval_result_limit(void **state)
 {
 	(void)state;
@@ -686,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_eval_null_err),
 		cmocka_unit_test(test_eval_result_in_arena),
 		cmocka_unit_test(test_eval_duplicate_key_first_wins),
+		cmocka_unit_test(test_eval_env),
 		cmocka_unit_test(test_eval_result_limit),
 		cmocka_unit_test(test_hostile_many_opens),
 		cmocka_unit_test(test_hostile_many_refs),

@@ -1,5 +1,5 @@
 /*
- * graph: every format rendered from one hand-built plan, the SPEC's
+ * graph: every format rendered from one hand-built plan, docs/pipeline-format.md's
  * multi-service example plus a matrix fan-out whose names need escaping.
  * The plan is built here rather than loaded from YAML so these tests do
  * not depend on the loader and expander.
@@ -537,6 +537,8 @@ static void test_json(void **state)
 	assert_int_equal(json_array_size(bars), 2);
 	json_t *b0 = json_array_get(bars, 0);
 	assert_string_equal(json_string_value(get(b0, "id")), "BE");
+	assert_string_equal(json_string_value(get(b0, "name")), "Backend service deployment done");
+	/* "title": the deprecated spelling of "name". */
 	assert_string_equal(json_string_value(get(b0, "title")), "Backend service deployment done");
 	assert_int_equal(json_integer_value(get(b0, "timeout_ms")), 600000);
 	json_t *parts = get(b0, "participants");
@@ -551,6 +553,7 @@ static void test_json(void **state)
 
 	json_t *rbs = get(root, "rollback_barriers");
 	assert_int_equal(json_array_size(rbs), 1);
+	assert_true(json_is_null(get(json_array_get(rbs, 0), "name")));
 	assert_true(json_is_null(get(json_array_get(rbs, 0), "title")));
 	assert_int_equal(json_array_size(get(json_array_get(rbs, 0), "participants")), 2);
 

@@ -1,5 +1,5 @@
 /*
- * Tests for pipeline/load.c: the SPEC §1 example loads into the right
+ * Tests for pipeline/load.c: the complete example of docs/pipeline-format.md loads into the right
  * model; every schema error has its message and position; all errors come
  * in one pass; warnings do not fail a load; durations, booleans, integers
  * and the file size limit.
@@ -84,7 +84,7 @@ static void expect_one_error(const char *text, int line, int col, const char *su
 }
 
 
-/* ---- the SPEC §1 example ---- */
+/* ---- the complete example of docs/pipeline-format.md ---- */
 
 static const char seed[] =
 	"name: multi-service                  # required; [A-Za-z0-9._-]+\n"             /* 1 */
@@ -859,7 +859,7 @@ static void test_all_errors_in_one_pass(void **state)
 
 /*
  * One bad key of a stage entry must not hide the entry's other problems:
- * the SPEC asks for all of them in one pass.
+ * docs/pipeline-format.md#errors-and-warnings: all of them in one pass.
  */
 static void test_stage_entry_errors_all_reported(void **state)
 {

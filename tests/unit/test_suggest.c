@@ -86,7 +86,7 @@ static void test_closest_case_typo(void **state)
 {
 	(void)state;
 	const char *ids[] = { "BE", "FE" };
-	/* the spec's example: a barrier "Fe" where "FE" was meant */
+	/* docs/pipeline-format.md's B2 example: a barrier "Fe" where "FE" was meant */
 	assert_string_equal(suggest_closest("Fe", ids, N(ids)), "FE");
 	assert_string_equal(suggest_closest("fe", ids, N(ids)), "FE");
 	assert_string_equal(suggest_closest("be", ids, N(ids)), "BE");

@@ -75,7 +75,9 @@ if [ -n "$port" ]; then
 	if [ -f "$dir/service.pid" ]; then
 		old=$(cat "$dir/service.pid")
 		case $old in '' | *[!0-9]*) old= ;; esac
-		if [ -n "$old" ] && tr '\0' ' ' <"/proc/$old/cmdline" 2>/dev/null | grep -qF -- "--directory $abs/current"; then
+		# 2>/dev/null before <: redirections apply left to right, and
+		# dash reports a file it cannot open on the stderr of the moment.
+		if [ -n "$old" ] && tr '\0' ' ' 2>/dev/null <"/proc/$old/cmdline" | grep -qF -- "--directory $abs/current"; then
 			kill "$old" 2>/dev/null || true
 			tries=0
 			while kill -0 "$old" 2>/dev/null; do

@@ -201,6 +201,25 @@ reap_leftovers() {
 	return 0
 }
 
+# cmd ARGS...: runs `lockstep ARGS` (bounded by RUN_BOUND), for the
+# commands other than a run's own; stdout in $COUT, stderr in $CERR, exit
+# status in $crc. expect_crc DESCRIPTION WANT checks that status.
+COUT=$tmp/cmd.out
+CERR=$tmp/cmd.err
+cmd() {
+	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$CERR" </dev/null
+	crc=$?
+}
+expect_crc() {
+	if [ "$crc" -eq "$2" ]; then
+		pass "$SCENARIO: $1 (exit $2)"
+	else
+		fail "$SCENARIO: $1: exit $crc, want $2"
+		sed 's/^/     ! /' "$CERR" | head -8
+		sed 's/^/     | /' "$COUT" | head -20
+	fi
+}
+
 # has_event JQ_CONDITION: some event in $EVENTS satisfies it.
 has_event() {
 	jq -e -n "[inputs | select($1)] | length > 0" "$EVENTS" >/dev/null 2>&1
@@ -301,7 +320,7 @@ expect_rc_is() {
 	fi
 }
 
-# The contract every event stream must meet (SPEC §5): run.started first,
+# The contract every event stream must meet (docs/events.md): run.started first,
 # run.finished last and once, seq 1..N, one run id, RFC 3339 UTC times with
 # milliseconds that never go back, every line a JSON object with an event.
 check_stream() {
