@@ -74,6 +74,20 @@ static void write_unlocked(struct outq *q, struct buf *b)
 	}
 }
 
+/*
+ * After a write: a buffer that a burst made big is given back rather than
+ * kept for the next one (the two buffers swap, so each would otherwise
+ * keep the largest burst's size for the rest of the run).
+ */
+#define KEEP_CAP (64u * 1024)
+static void release_or_reset(struct buf *b)
+{
+	if (b->cap > KEEP_CAP)
+		buf_release(b);
+	else
+		buf_reset(b);
+}
+
 static void *writer(void *arg)
 {
 	struct outq *q = arg;
@@ -89,7 +103,7 @@ static void *writer(void *arg)
 			out = t;
 			q->writing = out.len;
 			write_unlocked(q, &out);
-			buf_reset(&out);
+			release_or_reset(&out);
 			q->writing = 0;
 		} else if (q->gap) {
 			uint64_t from = q->gap_from, to = q->gap_to;
@@ -104,7 +118,7 @@ static void *writer(void *arg)
 				last = (int64_t)to;
 			}
 			write_unlocked(q, &out);
-			buf_reset(&out);
+			release_or_reset(&out);
 			q->gap_from = (uint64_t)last + 1;
 			/* Caught up with the producer: it keeps in memory again. */
 			if (q->gap_from > q->gap_to) {

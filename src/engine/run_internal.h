@@ -83,7 +83,6 @@ struct wf_run {
 	size_t stopped_by;
 	char *reason;               /* why it failed (LOCKSTEP_FAILURE) */
 	uint64_t step_started_ms;
-	struct step_log log;        /* of its http-check attempt (a process's is its step_proc's) */
 	bool log_dir_made;          /* its log directory exists: no mkdir per step */
 	bool spawn_pending;         /* its run step waits for a free process slot */
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
@@ -213,8 +212,8 @@ void step_run_begin(struct wf_run *w);
  * (the step ended without starting: timeout or abort).
  */
 void step_run_cancel_pending(struct wf_run *w);
-/* Closes the log file of the workflow's http-check attempt, if open. */
-void step_run_log_close(struct wf_run *w);
+/* Closes log `l` (opened by step_log_open), if open, and frees what it holds. */
+void step_log_close(struct step_log *l);
 /*
  * Stops what ended steps left running: SIGTERM to each leftover process
  * group, SIGKILL after the grace period, or with `now` SIGKILL at once.
@@ -224,11 +223,12 @@ bool step_run_stop_leftovers(struct run *r, bool now);
 /* Checks the bookkeeping of step processes (run_assert_valid). */
 void step_run_assert_valid(const struct run *r);
 /*
- * Opens the log file of the workflow's current (http-check) step attempt
+ * Opens into `l` the log file of the workflow's current step attempt
  * (STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log), emptied or, with `append`,
- * added to.
+ * added to: an http-check's, kept with the check (a process's is its
+ * step_proc's).
  */
-void step_log_open(struct wf_run *w, bool append);
+void step_log_open(struct step_log *l, struct wf_run *w, bool append);
 /* Appends to log `l`, within the run's size limit (step_output's end of the way in). */
 void step_log_put(struct run *r, struct step_log *l, const char *data, size_t len);
 /*

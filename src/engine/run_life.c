@@ -38,7 +38,6 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 		w->state = WF_PENDING;
 		w->waiting_barrier = SIZE_MAX;
 		w->stopped_by = SIZE_MAX;
-		w->log.fd = -1;
 	}
 	/* Each running step holds four descriptors, and an ended step's close
 	 * a loop iteration later (or when its leftovers let go of its pipes):
@@ -212,7 +211,6 @@ void run_free(struct run *r)
 	for (size_t i = 0; i < r->nwfs; i++) {
 		free(r->wfs[i].reason);
 		free(r->wfs[i].k8s_result);
-		step_run_log_close(&r->wfs[i]);
 	}
 	free(r->self_exe);
 	free(r->wfs);

@@ -54,6 +54,7 @@ struct http_check_run {
 	bool last_timed_out;       /* it ran into a time limit: the reason says "gave up after" */
 	uint64_t gap_us;           /* between its first request and the one before (the pacer) */
 	bool paced;                /* its first request has had its turn */
+	struct step_log log;       /* the attempt's log */
 };
 
 /*
@@ -89,7 +90,7 @@ static void say(struct wf_run *w, const char *line)
 	struct buf b = BUF_INIT;
 	add_wall_time(&b);
 	buf_addf(&b, " %s\n", line);
-	step_output(w->run, &w->log, PROC_STDOUT, b.s, b.len);
+	step_output(w->run, &w->check->log, PROC_STDOUT, b.s, b.len);
 	buf_release(&b);
 }
 
@@ -119,10 +120,10 @@ static void check_free(struct wf_run *w)
 	free(c->headers);
 	buf_release(&c->last);
 	buf_release(&c->last_body);
+	step_output_end(r, &c->log);
+	step_log_close(&c->log);
 	free(c);
 	w->check = NULL;
-	step_output_end(r, &w->log);
-	step_run_log_close(w);
 }
 
 /* The check is over, one way or the other: step.finished and what follows. */
@@ -374,7 +375,7 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	buf_init(&c->last_body);
 	c->w = w;
 	w->check = c;
-	step_log_open(w, resumed);
+	step_log_open(&c->log, w, resumed);
 	char *url = run_subst_run_id(ps->http->url, r->opts.run_id);
 	c->url = url ? url : xstrdup(ps->http->url);
 	const char *bad_header;

@@ -171,9 +171,9 @@ static void log_close(struct step_log *l)
 	mask_stream_release(&l->mask_err);
 }
 
-void step_log_open(struct wf_run *w, bool append)
+void step_log_open(struct step_log *l, struct wf_run *w, bool append)
 {
-	log_open(&w->log, w, wf_cur_step(w), append);
+	log_open(l, w, wf_cur_step(w), append);
 }
 
 void step_log_put(struct run *r, struct step_log *l, const char *data, size_t len)
@@ -181,9 +181,9 @@ void step_log_put(struct run *r, struct step_log *l, const char *data, size_t le
 	log_write(r, l, data, len);
 }
 
-void step_run_log_close(struct wf_run *w)
+void step_log_close(struct step_log *l)
 {
-	log_close(&w->log);
+	log_close(l);
 }
 
 /* ---- the environment ---- */
