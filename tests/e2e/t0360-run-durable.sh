@@ -5,16 +5,14 @@
 # it are recorded.
 set -u
 . "$(dirname "$0")/lib/common.sh"
-case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
-command -v jq >/dev/null || { echo "jq is required" >&2; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-e2e.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+need jq
 cp "$E2E_DIR"/run/t0360-self-check.yml "$tmp"/
 export OUT=$tmp/out STATE_DIR=$tmp/state LS_BIN=$LOCKSTEP
 mkdir -p "$OUT"
 for round in 1 2 3; do
 	timeout 60 "$LOCKSTEP" run "$tmp/t0360-self-check.yml" --state "$STATE_DIR" --json >"$tmp/events" 2>"$tmp/err"
-	expect_rc "round $round: the run succeeds" 0 $?
+	rc=$?
+	expect_rc 0 "round $round: the run succeeds"
 	for w in a b; do
 		if jq -e --arg w "$w" '[.events[] | select(.event == "step.started" and .workflow == $w and .step == "look")] | length == 1' \
 			"$OUT/$w.json" >/dev/null 2>&1; then
