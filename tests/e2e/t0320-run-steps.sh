@@ -291,22 +291,25 @@ expect "and nothing more of the output" file_lacks "$log" "line 020"
 expect "the log stays small ($(wc -c <"$log") bytes)" test "$(wc -c <"$log")" -lt 1200
 
 # ---- --max-parallel ----
-# Six workflows run a step, meet at a barrier, run another. At most N step
-# processes at once; workflows waiting at the barrier hold no slot, so even
-# N = 1 cannot deadlock them.
+# Six workflows run a step, meet at a barrier, run another. Exactly N step
+# processes at once: never more, and, since six are ready at once, N at
+# some point (each step stays until it has seen N running, or all six of
+# its kind started). Workflows waiting at the barrier hold no slot, so
+# even N = 1 cannot deadlock them.
 # max_seen: the most step processes that ran at once, as the steps saw it.
 max_seen() { sort -n "$OUT/concurrency" | tail -1; }
-for n in 1 2; do
+for n in 1 2 3; do
 	scenario "max-parallel-$n"
-	run_json "$RUNDIR/t0320-parallel.yml" --max-parallel "$n"
+	SLOT_AT_ONCE=$n run_json "$RUNDIR/t0320-parallel.yml" --max-parallel "$n"
 	expect_rc 0
 	check "all twelve steps succeeded; the barrier passed with all six" \
 		'([ev("step.finished")[] | select(.status == "succeeded" and .exit_code == 0)] | length) == 12 and (P("all").participants | length) == 6'
 	check "no b step started before the barrier passed" \
 		'P("all") as $p | ([ev("step.started")[] | select(.step == "b")] | length) == 6 and all(ev("step.started")[] | select(.step == "b"); lt($p; .))'
 	expect "twelve steps reported ($(wc -l <"$OUT/concurrency" 2>/dev/null))" test "$(wc -l <"$OUT/concurrency")" -eq 12
-	expect "never more than $n at once (at most $(max_seen))" test "$(max_seen)" -le "$n"
+	expect "exactly $n at once at the most, never more, never fewer (saw $(max_seen))" test "$(max_seen)" -eq "$n"
 done
+scenario max-parallel-usage
 # With N = 1 the steps ran one after the other: each span ends before the
 # next one starts.
 sort -k2,2n "$tmp/max-parallel-1/out/spans" | awk 'NR > 1 && $2 < end { bad = 1 } { end = $3 } END { exit bad }'
