@@ -179,9 +179,13 @@ expect() {
 # expect_rc WANT [DESCRIPTION]: the last command (cmd, run_json,
 # finish_bg, or the script's own `rc=$?`) exited with status WANT.
 expect_rc() {
-	local d=${2:-exit status $1}
-	[ "${rc:-}" = "$1" ]
-	_result $? "$d" "exit status ${rc:-unset}, want $1"
+	if [ "${rc:-}" = "$1" ]; then
+		_result 0 "${2:-exit status $1}"
+	elif [ $# -ge 2 ]; then
+		_result 1 "$2" "exit status ${rc:-unset}, want $1"
+	else
+		_result 1 "exit status ${rc:-unset}, want $1"
+	fi
 }
 
 # expect_eq DESCRIPTION GOT WANT: two strings are equal.
