@@ -235,33 +235,13 @@ expect "... the same message" err_has "lockstep run: $NEWER_MSG"
 expect "... and no run 3 started" test ! -e "$tmp/newer/logs/3"
 
 # ---- durable before visible; interrupted ----
-cat >"$tmp/hold.yml" <<'EOF'
-name: hold
-barriers:
-  X: {timeout: 1m}
-stages:
-  - workflow: a
-  - workflow: b
-    parallel: true
-workflows:
-  a:
-    steps:
-      - id: hold
-        run: ./bin/long hold
-      - barrier: X
-  b:
-    steps:
-      - id: hello
-        run: echo hello from b
-      - barrier: X
-EOF
-# holding: the run of hold.yml is where the scenarios below look at it:
+# holding: the run of t0400-hold.yml is where the scenarios below look at it:
 # a runs its long step, b waits at X.
 holding() {
 	wait_until 10 test -s "$OUT/hold.pgid" && wait_event 10 '.event == "barrier.arrived" and .workflow == "b"'
 }
 scenario durable-before-visible
-start_json "$tmp/hold.yml"
+start_json "$RUNDIR/t0400-hold.yml"
 expect "the run holds: a runs a long step, b waits at X" holding
 shown=$(wc -l <"$EVENTS")
 rid=$(head -1 "$EVENTS" | jq .run)
@@ -282,7 +262,7 @@ jq_out "... status aborted" '.status == "aborted"'
 expect "nothing of the step is left" group_gone "$OUT/hold.pgid"
 
 scenario interrupted
-start_json "$tmp/hold.yml"
+start_json "$RUNDIR/t0400-hold.yml"
 expect "the run holds: a runs a long step, b waits at X" holding
 kill -KILL "$BG"
 finish_bg 10
@@ -368,7 +348,7 @@ rm -rf "$tmp/ro-state/logs"
 chmod -R a-w "$tmp/ro-state"
 mkdir "$tmp/ro-empty" && chmod 555 "$tmp/ro-empty"
 for d in ro-state ro-empty; do
-	OUT=$tmp/ro-out cmd_as_nobody run "$tmp/hold.yml" --state "$tmp/$d" --json
+	OUT=$tmp/ro-out cmd_as_nobody run "$RUNDIR/t0400-hold.yml" --state "$tmp/$d" --json
 	expect_rc 4 "run with read-only $d"
 	expect "$d: the message names the directory and the problem" \
 		err_has "lockstep run: cannot write to state directory '$tmp/$d': Permission denied"

@@ -246,28 +246,8 @@ printf '%s\n' "==> a/a1 attempt 1: running <==" "a1: start" "a1: end" >"$tmp/wan
 same "WORKFLOW/STEP: that attempt only" "$tmp/a1.out" "$tmp/want"
 
 # ---- 3. interrupted: the run's lockstep is killed ----
-cat >"$tmp/hold.yml" <<'EOF'
-name: hold
-barriers:
-  X: {timeout: 1m}
-stages:
-  - workflow: a
-  - workflow: b
-    parallel: true
-workflows:
-  a:
-    steps:
-      - id: hold
-        run: ./bin/long hold
-      - barrier: X
-  b:
-    steps:
-      - id: hello
-        run: echo hello from b
-      - barrier: X
-EOF
 scenario interrupted
-start_json "$tmp/hold.yml"
+start_json "$RUNDIR/t0400-hold.yml"
 rid=$(run_id)
 expect "the run started (run ${rid:-none})" test -n "$rid"
 if wait_until 10 test -s "$OUT/hold.pgid" && wait_event 10 '.event == "barrier.arrived" and .workflow == "b"'; then

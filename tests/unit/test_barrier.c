@@ -1,8 +1,9 @@
 /*
- * Tests for engine/barrier.c, the barrier coordinator (SPEC §2, B1-B10):
- * the spec's scenarios with their exact texts. The backend/frontend seed,
- * timeouts (B7), abort (B10), deadlocks (B8), withdrawals and rollback
- * barriers (B6, B9), and setup on plans `check` would reject.
+ * Tests for engine/barrier.c, the barrier coordinator (B1-B10 of
+ * docs/pipeline-format.md): the documented scenarios with their exact
+ * texts. The backend/frontend seed, timeouts (B7), abort (B10), deadlocks
+ * (B8), withdrawals and rollback barriers (B6, B9), and setup on plans
+ * `check` would reject.
  * coord_assert_valid() runs after every operation.
  *
  * The exhaustive and random runs against oracles are in
@@ -25,7 +26,7 @@
 #include "pipeline/model.h"
 #include "support/barrier_fixture.h"
 
-/* ---- the seed scenario (SPEC §2 example) ---- */
+/* ---- the seed scenario (the example of docs/pipeline-format.md) ---- */
 
 static const char seed_yaml[] =
 	"name: multi-service\n"

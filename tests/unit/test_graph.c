@@ -1,6 +1,6 @@
 /*
- * graph: every format rendered from one hand-built plan, the SPEC's
- * multi-service example plus a matrix fan-out whose names need escaping.
+ * graph: every format rendered from one hand-built plan, the
+ * multi-service example of docs/pipeline-format.md plus a matrix fan-out whose names need escaping.
  * The plan is built here rather than loaded from YAML so these tests do
  * not depend on the loader and expander.
  */

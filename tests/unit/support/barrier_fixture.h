@@ -9,7 +9,7 @@
  *   hand      a plan built by hand: shapes `check` would reject and sizes
  *             too large to write as YAML.
  *
- * Used by test_barrier.c (the SPEC scenarios), test_barrier_oracle.c
+ * Used by test_barrier.c (the documented scenarios), test_barrier_oracle.c
  * (exhaustive interleavings and random runs against oracles) and
  * test_barrier_sizes.c (large plans). The helpers assert with cmocka: call
  * them from inside a cmocka test only. Their short names are the ones the
