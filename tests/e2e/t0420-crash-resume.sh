@@ -48,9 +48,9 @@
 # ended `failed`) and p30-batch1 (the resume aborted on a workflow
 # released by a rollback barrier); see there.
 #
-# Environment: LOCKSTEP, LOCKSTEP_SOURCE_DIR; T0420_KEEP=DIR keeps a copy
-# of the scratch directory (events, show documents, markers) in DIR. Needs
-# jq, timeout, setsid.
+# Environment: LOCKSTEP, LOCKSTEP_SOURCE_DIR; LOCKSTEP_KEEP=DIR keeps a
+# copy of the scratch directory (events, show documents, markers) in DIR.
+# Needs jq, timeout, setsid.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_DIR/run/lib.sh"
@@ -82,8 +82,6 @@ cleanup_crash() {
 	for p in $(marked_pids); do
 		kill -KILL "$p" 2>/dev/null
 	done
-	# For a post-mortem: T0420_KEEP=DIR keeps the scratch directory there.
-	[ -n "${T0420_KEEP:-}" ] && cp -R "$tmp" "$T0420_KEEP"
 	return 0
 }
 at_exit cleanup_crash

@@ -85,6 +85,9 @@ _exit_hooks() {
 	for h in "${AT_EXIT[@]}"; do
 		eval "$h"
 	done
+	# For a post-mortem: LOCKSTEP_KEEP=DIR keeps a copy of the scratch
+	# directory (events, logs, state, what the steps wrote) in DIR.
+	[ -n "${LOCKSTEP_KEEP:-}" ] && cp -R "$tmp" "$LOCKSTEP_KEEP"
 	cd / && rm -rf "$tmp"
 }
 
