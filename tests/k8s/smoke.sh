@@ -227,7 +227,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	# shellcheck source=../e2e/lib/common.sh
 	. "$(cd "$(dirname "$0")" && pwd)/../e2e/lib/common.sh"
 	# shellcheck source=lib.sh
-	. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+	. "$SRC/tests/k8s/lib.sh"
 	at_exit fake_cleanup
 	KUBECTL=${1:-${KUBECTL:-kubectl}}
 	if ! command -v "$KUBECTL" >/dev/null 2>&1; then
