@@ -56,7 +56,7 @@ expect "... and says where a workflow waits" grep -q '^\[b\] arrived at barrier 
 
 # ---- a terminal: the live board (script(1) gives lockstep a pty) ----
 scenario board
-TERM=xterm NO_COLOR= COLUMNS=100 script -qfec "$LOCKSTEP run $RUNDIR/t0330-board.yml --state $STATE" /dev/null \
+TERM=xterm NO_COLOR='' COLUMNS=100 script -qfec "$LOCKSTEP run $RUNDIR/t0330-board.yml --state $STATE" /dev/null \
 	>"$OUT/tty" 2>&1 </dev/null
 rc=$?
 expect_rc 0 "board pipeline on a terminal"
