@@ -6,28 +6,20 @@ set -u
 
 shopt -s nullglob
 files=("$SRC"/examples/*/*.yml)
-if [ ${#files[@]} -lt 3 ]; then
-	fail "expected example pipelines under examples/, found ${#files[@]}"
-fi
+expect "at least 3 example pipelines under examples/ (${#files[@]})" test ${#files[@]} -ge 3
 for f in "${files[@]}"; do
 	name=${f#"$SRC"/}
-	out=$("$LOCKSTEP" check "$f" 2>&1)
-	rc=$?
+	cmd check "$f"
 	case $f in
 	*-swapped.yml)
-		expect_rc "check $name is refused" 3 "$rc"
-		if grep -q "barrier deadlock" <<<"$out"; then
-			pass "$name: reports the barrier deadlock"
-		else
-			fail "$name: no deadlock reported: $out"
-		fi
+		expect_rc 3 "check $name is refused"
+		expect "$name: reports the barrier deadlock" err_has "barrier deadlock"
 		;;
 	*)
-		expect_rc "check $name" 0 "$rc"
-		[ "$rc" -eq 0 ] || echo "$out"
+		expect_rc 0 "check $name"
 		for fmt in text json dot mermaid; do
-			"$LOCKSTEP" plan "$f" --format "$fmt" >/dev/null 2>&1
-			expect_rc "plan $name --format $fmt" 0 $?
+			cmd plan "$f" --format "$fmt"
+			expect_rc 0 "plan $name --format $fmt"
 		done
 		;;
 	esac

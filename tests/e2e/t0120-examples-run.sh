@@ -60,12 +60,6 @@ cp -R "$SRC/examples/compatibility" "$tmp/co"
 root=$tmp/mr/deploy-root
 REGIONS=(eu-west us-east ap-south)
 
-link_is() { # LINK TARGET: LINK is a symlink to TARGET
-	[ -L "$1" ] && [ "$(readlink "$1")" = "$2" ]
-}
-file_has() { # FILE TEXT: FILE exists and contains TEXT
-	[ -f "$1" ] && grep -qF -- "$2" "$1"
-}
 line_count_is() { # FILE LINE N: FILE has exactly N lines equal to LINE
 	local n
 	[ -f "$1" ] || { echo "  (no file $1)"; return 1; }
@@ -126,7 +120,7 @@ all_logs_have() {
 # ---- 1. multi-region succeeds ----
 scenario mr-success
 run_json mr/pipeline.yml
-expect_rc_is 0
+expect_rc 0
 check_stream
 check "run 1 of pipeline multi-region, succeeded" \
 	'.[0].run == 1 and .[0].pipeline == "multi-region" and RF.status == "succeeded"'
@@ -170,7 +164,7 @@ expect "steps ran in the pipeline's directory (no deploy-root in the cwd)" test 
 # ---- 2. one region's install fails ----
 scenario mr-fail-region
 run_json mr/pipeline.yml --var fail_region=us-east --var version=2.1.0
-expect_rc_is 1
+expect_rc 1
 check_stream
 US='deploy[region=us-east]'
 BREAK_CAUSE="workflow $US failed at step 'install' (exit status 1)"
@@ -232,7 +226,7 @@ mkdir -p "$root/us-east/releases/2.2.0"
 echo 2.2.0 >"$root/us-east/releases/2.2.0/VERSION"
 printf '<p>region us-east, version 2.1.9</p>\n' >"$root/us-east/releases/2.2.0/index.html"
 run_json mr/pipeline.yml --var version=2.2.0
-expect_rc_is 1
+expect_rc 1
 check_stream
 # The reason names the failure that started the rollbacks.
 RA_MSG="group 2 failed (on-failure: rollback-all): workflow global-check: failed at step 'step-1' (exit status 1)"
@@ -274,7 +268,7 @@ expect "the reverts consumed their undo records" no_undo_record
 # ---- 4. the same version, without the broken release ----
 scenario mr-redeploy
 run_json mr/pipeline.yml --var version=2.2.0
-expect_rc_is 0
+expect_rc 0
 check "run 4 succeeded, no rollback" \
 	'.[0].run == 4 and RF.status == "succeeded" and (ev("workflow.rollback") | length) == 0'
 expect "every region serves 2.2.0" all_regions_serve 2.2.0
@@ -368,7 +362,7 @@ probes_are() {
 # ---- 5. compatible ----
 scenario co-compatible
 run_json co/pipeline.yml
-expect_rc_is 0
+expect_rc 0
 co_common
 check "run 1 of pipeline compatibility, succeeded" \
 	'.[0].run == 1 and .[0].pipeline == "compatibility" and RF.status == "succeeded" and WF("compatibility-report").status == "succeeded"'
@@ -388,7 +382,7 @@ expect "steps ran in the pipeline's directory (no results/ in the cwd)" test ! -
 # ---- 6. 3.3.0-rc1: Java 21 is not supported ----
 scenario co-rc1
 run_json co/pipeline.yml --var version=3.3.0-rc1
-expect_rc_is 1
+expect_rc 1
 co_common
 check "the run fails in compatibility-report (exit status 1)" \
 	'RF.status == "failed" and F("compatibility-report"; "report").status == "failed" and F("compatibility-report"; "report").exit_code == 1 and WF("compatibility-report").status == "failed"'
@@ -417,7 +411,7 @@ expect "the earlier run's report is untouched" \
 # ---- 7. 3.3.0-rc2: debian 12.5 with Java 21 only ----
 scenario co-rc2
 run_json co/pipeline.yml --var version=3.3.0-rc2
-expect_rc_is 1
+expect_rc 1
 co_common
 check "the run fails in compatibility-report" \
 	'RF.status == "failed" and F("compatibility-report"; "report").exit_code == 1'
@@ -438,7 +432,7 @@ scenario co-no-probe
 export KNOWN_ISSUES=$tmp/no-such-known-issues.txt
 run_json co/pipeline.yml
 unset KNOWN_ISSUES
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "every probe fails with exit status 1" \
 	"$CO_DEFS"'(Fs("probe") | length) == 8 and all(Fs("probe")[]; .status == "failed" and .exit_code == 1)'
@@ -475,7 +469,7 @@ scenario co-one-missing
 next=$(("$("$LOCKSTEP" runs --state "$STATE" --json | jq length)" + 1))
 mkdir -p "$tmp/co/results/run-$next/probes/debian-12.8_java21_gcp.tmp"
 run_json co/pipeline.yml
-expect_rc_is 1
+expect_rc 1
 check "the run is run $next; the probe of debian-12.8, Java 21, gcp fails, the others do not" \
 	"$CO_DEFS"'.[0].run == '"$next"' and F("probe[os=debian-12.8,java=21,cloud=gcp]"; "probe").exit_code != 0 and ([Fs("probe")[] | select(.status == "succeeded")] | length) == 7'
 check "the run fails in compatibility-report" 'RF.status == "failed" and F("compatibility-report"; "report").exit_code == 1'

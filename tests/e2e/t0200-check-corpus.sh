@@ -18,50 +18,19 @@
 # tree), LOCKSTEP_SOURCE_DIR (the source tree; default: found from this
 # script's location). Needs jq.
 set -u
+. "$(dirname "$0")/lib/common.sh"
+need jq
+corpus=$SRC/tests/e2e/check
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=${LOCKSTEP_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-LOCKSTEP=${LOCKSTEP:-$src/build/lockstep}
-case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
-corpus=$src/tests/e2e/check
-
-if [ ! -x "$LOCKSTEP" ]; then
-	echo "t0200: no lockstep binary at $LOCKSTEP (build it, or set LOCKSTEP)" >&2
-	exit 1
-fi
-command -v jq >/dev/null || { echo "t0200: jq is required" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/t0200.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-failures=()
-
-# pass NAME / fail NAME REASON [DETAILS-FILE]
-pass() {
-	passed=$((passed + 1))
-	echo "ok   $1"
-}
-fail() {
-	failed=$((failed + 1))
-	failures+=("$1")
-	echo "FAIL $1: $2"
+# fail_with NAME REASON [DETAILS-FILE]: a failure, with the file that shows it.
+fail_with() {
+	fail "$1: $2"
 	if [ $# -ge 3 ] && [ -s "$3" ]; then
 		cat -v "$3" | sed 's/^/     | /'
 	fi
 }
 
-# Runs lockstep in directory $1 with the remaining arguments; leaves
-# stdout, stderr and the exit code in $tmp/out, $tmp/err and $rc.
-run_in() {
-	local dir=$1
-	shift
-	(cd "$dir" && NO_COLOR=1 "$LOCKSTEP" "$@") >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-}
-
-# Checks the --json output in $tmp/out in one jq run (jq is slow to start):
+# Checks the --json output in $COUT in one jq run (jq is slow to start):
 # an array of N well-formed diagnostics. Prints them the way the text output
 # does, so the two can be compared line by line (control characters become
 # '?', as in the text output), or one line "!ERROR: WHY".
@@ -89,26 +58,26 @@ check_json() {
 	shift 3
 	name=$(basename "$errfile" .err)
 	[ "$errfile" = "$tmp/want" ] && name=$(basename "$label")
-	run_in "$dir" check --json "$name.yml" "$@"
+	cd "$dir" && cmd check --json "$name.yml" "$@"
 	grep -E "$diag_lines" "$errfile" >"$tmp/want-lines"
 	want_n=$(wc -l <"$tmp/want-lines")
-	if ! jq -rs --argjson n "$want_n" "$json_check" "$tmp/out" >"$tmp/json-lines" 2>"$tmp/why"; then
-		head -c 2000 "$tmp/out" >>"$tmp/why"
-		fail "$label --json" "stdout is not JSON (exit $rc)" "$tmp/why"
+	if ! jq -rs --argjson n "$want_n" "$json_check" "$COUT" >"$tmp/json-lines" 2>"$tmp/why"; then
+		head -c 2000 "$COUT" >>"$tmp/why"
+		fail_with "$label --json" "stdout is not JSON (exit $rc)" "$tmp/why"
 		return
 	fi
 	if grep -q '^!ERROR: ' "$tmp/json-lines"; then
-		jq -c '.[]?' "$tmp/out" >"$tmp/why" 2>/dev/null
-		fail "$label --json" "$(sed -n 's/^!ERROR: //p' "$tmp/json-lines" | head -1)" "$tmp/why"
+		jq -c '.[]?' "$COUT" >"$tmp/why" 2>/dev/null
+		fail_with "$label --json" "$(sed -n 's/^!ERROR: //p' "$tmp/json-lines" | head -1)" "$tmp/why"
 		return
 	fi
 	if [ "$rc" -ne "$want_rc" ]; then
-		fail "$label --json" "exit code $rc, want $want_rc"
+		fail "$label --json: exit code $rc, want $want_rc"
 		return
 	fi
 	if ! diff -u --label "expected (from $name.err)" --label "actual (from --json)" \
 		"$tmp/want-lines" "$tmp/json-lines" >"$tmp/diff"; then
-		fail "$label --json" "the JSON diagnostics differ from $name.err" "$tmp/diff"
+		fail_with "$label --json" "the JSON diagnostics differ from $name.err" "$tmp/diff"
 		return
 	fi
 	pass "$label --json"
@@ -120,7 +89,7 @@ for yml in "$dir"/*.yml; do
 	name=$(basename "$yml" .yml)
 	errfile=$dir/$name.err
 	if [ ! -f "$errfile" ]; then
-		fail "invalid/$name" "no $name.err next to it"
+		fail "invalid/$name: no $name.err next to it"
 		continue
 	fi
 	want_rc=3
@@ -128,19 +97,19 @@ for yml in "$dir"/*.yml; do
 	extra=()
 	[ -f "$dir/$name.args" ] && read -r -a extra <"$dir/$name.args"
 
-	run_in "$dir" check "$name.yml" ${extra[@]+"${extra[@]}"}
-	if [ "$rc" -ge 128 ]; then
-		tail -5 "$tmp/err" >"$tmp/why"
-		fail "invalid/$name" "killed by signal $((rc - 128)) (crash)" "$tmp/why"
+	cd "$dir" && cmd check "$name.yml" ${extra[@]+"${extra[@]}"}
+	if [ "$rc" -ge 124 ]; then
+		tail -5 "$CERR" >"$tmp/why"
+		fail_with "invalid/$name" "killed (exit status $rc: a crash or a hang)" "$tmp/why"
 	elif ! diff -u --label "expected ($name.err)" --label "actual stderr" \
-		"$errfile" "$tmp/err" >"$tmp/diff"; then
+		"$errfile" "$CERR" >"$tmp/diff"; then
 		[ "$rc" -ne "$want_rc" ] && echo "exit code $rc, want $want_rc" >>"$tmp/diff"
-		fail "invalid/$name" "stderr differs from $name.err" "$tmp/diff"
+		fail_with "invalid/$name" "stderr differs from $name.err" "$tmp/diff"
 	elif [ "$rc" -ne "$want_rc" ]; then
-		fail "invalid/$name" "exit code $rc, want $want_rc"
-	elif [ -s "$tmp/out" ]; then
-		head -5 "$tmp/out" >"$tmp/why"
-		fail "invalid/$name" "stdout is not empty" "$tmp/why"
+		fail "invalid/$name: exit code $rc, want $want_rc"
+	elif [ -s "$COUT" ]; then
+		head -5 "$COUT" >"$tmp/why"
+		fail_with "invalid/$name" "stdout is not empty" "$tmp/why"
 	else
 		pass "invalid/$name"
 	fi
@@ -156,14 +125,14 @@ for yml in "$dir"/*.yml; do
 	else
 		echo "$name.yml: ok" >"$tmp/want"
 	fi
-	run_in "$dir" check "$name.yml"
-	if ! diff -u --label expected --label "actual stderr" "$tmp/want" "$tmp/err" >"$tmp/diff"; then
+	cd "$dir" && cmd check "$name.yml"
+	if ! diff -u --label expected --label "actual stderr" "$tmp/want" "$CERR" >"$tmp/diff"; then
 		echo "exit code $rc" >>"$tmp/diff"
-		fail "valid/$name" "stderr is not what a valid file gives" "$tmp/diff"
+		fail_with "valid/$name" "stderr is not what a valid file gives" "$tmp/diff"
 	elif [ "$rc" -ne 0 ]; then
-		fail "valid/$name" "exit code $rc, want 0"
-	elif [ -s "$tmp/out" ]; then
-		fail "valid/$name" "stdout is not empty"
+		fail "valid/$name: exit code $rc, want 0"
+	elif [ -s "$COUT" ]; then
+		fail "valid/$name: stdout is not empty"
 	else
 		pass "valid/$name"
 	fi
@@ -172,20 +141,12 @@ for yml in "$dir"/*.yml; do
 done
 
 # ---- every valid file in one run: exit 0, one "ok" line each ----
-(cd "$corpus/valid" && NO_COLOR=1 "$LOCKSTEP" check *.yml) >"$tmp/out" 2>"$tmp/err"
-rc=$?
+cd "$corpus/valid" && cmd check *.yml
 nvalid=$(ls "$corpus/valid"/*.yml | wc -l)
-nok=$(grep -c '\.yml: ok' "$tmp/err")
+nok=$(grep -c '\.yml: ok' "$CERR")
 if [ "$rc" -eq 0 ] && [ "$nok" -eq "$nvalid" ]; then
 	pass "valid/*.yml in one check"
 else
-	fail "valid/*.yml in one check" "exit $rc, $nok ok lines for $nvalid files" "$tmp/err"
+	fail_with "valid/*.yml in one check" "exit $rc, $nok ok lines for $nvalid files" "$CERR"
 fi
-
-echo
-if [ "$failed" -gt 0 ]; then
-	echo "failed:"
-	printf '  %s\n' "${failures[@]}"
-fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

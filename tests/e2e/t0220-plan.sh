@@ -8,65 +8,14 @@
 # tree), LOCKSTEP_SOURCE_DIR (default: found from this script's location).
 # Needs jq and Graphviz (dot).
 set -u
+. "$(dirname "$0")/lib/common.sh"
+need jq dot
+corpus=$SRC/tests/e2e/check
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=${LOCKSTEP_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-LOCKSTEP=${LOCKSTEP:-$src/build/lockstep}
-case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
-corpus=$src/tests/e2e/check
-
-if [ ! -x "$LOCKSTEP" ]; then
-	echo "t0220: no lockstep binary at $LOCKSTEP (build it, or set LOCKSTEP)" >&2
-	exit 1
-fi
-for tool in jq dot; do
-	command -v $tool >/dev/null || { echo "t0220: $tool is required" >&2; exit 1; }
-done
-
-# The seed example: the shipped one when present, else the copy of
-# docs/pipeline-format.md's complete example in the check corpus.
-seed=$src/examples/multi-service/pipeline.yml
+# The seed example: the shipped one when present, else the copy of the
+# example of docs/pipeline-format.md in the check corpus.
+seed=$SRC/examples/multi-service/pipeline.yml
 [ -f "$seed" ] || seed=$corpus/valid/seed.yml
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/t0220.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-passed=0
-failed=0
-failures=()
-case_name=""
-case_ok=true
-case_why=""
-
-begin() {
-	case_name=$1
-	case_ok=true
-	case_why=""
-}
-flunk() {
-	if $case_ok; then
-		case_why=$1
-	fi
-	case_ok=false
-}
-end() {
-	if $case_ok; then
-		passed=$((passed + 1))
-		echo "ok   $case_name"
-	else
-		failed=$((failed + 1))
-		failures+=("$case_name")
-		echo "FAIL $case_name: $case_why"
-		{
-			echo "exit code: $rc"
-			echo "stdout (start):"
-			head -c 1200 out | cat -v
-			echo "stderr (start):"
-			head -c 1200 err | cat -v
-		} | sed 's/^/     | /'
-	fi
-}
 
 # The text of an SVG file with Graphviz's character references decoded.
 svg_text() {
@@ -74,38 +23,30 @@ svg_text() {
 		-e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&quot;/"/g' -e 's/&#39;/'"'"'/g' -e 's/&amp;/\&/g' "$1"
 }
 
-run() {
-	NO_COLOR=1 "$LOCKSTEP" "$@" >out 2>err </dev/null
-	rc=$?
-}
-
-expect_rc() { [ "$rc" -eq "$1" ] || flunk "exit code $rc, want $1"; }
-expect_out_empty() { [ ! -s out ] || flunk "stdout is not empty"; }
-expect_err_empty() { [ ! -s err ] || flunk "stderr is not empty"; }
 # jqt FILTER [ARGS...]: the JSON on stdout satisfies FILTER
 jqt() {
 	local f=$1
 	shift
-	jq -e "$@" "$f" out >/dev/null 2>&1 || flunk "JSON plan fails: $f"
+	jq -e "$@" "$f" "$COUT" >/dev/null 2>&1 || flunk "JSON plan fails: $f"
 }
 # The lines of stdout between a line matching START and one matching STOP.
-section() { awk -v a="$1" -v b="$2" '$0 ~ a {on = 1; next} on && $0 ~ b {exit} on' out; }
+section() { awk -v a="$1" -v b="$2" '$0 ~ a {on = 1; next} on && $0 ~ b {exit} on' "$COUT"; }
 
 # ---- the seed example ----
 
 begin "seed, text: groups in order, the deploys in parallel"
-run plan "$seed"
+cmd plan "$seed"
 expect_rc 0
 expect_err_empty
-grep -Eq '^group 1: (backend-deploy, frontend-deploy|frontend-deploy, backend-deploy) \(parallel\)$' out ||
+grep -Eq '^group 1: (backend-deploy, frontend-deploy|frontend-deploy, backend-deploy) \(parallel\)$' "$COUT" ||
 	flunk "no 'group 1: backend-deploy, frontend-deploy (parallel)'"
-grep -Eq '^group 2: smoke-tests$' out || flunk "no 'group 2: smoke-tests'"
-[ "$(grep -c '^group ' out)" -eq 2 ] || flunk "not exactly two groups"
-grep -q '^pipeline multi-service ' out || flunk "no pipeline header"
+grep -Eq '^group 2: smoke-tests$' "$COUT" || flunk "no 'group 2: smoke-tests'"
+[ "$(grep -c '^group ' "$COUT")" -eq 2 ] || flunk "not exactly two groups"
+grep -q '^pipeline multi-service ' "$COUT" || flunk "no pipeline header"
 end
 
 begin "seed, text: each barrier's participants, title and timeout"
-run plan "$seed"
+cmd plan "$seed"
 section '^barriers$' '^rollback barriers' >barriers
 for id in BE FE; do
 	awk -v id="$id" '$1 == id {on = 1; next} on && /^  [^ ]/ {exit} on' barriers >"barrier-$id"
@@ -123,7 +64,7 @@ grep -Eq 'frontend-deploy +step 4 of 4' barrier-FE || flunk "FE: frontend-deploy
 end
 
 begin "seed, text: each deploy is verified by an http-check of its service"
-run plan "$seed" --var version=2.0.1 --var backend_port=28081
+cmd plan "$seed" --var version=2.0.1 --var backend_port=28081
 expect_rc 0
 section '^  workflow backend-deploy$' '^  workflow ' >wf-backend
 grep -Eq "^ +2 +verify +http-check +Verify the backend serves 2\.0\.1 +http-check http://127\.0\.0\.1:28081/, status 200\.\.399, body matching 'version 2\.0\.1', every 200ms within 30s" wf-backend ||
@@ -131,12 +72,12 @@ grep -Eq "^ +2 +verify +http-check +Verify the backend serves 2\.0\.1 +http-chec
 section '^  workflow frontend-deploy$' '^  workflow ' >wf-frontend
 grep -Eq "^ +3 +verify +http-check +Verify the frontend serves 2\.0\.1 " wf-frontend ||
 	flunk "frontend-deploy's step 3 is not the check of version 2.0.1"
-run plan "$seed" --var version=2.0.1 --var backend_port=28081 --format json
+cmd plan "$seed" --var version=2.0.1 --var backend_port=28081 --format json
 jqt '[.workflows[] | .steps[] | select(.kind == "http-check") | [.url, .expect_body]] == [["http://127.0.0.1:28081/", "version 2.0.1"], ["http://127.0.0.1:18082/", "version 2.0.1"]]'
 end
 
 begin "seed, text: rollback lists and rollback order"
-run plan "$seed"
+cmd plan "$seed"
 section '^  workflow backend-deploy$' '^  workflow ' >wf-backend
 grep -Eq '^    rollback$' wf-backend || flunk "backend-deploy has no rollback list"
 grep -Eq 'rollback-1 +run +.*rollback\.sh backend' wf-backend || flunk "backend-deploy's rollback-1 is not rollback.sh backend"
@@ -152,7 +93,7 @@ grep -q 'backend-deploy' order-g2 && flunk "with on-failure stop, group 1 must n
 end
 
 begin "seed, json: pipeline, vars, 2 groups with the right workflows"
-run plan "$seed" --format json
+cmd plan "$seed" --format json
 expect_rc 0
 expect_err_empty
 jqt '.pipeline == "multi-service" and .on_failure == "stop" and .vars.version == "1.4.2"'
@@ -163,7 +104,7 @@ jqt '[.workflows[] | {(.name): .group}] | add == {"backend-deploy": 0, "frontend
 end
 
 begin "seed, json: BE and FE with participants, steps and timeouts in ms"
-run plan "$seed" --format json
+cmd plan "$seed" --format json
 jqt '.barriers | map(.id) | sort == ["BE", "FE"]'
 jqt '.barriers[] | select(.id == "BE") | .participants | map(.workflow) | sort == ["backend-deploy", "frontend-deploy"]'
 jqt '.barriers[] | select(.id == "FE") | .participants | map(.workflow) | sort == ["backend-deploy", "frontend-deploy"]'
@@ -179,7 +120,7 @@ jqt '.rollback_barriers == []'
 end
 
 begin "seed, json: rollback lists and rollback order"
-run plan "$seed" --format json
+cmd plan "$seed" --format json
 jqt '.workflows[] | select(.name == "backend-deploy") | .rollback | length == 1 and (.[0].run | test("rollback\\.sh backend"))'
 jqt '.workflows[] | select(.name == "frontend-deploy") | .rollback | length == 1 and (.[0].run | test("rollback\\.sh frontend"))'
 jqt '.workflows[] | select(.name == "smoke-tests") | .rollback == []'
@@ -189,11 +130,11 @@ jqt '[.rollback_order | .. | objects | select(.workflow? == "smoke-tests" and ((
 end
 
 begin "seed, dot: renders with dot -Tsvg, without warnings"
-run plan "$seed" --format dot
+cmd plan "$seed" --format dot
 expect_rc 0
 expect_err_empty
-grep -q '^digraph' out || flunk "not a digraph"
-dot -Tsvg out >plan.svg 2>dot.err || flunk "dot -Tsvg failed"
+grep -q '^digraph' "$COUT" || flunk "not a digraph"
+dot -Tsvg "$COUT" >plan.svg 2>dot.err || flunk "dot -Tsvg failed"
 [ -s dot.err ] && flunk "dot printed: $(head -c 200 dot.err)"
 grep -q '<svg' plan.svg || flunk "no SVG"
 svg_text plan.svg >plan.txt
@@ -204,29 +145,29 @@ done
 end
 
 begin "seed, mermaid: a flowchart with every workflow and barrier"
-run plan "$seed" --format mermaid
+cmd plan "$seed" --format mermaid
 expect_rc 0
 expect_err_empty
-head -1 out | grep -q '^flowchart' || flunk "first line does not start with 'flowchart'"
+head -1 "$COUT" | grep -q '^flowchart' || flunk "first line does not start with 'flowchart'"
 for text in backend-deploy frontend-deploy smoke-tests 'Backend service deployment done' \
 	'Frontend service deployment done'; do
-	grep -qF "$text" out || flunk "no '$text'"
+	grep -qF "$text" "$COUT" || flunk "no '$text'"
 done
-awk '{ n = gsub(/"/, "\""); if (n % 2) { print NR ": " $0; bad = 1 } } END { exit bad }' out >odd ||
+awk '{ n = gsub(/"/, "\""); if (n % 2) { print NR ": " $0; bad = 1 } } END { exit bad }' "$COUT" >odd ||
 	flunk "a line with unbalanced quotes: $(head -1 odd)"
 end
 
 begin "seed, --format=json and -f json are --format json"
-run plan "$seed" --format json
-cp out want.json
-run plan "$seed" --format=json
-cmp -s out want.json || flunk "--format=json differs"
-run plan "$seed" -f json
-cmp -s out want.json || flunk "-f json differs"
+cmd plan "$seed" --format json
+cp "$COUT" want.json
+cmd plan "$seed" --format=json
+cmp -s "$COUT" want.json || flunk "--format=json differs"
+cmd plan "$seed" -f json
+cmp -s "$COUT" want.json || flunk "-f json differs"
 end
 
 begin "seed, --var changes the plan's vars"
-run plan "$seed" --format json --var version=2.0.0
+cmd plan "$seed" --format json --var version=2.0.0
 expect_rc 0
 jqt '.vars.version == "2.0.0"'
 end
@@ -271,7 +212,7 @@ U='deploy[region=us-east]'
 A='deploy[region=ap-south]'
 
 begin "matrix, json: instance names, one group per stage entry"
-run plan matrix.yml --format json
+cmd plan matrix.yml --format json
 expect_rc 0
 expect_err_empty
 jqt '.groups | length == 3'
@@ -283,7 +224,7 @@ jqt '.workflows[] | select(.name == "canary[region=eu-west,tier=api]") | .matrix
 end
 
 begin "matrix, json: barriers from matrix values, participants are instances"
-run plan matrix.yml --format json
+cmd plan matrix.yml --format json
 jqt '.barriers | map(.id) | sort == ["all-deployed", "canaries-eu-west"]'
 jqt '.barriers[] | select(.id == "all-deployed") | (.participants | map(.workflow) | sort) == (["deploy[region=eu-west]", "deploy[region=us-east]", "deploy[region=ap-south]"] | sort)'
 jqt '.barriers[] | select(.id == "all-deployed") | .timeout_ms == 1800000 and .name == "Installed everywhere"'
@@ -292,7 +233,7 @@ jqt '.barriers[] | select(.id == "canaries-eu-west") | .timeout_ms == 600000'
 end
 
 begin "matrix, json: expressions expanded per instance"
-run plan matrix.yml --format json
+cmd plan matrix.yml --format json
 jqt '.workflows[] | select(.name == "deploy[region=us-east]") | .steps[0].run == "./install.sh us-east"'
 jqt '.workflows[] | select(.name == "deploy[region=us-east]") | .steps[2] | .run == "./switch.sh us-east" and .timeout_ms == 90000'
 jqt '.workflows[] | select(.name == "deploy[region=ap-south]") | .rollback[0].run == "./rollback.sh ap-south"'
@@ -304,49 +245,49 @@ end
 # instance that is the command with the instance's values, not the
 # expression text (barrier steps already do this: "barrier canaries-eu-west").
 begin "matrix, json: default step names use the expanded command"
-run plan matrix.yml --format json
+cmd plan matrix.yml --format json
 jqt '.workflows[] | select(.name == "deploy[region=us-east]") | .steps[0].name == "./install.sh us-east"'
 jqt '.workflows[] | select(.name == "deploy[region=ap-south]") | .rollback[0].name == "./rollback.sh ap-south"'
 jqt '.workflows[] | select(.name == "canary[region=eu-west,tier=web]") | .steps[1].name == "barrier canaries-eu-west"'
 end
 
 begin "matrix, text: instance names in the groups and barriers"
-run plan matrix.yml
+cmd plan matrix.yml
 expect_rc 0
 expect_err_empty
-grep -Fq "group 1: $D, $U, $A (parallel)" out || flunk "group 1 does not list the three deploy instances"
-grep -Fq "group 2: canary[region=eu-west,tier=web], canary[region=eu-west,tier=api] (parallel)" out ||
+grep -Fq "group 1: $D, $U, $A (parallel)" "$COUT" || flunk "group 1 does not list the three deploy instances"
+grep -Fq "group 2: canary[region=eu-west,tier=web], canary[region=eu-west,tier=api] (parallel)" "$COUT" ||
 	flunk "group 2 does not list the two canary instances, keys in the order written"
-grep -Fq "group 3: global-check" out || flunk "no group 3: global-check"
-grep -Fq "  workflow $U" out || flunk "no section for workflow $U"
+grep -Fq "group 3: global-check" "$COUT" || flunk "no group 3: global-check"
+grep -Fq "  workflow $U" "$COUT" || flunk "no section for workflow $U"
 section '^barriers$' '^rollback barriers' >barriers
 grep -Eq "participants +deploy\[region=eu-west\], deploy\[region=us-east\], deploy\[region=ap-south\]" barriers ||
 	flunk "all-deployed participants are not the three instances"
 end
 
 begin "matrix, text: no unexpanded expressions in an instance"
-run plan matrix.yml
+cmd plan matrix.yml
 section "^  workflow deploy\\[region=us-east\\]$" '^  workflow ' >wf-us
 grep -q 'us-east' wf-us || flunk "the us-east instance does not show its region"
 grep -q '\${{' wf-us && flunk "the us-east instance shows an unexpanded expression: $(grep -m1 '\${{' wf-us)"
 end
 
 begin "matrix, dot: renders; mermaid: a flowchart with quoted instance names"
-run plan matrix.yml --format dot
+cmd plan matrix.yml --format dot
 expect_rc 0
-dot -Tsvg out >m.svg 2>dot.err || flunk "dot -Tsvg failed: $(head -c 300 dot.err)"
+dot -Tsvg "$COUT" >m.svg 2>dot.err || flunk "dot -Tsvg failed: $(head -c 300 dot.err)"
 [ -s dot.err ] && flunk "dot printed: $(head -c 200 dot.err)"
 svg_text m.svg | grep -qF "$U" || flunk "the SVG does not show $U"
-run plan matrix.yml --format mermaid
+cmd plan matrix.yml --format mermaid
 expect_rc 0
-head -1 out | grep -q '^flowchart' || flunk "mermaid does not start with flowchart"
-grep -qF "$U" out || flunk "mermaid does not show $U"
-awk '{ n = gsub(/"/, "\""); if (n % 2) bad = 1 } END { exit bad }' out || flunk "mermaid has unbalanced quotes"
+head -1 "$COUT" | grep -q '^flowchart' || flunk "mermaid does not start with flowchart"
+grep -qF "$U" "$COUT" || flunk "mermaid does not show $U"
+awk '{ n = gsub(/"/, "\""); if (n % 2) bad = 1 } END { exit bad }' "$COUT" || flunk "mermaid has unbalanced quotes"
 end
 
-if [ -f "$src/examples/multi-region/pipeline.yml" ]; then
+if [ -f "$SRC/examples/multi-region/pipeline.yml" ]; then
 	begin "examples/multi-region: deploy[region=eu-west] and friends meet at all-deployed"
-	run plan "$src/examples/multi-region/pipeline.yml" --format json
+	cmd plan "$SRC/examples/multi-region/pipeline.yml" --format json
 	expect_rc 0
 	jqt '.groups[0].workflows | sort == (["deploy[region=eu-west]", "deploy[region=us-east]", "deploy[region=ap-south]"] | sort)'
 	jqt '.barriers[] | select(.id == "all-deployed") | (.participants | map(.workflow) | sort) == (["deploy[region=eu-west]", "deploy[region=us-east]", "deploy[region=ap-south]"] | sort) and .timeout_ms == 1800000'
@@ -360,23 +301,23 @@ for yml in "$corpus"/valid/*.yml; do
 	name=valid/$(basename "$yml")
 	begin "$name: all four formats"
 	for fmt in text dot mermaid json; do
-		(cd "$corpus/valid" && NO_COLOR=1 "$LOCKSTEP" plan "$(basename "$yml")" --format $fmt) >out 2>err
-		rc=$?
+		cd "$corpus/valid" && cmd plan "$(basename "$yml")" --format $fmt
+		cd "$tmp" || exit 1
 		[ "$rc" -eq 0 ] || flunk "--format $fmt: exit code $rc"
-		[ -s out ] || flunk "--format $fmt: empty output"
-		[ -s err ] && flunk "--format $fmt: stderr: $(head -c 200 err)"
+		[ -s "$COUT" ] || flunk "--format $fmt: empty output"
+		[ -s "$CERR" ] && flunk "--format $fmt: stderr: $(head -c 200 "$CERR")"
 		case $fmt in
 		dot)
-			dot -Tsvg out >/dev/null 2>dot.err || flunk "dot -Tsvg failed: $(head -c 200 dot.err)"
+			dot -Tsvg "$COUT" >/dev/null 2>dot.err || flunk "dot -Tsvg failed: $(head -c 200 dot.err)"
 			[ -s dot.err ] && flunk "dot printed: $(head -c 200 dot.err)"
 			;;
 		mermaid)
-			head -1 out | grep -q '^flowchart' || flunk "mermaid does not start with flowchart"
-			awk '{ n = gsub(/"/, "\""); if (n % 2) bad = 1 } END { exit bad }' out ||
+			head -1 "$COUT" | grep -q '^flowchart' || flunk "mermaid does not start with flowchart"
+			awk '{ n = gsub(/"/, "\""); if (n % 2) bad = 1 } END { exit bad }' "$COUT" ||
 				flunk "mermaid has unbalanced quotes"
 			;;
 		json)
-			jq -e 'type == "object" and (.groups | length) > 0' out >/dev/null 2>&1 ||
+			jq -e 'type == "object" and (.groups | length) > 0' "$COUT" >/dev/null 2>&1 ||
 				flunk "json does not parse or has no groups"
 			;;
 		esac
@@ -388,14 +329,15 @@ done
 
 for name in b8-swapped yaml-bad-indent b2-lonely expr-unknown-var; do
 	begin "invalid/$name: plan exits 3 in every format, stdout empty"
-	(cd "$corpus/invalid" && NO_COLOR=1 "$LOCKSTEP" check "$name.yml") >/dev/null 2>check.err
-	grep -E ': (error|warning|note): ' check.err >want
+	cd "$corpus/invalid" && cmd check "$name.yml"
+	cd "$tmp" || exit 1
+	grep -E ': (error|warning|note): ' "$CERR" >want
 	for fmt in text dot mermaid json; do
-		(cd "$corpus/invalid" && NO_COLOR=1 "$LOCKSTEP" plan "$name.yml" --format $fmt) >out 2>err
-		rc=$?
+		cd "$corpus/invalid" && cmd plan "$name.yml" --format $fmt
+		cd "$tmp" || exit 1
 		[ "$rc" -eq 3 ] || flunk "--format $fmt: exit code $rc, want 3"
-		[ -s out ] && flunk "--format $fmt: stdout is not empty"
-		grep -E ': (error|warning|note): ' err >got
+		[ -s "$COUT" ] && flunk "--format $fmt: stdout is not empty"
+		grep -E ': (error|warning|note): ' "$CERR" >got
 		[ -s got ] || flunk "--format $fmt: no diagnostics on stderr"
 		diff -q want got >/dev/null || flunk "--format $fmt: the diagnostics differ from check's"
 	done
@@ -403,18 +345,12 @@ for name in b8-swapped yaml-bad-indent b2-lonely expr-unknown-var; do
 done
 
 begin "plan of a file with warnings: exit 0, warnings on stderr, the plan on stdout"
-(cd "$corpus/invalid" && NO_COLOR=1 "$LOCKSTEP" plan warnings-only.yml --format json) >out 2>err
-rc=$?
+cd "$corpus/invalid" && cmd plan warnings-only.yml --format json
+cd "$tmp" || exit 1
 expect_rc 0
-grep -q 'warning: barrier unused is declared but no step uses it' err || flunk "no warning about barrier unused"
-grep -q 'warning: workflow cleanup is never used' err || flunk "no warning about workflow cleanup"
+grep -q 'warning: barrier unused is declared but no step uses it' "$CERR" || flunk "no warning about barrier unused"
+grep -q 'warning: workflow cleanup is never used' "$CERR" || flunk "no warning about workflow cleanup"
 jqt '.pipeline == "warnings-only"'
 end
 
-echo
-if [ "$failed" -gt 0 ]; then
-	echo "failed:"
-	printf '  %s\n' "${failures[@]}"
-fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

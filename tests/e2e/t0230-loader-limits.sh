@@ -17,26 +17,10 @@
 # tree), LOCKSTEP_SOURCE_DIR. Needs timeout and GNU time (/usr/bin/time).
 set -u
 . "$(dirname "$0")/lib/common.sh"
-case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
-command -v timeout >/dev/null || { echo "t0230: timeout is required" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "t0230: GNU time (/usr/bin/time) is required" >&2; exit 1; }
-[ -x "$LOCKSTEP" ] || { echo "t0230: no lockstep binary at $LOCKSTEP" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/t0230.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+[ -x /usr/bin/time ] || need /usr/bin/time
 
 # rep CHAR N: N copies of CHAR.
 rep() { printf "%$2s" "" | tr ' ' "$1"; }
-
-# expect_file NAME PATH TEXT: PATH exists and holds TEXT.
-expect_file() {
-	if [ -f "$2" ] && grep -qF -- "$3" "$2"; then
-		pass "$1"
-	else
-		fail "$1: no file $2 holding '$3'"
-	fi
-}
 
 # ---- expansion bombs ----
 # matrix_file NAME STEPS RUN: a 1,000 x 100 matrix entry of workflow w,
@@ -118,10 +102,12 @@ workflows:
     steps:
       - run: echo "matrix-step-ran \$LOCKSTEP_MATRIX_REGION"
 YML
-timeout 60 "$LOCKSTEP" run names-ok.yml --state st-ok >out 2>err
-expect_rc "names at the limit: run succeeds" 0 $?
-expect_file "the 255-byte workflow's 237-byte step has its log" "st-ok/logs/1/$wf/$id.1.log" long-step-ran
-expect_file "the 255-byte matrix instance has its log" "st-ok/logs/1/m[region=$val]/step-1.1.log" "matrix-step-ran $val"
+cmd run names-ok.yml --state st-ok
+expect_rc 0 "names at the limit: run succeeds"
+expect "the 255-byte workflow's 237-byte step has its log" \
+	file_has "st-ok/logs/1/$wf/$id.1.log" long-step-ran
+expect "the 255-byte matrix instance has its log" \
+	file_has "st-ok/logs/1/m[region=$val]/step-1.1.log" "matrix-step-ran $val"
 
 # ---- one byte more is refused before anything runs ----
 cat >names-long.yml <<YML
@@ -144,21 +130,18 @@ workflows:
     steps:
       - run: touch ran-x
 YML
-timeout 60 "$LOCKSTEP" check names-long.yml >out 2>err
-expect_rc "names one byte too long: check refuses" 3 $?
+cmd check names-long.yml
+expect_rc 3 "names one byte too long: check refuses"
 for want in \
 	"names-long.yml:7:20: error: matrix value of 'region' is too long: the log directory names of the instances of workflow m with it would be at least 5010 bytes, at most 255" \
 	"names-long.yml:11:13: error: step id is too long: 238 bytes, at most 237, so that the names of its log files (ID.ATTEMPT.log, ID.ATTEMPT.k8s-spec.json) fit in 255 bytes" \
 	"names-long.yml:16:3: error: workflow name is too long: its log directory name would be 301 bytes, at most 255"; do
-	if grep -qxF -- "$want" err; then pass "check says: ${want%%: error*}"; else fail "check lacks: $want"; cat err; fi
+	expect "check says: ${want%%: error*}" grep -qxF -- "$want" "$CERR"
 done
-timeout 60 "$LOCKSTEP" run names-long.yml --state st-long >out 2>err
-expect_rc "... and run refuses it" 3 $?
-if grep -qF "names-long.yml:11:13: error: step id is too long" err && [ ! -e ran-w ] && [ ! -e ran-m ] &&
-	[ ! -e st-long/logs ]; then
-	pass "run said where, ran nothing and wrote no log"
-else
-	fail "run: $(head -c 300 err); ran: $(ls ran-* 2>/dev/null)"
-fi
+cmd run names-long.yml --state st-long
+expect_rc 3 "... and run refuses it"
+expect "run said where" err_has "names-long.yml:11:13: error: step id is too long"
+expect "... ran nothing ($(ls ran-* 2>/dev/null))" test ! -e ran-w -a ! -e ran-m
+expect "... and wrote no log" test ! -e st-long/logs
 
 finish

@@ -29,20 +29,12 @@ root=$tmp/ms/deploy-root
 ms_ports
 BE_FE_MSG="barrier FE (Frontend service deployment done) broken: workflow frontend-deploy failed at step 'deploy' (exit status 1)"
 
-# link_is LINK TARGET: LINK is a symlink to TARGET.
-link_is() {
-	[ -L "$1" ] && [ "$(readlink "$1")" = "$2" ]
-}
-file_has() { # FILE TEXT: FILE exists and contains TEXT
-	[ -f "$1" ] && grep -qF -- "$2" "$1"
-}
-
 # ---- 1. success ----
 scenario success
 # A relative FILE, from a directory that is not the pipeline's: steps must
 # still run in ms/, where ./scripts is.
 run_json ms/pipeline.yml "${MS_PORTS[@]}" --var version=1.4.1
-expect_rc_is 0
+expect_rc 0
 check_stream
 check "run 1 of pipeline multi-service, succeeded" \
 	'.[0].run == 1 and .[0].pipeline == "multi-service" and RF.status == "succeeded"'
@@ -104,7 +96,7 @@ expect "human output went to stderr" grep -q 'backend-deploy' "$ERR"
 # ---- 2. the frontend deploy fails ----
 scenario frontend-fails
 run_json "$tmp/ms/pipeline-frontend-fails.yml" "${MS_PORTS[@]}"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "run 2, failed" '.[0].run == 2 and .[0].pipeline == "multi-service-frontend-fails" and RF.status == "failed"'
 check "BE passed with both participants" '(P("BE").participants | sort) == ["backend-deploy", "frontend-deploy"]'
@@ -147,7 +139,7 @@ expect "the run's end stopped the backend's service" service_stopped backend
 # ---- 3. the same file, told not to fail ----
 scenario frontend-fails-off
 run_json "$tmp/ms/pipeline-frontend-fails.yml" "${MS_PORTS[@]}" --var fail_frontend=0 --var version=1.4.3
-expect_rc_is 0
+expect_rc 0
 check "run 3 succeeded, all three workflows succeeded" \
 	'.[0].run == 3 and RF.status == "succeeded" and (ev("workflow.finished") | map(.status) | unique) == ["succeeded"] and (ev("workflow.finished") | length) == 3'
 expect "backend current -> releases/1.4.3" link_is "$root/backend/current" releases/1.4.3
@@ -168,7 +160,7 @@ BG_PIDS+=("$squatter")
 expect "another program listens on the backend's port" wait_until 10 test -e "$tmp/listening"
 run_json "$tmp/ms/pipeline.yml" "${MS_PORTS[@]}" --var version=1.4.4
 kill "$squatter" 2>/dev/null
-expect_rc_is 1
+expect_rc 1
 check "the backend deploy fails, before its check ever starts" \
 	'F("backend-deploy"; "step-1").status == "failed" and F("backend-deploy"; "step-1").exit_code == 1 and S("backend-deploy"; "verify") == null'
 check "BE breaks; both roll back" 'B("BE") != null and WF("backend-deploy").status == "rolled-back" and WF("frontend-deploy").status == "rolled-back"'
@@ -181,7 +173,7 @@ expect "and 1.4.4 was never installed" test ! -e "$root/backend/releases/1.4.4"
 scenario swapped
 cp -R "$SRC/examples/multi-service" "$tmp/sw"
 run_json "$tmp/sw/pipeline-swapped.yml"
-expect_rc_is 3
+expect_rc 3
 expect "nothing on stdout" test ! -s "$EVENTS"
 expect "stderr names the barrier deadlock at FILE:LINE:COL" \
 	grep -Eq '^[^:]*pipeline-swapped\.yml:[0-9]+:[0-9]+: error: barrier deadlock' "$ERR"
@@ -191,7 +183,7 @@ saved=$STATE
 STATE=$tmp/fresh-state
 run_json "$tmp/sw/pipeline-swapped.yml"
 STATE=$saved
-expect_rc_is 3
+expect_rc 3
 expect "a fresh state directory is not even created" test ! -e "$tmp/fresh-state"
 
 finish

@@ -18,7 +18,7 @@ unset LONG_MODE LOCKSTEP_STATE
 # ---- B5: release ----
 scenario B5-release
 run_json "$RUNDIR/t0310-release.yml"
-expect_rc_is 0
+expect_rc 0
 check_stream
 check "arrivals in the order a, b, c" \
 	'[.[] | select(.event == "barrier.arrived") | .workflow] == ["a", "b", "c"]'
@@ -31,8 +31,8 @@ check "a and b waited: their barrier steps end only after the pass" \
 check "all three succeed" '(ev("workflow.finished") | map(.status) | unique) == ["succeeded"] and RF.status == "succeeded"'
 got=$(marks)
 case $got in
-"a-prepared b-prepared c-prepared "*) pass "$SCENARIO: marks: the three prepared in order, then the go steps ($got)" ;;
-*) fail "$SCENARIO: marks '$got'" ;;
+"a-prepared b-prepared c-prepared "*) pass "marks: the three prepared in order, then the go steps ($got)" ;;
+*) fail "marks '$got'" ;;
 esac
 expect "all three go steps ran" test -f "$OUT/a-go" -a -f "$OUT/b-go" -a -f "$OUT/c-go"
 
@@ -40,7 +40,7 @@ expect "all three go steps ran" test -f "$OUT/a-go" -a -f "$OUT/b-go" -a -f "$OU
 scenario B6-break
 run_json "$RUNDIR/t0310-break.yml"
 msg="barrier X (Everyone deployed) broken: workflow b failed at step 'boom' (exit status 3)"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "b fails at boom (exit 3) while a waits at X" \
 	'lt(A("X"; "a"); F("b"; "boom")) and F("b"; "boom").status == "failed" and F("b"; "boom").exit_code == 3'
@@ -61,7 +61,7 @@ expect "no step after X ran" test ! -e "$OUT/a-after" -a ! -e "$OUT/c-after" -a 
 # ---- B6: a failure after passing does not affect the passed barrier ----
 scenario B6-after-pass
 run_json "$RUNDIR/t0310-after-pass.yml"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "X passes with a and b" '(P("X").participants | sort) == ["a", "b"]'
 check "b fails after X: X stays passed (decided once), Y breaks with origin b" \
@@ -73,7 +73,7 @@ check "both roll back" 'WF("a").status == "rolled-back" and WF("b").status == "r
 # ---- B6: an ignored failure withdraws (the others wait already) ----
 scenario B6-ignore-late
 run_json "$RUNDIR/t0310-ignore.yml" --var order=late
-expect_rc_is 0
+expect_rc 0
 check_stream
 check "c fails (exit 5) while a and b wait at X" \
 	'lt(A("X"; "a"); F("c"; "flaky")) and lt(A("X"; "b"); F("c"; "flaky")) and F("c"; "flaky").status == "failed" and F("c"; "flaky").exit_code == 5'
@@ -88,7 +88,7 @@ expect "c's later steps did not run" test ! -e "$OUT/c-after"
 # ---- B6: an ignored failure withdraws (before anyone arrives) ----
 scenario B6-ignore-early
 run_json "$RUNDIR/t0310-ignore.yml" --var order=early
-expect_rc_is 0
+expect_rc 0
 check "c fails first; then a and b arrive and X passes with them only" \
 	'lt(WF("c"); A("X"; "a")) and lt(WF("c"); A("X"; "b")) and (P("X").participants | sort) == ["a", "b"] and (ev("barrier.broken") | length) == 0'
 check "all three count as succeeded; the run succeeds" \
@@ -97,7 +97,7 @@ check "all three count as succeeded; the run succeeds" \
 # ---- B7: barrier timeout ----
 scenario B7-timeout
 run_json "$RUNDIR/t0310-timeout.yml"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "T breaks with the timeout reason naming b and its running step" \
 	'B("T").reason == "timed out after 300ms waiting for b (running step '"'slow'"')" and B("T").origin == null'
@@ -121,7 +121,7 @@ for f in t0310-deadlock-3 t0310-deadlock-rollback; do
 	scenario "B8-$f"
 	before=$(ls "$STATE/logs" | sort -n | tail -1)
 	run_json "$RUNDIR/$f.yml"
-	expect_rc_is 3
+	expect_rc 3
 	expect "nothing on stdout" test ! -s "$EVENTS"
 	expect "the deadlock is reported at FILE:LINE:COL" grep -Eq "^.*$f\.yml:[0-9]+:[0-9]+: error: barrier deadlock" "$ERR"
 	expect "no step ran" test ! -e "$OUT/order"
@@ -131,7 +131,7 @@ done
 # ---- B9: rollback barriers order the rollbacks ----
 scenario B9-rollback-order
 run_json "$RUNDIR/t0310-rollback-order.yml"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "fe fails, FE breaks, both roll back" \
 	'B("FE").origin == "fe" and WR("be") != null and WR("fe") != null'
@@ -147,7 +147,7 @@ expect_marks "files: be deployed, fe undone, then be undone" "be-deployed fe-und
 # ---- B9: a workflow that does not roll back withdraws ----
 scenario B9-rollback-withdraw
 run_json "$RUNDIR/t0310-rollback-withdraw.yml"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "fe (on-failure: stop) fails without rolling back" \
 	'WF("fe").status == "failed" and WR("fe") == null and S("fe"; "undo") == null'
@@ -163,9 +163,9 @@ expect "it did not wait for the 10m barrier timeout ($elapsed_ms ms)" test "$ela
 # then sends SIGNAL to the run; the time it was sent in $t_sig.
 abort_when_busy() {
 	if wait_until 10 test -s "$OUT/work.pid" && wait_event 10 '.event == "barrier.arrived" and .workflow == "waiter"'; then
-		pass "$SCENARIO: the long step runs and waiter waits at X"
+		pass "the long step runs and waiter waits at X"
 	else
-		fail "$SCENARIO: the run never got busy"
+		fail "the run never got busy"
 	fi
 	t_sig=$(now_ms)
 	kill "-$1" "$BG"
@@ -175,7 +175,7 @@ scenario B10-sigint
 start_json "$RUNDIR/t0310-abort.yml"
 abort_when_busy INT
 finish_bg 15
-expect_rc_is 130
+expect_rc 130
 check_stream
 expect "the running step got SIGTERM (its trap ran)" test -f "$OUT/work.term"
 expect "no process of the step is left (shell and background child)" gone "$OUT/work.pid" "$OUT/work.child"
@@ -199,7 +199,7 @@ scenario B10-sigterm
 start_json "$RUNDIR/t0310-abort.yml"
 abort_when_busy TERM
 finish_bg 15
-expect_rc_is 130
+expect_rc 130
 check "SIGTERM aborts like SIGINT" 'B("X").reason == "run aborted" and RF.status == "aborted" and WF("long").status == "rolled-back"'
 expect "the step got SIGTERM and is gone" test -f "$OUT/work.term"
 expect "no process of the step is left" gone "$OUT/work.pid" "$OUT/work.child"
@@ -211,7 +211,7 @@ scenario B10-sighup
 start_json "$RUNDIR/t0310-abort.yml"
 abort_when_busy HUP
 finish_bg 15
-expect_rc_is 130
+expect_rc 130
 check "SIGHUP aborts like SIGTERM" 'B("X").reason == "run aborted" and RF.status == "aborted" and WF("long").status == "rolled-back" and WF("waiter").status == "rolled-back"'
 expect "the step got SIGTERM and is gone" test -f "$OUT/work.term"
 expect "no process of the step is left" gone "$OUT/work.pid" "$OUT/work.child"
@@ -243,7 +243,7 @@ expect "the step runs" wait_until 10 test -s "$OUT/hup-started"
 kill -HUP "$BG"
 : >"$OUT/hup-sent"
 finish_bg 15
-expect_rc_is 0
+expect_rc 0
 check "the run succeeded, nothing aborted" 'RF.status == "succeeded" and F("w"; "gate").status == "succeeded"'
 
 # ---- B10: a second SIGINT kills at once and skips rollbacks ----
@@ -252,15 +252,15 @@ export LONG_MODE=stubborn
 start_json "$RUNDIR/t0310-abort.yml"
 abort_when_busy INT
 if wait_until 10 test -f "$OUT/work.term"; then
-	pass "$SCENARIO: the first SIGINT reached the step as SIGTERM (ignored by it)"
+	pass "the first SIGINT reached the step as SIGTERM (ignored by it)"
 else
-	fail "$SCENARIO: the step never got SIGTERM"
+	fail "the step never got SIGTERM"
 fi
 t2=$(now_ms)
 kill -INT "$BG"
 finish_bg 15
 unset LONG_MODE
-expect_rc_is 130
+expect_rc 130
 expect "it ended soon after the second SIGINT, not after the 10s grace ($((BG_END - t2)) ms)" test $((BG_END - t2)) -lt 5000
 expect "the stubborn step and its child were killed" gone "$OUT/work.pid" "$OUT/work.child"
 expect "its process group is empty" group_gone "$OUT/work.pgid"
@@ -274,7 +274,7 @@ scenario B10-no-rollback
 start_json "$RUNDIR/t0310-abort.yml" --no-rollback
 abort_when_busy INT
 finish_bg 15
-expect_rc_is 130
+expect_rc 130
 check_stream
 check "X breaks with \"run aborted\"" 'B("X").reason == "run aborted"'
 check "no workflow rolls back; long ends aborted, waiter aborted or failed" \
@@ -290,7 +290,7 @@ start_json "$RUNDIR/t0310-abort.yml" --kill-grace 200ms --no-rollback
 abort_when_busy INT
 finish_bg 15
 unset LONG_MODE
-expect_rc_is 130
+expect_rc 130
 expect "the step got SIGTERM first (and ignored it)" test -f "$OUT/work.term"
 expect "the step and its child (both ignoring SIGTERM) are gone" gone "$OUT/work.pid" "$OUT/work.child"
 expect "its process group is empty" group_gone "$OUT/work.pgid"
@@ -306,14 +306,14 @@ scenario B10-kill-grace-zero
 export LONG_MODE=stubborn
 start_json "$RUNDIR/t0310-abort.yml" --kill-grace 0 --no-rollback
 work_started_or_run_ended() { test -s "$OUT/work.pid" || not_running "$BG"; }
-wait_until 10 work_started_or_run_ended
+expect "the step starts, or the run ends at once" wait_until 10 work_started_or_run_ended
 if test -s "$OUT/work.pid"; then
 	t_sig=$(now_ms)
 	kill -INT "$BG"
 	finish_bg 15
 	expect "a 0 grace: SIGKILL at once, not after the default 10s (ended $((BG_END - t_sig)) ms after SIGINT)" \
 		test $((BG_END - t_sig)) -lt 3000
-	expect_rc_is 130
+	expect_rc 130
 	expect "the step and its child are gone" gone "$OUT/work.pid" "$OUT/work.child"
 else
 	finish_bg 5
@@ -326,14 +326,14 @@ reap_leftovers
 scenario B10-idle
 start_json "$RUNDIR/t0310-abort-idle.yml"
 if wait_event 10 '.event == "step.finished" and .workflow == "retry"' && wait_event 10 '.event == "step.started" and .step == "nap"'; then
-	pass "$SCENARIO: nap waits and flaky waits for its retry"
+	pass "nap waits and flaky waits for its retry"
 else
-	fail "$SCENARIO: the run never got there"
+	fail "the run never got there"
 fi
 t_sig=$(now_ms)
 kill -INT "$BG"
 finish_bg 15
-expect_rc_is 130
+expect_rc 130
 check_stream
 expect "it ended at once, not after 30s ($((BG_END - t_sig)) ms after SIGINT)" test $((BG_END - t_sig)) -lt 5000
 check "the wait step ends aborted" 'F("pause"; "nap").status == "aborted"'

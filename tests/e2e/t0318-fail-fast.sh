@@ -13,7 +13,7 @@ msg='barrier deployed (Deployed in every region) broken: timed out after 1s wait
 # ---- a deploy in progress is stopped at once ----
 scenario process
 run_json "$RUNDIR/t0318-fail-fast.yml"
-expect_rc "$SCENARIO: the run fails" 1 "$rc"
+expect_rc 1 "the run fails"
 check "deployed times out, waiting for ap's running deploy" \
 	"B(\"deployed\").reason == \"timed out after 1s waiting for ap (running step 'deploy')\""
 check "ap's deploy is stopped right after the break, not finished" \
@@ -34,7 +34,7 @@ check "the run is over about a second after it started, not after ap's 60 s depl
 # ---- a barrier that opts out: ap finishes its steps, then fails on arrival ----
 scenario opt-out
 run_json "$RUNDIR/t0318-fail-fast.yml" --var barrier=lenient --var 'ap_deploy=sleep 2'
-expect_rc "$SCENARIO: the run fails" 1 "$rc"
+expect_rc 1 "the run fails"
 check "lenient breaks while ap deploys" 'B("lenient").reason | startswith("timed out after 1s waiting for ap")'
 check "ap's deploy runs to its end and succeeds" \
 	'F("ap"; "deploy").status == "succeeded" and F("ap"; "deploy").duration_ms >= 2000'
@@ -44,7 +44,7 @@ check "ap verifies, then arrives and fails there" \
 # ---- a wait step is cut short ----
 scenario wait
 run_json "$RUNDIR/t0318-wait.yml"
-expect_rc "$SCENARIO: the run fails" 1 "$rc"
+expect_rc 1 "the run fails"
 check "ap's 30 s wait ends at the break, aborted" \
 	'F("ap"; "settle").status == "aborted" and (F("ap"; "settle") | ms) - (B("deployed") | ms) < 1000'
 check "ap rolls back, fail-fast named" \
@@ -54,7 +54,7 @@ check "the run is over in seconds" '(RF | ms) - (ev("run.started")[0] | ms) < 50
 # ---- a retry that was waiting out its delay never comes ----
 scenario retry
 run_json "$RUNDIR/t0318-retry.yml"
-expect_rc "$SCENARIO: the run fails" 1 "$rc"
+expect_rc 1 "the run fails"
 check "one attempt only: the retry, 30 s later, is given up" \
 	'([.[] | select(.event == "step.started" and .workflow == "ap" and (.rollback | not))] | length) == 1'
 expect "ap's deploy ran once" [ "$(grep -c ap-attempt "$OUT/order")" = 1 ]

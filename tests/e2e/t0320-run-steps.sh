@@ -15,28 +15,10 @@ set -u
 . "$E2E_DIR/run/lib.sh"
 unset LOCKSTEP_STATE
 
-file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
-file_lacks() { [ -f "$1" ] && ! grep -qF -- "$2" "$1"; }
-# env_is FILE NAME VALUE: FILE (sorted `env` output) has NAME=VALUE.
-env_is() {
-	if grep -qxF -- "$2=$3" "$1" 2>/dev/null; then
-		pass "$SCENARIO: ${1##*/}: $2=$3"
-	else
-		fail "$SCENARIO: ${1##*/}: want $2=$3, got '$(grep "^$2=" "$1" 2>/dev/null)'"
-	fi
-}
-env_unset() {
-	if [ -f "$1" ] && ! grep -q "^$2=" "$1"; then
-		pass "$SCENARIO: ${1##*/}: no $2"
-	else
-		fail "$SCENARIO: ${1##*/}: $2 should not be set: '$(grep "^$2=" "$1" 2>/dev/null)'"
-	fi
-}
-
 # ---- exit statuses ----
 scenario exit-codes
 run_json "$RUNDIR/t0320-exit.yml"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "exit 0: succeeded, exit_code 0" 'F("ok"; "zero").status == "succeeded" and F("ok"; "zero").exit_code == 0 and WF("ok").status == "succeeded" and WF("ok").reason == null'
 check "exit 7: failed, exit_code 7, the next step never starts" \
@@ -57,7 +39,7 @@ expect "nothing after a failure ran" test ! -e "$OUT/fails-never" -a ! -e "$OUT/
 # ---- retries and retry-delay ----
 scenario retries
 run_json "$RUNDIR/t0320-retries.yml"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "fetch: attempts 1, 2, 3 in step.started" \
 	'[ev("step.started")[] | select(.workflow == "flaky" and .step == "fetch") | .attempt] == [1, 2, 3]'
@@ -80,7 +62,7 @@ expect "always.1.log and always.2.log" test -f "$(log_of hopeless always 1)" -a 
 # ---- step timeout ----
 scenario step-timeout
 run_json "$RUNDIR/t0320-timeout.yml" --kill-grace 200ms
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "hang: timed-out, exit_code null, after about 300ms" \
 	'F("slow"; "hang").status == "timed-out" and F("slow"; "hang").exit_code == null and F("slow"; "hang").duration_ms >= 300 and F("slow"; "hang").duration_ms < 2000'
@@ -100,7 +82,7 @@ reap_leftovers
 # ---- continue-on-error and wait ----
 scenario continue-and-wait
 run_json "$RUNDIR/t0320-continue.yml"
-expect_rc_is 0
+expect_rc 0
 check_stream
 check "purge fails (exit 9) and is recorded as failed" 'F("w"; "purge").status == "failed" and F("w"; "purge").exit_code == 9'
 check "the workflow goes on: the wait step starts after it" 'lt(F("w"; "purge"); S("w"; "pause"))'
@@ -118,7 +100,7 @@ scenario env
 export FROM_OUTSIDE=outside FROM_OUTSIDE_2=outside LOCKSTEP_RUN_ID=999 LOCKSTEP_FAILURE=stale
 run_json "$RUNDIR/t0320-env.yml" --var version=2.0.0
 unset FROM_OUTSIDE FROM_OUTSIDE_2 LOCKSTEP_RUN_ID LOCKSTEP_FAILURE
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "matrix instances in group.started" \
 	'ev("group.started")[0].workflows == ["deploy[region=eu]", "deploy[region=us-east]"]'
@@ -174,7 +156,7 @@ workflows:
         run: echo "log of $LOCKSTEP_WORKFLOW"
 YAML
 run_json "$tmp/lp/pipe.yml"
-expect_rc_is 0
+expect_rc 0
 check "the instances are named after their values" \
 	'ev("group.started")[0].workflows == ["d[target=eu/west]", "d[target=../../../../../escaped]"]'
 expect "no log is written outside the state directory" test ! -e "$tmp/escaped]"
@@ -223,7 +205,7 @@ cd "$tmp/elsewhere" || exit 1
 run_json ../p/pipe.yml
 cd "$tmp" || exit 1
 p=$(cd "$tmp/p" && pwd -P)
-expect_rc_is 1
+expect_rc 1
 check_stream
 expect "default working directory: the pipeline file's directory" grep -qxF "$p" "$OUT/pwd-default"
 expect "dir: sub is relative to the pipeline file's directory" grep -qxF "$p/sub" "$OUT/pwd-relative"
@@ -242,7 +224,7 @@ expect "the command did not run" test ! -e "$OUT/nowhere-ran"
 # ---- pipeline on-failure: rollback-all ----
 scenario rollback-all
 run_json "$RUNDIR/t0320-rollback-all.yml"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "web fails after api succeeded" 'lt(one(.event == "workflow.finished" and .workflow == "api" and .status == "succeeded"); F("web"; "deploy")) and F("web"; "deploy").status == "failed"'
 check "the failed group rolls back: web (its failure) and api (rollback-all)" \
@@ -254,8 +236,8 @@ check "then the first group (schema), after config is done: newest group first" 
 check "verify is skipped; the run fails" 'WF("verify").status == "skipped" and WS("verify") == null and RF.status == "failed"'
 order=$(marks)
 case $order in
-"schema-do config-do api-do "*"-undo "*"-undo config-undo schema-undo") pass "$SCENARIO: files: undone newest group first ($order)" ;;
-*) fail "$SCENARIO: undo order '$order'" ;;
+"schema-do config-do api-do "*"-undo "*"-undo config-undo schema-undo") pass "files: undone newest group first ($order)" ;;
+*) fail "undo order '$order'" ;;
 esac
 expect "web and api were undone" test -f "$OUT/web-undo" -a -f "$OUT/api-undo"
 WEB_FAIL="workflow web: failed at step 'deploy' (exit status 1)"
@@ -268,7 +250,7 @@ expect "schema's rollback got that reason as LOCKSTEP_FAILURE" \
 
 scenario rollback-all-barrier
 run_json "$RUNDIR/t0320-rollback-all-barrier.yml"
-expect_rc_is 1
+expect_rc 1
 check "b fails while a waits at X; X breaks; a fails there" \
 	'lt(A("X"; "a"); F("b"; "deploy")) and B("X").origin == "b" and WF("a").status == "failed"'
 B_FAIL="workflow b: failed at step 'deploy' (exit status 3)"
@@ -283,14 +265,14 @@ ln -s "$RUNDIR/bin" "$tmp/stop/bin"
 sed 's/^on-failure: rollback-all$/on-failure: stop/; s/^name: .*/name: t0320-stop/' \
 	"$RUNDIR/t0320-rollback-all.yml" >"$tmp/stop/pipe.yml"
 run_json "$tmp/stop/pipe.yml"
-expect_rc_is 1
+expect_rc 1
 check "with on-failure: stop only the failed workflow rolls back" \
 	'(ev("workflow.rollback") | map(.workflow)) == ["web"] and WF("api").status == "succeeded" and WF("config").status == "succeeded" and WF("schema").status == "succeeded" and WF("verify").status == "skipped"'
 expect_marks "files: nothing else undone" "schema-do config-do api-do web-undo"
 
 scenario no-rollback
 run_json "$RUNDIR/t0320-rollback-all.yml" --no-rollback
-expect_rc_is 1
+expect_rc 1
 check "--no-rollback: nothing rolls back, not even under rollback-all; web ends failed" \
 	'(ev("workflow.rollback") | length) == 0 and WF("web").status == "failed" and WF("api").status == "succeeded" and WF("schema").status == "succeeded" and WF("verify").status == "skipped"'
 expect_marks "files: no undo" "schema-do config-do api-do"
@@ -298,7 +280,7 @@ expect_marks "files: no undo" "schema-do config-do api-do"
 # ---- --max-log ----
 scenario max-log
 run_json "$RUNDIR/t0320-maxlog.yml" --max-log 1000
-expect_rc_is 0
+expect_rc 0
 check "truncating the log does not fail the step" 'F("chatty"; "talk").status == "succeeded" and F("chatty"; "talk").exit_code == 0'
 log=$(log_of chatty talk)
 want=$(i=0; while [ $i -lt 20 ]; do printf 'line %03d 0123456789012345678901234567890123456789\n' $i; i=$((i + 1)); done)
@@ -308,38 +290,35 @@ expect "and nothing more of the output" file_lacks "$log" "line 020"
 expect "the log stays small ($(wc -c <"$log") bytes)" test "$(wc -c <"$log")" -lt 1200
 
 # ---- --max-parallel ----
-# Six workflows run a step, meet at a barrier, run another. At most N step
-# processes at once; workflows waiting at the barrier hold no slot, so even
-# N = 1 cannot deadlock them.
+# Six workflows run a step, meet at a barrier, run another. Exactly N step
+# processes at once: never more, and, since six are ready at once, N at
+# some point (each step stays until it has seen N running, or all six of
+# its kind started). Workflows waiting at the barrier hold no slot, so
+# even N = 1 cannot deadlock them.
 # max_seen: the most step processes that ran at once, as the steps saw it.
 max_seen() { sort -n "$OUT/concurrency" | tail -1; }
-for n in 1 2; do
+for n in 1 2 3; do
 	scenario "max-parallel-$n"
-	run_json "$RUNDIR/t0320-parallel.yml" --max-parallel "$n"
-	expect_rc_is 0
+	SLOT_AT_ONCE=$n run_json "$RUNDIR/t0320-parallel.yml" --max-parallel "$n"
+	expect_rc 0
 	check "all twelve steps succeeded; the barrier passed with all six" \
 		'([ev("step.finished")[] | select(.status == "succeeded" and .exit_code == 0)] | length) == 12 and (P("all").participants | length) == 6'
 	check "no b step started before the barrier passed" \
 		'P("all") as $p | ([ev("step.started")[] | select(.step == "b")] | length) == 6 and all(ev("step.started")[] | select(.step == "b"); lt($p; .))'
 	expect "twelve steps reported ($(wc -l <"$OUT/concurrency" 2>/dev/null))" test "$(wc -l <"$OUT/concurrency")" -eq 12
-	expect "never more than $n at once (at most $(max_seen))" test "$(max_seen)" -le "$n"
+	expect "exactly $n at once at the most, never more, never fewer (saw $(max_seen))" test "$(max_seen)" -eq "$n"
 done
+scenario max-parallel-usage
 # With N = 1 the steps ran one after the other: each span ends before the
 # next one starts.
 sort -k2,2n "$tmp/max-parallel-1/out/spans" | awk 'NR > 1 && $2 < end { bad = 1 } { end = $3 } END { exit bad }'
 expect "max-parallel 1: the steps' spans do not overlap" test $? -eq 0
-usage_case_mp() { # ARG: a bad --max-parallel
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$RUNDIR/t0320-mark.yml" --max-parallel "$1" --state "$tmp/mp-state" \
-		>"$OUT/mp.out" 2>"$OUT/mp.err" </dev/null
-	rc=$?
-	if [ "$rc" -eq 2 ] && grep -qF "bad --max-parallel '$1'" "$OUT/mp.err"; then
-		pass "$SCENARIO: --max-parallel '$1' is a usage error"
-	else
-		fail "$SCENARIO: --max-parallel '$1': exit $rc, stderr: $(head -c 200 "$OUT/mp.err")"
-	fi
-}
 for bad in 0 -1 two 1.5 "" 1000001; do
-	usage_case_mp "$bad"
+	begin "--max-parallel '$bad' is a usage error"
+	cmd run "$RUNDIR/t0320-mark.yml" --max-parallel "$bad" --state "$tmp/mp-state"
+	expect_rc 2
+	expect "it names the option and the value" err_has "bad --max-parallel '$bad'"
+	end
 done
 expect "bad --max-parallel values create no state directory" test ! -e "$tmp/mp-state"
 
@@ -347,7 +326,7 @@ expect "bad --max-parallel values create no state directory" test ! -e "$tmp/mp-
 scenario plain
 timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$RUNDIR/t0320-plain.yml" --state "$STATE" >"$OUT/stdout" 2>"$OUT/stderr" </dev/null
 rc=$?
-expect_rc_is 1
+expect_rc 1
 so=$OUT/stdout
 expect "no JSON events without --json" bash -c "! grep -q '^{' '$so'"
 expect "step output is prefixed with [workflow]" grep -qxF "[be] be says hi" "$so"
@@ -371,15 +350,15 @@ expect "summary: the chain starts at the step that failed fe (deploy), not at th
 scenario usage
 mark=$RUNDIR/t0320-mark.yml
 usage_case() { # WANT DESCRIPTION ARGS...
-	local want=$1 d=$2
+	local want=$1
+	begin "$2: exit $want, a message on stderr, nothing ran"
 	shift 2
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$@" >"$OUT/u.out" 2>"$OUT/u.err" </dev/null
-	rc=$?
-	if [ "$rc" -eq "$want" ] && [ ! -s "$OUT/u.out" ] && [ -s "$OUT/u.err" ] && [ ! -e "$OUT/ran" ]; then
-		pass "$SCENARIO: $d: exit $want, a message on stderr, nothing ran"
-	else
-		fail "$SCENARIO: $d: exit $rc (want $want), stdout $(wc -c <"$OUT/u.out") bytes, stderr: $(head -c 300 "$OUT/u.err")"
-	fi
+	cmd run "$@"
+	expect_rc "$want"
+	expect_out_empty
+	[ -s "$CERR" ] || flunk "stderr is empty"
+	[ ! -e "$OUT/ran" ] || flunk "the pipeline ran"
+	end
 }
 usage_case 2 "missing FILE" --state "$tmp/u-state"
 usage_case 2 "missing FILE with --json" --json --state "$tmp/u-state"
@@ -390,14 +369,13 @@ usage_case 2 "unknown option" "$mark" --frobnicate --state "$tmp/u-state"
 usage_case 2 "two files" "$mark" "$mark" --state "$tmp/u-state"
 usage_case 2 "--var without =" "$mark" --var declared --state "$tmp/u-state"
 expect "usage errors create no state directory" test ! -e "$tmp/u-state"
-"$LOCKSTEP" run --help >"$OUT/h.out" 2>"$OUT/h.err" </dev/null
-rc=$?
-expect "run --help: exit 0, usage on stdout" test "$rc" -eq 0 -a -s "$OUT/h.out" -a ! -s "$OUT/h.err"
-expect "run --help names --kill-grace and --no-rollback" grep -q -- '--no-rollback' "$OUT/h.out"
+cmd run --help
+expect "run --help: exit 0, usage on stdout" test "$rc" -eq 0 -a -s "$COUT" -a ! -s "$CERR"
+expect "run --help names --kill-grace and --no-rollback" grep -q -- '--no-rollback' "$COUT"
 
 printf 'name: bad\nstages:\n  - w\nworkflows:\n  w:\n    steps:\n      - run: echo "$OUT" >ran-bad\n        timout: 5m\n' >"$tmp/bad.yml"
 usage_case 3 "invalid pipeline (unknown key)" "$tmp/bad.yml" --state "$tmp/u-state"
-expect "... reported as FILE:LINE:COL: error" grep -Eq '^.*bad\.yml:8:9: error: ' "$OUT/u.err"
+expect "... reported as FILE:LINE:COL: error" grep -Eq '^.*bad\.yml:8:9: error: ' "$CERR"
 usage_case 3 "invalid pipeline with --json" "$tmp/bad.yml" --json --state "$tmp/u-state"
 usage_case 3 "missing pipeline file" "$tmp/no-such.yml" --state "$tmp/u-state"
 usage_case 3 "--var for an undeclared var" "$mark" --var undeclared=1 --state "$tmp/u-state"

@@ -15,25 +15,12 @@ set -u
 . "$E2E_DIR/run/lib.sh"
 unset LOCKSTEP_STATE
 
-file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
-# token_pids TOKEN: the live processes with LOCKSTEP_RUN_TOKEN=TOKEN in
-# their environment.
-token_pids() {
-	local f p
-	for f in $(grep -lzx "LOCKSTEP_RUN_TOKEN=$1" /proc/[0-9]*/environ 2>/dev/null); do
-		p=${f#/proc/}
-		p=${p%/environ}
-		alive "$p" && echo "$p"
-	done
-	return 0
-}
 # nothing_of_run: no process carries the run's token ($OUT/token).
 nothing_of_run() {
-	local t left
+	local t
 	t=$(cat "$OUT/token" 2>/dev/null)
 	[ -n "$t" ] || { echo "  (no token recorded)"; return 1; }
-	left=$(token_pids "$t")
-	[ -z "$left" ] || { echo "  (still alive with the run's token: $left)"; return 1; }
+	none_with_env "LOCKSTEP_RUN_TOKEN=$t"
 }
 # dead PIDFILE...: none of the processes whose pids the files hold is
 # alive (after a crash, a killed process may stay a zombie of an init
@@ -64,7 +51,7 @@ PORT=$MS_BACKEND_PORT
 mkdir -p "$OUT/site"
 echo "t0335-site" >"$OUT/site/index.html"
 run_json "$RUNDIR/t0335-services.yml" --var "port=$PORT"
-expect_rc_is 0
+expect_rc 0
 check_stream
 check "serve ends when its shell exits, at once" \
 	'F("web"; "serve").status == "succeeded" and F("web"; "serve").duration_ms < 5000'
@@ -82,7 +69,7 @@ kill_marked "$OUT/server.pid"
 # ---- a step that times out takes its background child with it ----
 scenario timeout
 run_json "$RUNDIR/t0335-timeout.yml" --kill-grace 200ms
-expect_rc_is 0
+expect_rc 0
 check "hang timed out" 'F("w"; "hang").status == "timed-out"'
 expect "its background child was gone before the next step ran" file_has "$OUT/bg.state" gone
 expect "and is gone now" gone "$OUT/bg.pid"
@@ -91,11 +78,11 @@ kill_marked "$OUT/bg.pid"
 # ---- SIGINT: the running step and the leftover of the finished one go ----
 scenario sigint
 start_json "$RUNDIR/t0335-abort.yml" --kill-grace 500ms
-wait_until 10 test -s "$OUT/work.pid"
+expect "work runs" wait_until 10 test -s "$OUT/work.pid"
 expect "the leftover of serve runs while work runs" alive "$(cat "$OUT/svc.pid" 2>/dev/null || echo 0)"
 kill -INT "$BG"
 finish_bg 15
-expect_rc_is 130
+expect_rc 130
 check "work was aborted, serve had succeeded" \
 	'F("w"; "work").status == "aborted" and F("w"; "serve").status == "succeeded" and RF.status == "aborted"'
 expect "serve's background child is gone" gone "$OUT/svc.pid"
@@ -106,16 +93,12 @@ kill_marked "$OUT/svc.pid" "$OUT/work.pid" "$OUT/work.child"
 # ---- a crash: abort finds the leftover of a finished step by its token ----
 scenario crash
 start_json "$RUNDIR/t0335-abort.yml" --kill-grace 500ms
-wait_until 10 test -s "$OUT/work.pid"
-kill -KILL "$BG"
-wait "$BG" 2>/dev/null
-BG_PIDS=()
+expect "work runs" wait_until 10 test -s "$OUT/work.pid"
+kill_bg
 RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
 expect "the leftover of serve outlived its lockstep" alive "$(cat "$OUT/svc.pid" 2>/dev/null || echo 0)"
-timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" abort "$RUN_ID" --state "$STATE" --kill-grace 500ms \
-	>"$tmp/crash/abort.out" 2>"$tmp/crash/abort.err" </dev/null
-rc=$?
-expect_rc_is 0
+cmd abort "$RUN_ID" --state "$STATE" --kill-grace 500ms
+expect_rc 0
 expect "abort killed serve's background child" dead "$OUT/svc.pid"
 expect "and what work left" dead "$OUT/work.pid" "$OUT/work.child"
 expect "no process carries the run's token" nothing_of_run
@@ -156,7 +139,7 @@ all_logs() {
 	done
 	[ -z "$missing" ] || { echo "  (logs missing or empty:$missing)"; return 1; }
 }
-command -v prlimit >/dev/null || fail "prlimit (util-linux) is needed"
+need prlimit
 for spec in "fd-short 130 2" "fd-held 100 1000"; do
 	set -- $spec
 	scenario "$1"
@@ -164,7 +147,7 @@ for spec in "fd-short 130 2" "fd-held 100 1000"; do
 	prlimit --nofile=400:400 timeout -k 2 60 "$LOCKSTEP" run "$tmp/$1.yml" --state "$STATE" --json \
 		--kill-grace 500ms >"$EVENTS" 2>"$ERR" </dev/null
 	rc=$?
-	expect_rc_is 0
+	expect_rc 0
 	check "all $(($2 * 2)) steps succeeded" \
 		"[.[] | select(.event == \"step.finished\" and .status == \"succeeded\")] | length == $(($2 * 2))"
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)

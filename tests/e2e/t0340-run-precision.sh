@@ -4,10 +4,7 @@
 # own timestamps (lockstep's clock at emission, millisecond resolution).
 set -u
 . "$(dirname "$0")/lib/common.sh"
-case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
-command -v jq >/dev/null || { echo "jq is required" >&2; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-e2e.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+need jq
 cp -r "$E2E_DIR"/run/t0340-*.yml "$E2E_DIR"/run/bin "$tmp"/
 
 # ms since the epoch of the events matching a jq condition: one per line.
@@ -28,7 +25,8 @@ within() { # NAME VALUE LOW HIGH
 # ---- failure propagation ----
 export EVENTS=$tmp/prop.events
 timeout 30 "$LOCKSTEP" run "$tmp/t0340-propagation.yml" --state "$tmp/state" --json >"$EVENTS" 2>"$tmp/prop.err"
-expect_rc "propagation run fails" 1 $?
+rc=$?
+expect_rc 1 "propagation run fails"
 failed=$(ms_of '.event == "step.finished" and .workflow == "bad" and .step == "deploy"' "$EVENTS")
 broken=$(ms_of '.event == "barrier.broken" and .barrier == "X"' "$EVENTS")
 if [ -z "$failed" ] || [ -z "$broken" ]; then
@@ -51,7 +49,8 @@ fi
 # ---- barrier and step timeouts ----
 export EVENTS=$tmp/timeouts.events
 timeout 30 "$LOCKSTEP" run "$tmp/t0340-timeouts.yml" --state "$tmp/state" --json >"$EVENTS" 2>"$tmp/to.err"
-expect_rc "timeouts run fails" 1 $?
+rc=$?
+expect_rc 1 "timeouts run fails"
 arrived=$(ms_of '.event == "barrier.arrived" and .barrier == "T"' "$EVENTS" | head -1)
 broken=$(ms_of '.event == "barrier.broken" and .barrier == "T"' "$EVENTS")
 if [ -n "$arrived" ] && [ -n "$broken" ]; then

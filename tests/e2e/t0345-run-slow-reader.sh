@@ -50,9 +50,9 @@ step_ms() { # RUN WORKFLOW STEP
 }
 in_range() { # WHAT VALUE MIN MAX
 	if [ -n "$2" ] && [ "$2" != null ] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ]; then
-		pass "$SCENARIO: $1 ($2 ms)"
+		pass "$1 ($2 ms)"
 	else
-		fail "$SCENARIO: $1: $2 ms, not within $3..$4"
+		fail "$1: $2 ms, not within $3..$4"
 	fi
 }
 
@@ -60,21 +60,21 @@ in_range() { # WHAT VALUE MIN MAX
 scenario plain
 stall_start t0345-stall.yml
 if wait_until 30 finished 1; then
-	pass "$SCENARIO: the run ended while nobody read its output"
+	pass "the run ended while nobody read its output"
 else
-	fail "$SCENARIO: the run did not end within 30 s while its output was not read (status $(run_status 1))"
+	fail "the run did not end within 30 s while its output was not read (status $(run_status 1))"
 fi
 reader_start "$tmp/plain.out"
 finish_bg 30
-expect_rc "$SCENARIO: b timed out, the run failed" 1 "$rc"
+expect_rc 1 "b timed out, the run failed"
 in_range "b's 2 s timeout fired on time" "$(step_ms 1 b hang)" 2000 2400
 in_range "a's time is its own" "$(step_ms 1 a chatter)" 0 1500
 expect "b timed out" [ "$(shown 1 '.workflows[] | select(.workflow == "b") | .steps[0].status')" = timed-out ]
 wait "$READER"
 if grep -Eq "^\\.\\.\\. [0-9]+ lines dropped; the reader fell behind; 'lockstep logs 1' and 'lockstep show 1' have them$" "$tmp/plain.out"; then
-	pass "$SCENARIO: the output says how many lines were dropped and where they are"
+	pass "the output says how many lines were dropped and where they are"
 else
-	fail "$SCENARIO: no note of dropped lines in the output"
+	fail "no note of dropped lines in the output"
 	tail -5 "$tmp/plain.out" | sed 's/^/     | /'
 fi
 expect "the progress lines after the drop are there" grep -q '^\[b\] hang timed-out in 2\.' "$tmp/plain.out"
@@ -94,14 +94,14 @@ if wait_until 30 a_done && wait_until 10 b_running; then
 		t_end=$(now_ms)
 		in_range "the abort was recorded soon after SIGINT" $((t_end - t_int)) 0 3000
 	else
-		fail "$SCENARIO: SIGINT did not end the run within 10 s while its output was not read"
+		fail "SIGINT did not end the run within 10 s while its output was not read"
 	fi
 else
-	fail "$SCENARIO: a did not finish or b did not start (a: $(shown 2 '.workflows[0].status'))"
+	fail "a did not finish or b did not start (a: $(shown 2 '.workflows[0].status'))"
 fi
 reader_start "$tmp/abort.out"
 finish_bg 30
-expect_rc "$SCENARIO: the aborted run" 130 "$rc"
+expect_rc 130 "the aborted run"
 expect "a, done before the abort, stays succeeded" [ "$(shown 2 '.workflows[] | select(.workflow == "a") | .status')" = succeeded ]
 expect "b is aborted" [ "$(shown 2 '.workflows[] | select(.workflow == "b") | .status')" = aborted ]
 wait "$READER"
@@ -177,27 +177,27 @@ scenario json
 } >"$tmp/many.yml"
 stall_start many.yml --json
 if wait_until 60 finished 4; then
-	pass "$SCENARIO: the run ended while nobody read its events"
+	pass "the run ended while nobody read its events"
 else
-	fail "$SCENARIO: the run did not end within 60 s while its events were not read"
+	fail "the run did not end within 60 s while its events were not read"
 fi
 reader_start "$EVENTS"
 finish_bg 60
 wait "$READER"
-expect_rc "$SCENARIO: slow timed out, the run failed" 1 "$rc"
+expect_rc 1 "slow timed out, the run failed"
 in_range "the 6 s timeout fired on time" "$(step_ms 4 slow hang)" 6000 6400
 last=$(shown 4 '.events | length')
 expect "more event text than lockstep keeps in memory (4 MiB)" [ "$(wc -c <"$EVENTS")" -gt 6000000 ]
 if jq -e -s --argjson n "$last" '(map(.seq) == [range(1; $n + 1)]) and (.[-1].event == "run.finished")' \
 	"$EVENTS" >/dev/null; then
-	pass "$SCENARIO: all $last events, in order, each once, ending with run.finished"
+	pass "all $last events, in order, each once, ending with run.finished"
 else
-	fail "$SCENARIO: the event stream is not seq 1..$last ($(wc -l <"$EVENTS") lines)"
+	fail "the event stream is not seq 1..$last ($(wc -l <"$EVENTS") lines)"
 fi
 if "$LOCKSTEP" show 4 --state "$STATE" --json | jq -c '.events[]' | cmp -s - <(jq -c . "$EVENTS"); then
-	pass "$SCENARIO: the stream is exactly what the store recorded"
+	pass "the stream is exactly what the store recorded"
 else
-	fail "$SCENARIO: the stream differs from the recorded events"
+	fail "the stream differs from the recorded events"
 fi
 nothing_lost() { ! grep -q 'could not be read back' "$ERR"; }
 expect "nothing was said about lost events" nothing_lost

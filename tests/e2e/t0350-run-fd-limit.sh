@@ -5,14 +5,12 @@
 # open files".
 set -u
 . "$(dirname "$0")/lib/common.sh"
-case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
-command -v prlimit >/dev/null || { fail "prlimit (util-linux) is needed"; finish; exit; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-e2e.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+need prlimit jq
 sh "$SRC/bench/gen-pipeline.sh" 300 2 1 >"$tmp/p.yml"
 prlimit --nofile=200:200 timeout 120 "$LOCKSTEP" run "$tmp/p.yml" --state "$tmp/state" --json \
 	>"$tmp/events" 2>"$tmp/err"
-expect_rc "300 workflows under a 200-descriptor limit" 0 $?
+rc=$?
+expect_rc 0 "300 workflows under a 200-descriptor limit"
 n=$(jq -s '[.[] | select(.event == "step.finished" and .status == "succeeded" and .exit_code == 0)] | length' "$tmp/events")
 if [ "$n" = 600 ]; then
 	pass "all 600 run steps succeeded"

@@ -26,44 +26,18 @@
 #   4. a new database never shows as an empty file: readers racing 8
 #      concurrent first runs never see one.
 #
-# Environment: LOCKSTEP, LOCKSTEP_SOURCE_DIR. Needs jq; scenarios 2 and
-# the integrity check of 1 need the sqlite3 shell (Debian: sqlite3).
+# Environment: LOCKSTEP, LOCKSTEP_SOURCE_DIR. Needs jq and the sqlite3
+# shell (Debian: sqlite3).
 set -u
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_DIR/run/lib.sh"
 
 unset LOCKSTEP_STATE LOCKSTEP_BUSY_TIMEOUT_MS
 ln -s "$RUNDIR/bin" "$tmp/bin"
-HAVE_SQLITE3=""
-command -v sqlite3 >/dev/null && HAVE_SQLITE3=1
+need sqlite3
 
-# The lock holder (the sqlite3 shell reading a fifo on fd 7), if any.
-LOCK_PID=""
-cleanup_faults() {
-	[ -n "$LOCK_PID" ] && kill -KILL "$LOCK_PID" 2>/dev/null
-	cleanup
-}
-trap cleanup_faults EXIT
-
-# cmd ARGS...: runs lockstep ARGS (bounded); stdout in $COUT, stderr in
-# $CERR, exit status in $crc.
-COUT=$tmp/cmd.out
-CERR=$tmp/cmd.err
-cmd() {
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$CERR" </dev/null 7>&-
-	crc=$?
-}
-expect_crc() { # DESCRIPTION WANT
-	if [ "$crc" -eq "$2" ]; then
-		pass "$SCENARIO: $1 (exit $2)"
-	else
-		fail "$SCENARIO: $1: exit $crc, want $2"
-		sed 's/^/     ! /' "$CERR" | head -5
-	fi
-}
 # err_is TEXT: stderr is exactly one line, and it contains TEXT.
 err_is() { [ "$(wc -l <"$CERR")" -eq 1 ] && grep -qF -- "$1" "$CERR"; }
-err_has() { grep -qF -- "$1" "$CERR"; }
 sum() { sha256sum <"$1"; }
 
 # A run whose only step leaves $OUT/ran: it shows whether anything ran.
@@ -81,17 +55,14 @@ EOF
 # A state directory with two recorded runs, the source of damaged copies.
 scenario seed
 run_json "$tmp/mark.yml"
-expect_rc_is 0
+expect_rc 0
 run_json "$tmp/mark.yml"
-expect_rc_is 0
+expect_rc 0
 expect "two runs recorded, the WAL folded into lockstep.db on close" \
 	test -s "$STATE/lockstep.db" -a ! -s "$STATE/lockstep.db-wal"
 # Where the table of runs is: its root page, and the page size.
-RUNS_PAGE="" PAGE_SIZE=""
-if [ -n "$HAVE_SQLITE3" ]; then
-	RUNS_PAGE=$(sqlite3 -readonly "$STATE/lockstep.db" "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")
-	PAGE_SIZE=$(sqlite3 -readonly "$STATE/lockstep.db" "PRAGMA page_size")
-fi
+RUNS_PAGE=$(sqlite3 -readonly "$STATE/lockstep.db" "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")
+PAGE_SIZE=$(sqlite3 -readonly "$STATE/lockstep.db" "PRAGMA page_size")
 
 # ---- 1. a damaged database file ----
 
@@ -136,17 +107,10 @@ declare -A CAUSE=(
 )
 for kind in garbage truncated page1 runs-page empty foreign-table foreign-app; do
 	scenario "corrupt-$kind"
-	case $kind in runs-page | foreign-*)
-		if [ -z "$HAVE_SQLITE3" ]; then
-			# make deps installs it: its absence is a broken setup, not a pass.
-			fail "$SCENARIO: needs the sqlite3 shell (Debian package sqlite3)"
-			continue
-		fi
-	esac
 	d=$tmp/$kind
 	damage "$kind" "$d"
 	db=$d/lockstep.db
-	case $HAVE_SQLITE3:$kind in 1:truncated | 1:page1 | 1:runs-page)
+	case $kind in truncated | page1 | runs-page)
 		# Read-only: the check must not change what lockstep then sees.
 		ic=$(sqlite3 -readonly "$db" 'PRAGMA integrity_check' 2>&1)
 		expect "SQLite itself finds the file corrupt (integrity_check: ${ic%%$'\n'*})" test "$ic" != ok
@@ -155,14 +119,14 @@ for kind in garbage truncated page1 runs-page empty foreign-table foreign-app; d
 	msg="$db ${CAUSE[$kind]}"
 	rm -f "$OUT/ran"
 	cmd run "$tmp/mark.yml" --state "$d" --json
-	expect_crc "run" 4
+	expect_rc 4 "run"
 	expect "run: one line naming the file and what is wrong" err_is "lockstep run: $msg"
 	expect "run: no event, and the step never ran" test ! -s "$COUT" -a ! -e "$OUT/ran"
 	expect "run: no run directory was made" test ! -e "$d/logs/3"
 	for c in "runs" "runs --json" "show 1" "show 2 --json" "logs 1" "resume 1" "abort 1"; do
 		# shellcheck disable=SC2086
 		cmd $c --state "$d"
-		expect_crc "$c" 4
+		expect_rc 4 "$c"
 		expect "$c: one line naming the file and what is wrong" err_is "lockstep ${c%% *}: $msg"
 		expect "$c: nothing on stdout" test ! -s "$COUT"
 	done
@@ -174,133 +138,90 @@ done
 # A lockstep from before the mark (PRAGMA application_id) left its
 # schema, its user_version and no mark: readers read it as it is, the
 # next run marks it. An empty SQLite file (no table) is a new database.
-if [ -n "$HAVE_SQLITE3" ]; then
-	scenario unmarked
-	d=$tmp/older
-	rm -rf "$d"
-	cp -R "$STATE" "$d"
-	expect "a database lockstep makes carries its mark" \
-		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
-	sqlite3 "$d/lockstep.db" 'PRAGMA application_id = 0'
-	cmd runs --json --state "$d"
-	expect_crc "runs on a database of an older lockstep" 0
-	expect "it lists the 2 runs" test "$(jq length "$COUT")" = 2
-	expect "the reader did not mark it" test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 0
-	rm -f "$OUT/ran"
-	cmd run "$tmp/mark.yml" --state "$d" --json
-	expect_crc "run on a database of an older lockstep" 0
-	expect "the step ran" test -e "$OUT/ran"
-	expect "the run marked the database as lockstep's" \
-		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
-	cmd runs --json --state "$d"
-	expect "it lists the 3 runs" test "$(jq length "$COUT")" = 3
+scenario unmarked
+d=$tmp/older
+rm -rf "$d"
+cp -R "$STATE" "$d"
+expect "a database lockstep makes carries its mark" \
+	test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+sqlite3 "$d/lockstep.db" 'PRAGMA application_id = 0'
+cmd runs --json --state "$d"
+expect_rc 0 "runs on a database of an older lockstep"
+expect "it lists the 2 runs" test "$(jq length "$COUT")" = 2
+expect "the reader did not mark it" test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 0
+rm -f "$OUT/ran"
+cmd run "$tmp/mark.yml" --state "$d" --json
+expect_rc 0 "run on a database of an older lockstep"
+expect "the step ran" test -e "$OUT/ran"
+expect "the run marked the database as lockstep's" \
+	test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
+cmd runs --json --state "$d"
+expect "it lists the 3 runs" test "$(jq length "$COUT")" = 3
 
-	d=$tmp/empty-sqlite
-	mkdir -p "$d"
-	sqlite3 "$d/lockstep.db" 'PRAGMA journal_mode = WAL' >/dev/null
-	expect "an empty SQLite database is not an empty file" test -s "$d/lockstep.db"
-	cmd runs --state "$d"
-	expect_crc "runs on an empty SQLite database" 0
-	expect "says there are no runs" err_is "lockstep runs: no runs recorded in '$d'"
-	cmd run "$tmp/mark.yml" --state "$d" --json
-	expect_crc "run on an empty SQLite database" 0
-	expect "it is run 1" test "$(jq -r 'select(.event == "run.started") | .run' "$COUT")" = 1
-	expect "the run marked the database as lockstep's" \
-		test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
-fi
+d=$tmp/empty-sqlite
+mkdir -p "$d"
+sqlite3 "$d/lockstep.db" 'PRAGMA journal_mode = WAL' >/dev/null
+expect "an empty SQLite database is not an empty file" test -s "$d/lockstep.db"
+cmd runs --state "$d"
+expect_rc 0 "runs on an empty SQLite database"
+expect "says there are no runs" err_is "lockstep runs: no runs recorded in '$d'"
+cmd run "$tmp/mark.yml" --state "$d" --json
+expect_rc 0 "run on an empty SQLite database"
+expect "it is run 1" test "$(jq -r 'select(.event == "run.started") | .run' "$COUT")" = 1
+expect "the run marked the database as lockstep's" \
+	test "$(sqlite3 -readonly "$d/lockstep.db" 'PRAGMA application_id')" = 1280004948
 
 # ---- 2. the database locked beyond the busy timeout ----
 
-# lock_take DB: the sqlite3 shell takes DB's write lock (BEGIN EXCLUSIVE,
-# which in WAL mode leaves readers alone) and keeps it until
-# lock_release. Returns once the lock is held (bounded).
-lock_take() {
-	rm -f "$tmp/lock.fifo" "$tmp/locked"
-	mkfifo "$tmp/lock.fifo"
-	sqlite3 "$1" <"$tmp/lock.fifo" >"$tmp/lock.out" 2>&1 &
-	LOCK_PID=$!
-	exec 7>"$tmp/lock.fifo"
-	# .bail: if BEGIN fails, the shell stops before saying it is locked.
-	printf '.bail on\n.timeout 5000\nBEGIN EXCLUSIVE;\n.system touch "%s"\n' "$tmp/locked" >&7
-	if wait_until 10 test -e "$tmp/locked"; then
-		pass "$SCENARIO: another process holds the write lock"
-	else
-		fail "$SCENARIO: the sqlite3 shell did not get the lock: $(cat "$tmp/lock.out")"
-	fi
-}
-lock_release() {
-	printf 'COMMIT;\n.quit\n' >&7
-	exec 7>&-
-	wait_until 10 not_running "$LOCK_PID" || kill -KILL "$LOCK_PID"
-	wait "$LOCK_PID" 2>/dev/null
-	LOCK_PID=""
-}
-
-# procs_with TOKEN: the live processes whose environment has
-# T0410_TOKEN=TOKEN (every step of a run below, and all their children).
-procs_with() {
-	# One grep for all of them: a loaded machine may have thousands.
-	grep -lzx "T0410_TOKEN=$1" /proc/[0-9]*/environ 2>/dev/null | sed 's|^/proc/||; s|/environ$||'
-	return 0
-}
 waiting_in_wait() { ! has_event '.event == "step.finished" and .workflow == "a" and .step == "wait"'; }
-none_with() {
-	local left
-	left=$(procs_with "$1")
-	[ -z "$left" ] || { echo "  (still there: $left)"; return 1; }
-}
 
-if [ -z "$HAVE_SQLITE3" ]; then
-	# make deps installs it: its absence is a broken setup, not a pass.
-	fail "locked scenarios need the sqlite3 shell (Debian package sqlite3; make deps installs it)"
-else
-	# -- (a) locked when the run starts --
-	scenario locked-at-start
-	lock_take "$STATE/lockstep.db"
-	before=$(sum "$STATE/lockstep.db")
-	rm -f "$OUT/ran"
-	t0=$(now_ms)
-	LOCKSTEP_BUSY_TIMEOUT_MS=1000 cmd run "$tmp/mark.yml" --state "$STATE" --json
-	waited=$(($(now_ms) - t0))
-	expect_crc "run" 4
-	expect "says the database is locked by another process and how long lockstep waited" \
-		err_is "lockstep run: $STATE/lockstep.db: cannot record a new run: database is locked (another process holds its write lock: lockstep waited 1 s, then gave up)"
-	expect "it did wait for the lock (${waited} ms >= 1000 ms)" test "$waited" -ge 1000
-	expect "no event, and the step never ran" test ! -s "$COUT" -a ! -e "$OUT/ran"
-	expect "no run directory was made" test ! -e "$STATE/logs/3"
-	LOCKSTEP_BUSY_TIMEOUT_MS=250 cmd run "$tmp/mark.yml" --state "$STATE" --json
-	expect "a timeout below a second is said in ms" err_has "lockstep waited 250 ms, then gave up"
-	LOCKSTEP_BUSY_TIMEOUT_MS=0 cmd run "$tmp/mark.yml" --state "$STATE" --json
-	expect_crc "LOCKSTEP_BUSY_TIMEOUT_MS=0: gives up at once" 4
-	expect "... and says so" err_has "lockstep waited 0 ms, then gave up"
-	lock_release
-	expect "nothing was recorded meanwhile" test "$(sum "$STATE/lockstep.db")" = "$before"
-	run_json "$tmp/mark.yml"
-	expect_rc_is 0
-	expect "once the lock is gone, the next run records as run 3" test "$RUN_ID" = 3
+# -- (a) locked when the run starts --
+scenario locked-at-start
+lock_take "$STATE/lockstep.db"
+before=$(sum "$STATE/lockstep.db")
+rm -f "$OUT/ran"
+t0=$(now_ms)
+LOCKSTEP_BUSY_TIMEOUT_MS=1000 cmd run "$tmp/mark.yml" --state "$STATE" --json
+waited=$(($(now_ms) - t0))
+expect_rc 4 "run"
+expect "says the database is locked by another process and how long lockstep waited" \
+	err_is "lockstep run: $STATE/lockstep.db: cannot record a new run: database is locked (another process holds its write lock: lockstep waited 1 s, then gave up)"
+expect "it did wait for the lock (${waited} ms >= 1000 ms)" test "$waited" -ge 1000
+expect "no event, and the step never ran" test ! -s "$COUT" -a ! -e "$OUT/ran"
+expect "no run directory was made" test ! -e "$STATE/logs/3"
+LOCKSTEP_BUSY_TIMEOUT_MS=250 cmd run "$tmp/mark.yml" --state "$STATE" --json
+expect "a timeout below a second is said in ms" err_has "lockstep waited 250 ms, then gave up"
+LOCKSTEP_BUSY_TIMEOUT_MS=0 cmd run "$tmp/mark.yml" --state "$STATE" --json
+expect_rc 4 "LOCKSTEP_BUSY_TIMEOUT_MS=0: gives up at once"
+expect "... and says so" err_has "lockstep waited 0 ms, then gave up"
+lock_release
+expect "nothing was recorded meanwhile" test "$(sum "$STATE/lockstep.db")" = "$before"
+run_json "$tmp/mark.yml"
+expect_rc 0
+expect "once the lock is gone, the next run records as run 3" test "$RUN_ID" = 3
 
-	# -- (c) readers while a writer holds the lock --
-	scenario locked-readers
-	lock_take "$STATE/lockstep.db"
-	# A timeout of 0: a reader that needed the lock would fail at once.
-	for c in "runs" "runs --json" "show 3" "show 3 --json" "logs 3"; do
-		# shellcheck disable=SC2086
-		LOCKSTEP_BUSY_TIMEOUT_MS=0 cmd $c --state "$STATE"
-		expect_crc "$c while another process holds the write lock" 0
-		expect "$c: says nothing on stderr" test ! -s "$CERR"
-	done
-	LOCKSTEP_BUSY_TIMEOUT_MS=0 cmd runs --json --state "$STATE"
-	expect "runs lists the 3 runs" test "$(jq length "$COUT")" = 3
-	lock_release
+# -- (c) readers while a writer holds the lock --
+scenario locked-readers
+lock_take "$STATE/lockstep.db"
+# A timeout of 0: a reader that needed the lock would fail at once.
+for c in "runs" "runs --json" "show 3" "show 3 --json" "logs 3"; do
+	# shellcheck disable=SC2086
+	LOCKSTEP_BUSY_TIMEOUT_MS=0 cmd $c --state "$STATE"
+	expect_rc 0 "$c while another process holds the write lock"
+	expect "$c: says nothing on stderr" test ! -s "$CERR"
+done
+LOCKSTEP_BUSY_TIMEOUT_MS=0 cmd runs --json --state "$STATE"
+expect "runs lists the 3 runs" test "$(jq length "$COUT")" = 3
+lock_release
 
-	# -- (b) locked while a run is in progress --
-	scenario locked-mid-run
-	token=t0410-$$-$RANDOM
-	# a waits in step wait until $OUT/go exists (bounded: 60 s, far more
-	# than the test needs to take the lock even on a loaded machine), then
-	# would run step after; b runs a long step. Both have a rollback that
-	# must not run: nothing could record it.
-	cat >"$tmp/mid.yml" <<EOF
+# -- (b) locked while a run is in progress --
+scenario locked-mid-run
+token=t0410-$$-$RANDOM
+# a waits in step wait until $OUT/go exists (bounded: 60 s, far more
+# than the test needs to take the lock even on a loaded machine), then
+# would run step after; b runs a long step. Both have a rollback that
+# must not run: nothing could record it.
+cat >"$tmp/mid.yml" <<EOF
 name: mid
 stages:
   - workflow: a
@@ -324,51 +245,50 @@ workflows:
     rollback:
       - run: touch "\$OUT/b.rolled-back"
 EOF
-	export LOCKSTEP_BUSY_TIMEOUT_MS=300
-	start_json "$tmp/mid.yml"
-	unset LOCKSTEP_BUSY_TIMEOUT_MS
-	if wait_until 20 test -s "$OUT/work.pgid" && wait_event 20 '.event == "step.started" and .workflow == "a" and .step == "wait"'; then
-		pass "$SCENARIO: the run is under way: a waits in a step, b runs a long one"
-	else
-		fail "$SCENARIO: the run never got under way"
-	fi
-	expect "its steps carry the marker in their environment" test -n "$(procs_with "$token")"
-	lock_take "$STATE/lockstep.db"
-	expect "a is still waiting in its step when the lock is taken" waiting_in_wait
-	touch "$OUT/go"
-	finish_bg 30
-	lock_release
-	expect_rc_is 4
-	expect "the store's error: locked, and for how long lockstep waited" \
-		grep -qF "lockstep run: state store error: $STATE/lockstep.db: cannot record events: database is locked (another process holds its write lock: lockstep waited 300 ms, then gave up)" "$ERR"
-	expect "it says it stops the run" \
-		grep -q "events from seq [0-9]* on are not recorded; stopping the run (no further steps, no rollbacks)" "$ERR"
-	check "a's step finished; no rollback started" \
-		'F("a"; "wait").status == "succeeded" and ([.[] | select(.event == "workflow.rollback" or (.event == "step.started" and .rollback == true))] | length == 0)'
-	# The engine has already decided a's next step when the commit fails
-	# (its step.started is in the failed batch), but its process, which
-	# waits for that commit, is never spawned.
-	expect "no process started after the store failed: neither step after nor any rollback ran" \
-		test ! -e "$OUT/after" -a ! -e "$OUT/a.rolled-back" -a ! -e "$OUT/b.rolled-back"
-	expect "b's running step got SIGTERM" test -f "$OUT/work.term"
-	expect "nothing of it is left in its process group" group_gone "$OUT/work.pgid"
-	expect "no process with the run's marker is left" none_with "$token"
-	check "the events still reached stdout, to the end" '.[-1].event == "run.finished" and .[-1].status == "aborted"'
-	expect "the summary says where a was left" grep -Eq '^  a +aborted' "$ERR"
-	expect "... and where b was left" grep -Eq '^  b +aborted' "$ERR"
-	expect "... and that the run was not fully recorded" grep -q "run $RUN_ID was not fully recorded in $STATE/lockstep.db" "$ERR"
-	from=$(sed -n 's/.*events from seq \([0-9]*\) on are not recorded.*/\1/p' "$ERR" | head -1)
-	cmd show "$RUN_ID" --state "$STATE" --json
-	expect_crc "show the run afterwards" 0
-	if jq -e --slurpfile x <(head -n $((${from:-1} - 1)) "$EVENTS") \
-		'.events == $x and .status == "interrupted"' "$COUT" >/dev/null; then
-		pass "$SCENARIO: the database holds exactly events 1..$((${from:-1} - 1)), and the run shows as interrupted"
-	else
-		fail "$SCENARIO: the database does not hold exactly what was recorded before the lock"
-	fi
-	# Whatever failed above: leave no step behind for a minute.
-	reap_leftovers
+export LOCKSTEP_BUSY_TIMEOUT_MS=300
+start_json "$tmp/mid.yml"
+unset LOCKSTEP_BUSY_TIMEOUT_MS
+if wait_until 20 test -s "$OUT/work.pgid" && wait_event 20 '.event == "step.started" and .workflow == "a" and .step == "wait"'; then
+	pass "the run is under way: a waits in a step, b runs a long one"
+else
+	fail "the run never got under way"
 fi
+expect "its steps carry the marker in their environment" test -n "$(pids_with_env "T0410_TOKEN=$token")"
+lock_take "$STATE/lockstep.db"
+expect "a is still waiting in its step when the lock is taken" waiting_in_wait
+touch "$OUT/go"
+finish_bg 30
+lock_release
+expect_rc 4
+expect "the store's error: locked, and for how long lockstep waited" \
+	grep -qF "lockstep run: state store error: $STATE/lockstep.db: cannot record events: database is locked (another process holds its write lock: lockstep waited 300 ms, then gave up)" "$ERR"
+expect "it says it stops the run" \
+	grep -q "events from seq [0-9]* on are not recorded; stopping the run (no further steps, no rollbacks)" "$ERR"
+check "a's step finished; no rollback started" \
+	'F("a"; "wait").status == "succeeded" and ([.[] | select(.event == "workflow.rollback" or (.event == "step.started" and .rollback == true))] | length == 0)'
+# The engine has already decided a's next step when the commit fails
+# (its step.started is in the failed batch), but its process, which
+# waits for that commit, is never spawned.
+expect "no process started after the store failed: neither step after nor any rollback ran" \
+	test ! -e "$OUT/after" -a ! -e "$OUT/a.rolled-back" -a ! -e "$OUT/b.rolled-back"
+expect "b's running step got SIGTERM" test -f "$OUT/work.term"
+expect "nothing of it is left in its process group" group_gone "$OUT/work.pgid"
+expect "no process with the run's marker is left" none_with_env "T0410_TOKEN=$token"
+check "the events still reached stdout, to the end" '.[-1].event == "run.finished" and .[-1].status == "aborted"'
+expect "the summary says where a was left" grep -Eq '^  a +aborted' "$ERR"
+expect "... and where b was left" grep -Eq '^  b +aborted' "$ERR"
+expect "... and that the run was not fully recorded" grep -q "run $RUN_ID was not fully recorded in $STATE/lockstep.db" "$ERR"
+from=$(sed -n 's/.*events from seq \([0-9]*\) on are not recorded.*/\1/p' "$ERR" | head -1)
+cmd show "$RUN_ID" --state "$STATE" --json
+expect_rc 0 "show the run afterwards"
+if jq -e --slurpfile x <(head -n $((${from:-1} - 1)) "$EVENTS") \
+	'.events == $x and .status == "interrupted"' "$COUT" >/dev/null; then
+	pass "the database holds exactly events 1..$((${from:-1} - 1)), and the run shows as interrupted"
+else
+	fail "the database does not hold exactly what was recorded before the lock"
+fi
+# Whatever failed above: leave no step behind for a minute.
+reap_leftovers
 
 # ---- 2d. the state directory deleted during a run ----
 # rm -rf STATE while a step runs: SQLite goes on writing into the
@@ -396,14 +316,14 @@ STATE=$doomed
 start_json "$tmp/doomed.yml"
 STATE=$saved_state
 if wait_event 20 '.event == "step.started" and .workflow == "a" and .step == "wait"'; then
-	pass "$SCENARIO: the run is under way, its step waits"
+	pass "the run is under way, its step waits"
 else
-	fail "$SCENARIO: the run never got under way"
+	fail "the run never got under way"
 fi
 rm -rf "$doomed"
 touch "$OUT/go"
 finish_bg 30
-expect_rc_is 4
+expect_rc 4
 expect "it says the database is gone" \
 	grep -qF "lockstep run: state store error: $doomed/lockstep.db was deleted or moved away during the run: lockstep cannot record the run any more" "$ERR"
 expect "it says it stops the run" \
@@ -423,16 +343,16 @@ scenario busy-timeout-knob
 for bad in abc -5 1e3 " 5" 5ms 3600001 99999999999999999999; do
 	rm -f "$OUT/ran"
 	LOCKSTEP_BUSY_TIMEOUT_MS=$bad cmd run "$tmp/mark.yml" --state "$STATE"
-	expect_crc "run with LOCKSTEP_BUSY_TIMEOUT_MS='$bad'" 4
+	expect_rc 4 "run with LOCKSTEP_BUSY_TIMEOUT_MS='$bad'"
 	expect "'$bad': the message names the variable and what it takes" \
 		err_is "lockstep run: LOCKSTEP_BUSY_TIMEOUT_MS is '$bad': it must be a whole number of milliseconds from 0 to 3600000"
 	expect "'$bad': nothing ran" test ! -e "$OUT/ran"
 done
 LOCKSTEP_BUSY_TIMEOUT_MS=abc cmd runs --state "$STATE"
-expect_crc "readers refuse it too" 4
+expect_rc 4 "readers refuse it too"
 for good in "" 0 3600000; do
 	LOCKSTEP_BUSY_TIMEOUT_MS=$good cmd runs --state "$STATE"
-	expect_crc "LOCKSTEP_BUSY_TIMEOUT_MS='$good' is fine" 0
+	expect_rc 0 "LOCKSTEP_BUSY_TIMEOUT_MS='$good' is fine"
 done
 
 # ---- 4. a new database is never seen empty ----
@@ -474,10 +394,10 @@ done
 reads=$(awk '{ n += $1 } END { print n + 0 }' "$tmp/conc.reads")
 expect "all 8 first runs succeeded ($bad failed)" test "$bad" -eq 0
 if [ -s "$tmp/conc.readers" ]; then
-	fail "$SCENARIO: a reader failed while the database was being created ($reads reads)"
+	fail "a reader failed while the database was being created ($reads reads)"
 	head -3 "$tmp/conc.readers" | sed 's/^/     ! /'
 else
-	pass "$SCENARIO: no reader failed while the database was being created ($reads reads)"
+	pass "no reader failed while the database was being created ($reads reads)"
 fi
 cmd runs --state "$conc" --json
 expect "8 runs recorded" test "$(jq length "$COUT")" = 8

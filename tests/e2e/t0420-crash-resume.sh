@@ -47,13 +47,13 @@
 # ended `failed`) and p30-batch1 (the resume aborted on a workflow
 # released by a rollback barrier); see there.
 #
-# Environment: LOCKSTEP, LOCKSTEP_SOURCE_DIR; T0420_KEEP=DIR keeps a copy
-# of the scratch directory (events, show documents, markers) in DIR. Needs
-# jq, timeout, setsid.
+# Environment: LOCKSTEP, LOCKSTEP_SOURCE_DIR; LOCKSTEP_KEEP=DIR keeps a
+# copy of the scratch directory (events, show documents, markers) in DIR.
+# Needs jq, timeout, setsid.
 set -u
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_DIR/run/lib.sh"
-command -v setsid >/dev/null || { echo "setsid is required" >&2; exit 1; }
+need setsid
 
 unset LOCKSTEP_STATE CR_MARK
 cp -R "$E2E_DIR/crash" "$tmp/crash"
@@ -68,15 +68,7 @@ ON_EVENT=""
 STUBBORN=""
 
 # marked_pids: the live (not zombie) processes carrying $MARK.
-marked_pids() {
-	local f p
-	for f in $(grep -lzx "CR_MARK=$MARK" /proc/[0-9]*/environ 2>/dev/null); do
-		p=${f#/proc/}
-		p=${p%/environ}
-		alive "$p" && echo "$p"
-	done
-	return 0
-}
+marked_pids() { pids_with_env "CR_MARK=$MARK"; }
 none_alive() { # PID...: none of them is alive
 	local p
 	for p in "$@"; do
@@ -89,11 +81,9 @@ cleanup_crash() {
 	for p in $(marked_pids); do
 		kill -KILL "$p" 2>/dev/null
 	done
-	# For a post-mortem: T0420_KEEP=DIR keeps the scratch directory there.
-	[ -n "${T0420_KEEP:-}" ] && cp -R "$tmp" "$T0420_KEEP"
-	cleanup
+	return 0
 }
-trap cleanup_crash EXIT
+at_exit cleanup_crash
 
 # Expected ends: the run's status, each workflow's, each barrier's (in the
 # order of `show --json`). OK: everything succeeds. FW: web's deploy fails,
@@ -191,7 +181,7 @@ run_and_kill_() {
 		if [ "$n" -eq "$want" ]; then
 			# shellcheck disable=SC2086
 			[ -z "$WAITING" ] || wait_until 10 waiting_at_gates $WAITING ||
-				fail "$SCENARIO: $WAITING never waited at their gates"
+				fail "$WAITING never waited at their gates"
 			if [ -n "${ON_EVENT:-}" ]; then
 				"$ON_EVENT" "$pid"
 			else
@@ -209,18 +199,11 @@ run_and_kill_() {
 	rc=$?
 	BG_PIDS=()
 	if [ -n "$KILLED" ]; then
-		pass "$SCENARIO: ${ON_EVENT:-killed with SIGKILL} after $ev #$want${filt:+ ($filt)} ($(wc -l <"$out") events printed)"
+		pass "${ON_EVENT:-killed with SIGKILL} after $ev #$want${filt:+ ($filt)} ($(wc -l <"$out") events printed)"
 	else
-		fail "$SCENARIO: never saw $ev #$want${filt:+ ($filt)} (exit $rc)"
+		fail "never saw $ev #$want${filt:+ ($filt)} (exit $rc)"
 		show_events
 	fi
-}
-
-# cmd ARGS...: lockstep ARGS, bounded; stdout in $COUT, exit status in $crc.
-COUT=$tmp/cmd.out
-cmd() {
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$tmp/cmd.err" </dev/null
-	crc=$?
 }
 
 # after_kill [PRINTED OFFSET]: checks 1-3 on the killed run: the events
@@ -230,23 +213,23 @@ cmd() {
 after_kill() {
 	local printed=${1:-$EVENTS} off=${2:-0}
 	cmd runs --state "$STATE" --json
-	if [ "$crc" -eq 0 ] && jq -e --argjson r "$RUN_ID" '[.[] | select(.run == $r)] | length == 1' "$COUT" >/dev/null 2>&1; then
-		pass "$SCENARIO: the database opens: runs --json lists run $RUN_ID"
+	if [ "$rc" -eq 0 ] && jq -e --argjson r "$RUN_ID" '[.[] | select(.run == $r)] | length == 1' "$COUT" >/dev/null 2>&1; then
+		pass "the database opens: runs --json lists run $RUN_ID"
 	else
-		fail "$SCENARIO: runs --json after the kill (exit $crc): $(head -c 300 "$tmp/cmd.err")"
+		fail "runs --json after the kill (exit $rc): $(head -c 300 "$CERR")"
 	fi
 	expect "runs: run $RUN_ID is interrupted" \
 		jq_true --argjson r "$RUN_ID" '.[] | select(.run == $r) | .status == "interrupted" and .finished == null' "$COUT"
 	cmd show "$RUN_ID" --state "$STATE" --json
 	cp "$COUT" "$tmp/$SCENARIO/before.json"
-	expect_crc0 "show $RUN_ID --json after the kill"
+	expect_rc 0 "show $RUN_ID --json after the kill"
 	expect "show: interrupted" jq_true '.status == "interrupted"' "$COUT"
 	local n
 	n=$(grep -c . "$printed")
 	if jq -e --slurpfile p "$printed" --argjson o "$off" '.events[$o:$o + ($p | length)] == $p' "$COUT" >/dev/null 2>&1; then
-		pass "$SCENARIO: the $n events printed before the kill are all recorded, the same at the same seq"
+		pass "the $n events printed before the kill are all recorded, the same at the same seq"
 	else
-		fail "$SCENARIO: events printed before the kill are not all recorded as printed"
+		fail "events printed before the kill are not all recorded as printed"
 		jq -c --slurpfile p "$printed" --argjson o "$off" '[.events[$o:$o + ($p | length)][] | [.seq, .event]] as $r | [$p[] | [.seq, .event]] - $r' "$COUT" | head -c 600
 		echo
 	fi
@@ -266,7 +249,7 @@ after_kill() {
 			alive "$p" || continue
 			case " $LEFT " in
 			*" $p "*) ;;
-			*) fail "$SCENARIO: step ${f##*/} (pid $p) is alive but not found by its mark" ;;
+			*) fail "step ${f##*/} (pid $p) is alive but not found by its mark" ;;
 			esac
 		done
 	done
@@ -280,16 +263,6 @@ waiting_at_gates() {
 		p=$(tail -n 1 "$OUT/$s.held" 2>/dev/null)
 		[ -n "$p" ] && alive "$p" || return 1
 	done
-}
-
-jq_true() { jq -e "$@" >/dev/null 2>&1; }
-
-expect_crc0() {
-	if [ "$crc" -eq 0 ]; then
-		pass "$SCENARIO: $1 (exit 0)"
-	else
-		fail "$SCENARIO: $1: exit $crc: $(head -c 300 "$tmp/cmd.err")"
-	fi
 }
 
 # take_over resume|abort: runs `lockstep resume|abort RUN --json` in the
@@ -313,9 +286,9 @@ take_over() {
 	if [ -n "$LEFT" ]; then
 		# shellcheck disable=SC2086
 		if wait_until 15 none_alive $LEFT; then
-			pass "$SCENARIO: $1 ended the processes the dead run left ($LEFT)"
+			pass "$1 ended the processes the dead run left ($LEFT)"
 		else
-			fail "$SCENARIO: $1 did not end the processes the dead run left: $(for p in $LEFT; do alive "$p" && printf '%s ' "$p"; done)"
+			fail "$1 did not end the processes the dead run left: $(for p in $LEFT; do alive "$p" && printf '%s ' "$p"; done)"
 		fi
 	fi
 	"$OPEN_GATES"
@@ -325,7 +298,7 @@ take_over() {
 			wait "$p"
 			rcs+=($?)
 		else
-			fail "$SCENARIO: $1 did not end within 30 s"
+			fail "$1 did not end within 30 s"
 			kill -KILL "$p"
 			wait "$p"
 			rcs+=(124)
@@ -344,9 +317,9 @@ take_over() {
 		rc=${rcs[1]}
 	fi
 	if [ -n "$lost" ] && [ ! -s "$tmp/$SCENARIO/resumed.$lost" ]; then
-		pass "$SCENARIO: of two resumes at once, one took the run over, the other found it running (exit 1, nothing printed)"
+		pass "of two resumes at once, one took the run over, the other found it running (exit 1, nothing printed)"
 	else
-		fail "$SCENARIO: two resumes at once: exit ${rcs[*]}; $(cat "$tmp/$SCENARIO"/resumed.?.err | grep 'lockstep resume:' | head -4)"
+		fail "two resumes at once: exit ${rcs[*]}; $(cat "$tmp/$SCENARIO"/resumed.?.err | grep 'lockstep resume:' | head -4)"
 	fi
 }
 
@@ -363,9 +336,9 @@ open_all_gates() {
 xcheck() {
 	local got
 	if got=$(jq -e -c --argjson k "$K" "$JQ_DEFS $CR_DEFS $2" "$AFTER" 2>&1); then
-		pass "$SCENARIO: $1"
+		pass "$1"
 	else
-		fail "$SCENARIO: $1 (jq: ${got:-no result})"
+		fail "$1 (jq: ${got:-no result})"
 		show_events
 	fi
 }
@@ -374,7 +347,7 @@ xcheck() {
 # abort) has ended.
 after_resume() {
 	local want_rc=$1 want=$2
-	expect_rc_is "$want_rc"
+	expect_rc "$want_rc"
 	AFTER=$tmp/$SCENARIO/after.json
 	cmd show "$RUN_ID" --state "$STATE" --json
 	cp "$COUT" "$AFTER"
@@ -383,9 +356,9 @@ after_resume() {
 	local got
 	got=$(jq -r "$SUMMARY" "$AFTER" 2>/dev/null)
 	if [ "$got" = "$want" ]; then
-		pass "$SCENARIO: ends as expected: $got"
+		pass "ends as expected: $got"
 	else
-		fail "$SCENARIO: ends '$got', want '$want'"
+		fail "ends '$got', want '$want'"
 		show_events
 		sed 's/^/     ! /' "$RES.err" | head -30
 	fi
@@ -403,7 +376,7 @@ after_resume() {
 		| "==> \(.workflow)/\(.step) attempt \(.attempt)"' "$AFTER")
 	got_logs=$(grep '^==> ' "$COUT" | sed -E 's/ attempt ([0-9]+).*/ attempt \1/')
 	expect "logs: exit 0, one header per run step attempt, in the order they started" \
-		test "$crc" -eq 0 -a "$got_logs" = "$want_logs"
+		test "$rc" -eq 0 -a "$got_logs" = "$want_logs"
 	cmd show "$RUN_ID" --state "$STATE"
 	expect "show: exit 0, the run ${want%% *}" grep -q "^run $RUN_ID of [a-z-]*: ${want%% *}$" "$COUT"
 
@@ -426,9 +399,9 @@ after_resume() {
 
 	# What resume printed is exactly what was recorded after the kill.
 	if jq -e --slurpfile p "$RES" --argjson k "$K" '.events[$k:] == $p' "$AFTER" >/dev/null 2>&1; then
-		pass "$SCENARIO: $MODE printed exactly the events recorded after the kill ($(grep -c . "$RES"))"
+		pass "$MODE printed exactly the events recorded after the kill ($(grep -c . "$RES"))"
 	else
-		fail "$SCENARIO: $MODE printed something else than what was recorded after the kill"
+		fail "$MODE printed something else than what was recorded after the kill"
 	fi
 
 	# 5. Markers: a step that had finished at a kill did not run again
@@ -449,7 +422,7 @@ after_resume() {
 			| . as $st | "\($w)-\(.step) \(.attempts | length) \(any($ok[]; .workflow == $w and .step == $st.step and (.rollback // false) == $st.rollback))"' "$AFTER" 2>/dev/null)
 	done
 	if [ -z "$bad" ]; then
-		pass "$SCENARIO: the $nok run steps that had finished at the kill did not run again; none ran more often than recorded"
+		pass "the $nok run steps that had finished at the kill did not run again; none ran more often than recorded"
 	else
 		fail "$SCENARIO:$bad"
 	fi
@@ -458,9 +431,9 @@ after_resume() {
 	local left
 	left=$(marked_pids | tr '\n' ' ')
 	if [ -z "$left" ]; then
-		pass "$SCENARIO: nothing of the run is alive after the $MODE"
+		pass "nothing of the run is alive after the $MODE"
 	else
-		fail "$SCENARIO: alive after the $MODE: $(for p in $left; do printf '[%s: %s] ' "$p" "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done)"
+		fail "alive after the $MODE: $(for p in $left; do printf '[%s: %s] ' "$p" "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"; done)"
 		for p in $left; do kill -KILL "$p" 2>/dev/null; done
 	fi
 }
@@ -487,7 +460,7 @@ for v in ok web-deploy api-build; do
 	[ "$v" = ok ] || var=(--var "fail=$v")
 	CR_MARK=$MARK run_json "$PIPE" "${var[@]}"
 	case $v in ok) want=$OK w=0 ;; web-deploy) want=$FW w=1 ;; *) want=$FA w=1 ;; esac
-	expect_rc_is "$w"
+	expect_rc "$w"
 	check_stream
 	got=$(jq -r "$SUMMARY" <("$LOCKSTEP" show "$RUN_ID" --state "$STATE" --json))
 	expect "ends '$got'" test "$got" = "$want"
@@ -677,8 +650,8 @@ ABORTED="aborted db=rolled-back api=rolled-back web=rolled-back smoke=skipped re
 abort_alive() { # PID
 	RUN_ID=$(head -1 "$EVENTS" | jq -r .run)
 	cmd resume "$RUN_ID" --state "$STATE"
-	expect "resume of a live run: exit 1, nothing done" test "$crc" -eq 1 -a ! -s "$COUT"
-	expect "... it says the run is still running" grep -q "run $RUN_ID is still running" "$tmp/cmd.err"
+	expect "resume of a live run: exit 1, nothing done" test "$rc" -eq 1 -a ! -s "$COUT"
+	expect "... it says the run is still running" grep -q "run $RUN_ID is still running" "$CERR"
 	CR_MARK=$MARK "$LOCKSTEP" abort "$RUN_ID" --state "$STATE" >"$tmp/$SCENARIO/abort.out" \
 		2>"$tmp/$SCENARIO/abort.err" </dev/null &
 	ABORT_PID=$!
@@ -687,12 +660,13 @@ setup_point p23-abort-alive ok "web-deploy"
 WAITING=web-deploy ON_EVENT=abort_alive
 run_and_kill barrier.arrived 5 "" "$EVENTS" "$ERR" run "$PIPE"
 WAITING="" ON_EVENT=""
-expect_rc_is 130
+expect_rc 130
 if wait_until 20 not_running "$ABORT_PID"; then
 	wait "$ABORT_PID"
-	expect_rc "$SCENARIO: lockstep abort of the live run" 0 $?
+	rc=$?
+	expect_rc 0 "lockstep abort of the live run"
 else
-	fail "$SCENARIO: lockstep abort did not end"
+	fail "lockstep abort did not end"
 	kill -KILL "$ABORT_PID"
 fi
 ALIVE_END=$(jq -r "$SUMMARY" <("$LOCKSTEP" show "$RUN_ID" --state "$STATE" --json))
@@ -744,7 +718,7 @@ resume_point 130 "$ABORTED" \
 # rollbacks run; then `lockstep resume`.
 term_then_kill() { # PID
 	kill -TERM "$1"
-	wait_until 10 waiting_at_gates api-undo || fail "$SCENARIO: api's undo never waited at its gate"
+	wait_until 10 waiting_at_gates api-undo || fail "api's undo never waited at its gate"
 	kill -KILL "$1"
 }
 ON_EVENT=term_then_kill
@@ -814,9 +788,9 @@ open_but_b() {
 	open_all_gates
 	rm -f "$CR_GATES/b-go"
 	if wait_until 10 jq_true -s 'any(.[]; .event == "barrier.broken")' "$tmp/$SCENARIO/resumed.a"; then
-		pass "$SCENARIO: T broke while b's step was held"
+		pass "T broke while b's step was held"
 	else
-		fail "$SCENARIO: T did not break within 10 s of the resume"
+		fail "T did not break within 10 s of the resume"
 	fi
 	: >"$CR_GATES/b-go"
 }
@@ -848,7 +822,7 @@ expect "nothing of the run is alive: not db's daemon ($(marked_pids | tr '\n' ' 
 cmd show "$RUN_ID" --state "$STATE" --json
 expect "the run is recorded succeeded" jq_true '.status == "succeeded" and .finished != null' "$COUT"
 cmd resume "$RUN_ID" --state "$STATE"
-expect "resume of it: exit 1, it has finished" test "$crc" -eq 1
+expect "resume of it: exit 1, it has finished" test "$rc" -eq 1
 
 # ---- again, every event its own transaction ----
 # LOCKSTEP_EVENT_BATCH=1 makes lockstep commit (and print) each event
@@ -867,17 +841,17 @@ R=""
 scenario not-interrupted
 RUN_ID=$REF_FW_ID
 cmd resume "$RUN_ID" --state "$STATE"
-expect "resume of a finished run: exit 1, nothing printed" test "$crc" -eq 1 -a ! -s "$COUT"
+expect "resume of a finished run: exit 1, nothing printed" test "$rc" -eq 1 -a ! -s "$COUT"
 cmd abort "$RUN_ID" --state "$STATE"
-expect "abort of a finished run: exit 1" test "$crc" -eq 1
+expect "abort of a finished run: exit 1" test "$rc" -eq 1
 cmd resume 999 --state "$STATE"
-expect "resume of no such run: exit 1" test "$crc" -eq 1
+expect "resume of no such run: exit 1" test "$rc" -eq 1
 for bad in 0 abc; do
 	cmd resume "$bad" --state "$STATE"
-	expect "resume '$bad': usage error (exit 2)" test "$crc" -eq 2
+	expect "resume '$bad': usage error (exit 2)" test "$rc" -eq 2
 done
 cmd resume --state "$STATE"
-expect "resume without RUN: usage error (exit 2)" test "$crc" -eq 2
+expect "resume without RUN: usage error (exit 2)" test "$rc" -eq 2
 cmd show "$RUN_ID" --state "$STATE" --json
 expect "the run is as it was" jq_true '.status == "failed" and ([.events[] | select(.event == "run.resumed")] | length == 0)' "$COUT"
 

@@ -53,17 +53,17 @@ follow() {
 	FOLLOWERS+=($!)
 }
 # follow_end NAME SECONDS: waits (bounded) for that follower to end; its
-# exit status in $frc (124, and a SIGKILL, when it did not end in time).
+# exit status in $rc (124, and a SIGKILL, when it did not end in time).
 follow_end() {
 	local p=${FPID[$1]}
 	if wait_until "$2" not_running "$p"; then
 		wait "$p"
-		frc=$?
+		rc=$?
 	else
 		echo "  (lockstep logs --follow ($1) did not end within $2 s: killed)"
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
-		frc=124
+		rc=124
 	fi
 }
 cleanup_follow() {
@@ -73,9 +73,9 @@ cleanup_follow() {
 	done
 	# Let the gated steps of a run whose lockstep was killed end.
 	mkdir -p "$GATES" && touch "$GATES"/{g1,g2,g3,pa,s1} 2>/dev/null
-	cleanup
+	return 0
 }
-trap cleanup_follow EXIT
+at_exit cleanup_follow
 
 # has NAME LINE: the follower's stdout has that exact line.
 has() { grep -qsxF -- "$2" "$tmp/$1.out"; }
@@ -84,18 +84,10 @@ logged() { [ -f "$1" ] && grep -qxF -- "$2" "$1"; }
 # same DESCRIPTION FILE WANT_FILE: the two files are byte for byte equal.
 same() {
 	if cmp -s "$2" "$3"; then
-		pass "$SCENARIO: $1"
+		pass "$1"
 	else
-		fail "$SCENARIO: $1"
+		fail "$1"
 		diff "$3" "$2" | head -20 | sed 's/^/     | /'
-	fi
-}
-# expect_frc DESCRIPTION WANT
-expect_frc() {
-	if [ "$frc" -eq "$2" ]; then
-		pass "$SCENARIO: $1 (exit $2)"
-	else
-		fail "$SCENARIO: $1: exit $frc, want $2"
 	fi
 }
 # plain OUTFILE ARGS...: plain `lockstep logs ARGS`, stdout in OUTFILE;
@@ -148,10 +140,11 @@ EOF
 scenario live
 start_json "$tmp/live.yml"
 rid=$(run_id)
+expect "the run started (run ${rid:-none})" test -n "$rid"
 if wait_until 10 logged "$STATE/logs/$rid/a/first.1.log" "first: before"; then
-	pass "$SCENARIO: run $rid is under way, first waits at gate g1"
+	pass "run $rid is under way, first waits at gate g1"
 else
-	fail "$SCENARIO: the run never got to gate g1"
+	fail "the run never got to gate g1"
 fi
 follow all "$rid"
 follow second "$rid" a/second
@@ -172,11 +165,11 @@ same "so far: the whole first attempt (its last line ended), then the second's h
 	"$tmp/all.out" "$tmp/want"
 open_gate g3
 finish_bg 15
-expect_rc_is 0
+expect_rc 0
 follow_end all 10
-expect_frc "--follow ends when the run has finished" 0
+expect_rc 0 "--follow ends when the run has finished"
 follow_end second 10
-expect_frc "... with a WORKFLOW/STEP filter too" 0
+expect_rc 0 "... with a WORKFLOW/STEP filter too"
 echo "second: done" >>"$tmp/want"
 same "every byte once, in order; barrier steps and the quiet workflow print nothing" "$tmp/all.out" "$tmp/want"
 expect "nothing on stderr" test ! -s "$tmp/all.err"
@@ -215,11 +208,12 @@ EOF
 scenario parallel
 start_json "$tmp/parallel.yml"
 rid=$(run_id)
+expect "the run started (run ${rid:-none})" test -n "$rid"
 if wait_event 10 '.event == "step.finished" and .step == "b1"' &&
 	wait_until 10 logged "$STATE/logs/$rid/a/a1.1.log" "a1: start"; then
-	pass "$SCENARIO: b1 has ended while a1 waits at its gate"
+	pass "b1 has ended while a1 waits at its gate"
 else
-	fail "$SCENARIO: the run never got there"
+	fail "the run never got there"
 	show_events
 fi
 follow all "$rid"
@@ -231,10 +225,10 @@ expect "... and nothing of the others" test -z "$(grep -F 'a1' "$tmp/b.out")"
 expect "... and goes on while the run does" alive "${FPID[b]}"
 open_gate pa
 finish_bg 15
-expect_rc_is 0
+expect_rc 0
 for f in all b a1; do
 	follow_end "$f" 10
-	expect_frc "$f: ends with the run" 0
+	expect_rc 0 "$f: ends with the run"
 done
 expect "b1 comes after the end of a1, which started first" \
 	test "$(grep -nxF 'a1: end' "$tmp/all.out" | cut -d: -f1)" -lt "$(grep -nxF 'b1: out' "$tmp/all.out" | cut -d: -f1)"
@@ -252,40 +246,21 @@ printf '%s\n' "==> a/a1 attempt 1: running <==" "a1: start" "a1: end" >"$tmp/wan
 same "WORKFLOW/STEP: that attempt only" "$tmp/a1.out" "$tmp/want"
 
 # ---- 3. interrupted: the run's lockstep is killed ----
-cat >"$tmp/hold.yml" <<'EOF'
-name: hold
-barriers:
-  X: {timeout: 1m}
-stages:
-  - workflow: a
-  - workflow: b
-    parallel: true
-workflows:
-  a:
-    steps:
-      - id: hold
-        run: ./bin/long hold
-      - barrier: X
-  b:
-    steps:
-      - id: hello
-        run: echo hello from b
-      - barrier: X
-EOF
 scenario interrupted
-start_json "$tmp/hold.yml"
+start_json "$RUNDIR/t0400-hold.yml"
 rid=$(run_id)
+expect "the run started (run ${rid:-none})" test -n "$rid"
 if wait_until 10 test -s "$OUT/hold.pgid" && wait_event 10 '.event == "barrier.arrived" and .workflow == "b"'; then
-	pass "$SCENARIO: a runs a long step, b waits at X"
+	pass "a runs a long step, b waits at X"
 else
-	fail "$SCENARIO: the run never got there"
+	fail "the run never got there"
 fi
 follow all "$rid"
 expect "the long step is followed" wait_until 10 grep -q '^long hold: pid ' "$tmp/all.out"
 kill -KILL "$BG"
 finish_bg 10
 follow_end all 10
-expect_frc "--follow ends when the run's lockstep is gone" 1
+expect_rc 1 "--follow ends when the run's lockstep is gone"
 expect "it says the run was interrupted and how to continue it" \
 	grep -qF "lockstep logs: run $rid was interrupted: the lockstep process that ran it (pid $BG on " "$tmp/all.err"
 expect "... lockstep resume RUN --state DIR" grep -qE "continue it with: lockstep resume $rid --state '?$STATE'?\$" "$tmp/all.err"
@@ -294,7 +269,7 @@ expect "what was logged was printed, the message is not on stdout" \
 	test -z "$(grep -F interrupted "$tmp/all.out")" -a -n "$(grep -xF 'hello from b' "$tmp/all.out")"
 follow late "$rid"
 follow_end late 10
-expect_frc "--follow on a run already interrupted" 1
+expect_rc 1 "--follow on a run already interrupted"
 plain "$tmp/plain" "$rid"
 same "... prints what logs prints" "$tmp/late.out" "$tmp/plain"
 expect "... then says it was interrupted" grep -qF "run $rid was interrupted" "$tmp/late.err"
@@ -302,20 +277,20 @@ expect "plain logs of it still exits 0, silently" test "$prc" -eq 0 -a ! -s "$tm
 # Taking over the steps of an interrupted run is for `lockstep resume`:
 # end the orphaned step here.
 kill -KILL -- "-$(cat "$OUT/hold.pgid")" 2>/dev/null
-wait_until 5 group_gone "$OUT/hold.pgid" >/dev/null
+expect "the orphaned step is gone" wait_until 5 group_gone "$OUT/hold.pgid"
 
 # ---- 4. finished runs: --follow prints what logs prints ----
 scenario finished
 ms_ports
 run_json ms/pipeline-frontend-fails.yml "${MS_PORTS[@]}"
-expect_rc_is 1
+expect_rc 1
 for sel in "" frontend-deploy frontend-deploy/deploy frontend-deploy/step-1; do
 	# shellcheck disable=SC2086
 	plain "$tmp/plain" "$RUN_ID" $sel
 	# shellcheck disable=SC2086
 	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" logs "$RUN_ID" $sel --state "$STATE" -f >"$tmp/f.out" 2>"$tmp/f.err" </dev/null
-	frc=$?
-	expect_frc "logs $RUN_ID ${sel:-(all)} -f on a failed run" 0
+	rc=$?
+	expect_rc 0 "logs $RUN_ID ${sel:-(all)} -f on a failed run"
 	same "... byte for byte what plain logs prints ($(wc -l <"$tmp/plain") lines)" "$tmp/f.out" "$tmp/plain"
 	expect "... nothing on stderr" test ! -s "$tmp/f.err"
 done
@@ -340,13 +315,14 @@ EOF
 scenario signals
 start_json "$tmp/sig.yml"
 rid=$(run_id)
+expect "the run started (run ${rid:-none})" test -n "$rid"
 expect "the run waits at gate s1" wait_until 10 logged "$STATE/logs/$rid/service/wait.1.log" "s: start"
 
 follow int "$rid"
 expect "following" wait_until 10 has int "s: start"
 kill -INT "${FPID[int]}"
 follow_end int 10
-expect_frc "SIGINT ends --follow" 130
+expect_rc 130 "SIGINT ends --follow"
 expect "... without a word on stderr" test ! -s "$tmp/int.err"
 
 rm -f "$tmp/pipe.rc" "$tmp/pipe.pid"
@@ -356,11 +332,12 @@ rm -f "$tmp/pipe.rc" "$tmp/pipe.pid"
 	echo $? >"$tmp/pipe.rc"
 } | head -n 1 >"$tmp/pipe.out" &
 pipe_bg=$!
-wait_until 5 test -s "$tmp/pipe.pid" && FOLLOWERS+=("$(cat "$tmp/pipe.pid")")
+expect "the piped follower runs" wait_until 5 test -s "$tmp/pipe.pid"
+[ -s "$tmp/pipe.pid" ] && FOLLOWERS+=("$(cat "$tmp/pipe.pid")")
 if wait_until 10 test -s "$tmp/pipe.rc"; then
-	pass "$SCENARIO: | head -n 1: --follow ends when head does"
+	pass "| head -n 1: --follow ends when head does"
 else
-	fail "$SCENARIO: | head -n 1: --follow went on after head had ended"
+	fail "| head -n 1: --follow went on after head had ended"
 fi
 wait "$pipe_bg" 2>/dev/null
 expect "... while the run still goes on" alive "$BG"
@@ -372,11 +349,10 @@ expect "head got the header" test "$(cat "$tmp/pipe.out")" = "==> service/wait a
 bad() { # DESCRIPTION WANT_RC STDERR_TEXT ARGS...
 	local d=$1 want=$2 text=$3
 	shift 3
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" logs "$@" --follow >"$tmp/bad.out" 2>"$tmp/bad.err" </dev/null
-	frc=$?
-	expect_frc "$d" "$want"
-	expect "... says: $text" grep -qF -- "$text" "$tmp/bad.err"
-	expect "... nothing on stdout" test ! -s "$tmp/bad.out"
+	cmd logs "$@" --follow
+	expect_rc "$want" "$d"
+	expect "... says: $text" err_has "$text"
+	expect "... nothing on stdout" test ! -s "$COUT"
 }
 bad "an unknown workflow of a running run" 1 "lockstep logs: run $rid has no workflow 'nope'" "$rid" nope --state "$STATE"
 bad "a misspelt workflow" 1 "did you mean 'service'?" "$rid" servcie --state "$STATE"
@@ -389,9 +365,9 @@ bad "an unknown option" 2 "unknown option '--folow'" "$rid" --folow --state "$ST
 
 open_gate s1
 finish_bg 15
-expect_rc_is 0
+expect_rc 0
 
-"$LOCKSTEP" logs --help >"$tmp/help"
-expect "logs --help documents --follow" grep -qF -- "-f, --follow" "$tmp/help"
+cmd logs --help
+expect "logs --help documents --follow" out_has "-f, --follow"
 
 finish

@@ -25,23 +25,10 @@ cp "$RUNDIR"/t0310-abort.yml "$tmp/p.yml"
 ln -s "$RUNDIR/bin" "$tmp/bin"
 P=$tmp/p.yml
 
-err_has() { # DESCRIPTION TEXT
-	if grep -qF -- "$2" "$CERR"; then
-		pass "$SCENARIO: $1"
-	else
-		fail "$SCENARIO: $1: stderr lacks '$2'"
-		sed 's/^/     ! /' "$CERR" | head -8
-	fi
-}
 # show_is DESCRIPTION JQ: the condition holds of `show $RUN_ID --json`.
 show_is() {
-	local got
-	if got=$("$LOCKSTEP" show "$RUN_ID" --state "$STATE" --json 2>&1 | jq -e -c "$2" 2>&1); then
-		pass "$SCENARIO: $1"
-	else
-		fail "$SCENARIO: $1 (jq: ${got:-no result})"
-		"$LOCKSTEP" show "$RUN_ID" --state "$STATE" 2>&1 | sed 's/^/     | /' | head -40
-	fi
+	cmd show "$RUN_ID" --state "$STATE" --json
+	jq_out "$1" "$2"
 }
 # Every event recorded for the run, as `show --json` has them, into $EVENTS.
 recorded_events() {
@@ -63,80 +50,79 @@ work_pid_recorded() {
 	"$LOCKSTEP" show "$RUN_ID" --state "$STATE" --json 2>/dev/null |
 		jq -e '.workflows[] | select(.workflow == "long") | .steps[] | select(.step == "work") | .attempts[-1].pid | type == "number"' >/dev/null
 }
-# start_killed [pid]: starts the pipeline, waits until `long` runs and
-# `waiter` waits at X (with "pid": until the step's process is recorded),
-# then SIGKILLs lockstep: the run is interrupted.
-start_killed() {
-	start_json "$P"
+# busy: `long` runs its step and `waiter` waits at X.
+busy() {
 	wait_event 10 '.event == "barrier.arrived" and .workflow == "waiter"' &&
 		wait_until 10 test -s "$OUT/work.child"
+}
+# start_killed [pid]: starts the pipeline, waits until it is busy (with
+# "pid": until the step's process is recorded too), then SIGKILLs
+# lockstep: the run is interrupted.
+start_killed() {
+	start_json "$P"
+	expect "long runs its step, waiter waits at X" busy
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
-	[ "${1:-}" = pid ] && wait_until 10 work_pid_recorded
-	kill -KILL "$BG"
-	wait "$BG" 2>/dev/null
-	BG_PIDS=()
+	[ "${1:-}" = pid ] && expect "the step's process is recorded" wait_until 10 work_pid_recorded
+	kill_bg
 }
 
 scenario usage
 cmd resume
-expect_crc "resume without a run" 2
-err_has "says what is missing" "missing RUN"
+expect_rc 2 "resume without a run"
+expect "says what is missing" err_has "missing RUN"
 cmd resume abc --state "$STATE"
-expect_crc "resume of a malformed run id" 2
-err_has "says why" "'abc' is not a run id"
+expect_rc 2 "resume of a malformed run id"
+expect "says why" err_has "'abc' is not a run id"
 cmd abort 0 --state "$STATE"
-expect_crc "abort of run 0" 2
+expect_rc 2 "abort of run 0"
 cmd resume 1 2 --state "$STATE"
-expect_crc "two run ids" 2
+expect_rc 2 "two run ids"
 cmd resume 1 --kill-grace soon
-expect_crc "a bad --kill-grace" 2
+expect_rc 2 "a bad --kill-grace"
 cmd abort 1 --frobnicate
-expect_crc "an unknown option" 2
+expect_rc 2 "an unknown option"
 cmd resume 1 --max-parallel 0
-expect_crc "a bad --max-parallel" 2
-err_has "says why" "bad --max-parallel '0'"
+expect_rc 2 "a bad --max-parallel"
+expect "says why" err_has "bad --max-parallel '0'"
 cmd resume --help
-expect_crc "resume --help" 0
-grep -q "usage: lockstep resume RUN" "$COUT" && pass "usage: resume --help prints the usage" ||
-	fail "usage: resume --help prints the usage"
+expect_rc 0 "resume --help"
+expect "resume --help prints the usage" out_has "usage: lockstep resume RUN"
 cmd abort --help
-expect_crc "abort --help" 0
+expect_rc 0 "abort --help"
 
 scenario state
 cmd resume 1 --state "$tmp/nowhere"
-expect_crc "resume with a missing state directory" 4
-err_has "names the directory" "nowhere"
+expect_rc 4 "resume with a missing state directory"
+expect "names the directory" err_has "nowhere"
 cmd abort 1 --state "$tmp/nowhere"
-expect_crc "abort with a missing state directory" 4
-test ! -e "$tmp/nowhere" && pass "state: no state directory was created" ||
-	fail "state: a state directory was created"
+expect_rc 4 "abort with a missing state directory"
+expect "no state directory was created" test ! -e "$tmp/nowhere"
 run_json "$RUNDIR/t0320-mark.yml"
-expect_rc_is 0
+expect_rc 0
 cmd resume 99 --state "$STATE"
-expect_crc "resume of an unknown run" 1
-err_has "says there is no such run" "no run 99"
+expect_rc 1 "resume of an unknown run"
+expect "says there is no such run" err_has "no run 99"
 cmd resume "$RUN_ID" --state "$STATE"
-expect_crc "resume of a finished run" 1
-err_has "says it has finished" "has already finished (succeeded)"
+expect_rc 1 "resume of a finished run"
+expect "says it has finished" err_has "has already finished (succeeded)"
 cmd abort "$RUN_ID" --state "$STATE"
-expect_crc "abort of a finished run" 1
+expect_rc 1 "abort of a finished run"
 show_is "the finished run is unchanged" '.status == "succeeded" and ([.events[] | select(.event == "run.resumed")] | length) == 0'
 
 scenario live
 start_json "$P"
-wait_event 10 '.event == "barrier.arrived" and .workflow == "waiter"' &&
-	wait_until 10 test -s "$OUT/work.child"
+expect "long runs its step, waiter waits at X" busy
 RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
 cmd resume "$RUN_ID" --state "$STATE"
-expect_crc "resume of a run in progress is refused" 1
-err_has "says it is still running" "is still running"
-err_has "points at abort" "lockstep abort $RUN_ID"
-alive "$BG" && pass "live: the run goes on" || fail "live: the run died"
+expect_rc 1 "resume of a run in progress is refused"
+expect "says it is still running" err_has "is still running"
+expect "points at abort" err_has "lockstep abort $RUN_ID"
+expect "the run goes on" alive "$BG"
 cmd abort "$RUN_ID" --state "$STATE"
-expect_crc "abort of a run in progress" 0
-err_has "says it asked the owner" "asked run $RUN_ID"
+expect_rc 0 "abort of a run in progress"
+expect "says it asked the owner" err_has "asked run $RUN_ID"
 finish_bg 20
-expect_rc_is 130
+expect_rc 130
 check "the barrier broke: run aborted" 'B("X").reason == "run aborted"'
 check "both workflows rolled back" 'WF("long").status == "rolled-back" and WF("waiter").status == "rolled-back"'
 check "the later group was skipped" 'WF("later").status == "skipped"'
@@ -152,14 +138,11 @@ show_is "the running attempt names its process; a barrier step has none" \
 	"(.workflows[] | select(.workflow == \"long\") | .steps[] | select(.step == \"work\") | .attempts[-1].pid) == $pgid and
 	 ([.workflows[] | .steps[] | select(.kind == \"barrier\") | .attempts[].pid] | all(. == null))"
 cmd show "$RUN_ID" --state "$STATE"
-grep -Eq "^    work +run +running .* pid $pgid( |\$)" "$COUT" &&
-	pass "$SCENARIO: show names the process of the step in flight" ||
-	fail "$SCENARIO: show names the process of the step in flight: $(grep ' work ' "$COUT")"
-grep -q "^  resumed " "$COUT" && fail "$SCENARIO: a run never taken over says it was" ||
-	pass "$SCENARIO: a run never taken over does not say it was"
+expect "show names the process of the step in flight" grep -Eq "^    work +run +running .* pid $pgid( |\$)" "$COUT"
+expect "a run never taken over does not say it was" test -z "$(grep "^  resumed " "$COUT")"
 cmd abort "$RUN_ID" --state "$STATE"
-expect_crc "abort of the interrupted run" 0
-err_has "says what it terminated" "left"
+expect_rc 0 "abort of the interrupted run"
+expect "says what it terminated" err_has "left"
 expect "no process of the run is left" no_leftovers
 recorded_events
 check "run.resumed (abort) follows what was recorded" \
@@ -173,19 +156,17 @@ check "the run ended aborted" 'RF.status == "aborted"'
 expect "the rollbacks ran" test -s "$OUT/long-undo" -a -s "$OUT/waiter-undo"
 show_is "the run is recorded aborted, taken over once" '.status == "aborted" and .takeovers == 1'
 cmd show "$RUN_ID" --state "$STATE"
-grep -qF "  resumed   1 time: its lockstep died and 'lockstep resume' or 'abort' took it over" "$COUT" &&
-	pass "$SCENARIO: show says the run was taken over once" ||
-	fail "$SCENARIO: show says the run was taken over once"
+expect "show says the run was taken over once" \
+	out_has "  resumed   1 time: its lockstep died and 'lockstep resume' or 'abort' took it over"
 cmd runs --state "$STATE" --json
-jq -e --argjson id "$RUN_ID" '.[] | select(.run == $id) | .takeovers == 1' "$COUT" >/dev/null &&
-	pass "$SCENARIO: runs --json counts the takeover" || fail "$SCENARIO: runs --json counts the takeover"
+jq_out "runs --json counts the takeover" ".[] | select(.run == $RUN_ID) | .takeovers == 1"
 
 scenario resume-interrupted
 start_killed
 # The file changes after the run started: the run keeps its own pipeline.
 sed -i 's/waiter-undo/waiter-undo-CHANGED/' "$P"
 cmd resume "$RUN_ID" --state "$STATE" --kill-grace 1s
-expect_crc "resume of the interrupted run (it fails: the step was interrupted)" 1
+expect_rc 1 "resume of the interrupted run (it fails: the step was interrupted)"
 expect "no process of the run is left" no_leftovers
 recorded_events
 check "run.resumed (resume) right after the recorded events" \
@@ -197,7 +178,7 @@ check "both workflows rolled back" 'WF("long").status == "rolled-back" and WF("w
 check "the run failed" 'RF.status == "failed"'
 expect "the recorded pipeline ran, not the changed file" test -s "$OUT/waiter-undo" -a ! -e "$OUT/waiter-undo-CHANGED"
 cmd resume "$RUN_ID" --state "$STATE"
-expect_crc "a second resume is refused" 1
-err_has "it has finished" "has already finished (failed)"
+expect_rc 1 "a second resume is refused"
+expect "it has finished" err_has "has already finished (failed)"
 
 finish

@@ -34,7 +34,6 @@ has_requests() {
 gaps() {
 	awk -v p="$1" '$2 == p { if (seen) printf "%d ", $1 - last; last = $1; seen = 1 }' "$SRV/requests"
 }
-file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
 
 P=$tmp/p
 mkdir -p "$P"
@@ -149,7 +148,7 @@ YAML
 scenario checks
 : >"$SRV/requests"
 run_json "$P/checks.yml" --var port="$PORT" --var closed="$CLOSED"
-expect_rc_is 1
+expect_rc 1
 check_stream
 u=$BASE
 
@@ -261,7 +260,7 @@ YAML
 scenario steps
 : >"$SRV/requests"
 run_json "$P/steps.yml" --var port="$PORT"
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "retries: the whole check runs twice (attempts 1, 2), both failed" \
 	'[.[] | select(.workflow == "retried" and .step == "smoke" and (.event | startswith("step."))) | [.event, .attempt // .status]] == [["step.started", 1], ["step.finished", "failed"], ["step.started", 2], ["step.finished", "failed"]]'
@@ -301,14 +300,14 @@ scenario abort
 : >"$SRV/requests"
 start_json "$P/abort.yml" --var port="$PORT"
 if wait_until 10 has_requests /hang 1; then
-	pass "$SCENARIO: the request reached the server"
+	pass "the request reached the server"
 else
-	fail "$SCENARIO: no request reached the server"
+	fail "no request reached the server"
 fi
 t_sig=$(now_ms)
 kill -INT "$BG"
 finish_bg 10
-expect_rc_is 130
+expect_rc 130
 check_stream
 check "the check ends aborted at once; nothing after it starts" \
 	'F("wait-for-it"; "smoke").status == "aborted" and F("wait-for-it"; "smoke").exit_code == null and S("wait-for-it"; "never") == null and WF("wait-for-it").status == "aborted" and RF.status == "aborted"'
@@ -322,7 +321,7 @@ scenario plain
 timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" run "$P/checks.yml" --var port="$PORT" --var closed="$CLOSED" \
 	--state "$STATE" >"$tmp/plain.out" 2>"$tmp/plain.err" </dev/null
 rc=$?
-expect_rc_is 1
+expect_rc 1
 expect "each request is a line of the workflow's output" \
 	grep -qE '^\[flaky\] [0-9T:.Z-]+ #1 status 503 in [0-9]+ms, body "starting": not as expected' "$tmp/plain.out"
 expect "... the one that matched too" grep -qE '^\[flaky\] [0-9T:.Z-]+ #3 status 200 in [0-9]+ms, body "ready": as expected$' "$tmp/plain.out"
@@ -359,7 +358,7 @@ for np in "" "example.com,.corp"; do
 	: >"$SRV/requests"
 	http_proxy=http://127.0.0.1:$CLOSED HTTP_PROXY=http://127.0.0.1:$CLOSED \
 		no_proxy=$np NO_PROXY=$np run_json "$P/proxy.yml" --var port="$PORT"
-	expect_rc_is 0
+	expect_rc 0
 	check "both checks succeeded (no_proxy='$np')" \
 		'F("local"; "smoke").status == "succeeded" and F("localhost"; "smoke").status == "succeeded"'
 	expect "the server got both requests itself" has_requests /status/200 2

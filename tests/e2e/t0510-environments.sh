@@ -26,21 +26,6 @@ pipeline=$RUNDIR/t0510-environments.yml
 # Steps run in the pipeline file's directory, resolved as lockstep does.
 pdir=$(cd "$RUNDIR" && pwd -P)
 
-# env_is FILE NAME VALUE: FILE (sorted `env` output) has NAME=VALUE.
-env_is() {
-	if grep -qxF -- "$2=$3" "$1" 2>/dev/null; then
-		pass "$SCENARIO: ${1##*/}: $2=$3"
-	else
-		fail "$SCENARIO: ${1##*/}: want $2=$3, got '$(grep "^$2=" "$1" 2>/dev/null)'"
-	fi
-}
-env_unset() {
-	if [ -f "$1" ] && ! grep -q "^$2=" "$1"; then
-		pass "$SCENARIO: ${1##*/}: no $2"
-	else
-		fail "$SCENARIO: ${1##*/}: $2 should not be set: '$(grep "^$2=" "$1" 2>/dev/null)'"
-	fi
-}
 # env_exactly FILE LINE...: FILE holds exactly these lines (sorted).
 env_exactly() {
 	local f=$1 want got
@@ -48,9 +33,9 @@ env_exactly() {
 	want=$(printf '%s\n' "$@" | sort)
 	got=$(cat "$f" 2>/dev/null)
 	if [ "$got" = "$want" ]; then
-		pass "$SCENARIO: ${f##*/}: exactly what it should see"
+		pass "${f##*/}: exactly what it should see"
 	else
-		fail "$SCENARIO: ${f##*/}: saw:"
+		fail "${f##*/}: saw:"
 		diff <(echo "$want") <(echo "$got") | sed 's/^/     | /'
 	fi
 }
@@ -64,7 +49,7 @@ export P_OUTSIDE=outside P_ENV=outside P_WF=outside P_STEP=outside \
 	LOCKSTEP_KUBE_CONTEXT=stale
 run_json "$pipeline" --var cluster=kind-local
 unset P_OUTSIDE P_ENV P_WF P_STEP KUBECONFIG LOCKSTEP_ENV LOCKSTEP_NAMESPACE LOCKSTEP_KUBE_CONTEXT
-expect_rc_is 1
+expect_rc 1
 check_stream
 check "every workflow ran; qa-check failed at 'fail' and rolled back" \
 	'(ev("workflow.started") | map(.workflow) | sort) == ["backend-deploy", "frontend-deploy", "plain", "qa-check", "regional[region=eu]", "regional[region=us]"] and F("qa-check"; "fail").exit_code == 3 and WF("qa-check").status == "rolled-back"'
@@ -105,12 +90,13 @@ env_unset "$OUT/qa-check.show" LOCKSTEP_NAMESPACE
 # ---- 2. plan ----
 scenario plan
 NO_COLOR=1 "$LOCKSTEP" plan "$pipeline" --format json >"$tmp/plan.json" 2>"$tmp/plan.err"
-expect_rc "plan --format json" 0 $?
+rc=$?
+expect_rc 0 "plan --format json"
 jplan() { # DESCRIPTION FILTER
 	if jq -e "$2" "$tmp/plan.json" >/dev/null 2>&1; then
-		pass "$SCENARIO: $1"
+		pass "$1"
 	else
-		fail "$SCENARIO: $1"
+		fail "$1"
 	fi
 }
 jplan "each instance has its environment (null: none)" \
@@ -123,7 +109,8 @@ jplan "environments: kubernetes values after expansion, null when not given" \
 jplan "--var reaches the environments" '.environments[0].kubernetes.context == "kind-local"'
 
 NO_COLOR=1 "$LOCKSTEP" plan "$pipeline" >"$tmp/plan.txt" 2>&1
-expect_rc "plan (text)" 0 $?
+rc=$?
+expect_rc 0 "plan (text)"
 # section START: the lines of the text plan from a line matching START to the next blank line.
 section() { awk -v a="$1" '$0 ~ a {on = 1} on && /^$/ {exit} on' "$tmp/plan.txt"; }
 expect "text: frontend-deploy runs in frontend, with its settings" \
@@ -144,7 +131,7 @@ scenario example
 cp -R "$SRC/examples/multi-service" "$tmp/ms"
 ms_ports
 run_json "$tmp/ms/pipeline.yml" "${MS_PORTS[@]}"
-expect_rc_is 0
+expect_rc 0
 expect "the backend deploy reports its environment" \
 	grep -qxF "deploy.sh: backend: environment backend (context local, namespace backend)" \
 	"$(log_of backend-deploy step-1)"

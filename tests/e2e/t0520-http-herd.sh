@@ -53,9 +53,9 @@ scenario herd
 run_json "$P/herd.yml" --var port="$PORT"
 n_ok=$(jq -s '[.[] | select(.event == "workflow.finished" and .status == "succeeded")] | length' "$EVENTS")
 if [ "$rc" -eq 0 ] && [ "$n_ok" -eq 300 ]; then
-	pass "$SCENARIO: all 300 checks succeeded (exit 0, in ${elapsed_ms} ms)"
+	pass "all 300 checks succeeded (exit 0, in ${elapsed_ms} ms)"
 else
-	fail "$SCENARIO: exit $rc, $n_ok of 300 checks succeeded; the first failures:"
+	fail "exit $rc, $n_ok of 300 checks succeeded; the first failures:"
 	jq -r 'select(.event == "workflow.finished" and .status != "succeeded") | "     | \(.workflow): \(.reason)"' \
 		"$EVENTS" | head -5
 fi

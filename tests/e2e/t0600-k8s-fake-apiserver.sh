@@ -14,23 +14,16 @@
 #
 # Environment: LOCKSTEP_SOURCE_DIR. Needs python3, jq, timeout, diff.
 set -u
+E2E_NO_LOCKSTEP=1 # the fixture's own test: lockstep is not needed
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
 # shellcheck source=../k8s/lib.sh
 . "$SRC/tests/k8s/lib.sh"
 # shellcheck source=../k8s/smoke.sh
 . "$SRC/tests/k8s/smoke.sh"
-trap fake_cleanup EXIT
-
-missing=""
-for tool in kubectl python3 jq timeout diff; do
-	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
-done
-if [ -n "$missing" ]; then
-	fail "needed on PATH:$missing (kubectl: the real one, from Debian's kubernetes-client or another package; run make deps)"
-	finish
-	exit 1
-fi
+at_exit fake_cleanup
+# kubectl: the real one, from Debian's kubernetes-client or another package.
+need kubectl python3 jq diff
 
 k8s_smoke kubectl
 IFS=: read -r -a extra <<<"${LOCKSTEP_EXTRA_KUBECTLS:-}"

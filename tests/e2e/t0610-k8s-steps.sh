@@ -31,16 +31,9 @@ set -u
 . "$(dirname "$0")/lib/common.sh"
 . "$E2E_DIR/run/lib.sh"
 . "$SRC/tests/k8s/lib.sh"
-trap 'fake_cleanup; cleanup' EXIT
+at_exit fake_cleanup
 unset LOCKSTEP_STATE KUBECONFIG
-
-for tool in kubectl python3 jq timeout; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		fail "needed on PATH: $tool (kubectl: run make deps)"
-		finish
-		exit 1
-	fi
-done
+need kubectl python3
 KUBECTL=$(command -v kubectl)
 KOUT=$tmp/kubectl.out
 EXAMPLE=$SRC/examples/kubernetes-multi-service
@@ -53,15 +46,11 @@ if ! fake_start "$tmp/fake" --context local --progress-deadline 2 --pod-ready-se
 	exit 1
 fi
 
-# image_of KIND/NAME NS, revision_of deployment/NAME NS
-image_of() { kget "$1" -n "$2" -o 'jsonpath={.spec.template.spec.containers[0].image}'; }
-revision_of() { kget "$1" -n "$2" -o 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}'; }
 # log_mark: where the request log is now; writes_since MARK: the writes
 # after it that created, deleted or changed the spec of something (an
 # apply that only updates kubectl's last-applied annotation moves no
 # generation), as "VERB namespace/resource/name", sorted and unique.
 log_mark() { if [ -f "$FAKE_LOG" ]; then wc -l <"$FAKE_LOG"; else echo 0; fi; }
-jqe() { jq -e "$@" >/dev/null 2>&1; }
 writes_since() {
 	tail -n +"$(($1 + 1))" "$FAKE_LOG" |
 		jq -r 'select(.method != "GET" and .verb != null and (.verb == "create" or .verb == "delete" or .generation != null)) | "\(.verb) \(.namespace)/\(.resource)/\(.name)"' |
@@ -69,83 +58,67 @@ writes_since() {
 }
 # step_reason WORKFLOW: the reason of the workflow's last workflow.finished.
 wf_reason() { jq -r --arg w "$1" 'select(.event == "workflow.finished" and .workflow == $w) | .reason' "$EVENTS" | tail -1; }
-expect_match() { # DESCRIPTION STRING ERE
-	if grep -Eq -- "$3" <<<"$2"; then
-		pass "$SCENARIO: $1"
-	else
-		fail "$SCENARIO: $1: '$2' does not match /$3/"
-		show_events
-	fi
-}
-expect_same() { # DESCRIPTION GOT WANT
-	if [ "$2" = "$3" ]; then
-		pass "$SCENARIO: $1"
-	else
-		fail "$SCENARIO: $1: got '$2', want '$3'"
-		show_events
-	fi
-}
 
 # ---- 1. check and plan ----
 scenario check
 for f in pipeline.yml pipeline-frontend-fails.yml; do
 	out=$("$LOCKSTEP" check "$EXAMPLE/$f" 2>&1)
-	expect_same "check $f" "$out (rc $?)" "$EXAMPLE/$f: ok (rc 0)"
+	expect_eq "check $f" "$out (rc $?)" "$EXAMPLE/$f: ok (rc 0)"
 done
 "$LOCKSTEP" plan "$EXAMPLE/pipeline.yml" >"$tmp/plan.txt" 2>&1
-expect_same "plan exits 0" "$?" 0
+expect_eq "plan exits 0" "$?" 0
 expect "plan: the backend's k8s-rolling step, its namespace and timeout" \
 	grep -qE '^ +1 +deploy +k8s-rolling +Rolling deploy +k8s-rolling manifests/backend/, namespace backend, context local, timeout 5m$' "$tmp/plan.txt"
 expect "plan: each deploy workflow has the default rollback" \
 	test "$(grep -cE '^ +1 +rollback-1 +k8s-rollback +k8s-rollback \(default\)' "$tmp/plan.txt")" -eq 2
 "$LOCKSTEP" plan "$EXAMPLE/pipeline.yml" --format json >"$tmp/plan.json" 2>/dev/null
 expect "plan --format json: manifests, namespace, context; the default rollback" \
-	jqe '[.workflows[] | select(.name == "frontend-deploy")][0] | (.steps[1] | .kind == "k8s-rolling" and .manifests == ["manifests/frontend/"] and .namespace == "frontend" and .context == "local") and (.rollback[0] | .kind == "k8s-rollback" and .default == true)' "$tmp/plan.json"
+	jq_true '[.workflows[] | select(.name == "frontend-deploy")][0] | (.steps[1] | .kind == "k8s-rolling" and .manifests == ["manifests/frontend/"] and .namespace == "frontend" and .context == "local") and (.rollback[0] | .kind == "k8s-rollback" and .default == true)' "$tmp/plan.json"
 out=$(PATH=/nonexistent "$LOCKSTEP" check "$EXAMPLE/pipeline.yml" 2>&1)
 rc=$?
-expect_same "without kubectl on PATH, check fails (exit 3)" "$rc" 3
+expect_eq "without kubectl on PATH, check fails (exit 3)" "$rc" 3
 expect_match "... naming kubectl and --kubectl, at the first Kubernetes step" "$out" \
 	'pipeline\.yml:46:9: error: kubectl not found on PATH: the Kubernetes steps of this pipeline run it \(install kubectl, or give its path with --kubectl PATH\)'
 out=$(PATH=/nonexistent "$LOCKSTEP" check "$EXAMPLE/pipeline.yml" --kubectl "$KUBECTL" 2>&1)
-expect_same "--kubectl PATH instead of PATH" "$out (rc $?)" "$EXAMPLE/pipeline.yml: ok (rc 0)"
+expect_eq "--kubectl PATH instead of PATH" "$out (rc $?)" "$EXAMPLE/pipeline.yml: ok (rc 0)"
 out=$("$LOCKSTEP" plan "$EXAMPLE/pipeline.yml" --kubectl /nonexistent/kubectl 2>&1 >/dev/null)
-expect_same "plan --kubectl with a wrong path: exit 3" "$?" 3
+expect_eq "plan --kubectl with a wrong path: exit 3" "$?" 3
 expect_match "... saying so" "$out" "error: --kubectl '/nonexistent/kubectl' does not exist"
 
 # ---- 2. the example deploys ----
 scenario deploy
 mark=$(log_mark)
 run_json "$EXAMPLE/pipeline.yml"
-expect_rc_is 0
+expect_rc 0
 check_stream
 check "both deploys, then the smoke tests, succeeded" \
 	'WF("backend-deploy").status == "succeeded" and WF("frontend-deploy").status == "succeeded" and WF("smoke-tests").status == "succeeded" and lt(F("frontend-deploy"; "deploy"); A("FE"; "frontend-deploy"))'
 check "the k8s steps' step.finished have exit_code null" \
 	'F("backend-deploy"; "deploy").exit_code == null and F("backend-deploy"; "deploy").status == "succeeded"'
-expect_same "writes: the namespaces, then each service's objects in its own namespace" \
+expect_eq "writes: the namespaces, then each service's objects in its own namespace" \
 	"$(writes_since "$mark")" \
 	"create /namespaces/backend;create /namespaces/frontend;create backend/deployments/backend;create backend/deployments/cache;create backend/services/backend;create frontend/deployments/frontend;create frontend/services/frontend;"
-expect_same "backend runs 1.4.2, revision 1" \
+expect_eq "backend runs 1.4.2, revision 1" \
 	"$(image_of deployment/backend backend) $(revision_of deployment/backend backend)" "registry.example.com/shop/backend:1.4.2 1"
-expect_same "frontend runs 1.4.2" "$(image_of deployment/frontend frontend)" "registry.example.com/shop/frontend:1.4.2"
-expect_same "the manifest's \${{ run.id }} was rendered" \
+expect_eq "frontend runs 1.4.2" "$(image_of deployment/frontend frontend)" "registry.example.com/shop/frontend:1.4.2"
+expect_eq "the manifest's \${{ run.id }} was rendered" \
 	"$(kget deployment/backend -n backend -o json | jq -r '.spec.template.spec.containers[0].env[] | select(.name == "DEPLOYED_BY") | .value')" \
 	"lockstep run $RUN_ID"
 log=$(log_of backend-deploy deploy)
 expect "the log says what the apply created" grep -qxF "created: deployment/backend in backend" "$log"
 expect "the log shows the rollout waited for" grep -qF 'deployment "backend" successfully rolled out' "$log"
 expect "the record lists both Deployments as created" \
-	jqe '.phase == "done" and .outcome == "succeeded" and ([.workloads[] | select(.changed and (.existed | not)) | .name] | sort) == ["backend", "cache"]' \
+	jq_true '.phase == "done" and .outcome == "succeeded" and ([.workloads[] | select(.changed and (.existed | not)) | .name] | sort) == ["backend", "cache"]' \
 	"$STATE/logs/$RUN_ID/backend-deploy/deploy.1.k8s.json"
 out=$(kget pods -n frontend -l app=frontend -o name | wc -l)
-expect_same "rolled out: 2 frontend pods" "$out" 2
+expect_eq "rolled out: 2 frontend pods" "$out" 2
 
 # ---- 3. the frontend fails: default rollbacks undo exactly what was recorded ----
 scenario frontend-fails
 mark=$(log_mark)
 cache_gen=$(kget deployment/cache -n backend -o 'jsonpath={.metadata.generation}')
 run_json "$EXAMPLE/pipeline-frontend-fails.yml" --var version=1.5.0
-expect_rc_is 1
+expect_rc 1
 check_stream
 reason=$(jq -r 'select(.event == "barrier.broken" and .barrier == "FE") | .reason' "$EVENTS")
 expect_match "the stalled rollout fails the step with the workload's own reason" "$reason" \
@@ -156,24 +129,24 @@ check "both ran their default rollback, which succeeded: rolled-back; smoke-test
 	'WF("backend-deploy").status == "rolled-back" and WF("frontend-deploy").status == "rolled-back" and F("backend-deploy"; "rollback-1").status == "succeeded" and F("frontend-deploy"; "rollback-1").status == "succeeded" and WF("smoke-tests").status == "skipped"'
 expect_match "the backend's reason names the broken barrier and the frontend's cause" "$(wf_reason backend-deploy)" \
 	"^barrier FE \\(Frontend service deployment done\\) broken: workflow frontend-deploy failed at step 'deploy' \\(deployment/frontend in frontend: ProgressDeadlineExceeded: "
-expect_same "backend back at 1.4.2" "$(image_of deployment/backend backend)" "registry.example.com/shop/backend:1.4.2"
-expect_same "... revision 1 renumbered 3 (1, 2 the run's, 3 the undo)" "$(revision_of deployment/backend backend)" 3
-expect_same "frontend back at 1.4.2" "$(image_of deployment/frontend frontend)" "registry.example.com/shop/frontend:1.4.2"
-expect_same "... its rollout complete again" \
+expect_eq "backend back at 1.4.2" "$(image_of deployment/backend backend)" "registry.example.com/shop/backend:1.4.2"
+expect_eq "... revision 1 renumbered 3 (1, 2 the run's, 3 the undo)" "$(revision_of deployment/backend backend)" 3
+expect_eq "frontend back at 1.4.2" "$(image_of deployment/frontend frontend)" "registry.example.com/shop/frontend:1.4.2"
+expect_eq "... its rollout complete again" \
 	"$(kc rollout status deployment/frontend -n frontend --timeout=10s >/dev/null 2>&1; echo $?)" 0
-expect_same "writes: an apply patch and an undo (json-patch) of exactly the two changed Deployments, nothing else" \
+expect_eq "writes: an apply patch and an undo (json-patch) of exactly the two changed Deployments, nothing else" \
 	"$(tail -n +"$((mark + 1))" "$FAKE_LOG" | jq -r 'select(.method != "GET" and .verb != null) | "\(.namespace)/\(.resource)/\(.name) \(.patch_type // .verb)"' | sort | tr '\n' ';')" \
 	"backend/deployments/backend application/json-patch+json;backend/deployments/backend application/strategic-merge-patch+json;frontend/deployments/frontend application/json-patch+json;frontend/deployments/frontend application/strategic-merge-patch+json;"
-expect_same "the unchanged cache was left alone (same generation)" \
+expect_eq "the unchanged cache was left alone (same generation)" \
 	"$(kget deployment/cache -n backend -o 'jsonpath={.metadata.generation}')" "$cache_gen"
 log=$(log_of backend-deploy rollback-1)
 expect "the backend's k8s-rollback says what it undoes, to which revision" \
 	grep -qxF "rolling back deployment/backend in backend to revision 1, its revision before the run changed it" "$log"
 expect "the record of the backend's apply: backend changed from revision 1; cache unchanged" \
-	jqe '[.workloads[] | {name, changed, revision}] == [{"name": "backend", "changed": true, "revision": 1}, {"name": "cache", "changed": false, "revision": 1}]' \
+	jq_true '[.workloads[] | {name, changed, revision}] == [{"name": "backend", "changed": true, "revision": 1}, {"name": "cache", "changed": false, "revision": 1}]' \
 	"$STATE/logs/$RUN_ID/backend-deploy/deploy.1.k8s.json"
 expect "the frontend's record: failed, with the reason" \
-	jqe '.outcome == "failed" and (.reason | startswith("deployment/frontend in frontend: ProgressDeadlineExceeded"))' \
+	jq_true '.outcome == "failed" and (.reason | startswith("deployment/frontend in frontend: ProgressDeadlineExceeded"))' \
 	"$STATE/logs/$RUN_ID/frontend-deploy/deploy.1.k8s.json"
 "$LOCKSTEP" logs "$RUN_ID" frontend-deploy --state "$STATE" >"$tmp/logs.out" 2>&1
 expect "lockstep logs lists the k8s steps' logs" \
@@ -183,64 +156,64 @@ expect "lockstep logs lists the k8s steps' logs" \
 scenario infra-create
 mark=$(log_mark)
 run_json "$FIX/infra.yml"
-expect_rc_is 0
-expect_same "writes go to the step's namespace (infra), not the environment's (ops)" \
+expect_rc 0
+expect_eq "writes go to the step's namespace (infra), not the environment's (ops)" \
 	"$(writes_since "$mark")" "create /namespaces/infra;create infra/daemonsets/agent;create infra/statefulsets/db;"
-expect_same "db and agent run 1.0" "$(image_of statefulset/db infra) $(image_of daemonset/agent infra)" \
+expect_eq "db and agent run 1.0" "$(image_of statefulset/db infra) $(image_of daemonset/agent infra)" \
 	"example/db:1.0 example/agent:1.0"
 
 scenario infra-partner-fails
 mark=$(log_mark)
 run_json "$FIX/infra.yml" --var db=2.0 --var agent=2.0 --var gate=3
-expect_rc_is 1
+expect_rc 1
 check "infra rolled out, then failed at the broken READY and rolled back" \
 	'F("infra"; "deploy").status == "succeeded" and B("READY").origin == "gate" and WF("infra").status == "rolled-back" and F("infra"; "rollback-1").status == "succeeded"'
-expect_same "db and agent back at 1.0" "$(image_of statefulset/db infra) $(image_of daemonset/agent infra)" \
+expect_eq "db and agent back at 1.0" "$(image_of statefulset/db infra) $(image_of daemonset/agent infra)" \
 	"example/db:1.0 example/agent:1.0"
 log=$(log_of infra rollback-1)
 expect "the rollback undid, newest first, the StatefulSet (applied last), then the DaemonSet, each to revision 1" \
 	test "$(grep -E '^rolling back ' "$log")" = "rolling back statefulset/db in infra to revision 1, its revision before the run changed it
 rolling back daemonset/agent in infra to revision 1, its revision before the run changed it"
 expect "... waited for both" test "$(grep -c '^rolled back: ' "$log")" -eq 2
-expect_same "statefulset db: 2 pods ready on the old revision" \
+expect_eq "statefulset db: 2 pods ready on the old revision" \
 	"$(kget statefulset/db -n infra -o json | jq -r '[.status.readyReplicas, (.status.currentRevision == .status.updateRevision)] | join(" ")')" "2 true"
 
 scenario infra-stalls
 mark=$(log_mark)
 t0=$(now_ms)
 run_json "$FIX/infra.yml" --var db=2.1-bad
-expect_rc_is 1
+expect_rc 1
 check "the step failed (not timed-out) before its 6s timeout, and rolled back" \
 	'F("infra"; "deploy").status == "failed" and F("infra"; "deploy").duration_ms < 6000 and WF("infra").status == "rolled-back"'
 expect_match "a StatefulSet has no progress deadline: not rolled out in time, with the pod's reason" \
 	"$(wf_reason infra)" \
 	"^failed at step 'deploy' \\(statefulset/db in infra: not rolled out within [0-9a-z]+ \\(1 of 2 pods updated, 1 ready\\): pod db-1: ImagePullBackOff: Back-off pulling image \"example/db:2.1-bad\"\\)$"
-expect_same "db back at 1.0, its 2 pods ready" \
+expect_eq "db back at 1.0, its 2 pods ready" \
 	"$(image_of statefulset/db infra) $(kget statefulset/db -n infra -o 'jsonpath={.status.readyReplicas}')" "example/db:1.0 2"
 expect "the rollback deleted the pod stuck at the bad revision (forced rollback)" \
 	grep -qE '^deleting pod db-1: stuck at revision db-[a-z0-9]+, not ready' "$(log_of infra rollback-1)"
-expect_same "writes: the db apply, its undo and the stuck pod's deletion; nothing on the agent" \
+expect_eq "writes: the db apply, its undo and the stuck pod's deletion; nothing on the agent" \
 	"$(writes_since "$mark")" "delete infra/pods/db-1;patch infra/statefulsets/db;"
 
 scenario infra-agent-stalls
 mark=$(log_mark)
 run_json "$FIX/infra.yml" --var agent=2.2-bad
-expect_rc_is 1
+expect_rc 1
 expect_match "a stalled DaemonSet: not rolled out in time, with the pod's reason" "$(wf_reason infra)" \
 	"^failed at step 'deploy' \\(daemonset/agent in infra: not rolled out within [0-9a-z]+ \\(1 of 2 pods updated, 1 available\\): pod agent-[a-z0-9]+: ImagePullBackOff: Back-off pulling image \"example/agent:2.2-bad\"\\)$"
 check "... and its rollback completed" 'WF("infra").status == "rolled-back" and F("infra"; "rollback-1").status == "succeeded"'
-expect_same "agent back at 1.0 on both nodes" \
+expect_eq "agent back at 1.0 on both nodes" \
 	"$(image_of daemonset/agent infra) $(kget daemonset/agent -n infra -o 'jsonpath={.status.numberReady}')" "example/agent:1.0 2"
 
 scenario infra-unchanged
 mark=$(log_mark)
 run_json "$FIX/infra.yml" --var gate=4
-expect_rc_is 1
+expect_rc 1
 check "the partner failed; infra's rollback succeeded with nothing to do" \
 	'WF("infra").status == "rolled-back" and F("infra"; "rollback-1").status == "succeeded"'
 expect "... and said so" grep -qF "nothing to roll back: no k8s-rolling step of infra changed a Deployment, StatefulSet or DaemonSet in this run" \
 	"$(log_of infra rollback-1)"
-expect_same "an apply that changes nothing changes no spec" "$(writes_since "$mark")" ""
+expect_eq "an apply that changes nothing changes no spec" "$(writes_since "$mark")" ""
 
 # ---- 5. killed while waiting, then resumed ----
 scenario resume
@@ -251,13 +224,13 @@ exec "$KUBECTL" "\$@"
 EOF
 chmod +x "$tmp/kubectl-wrapper"
 run_json "$FIX/slow.yml"
-expect_rc_is 0
+expect_rc 0
 start_json "$FIX/slow.yml" --var version=2 --var ready=30 --kubectl "$tmp/kubectl-wrapper"
 waiting() { [ -n "$(ls "$STATE"/logs/*/web/deploy.1.log 2>/dev/null)" ] && grep -qh "waiting for the rollout of deployment/web" "$STATE"/logs/*/web/deploy.1.log 2>/dev/null && grep -q 'rollout status' "$tmp/wrapper.log" 2>/dev/null; }
 if wait_until 30 waiting; then
-	pass "$SCENARIO: the run waits for the slow rollout"
+	pass "the run waits for the slow rollout"
 else
-	fail "$SCENARIO: the run never got to wait for the rollout"
+	fail "the run never got to wait for the rollout"
 fi
 kill -KILL "$BG"
 finish_bg 10
@@ -268,15 +241,15 @@ waiting_run() {
 	id=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" 2>/dev/null | head -1)
 	[ -n "$id" ] && grep -q "waiting for the rollout of deployment/web" "$STATE/logs/$id/web/deploy.1.log" 2>/dev/null
 }
-expect_same "image 2 applied before the kill" "$(image_of deployment/web web)" "example/web:2"
+expect_eq "image 2 applied before the kill" "$(image_of deployment/web web)" "example/web:2"
 : >"$tmp/wrapper.log"
 timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" resume "$run_id" --state "$STATE" --json >"$EVENTS.resume" 2>"$ERR" </dev/null
 rc=$?
 cat "$EVENTS.resume" >>"$EVENTS"
-expect_rc_is 1
+expect_rc 1
 check "resumed: the interrupted step failed and the workflow rolled back" \
 	'(ev("run.resumed") | length) == 1 and WF("web").status == "rolled-back" and F("web"; "rollback-1").status == "succeeded" and (WF("web").reason == "failed at step '"'"'deploy'"'"' (interrupted)")'
-expect_same "the resumed run's k8s-rollback found the killed run's record: web back at 1" \
+expect_eq "the resumed run's k8s-rollback found the killed run's record: web back at 1" \
 	"$(image_of deployment/web web)" "example/web:1"
 expect "... with the run's --kubectl" grep -q "rollout undo deployment/web" "$tmp/wrapper.log"
 
@@ -284,16 +257,16 @@ expect "... with the run's --kubectl" grep -q "rollout undo deployment/web" "$tm
 scenario abort
 start_json "$FIX/slow.yml" --var version=3 --var ready=30 --kill-grace 2s
 if wait_until 30 grep -q '"attempt":1' "$EVENTS" && wait_until 30 waiting_run; then
-	pass "$SCENARIO: the run waits for the slow rollout"
+	pass "the run waits for the slow rollout"
 else
-	fail "$SCENARIO: the run never got to wait for the rollout"
+	fail "the run never got to wait for the rollout"
 fi
 kill -TERM "$BG"
 finish_bg 30
-expect_rc_is 130
+expect_rc 130
 check "the step was aborted, then the default rollback ran and succeeded" \
 	'F("web"; "deploy").status == "aborted" and F("web"; "rollback-1").status == "succeeded" and WF("web").status == "rolled-back"'
-expect_same "web back at 1" "$(image_of deployment/web web)" "example/web:1"
+expect_eq "web back at 1" "$(image_of deployment/web web)" "example/web:1"
 
 if [ -s "$tmp/fake/server.err" ]; then
 	fail "the fake API server wrote to stderr"

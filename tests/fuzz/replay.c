@@ -7,8 +7,10 @@
  * reproducible). This is how the corpus replays in every check with any
  * compiler: a crash or a sanitizer report is the failure signal.
  *
- * Exit status: 0 when every input ran, 1 when a path does not exist or an
- * input cannot be read, 2 for usage.
+ * Exit status: 0 when every input ran, 1 when a path does not exist, an
+ * input cannot be read, or a path holds no input at all (an empty corpus,
+ * or one whose files were all left out, tests nothing: a replay that ran
+ * nothing must not pass), 2 for usage.
  *
  * Plain libc on purpose: a replay driver must work for any target,
  * including one that does not link the lockstep libraries.
@@ -166,8 +168,13 @@ int main(int argc, char **argv)
 		LLVMFuzzerInitialize(&argc, &argv);
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
-		if (replay_path(argv[i], 1) < 0)
+		size_t before = replayed;
+		if (replay_path(argv[i], 1) < 0) {
 			rc = 1;
+		} else if (replayed == before) {
+			fprintf(stderr, "replay: %s: no input in it: an empty corpus tests nothing\n", argv[i]);
+			rc = 1;
+		}
 	}
 	printf("replayed %zu inputs\n", replayed);
 	return rc;

@@ -1,7 +1,8 @@
 # Helpers for tests that run the real kubectl against the fake Kubernetes
 # API server (tests/k8s/fake-apiserver.py): start and stop the server,
 # bounded kubectl calls, checks on their output and on the request log.
-# Needs pass/fail from tests/e2e/lib/common.sh, python3, jq and timeout.
+# Sourced after tests/e2e/lib/common.sh (pass, fail, expect_eq); needs
+# python3, jq and timeout.
 # shellcheck shell=bash
 
 K8S_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -113,18 +114,19 @@ expect_kout() {
 	fi
 }
 
-# expect_eq DESCRIPTION GOT WANT
-expect_eq() {
-	if [ "$2" = "$3" ]; then
-		pass "$1"
-	else
-		fail "$1: got '$2', want '$3'"
-	fi
-}
-
 # kget ARGS...: kubectl get ARGS, stdout only ('' on failure).
 kget() {
 	kc get "$@" 2>/dev/null </dev/null
+}
+
+# image_of KIND/NAME NAMESPACE: the image of the first container.
+image_of() {
+	kget "$1" -n "$2" -o 'jsonpath={.spec.template.spec.containers[0].image}'
+}
+
+# revision_of deployment/NAME NAMESPACE: its deployment.kubernetes.io/revision.
+revision_of() {
+	kget "$1" -n "$2" -o 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}'
 }
 
 # log_jq JQ_FILTER: runs the filter over the request log as one array

@@ -43,16 +43,6 @@ deploy_yaml() {
 	echo "        env: [{name: MODE, value: smoke}, {name: EXTRA, value: \"1\"}]"
 }
 
-# image_of KIND/NAME NAMESPACE: the image of the first container.
-image_of() {
-	kget "$1" -n "$2" -o 'jsonpath={.spec.template.spec.containers[0].image}'
-}
-
-# revision_of deployment/NAME NAMESPACE: its deployment.kubernetes.io/revision.
-revision_of() {
-	kget "$1" -n "$2" -o 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}'
-}
-
 # history_revisions KIND/NAME NAMESPACE: the revisions `rollout history`
 # lists, on one line.
 history_revisions() {
@@ -233,11 +223,12 @@ k8s_smoke() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	set -u
+	E2E_NO_LOCKSTEP=1
 	# shellcheck source=../e2e/lib/common.sh
 	. "$(cd "$(dirname "$0")" && pwd)/../e2e/lib/common.sh"
 	# shellcheck source=lib.sh
-	. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-	trap fake_cleanup EXIT
+	. "$SRC/tests/k8s/lib.sh"
+	at_exit fake_cleanup
 	KUBECTL=${1:-${KUBECTL:-kubectl}}
 	if ! command -v "$KUBECTL" >/dev/null 2>&1; then
 		echo "smoke.sh: no kubectl ($KUBECTL): install it (make deps) or pass its path" >&2

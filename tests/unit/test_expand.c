@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "guard.h"
+#include "support/diags.h"
 
 #include "base/buf.h"
 #include "base/diag.h"
@@ -25,14 +26,6 @@
 #include "pipeline/plan_size.h"
 
 /* ---- helpers ---- */
-
-static void dump(const struct diag *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		fprintf(stderr, "  [%zu] %s:%d:%d: %s: %s\n", i, d->items[i].file ? d->items[i].file : "-",
-			d->items[i].line, d->items[i].col, diag_severity_name(d->items[i].severity),
-			d->items[i].message);
-}
 
 struct built {
 	struct diag d;
@@ -46,7 +39,7 @@ static void build_with(struct built *B, const char *text, const struct kvlist *o
 	memset(B, 0, sizeof(*B));
 	B->p = pipeline_load_text("p.yml", text, strlen(text), &B->d);
 	if (!B->p) {
-		dump(&B->d);
+		dump_diags(&B->d);
 		fail_msg("the pipeline does not load");
 	}
 	B->plan = plan_build(B->p, overrides, &B->d);
@@ -57,7 +50,7 @@ static void build_ok(struct built *B, const char *text)
 {
 	build_with(B, text, NULL);
 	if (!B->plan || B->d.n) {
-		dump(&B->d);
+		dump_diags(&B->d);
 		fail_msg("plan_build failed or reported something");
 	}
 }
@@ -77,7 +70,7 @@ static void assert_error_at(const struct diag *d, int line, int col, const char 
 		    strstr(it->message, sub))
 			return;
 	}
-	dump(d);
+	dump_diags(d);
 	fail_msg("no error at %d:%d containing \"%s\"", line, col, sub);
 }
 
@@ -86,7 +79,7 @@ static void assert_only_error(const struct diag *d, int line, int col, const cha
 {
 	if (d->n != 1 || d->errors != 1 || d->items[0].line != line || d->items[0].col != col ||
 	    strcmp(d->items[0].message, msg)) {
-		dump(d);
+		dump_diags(d);
 		fail_msg("expected only %d:%d: %s", line, col, msg);
 	}
 }
@@ -1012,7 +1005,7 @@ static void test_values_are_not_evaluated_twice(void **state)
 	struct built B;
 	build_with(&B, text, &overrides);
 	if (!B.plan)
-		dump(&B.d);
+		dump_diags(&B.d);
 	assert_non_null(B.plan);
 	assert_string_equal(B.plan->workflows[0].steps[0].run, "echo ${{ vars.y }} ${{ vars.y }}");
 	release(&B);
@@ -1197,7 +1190,7 @@ static void test_environments(void **state)
 	struct built B;
 	build_with(&B, text, &overrides);
 	if (!B.plan || B.d.n)
-		dump(&B.d);
+		dump_diags(&B.d);
 	assert_non_null(B.plan);
 	const struct plan *plan = B.plan;
 	assert_int_equal(plan->nenvironments, 4);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "guard.h"
+#include "support/diags.h"
 
 #include "base/buf.h"
 #include "base/diag.h"
@@ -23,13 +24,6 @@
 #include "pipeline/expand.h"
 #include "pipeline/load.h"
 #include "pipeline/model.h"
-
-static void dump(const struct diag *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		fprintf(stderr, "  [%zu] %d:%d: %s\n", i, d->items[i].line, d->items[i].col,
-			d->items[i].message);
-}
 
 /* ---- expect-status ---- */
 
@@ -133,7 +127,7 @@ static struct pipeline *load_ok(const char *text)
 	struct diag d = DIAG_INIT;
 	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
 	if (!p || d.n) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("expected a clean load");
 	}
 	diag_release(&d);
@@ -201,7 +195,7 @@ static void test_load_mapping(void **state)
 	struct diag d = DIAG_INIT;
 	struct plan *plan = plan_build(p, NULL, &d);
 	if (!plan) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("plan_build failed");
 	}
 	const struct plan_step *ps = &plan->workflows[0].steps[0];
@@ -222,7 +216,7 @@ static void expect_one_error(const char *text, int line, int col, const char *su
 	struct pipeline *p = pipeline_load_text("p.yml", text, strlen(text), &d);
 	if (p || d.errors != 1 || d.items[0].line != line || d.items[0].col != col ||
 	    !strstr(d.items[0].message, sub)) {
-		dump(&d);
+		dump_diags(&d);
 		pipeline_free(p);
 		fail_msg("expected one error at %d:%d containing \"%s\"", line, col, sub);
 	}
@@ -298,7 +292,7 @@ static void test_expand_errors(void **state)
 				d.items[i].line == 17 && d.items[i].col == 24);
 	}
 	if (!url || !header || !body) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("missing the url, the header or the expect-body error");
 	}
 	diag_release(&d);
@@ -333,7 +327,7 @@ static void test_expand_body_errors(void **state)
 			      d.items[i].line == 17 && d.items[i].col == 24);
 	}
 	if (!empty || !big) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("missing the empty or the too big expect-body error");
 	}
 	diag_release(&d);
@@ -349,7 +343,7 @@ static void test_expand_body_errors(void **state)
 	assert_non_null(p);
 	plan = plan_build(p, NULL, &d);
 	if (!plan || d.n) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("expected a clean plan");
 	}
 	assert_int_equal(plan->nworkflows, 2);

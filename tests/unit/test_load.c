@@ -1,8 +1,9 @@
 /*
- * Tests for pipeline/load.c: the complete example of docs/pipeline-format.md loads into the right
- * model; every schema error has its message and position; all errors come
- * in one pass; warnings do not fail a load; durations, booleans, integers
- * and the file size limit.
+ * Tests for pipeline/load.c: the example of docs/pipeline-format.md loads
+ * into the right model; every schema error has its message and position
+ * (tables of {pipeline, errors}, run by one loop); all errors come in one
+ * pass; warnings do not fail a load; durations, booleans, integers and the
+ * file size limit.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "guard.h"
+#include "support/diags.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -26,14 +28,6 @@
 
 /* ---- helpers ---- */
 
-static void dump(const struct diag *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		fprintf(stderr, "  [%zu] %s:%d:%d: %s: %s\n", i, d->items[i].file ? d->items[i].file : "-",
-			d->items[i].line, d->items[i].col, diag_severity_name(d->items[i].severity),
-			d->items[i].message);
-}
-
 static struct pipeline *load(const char *text, struct diag *d)
 {
 	return pipeline_load_text("p.yml", text, strlen(text), d);
@@ -44,47 +38,88 @@ static struct pipeline *load_ok(const char *text, struct diag *d)
 {
 	struct pipeline *p = load(text, d);
 	if (!p || d->n) {
-		dump(d);
+		dump_diags(d);
 		fail_msg("expected a clean load");
 	}
 	return p;
 }
 
-/* Asserts there is an error at line:col whose message contains `sub`. */
-static void assert_error_at(const struct diag *d, int line, int col, const char *sub)
+/* Whether `d` has an error of p.yml at line:col whose message contains `sub`. */
+static bool has_error_at(const struct diag *d, int line, int col, const char *sub)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const struct diag_item *it = &d->items[i];
 		if (it->severity == DIAG_ERROR && it->line == line && it->col == col &&
-		    strstr(it->message, sub)) {
-			assert_string_equal(it->file, "p.yml");
-			return;
-		}
+		    strstr(it->message, sub) && it->file && !strcmp(it->file, "p.yml"))
+			return true;
 	}
-	dump(d);
-	fail_msg("no error at %d:%d containing \"%s\"", line, col, sub);
+	return false;
+}
+
+/* Asserts there is an error at line:col whose message contains `sub`. */
+static void assert_error_at(const struct diag *d, int line, int col, const char *sub)
+{
+	if (!has_error_at(d, line, col, sub)) {
+		dump_diags(d);
+		fail_msg("no error at %d:%d containing \"%s\"", line, col, sub);
+	}
 }
 
 /*
- * Loads `text` and expects it to fail with exactly one error, at line:col,
- * whose message contains `sub`.
+ * A table row: a pipeline that must not load, how many errors and
+ * warnings it gives, and each error: its position and a part of its
+ * message (in any order; at most WANT_MAX).
  */
-static void expect_one_error(const char *text, int line, int col, const char *sub)
+struct load_case {
+	const char *text;
+	size_t errors, warnings;
+	struct want_diag want[WANT_MAX];
+};
+
+#define ERR(l, c, m) { DIAG_ERROR, l, c, m }
+
+/* Loads `c->text`: no pipeline, exactly its errors and warnings, each
+ * wanted error there. `what` names the row in a failure. */
+static void expect_errors(const struct load_case *c, const char *what)
 {
 	struct diag d = DIAG_INIT;
-	struct pipeline *p = load(text, &d);
-	if (p || d.errors != 1) {
-		dump(&d);
+	struct pipeline *p = load(c->text, &d);
+	if (p || d.errors != c->errors || d.warnings != c->warnings) {
+		dump_diags(&d);
 		pipeline_free(p);
-		fail_msg("expected exactly one error (\"%s\"), got %zu, pipeline %s", sub, d.errors,
-			 p ? "returned" : "NULL");
+		fail_msg("%s: %zu errors and %zu warnings, pipeline %s; want %zu, %zu and none", what, d.errors,
+			 d.warnings, p ? "returned" : "NULL", c->errors, c->warnings);
 	}
-	assert_error_at(&d, line, col, sub);
+	for (size_t i = 0; i < want_count(c->want); i++) {
+		const struct want_diag *w = &c->want[i];
+		if (!has_error_at(&d, w->line, w->col, w->msg)) {
+			dump_diags(&d);
+			fail_msg("%s: no error at %d:%d containing \"%s\"", what, w->line, w->col, w->msg);
+		}
+	}
 	diag_release(&d);
 }
 
+/* Runs every row of a table of load_case. */
+static void run_load_cases(const char *table, const struct load_case *cases, size_t n)
+{
+	char what[200];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "%s[%zu]", table, i);
+		expect_errors(&cases[i], what);
+	}
+}
 
-/* ---- the complete example of docs/pipeline-format.md ---- */
+#define RUN_LOAD_CASES(table) run_load_cases(#table, table, sizeof(table) / sizeof(table[0]))
+
+/* One error, at line:col, whose message contains `sub`: a row built on the fly. */
+static void expect_one_error(const char *text, int line, int col, const char *sub)
+{
+	struct load_case c = { text, 1, 0, { ERR(line, col, sub) } };
+	expect_errors(&c, sub);
+}
+
+/* ---- the example of docs/pipeline-format.md ---- */
 
 static const char seed[] =
 	"name: multi-service                  # required; [A-Za-z0-9._-]+\n"             /* 1 */
@@ -389,6 +424,27 @@ static void test_stage_forms(void **state)
 /* The smallest valid file; the cases below change one thing in it. */
 #define BASE_HEAD "name: p\nstages: [a]\nworkflows:\n  a:\n    steps:\n"
 
+static const struct load_case k8s_step_errors[] = {
+	{ BASE_HEAD "      - k8s-rollback:\n",
+	  1, 0, { ERR(6, 9, "k8s-rollback belongs in a rollback list") } },
+	{ BASE_HEAD "      - run: x\n    rollback:\n      - k8s-rollback: now\n",
+	  1, 0, { ERR(8, 23, "k8s-rollback takes no settings") } },
+	{ BASE_HEAD "      - k8s-rolling: {namespace: shop}\n",
+	  1, 0, { ERR(6, 22, "k8s-rolling has no manifests") } },
+	{ BASE_HEAD "      - k8s-rolling: []\n",
+	  1, 0, { ERR(6, 22, "manifests must not be empty") } },
+	{ BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, namespace: Shop}\n",
+	  1, 0, { ERR(6, 53, "bad Kubernetes namespace 'Shop'") } },
+	{ BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, namspace: shop}\n",
+	  1, 0, { ERR(6, 42, "unknown key 'namspace' in a k8s-rolling step; did you mean 'namespace'?") } },
+	{ BASE_HEAD "      - k8s-rolling: \"k8s/${{ run.id }}.yaml\"\n",
+	  1, 0, { ERR(6, 27, "${{ run.id }} is not allowed in manifest paths") } },
+	{ BASE_HEAD "      - k8s-rolling: a.yaml\n        shell: bash\n",
+	  1, 0, { ERR(7, 16, "shell applies only to run steps") } },
+	{ BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, context: \"\"}\n",
+	  1, 0, { ERR(6, 51, "context must not be empty") } },
+};
+
 /* k8s-rolling and k8s-rollback as written; the default rollback. */
 static void test_k8s_steps(void **state)
 {
@@ -439,57 +495,46 @@ static void test_k8s_steps(void **state)
 	pipeline_free(p);
 	diag_release(&d);
 
-	expect_one_error(BASE_HEAD "      - k8s-rollback:\n", 6, 9,
-			 "k8s-rollback belongs in a rollback list");
-	expect_one_error(BASE_HEAD "      - run: x\n    rollback:\n      - k8s-rollback: now\n", 8, 23,
-			 "k8s-rollback takes no settings");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: {namespace: shop}\n", 6, 22,
-			 "k8s-rolling has no manifests");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: []\n", 6, 22, "manifests must not be empty");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, namespace: Shop}\n", 6, 53,
-			 "bad Kubernetes namespace 'Shop'");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, namspace: shop}\n", 6, 42,
-			 "unknown key 'namspace' in a k8s-rolling step; did you mean 'namespace'?");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: \"k8s/${{ run.id }}.yaml\"\n", 6, 27,
-			 "${{ run.id }} is not allowed in manifest paths");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: a.yaml\n        shell: bash\n", 7, 16,
-			 "shell applies only to run steps");
-	expect_one_error(BASE_HEAD "      - k8s-rolling: {manifests: a.yaml, context: \"\"}\n", 6, 51,
-			 "context must not be empty");
+	RUN_LOAD_CASES(k8s_step_errors);
 }
+
+static const struct load_case top_level_errors[] = {
+	{ "name: p\ndescriptoin: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(2, 1, "unknown key 'descriptoin' in the pipeline; did you mean 'description'?") } },
+	{ "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(1, 1, "missing required key 'name'") } },
+	{ "name: p\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(1, 1, "missing required key 'stages'") } },
+	{ "name: multi service\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(1, 7, "bad pipeline name 'multi service'") } },
+	{ "name: [p]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(1, 7, "name must be a string, not a list") } },
+	{ "name: p\nvars: [a]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(2, 7, "vars must be a mapping, not a list") } },
+	{ "name: p\nvars:\n  1st: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 3, "bad name '1st' in vars") } },
+	{ "name: p\nvars:\n  v: ${{ vars.w }}\n  w: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 6, "expressions are not allowed in vars values") } },
+	{ "name: p\nvars:\n  v: [x]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 6, "must be a string, not a list") } },
+	{ "name: p\non-failure: rollback\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(2, 13, "bad on-failure 'rollback': expected stop or rollback-all") } },
+	{ "name: p\non-failure: stpo\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(2, 13, "did you mean 'stop'?") } },
+	{ "name: p\nstages: a\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 1, { ERR(2, 9, "stages must be a list, not a string") } },
+	{ "name: p\nstages: []\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 1, { ERR(2, 9, "stages must not be empty") } },
+	{ "name: p\n<<: {description: x}\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(2, 1, "YAML merge keys (<<) are not supported") } },
+	{ "- a\n- b\n",
+	  1, 0, { ERR(1, 1, "a pipeline file must be a mapping") } },
+};
 
 static void test_errors_top_level(void **state)
 {
 	(void)state;
-	expect_one_error("name: p\ndescriptoin: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 2, 1, "unknown key 'descriptoin' in the pipeline; did you mean 'description'?");
-	expect_one_error("stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n", 1, 1,
-			 "missing required key 'name'");
-	expect_one_error("name: p\nworkflows:\n  a:\n    steps: [{run: x}]\n", 1, 1,
-			 "missing required key 'stages'");
-	expect_one_error("name: multi service\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 1, 7, "bad pipeline name 'multi service'");
-	expect_one_error("name: [p]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n", 1, 7,
-			 "name must be a string, not a list");
-	expect_one_error("name: p\nvars: [a]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 2, 7, "vars must be a mapping, not a list");
-	expect_one_error("name: p\nvars:\n  1st: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 3, "bad name '1st' in vars");
-	expect_one_error("name: p\nvars:\n  v: ${{ vars.w }}\n  w: x\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 6, "expressions are not allowed in vars values");
-	expect_one_error("name: p\nvars:\n  v: [x]\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 6, "must be a string, not a list");
-	expect_one_error("name: p\non-failure: rollback\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 2, 13, "bad on-failure 'rollback': expected stop or rollback-all");
-	expect_one_error("name: p\non-failure: stpo\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 2, 13, "did you mean 'stop'?");
-	expect_one_error("name: p\nstages: a\nworkflows:\n  a:\n    steps: [{run: x}]\n", 2, 9,
-			 "stages must be a list, not a string");
-	expect_one_error("name: p\nstages: []\nworkflows:\n  a:\n    steps: [{run: x}]\n", 2, 9,
-			 "stages must not be empty");
-	expect_one_error("name: p\n<<: {description: x}\nstages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 2, 1, "YAML merge keys (<<) are not supported");
-	expect_one_error("- a\n- b\n", 1, 1, "a pipeline file must be a mapping");
+	RUN_LOAD_CASES(top_level_errors);
 
 	/* Without workflows, the stage's name is unknown too: at most that follows. */
 	struct diag d = DIAG_INIT;
@@ -503,30 +548,70 @@ static void test_errors_top_level(void **state)
 	diag_release(&d);
 }
 
+static const struct load_case barrier_errors[] = {
+	{ "name: p\nbarriers:\n  BE: {nme: x}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 8, "unknown key 'nme' in a barrier declaration; did you mean 'name'?") } },
+	{ "name: p\nbarriers:\n  BE: {timeout: 10 minutes}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 17, "bad duration '10 minutes' for timeout") } },
+	{ "name: p\nbarriers:\n  BE: {timeout: 0s}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 17, "timeout must be greater than 0") } },
+	{ "name: p\nbarriers:\n  B E: {}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 3, "bad barrier id 'B E'") } },
+	{ "name: p\nbarriers:\n  BE: {name: \"${{ vars.v }}\"}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 14, "expressions are not allowed in barrier names") } },
+	{ "name: p\nbarriers:\n  BE: [x]\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 7, "a barrier declaration must be a mapping, not a list") } },
+	{ "name: p\nbarriers:\n  BE: {}\n  BE: {}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 3, "duplicate key 'BE' (first at line 3)") } },
+};
+
 static void test_errors_barriers(void **state)
 {
 	(void)state;
-	expect_one_error("name: p\nbarriers:\n  BE: {nme: x}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 8, "unknown key 'nme' in a barrier declaration; did you mean 'name'?");
-	expect_one_error("name: p\nbarriers:\n  BE: {timeout: 10 minutes}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 17, "bad duration '10 minutes' for timeout");
-	expect_one_error("name: p\nbarriers:\n  BE: {timeout: 0s}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 17, "timeout must be greater than 0");
-	expect_one_error("name: p\nbarriers:\n  B E: {}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 3, "bad barrier id 'B E'");
-	expect_one_error("name: p\nbarriers:\n  BE: {name: \"${{ vars.v }}\"}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 14, "expressions are not allowed in barrier names");
-	expect_one_error("name: p\nbarriers:\n  BE: [x]\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 7, "a barrier declaration must be a mapping, not a list");
-	expect_one_error("name: p\nbarriers:\n  BE: {}\n  BE: {}\n" "stages: [a]\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 3, "duplicate key 'BE' (first at line 3)");
+	RUN_LOAD_CASES(barrier_errors);
 }
+
+static const struct load_case stage_errors[] = {
+	{ "name: p\nstages: [backend-deplyo]\nworkflows:\n  backend-deploy:\n    steps: [{run: x}]\n",
+	  1, 1, { ERR(2, 10, "unknown workflow 'backend-deplyo' in stages; did you mean 'backend-deploy'?") } },
+	{ "name: p\nstages:\n  - workflow: a\n    parallel: true\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 15, "the first stage entry cannot run in parallel") } },
+	{ "name: p\nstages:\n  - workflow: a\n  - workflow: a\n    paralel: true\n    matrix: {r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 5, "unknown key 'paralel' in a stage entry; did you mean 'parallel'?") } },
+	{ "name: p\nstages:\n  - a\n  - workflow: a\n    parallel: yes\n    matrix: {r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 15, "parallel must be true or false, not 'yes'") } },
+	{ "name: p\nstages:\n  - with: {x: 1}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 1, { ERR(3, 5, "stage entry has no workflow") } },
+	{ "name: p\nstages:\n  - ~\n  - a\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(3, 5, "a stage entry must be a workflow name or a mapping with 'workflow:', not null") } },
+	{ "name: p\nstages:\n  - workflow: a\n    with:\n      1x: y\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 7, "bad name '1x' in with") } },
+	{ "name: p\nstages:\n  - workflow: a\n    with:\n      x: ${{ inputs.y }}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 10, "inputs.* is not available in stage inputs (with:)") } },
+	{ "name: p\nstages:\n  - workflow: a\n    with:\n      x: ab ${{ matrix.y }}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 13, "matrix.* is not available in stage inputs (with:)") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 13, "matrix must have at least one key") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {r: []}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 17, "matrix axis 'r' must have at least one value") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {r: eu}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 17, "a matrix axis must be a list, not a string") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, us, eu]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 26, "duplicate matrix value 'eu' for 'r'") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, 'a,b']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 22, "bad matrix value 'a,b'") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, '']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 22, "bad matrix value ''") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {r: ['${{ vars.x }}']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 18, "expressions are not allowed in matrix values") } },
+	{ "name: p\nstages:\n  - workflow: a\n    matrix: {9r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(4, 14, "bad matrix key '9r'") } },
+};
 
 static void test_errors_stages(void **state)
 {
 	(void)state;
-	expect_one_error("name: p\nstages: [backend-deplyo]\nworkflows:\n  backend-deploy:\n    steps: [{run: x}]\n",
-			 2, 10, "unknown workflow 'backend-deplyo' in stages; did you mean 'backend-deploy'?");
+	RUN_LOAD_CASES(stage_errors);
 	/* The unknown workflow also leaves the defined one unused: a warning only. */
 	struct diag d = DIAG_INIT;
 	const char *t = "name: p\nstages: [zzz]\nworkflows:\n  backend-deploy:\n    steps: [{run: x}]\n";
@@ -536,112 +621,102 @@ static void test_errors_stages(void **state)
 	assert_int_equal(d.warnings, 1);
 	diag_release(&d);
 
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    parallel: true\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 15, "the first stage entry cannot run in parallel");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n  - workflow: a\n    paralel: true\n    matrix: {r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 5, 5, "unknown key 'paralel' in a stage entry; did you mean 'parallel'?");
-	expect_one_error("name: p\nstages:\n  - a\n  - workflow: a\n    parallel: yes\n    matrix: {r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 5, 15, "parallel must be true or false, not 'yes'");
-	expect_one_error("name: p\nstages:\n  - with: {x: 1}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 5, "stage entry has no workflow");
-	expect_one_error("name: p\nstages:\n  - ~\n  - a\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 3, 5, "a stage entry must be a workflow name or a mapping with 'workflow:', not null");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    with:\n      1x: y\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 5, 7, "bad name '1x' in with");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    with:\n      x: ${{ inputs.y }}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 5, 10, "inputs.* is not available in stage inputs (with:)");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    with:\n      x: ab ${{ matrix.y }}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 5, 13, "matrix.* is not available in stage inputs (with:)");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 13, "matrix must have at least one key");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: []}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 17, "matrix axis 'r' must have at least one value");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: eu}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 17, "a matrix axis must be a list, not a string");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, us, eu]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 26, "duplicate matrix value 'eu' for 'r'");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, 'a,b']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 22, "bad matrix value 'a,b'");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: [eu, '']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 22, "bad matrix value ''");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {r: ['${{ vars.x }}']}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 18, "expressions are not allowed in matrix values");
-	expect_one_error("name: p\nstages:\n  - workflow: a\n    matrix: {9r: [x]}\nworkflows:\n  a:\n    steps: [{run: x}]\n",
-			 4, 14, "bad matrix key '9r'");
 }
+
+static const struct load_case workflow_errors[] = {
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    stpes: [{run: x}]\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 5, "unknown key 'stpes' in a workflow; did you mean 'steps'?") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    rollback: [{run: x}]\n",
+	  1, 0, { ERR(4, 3, "workflow a has no steps") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    steps: []\n",
+	  1, 0, { ERR(5, 12, "steps must not be empty") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    steps: ~\n",
+	  1, 0, { ERR(5, 12, "steps must be a list, not null") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a: [x]\n",
+	  1, 0, { ERR(4, 6, "a workflow must be a mapping, not a list") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    on-failure: rollbak\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 17, "bad on-failure 'rollbak': expected rollback, stop or ignore; did you mean 'rollback'?") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    on-failure: rollback-all\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 17, "bad on-failure 'rollback-all'") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    env: {LOCKSTEP_X: y}\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 11, "names starting with LOCKSTEP_ are reserved") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    env: {A-B: y}\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 11, "bad environment variable name 'A-B' in workflow env") } },
+	{ "name: p\nstages: [a]\nworkflows:\n  a:\n    env: {A: {b: c}}\n    steps: [{run: x}]\n",
+	  1, 0, { ERR(5, 14, "must be a string, not a mapping") } },
+};
 
 static void test_errors_workflows(void **state)
 {
 	(void)state;
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    stpes: [{run: x}]\n    steps: [{run: x}]\n",
-			 5, 5, "unknown key 'stpes' in a workflow; did you mean 'steps'?");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    rollback: [{run: x}]\n", 4, 3,
-			 "workflow a has no steps");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    steps: []\n", 5, 12,
-			 "steps must not be empty");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    steps: ~\n", 5, 12,
-			 "steps must be a list, not null");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a: [x]\n", 4, 6,
-			 "a workflow must be a mapping, not a list");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    on-failure: rollbak\n    steps: [{run: x}]\n",
-			 5, 17, "bad on-failure 'rollbak': expected rollback, stop or ignore; did you mean 'rollback'?");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    on-failure: rollback-all\n    steps: [{run: x}]\n",
-			 5, 17, "bad on-failure 'rollback-all'");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    env: {LOCKSTEP_X: y}\n    steps: [{run: x}]\n",
-			 5, 11, "names starting with LOCKSTEP_ are reserved");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    env: {A-B: y}\n    steps: [{run: x}]\n",
-			 5, 11, "bad environment variable name 'A-B' in workflow env");
-	expect_one_error("name: p\nstages: [a]\nworkflows:\n  a:\n    env: {A: {b: c}}\n    steps: [{run: x}]\n",
-			 5, 14, "must be a string, not a mapping");
+	RUN_LOAD_CASES(workflow_errors);
 }
+
+static const struct load_case step_errors[] = {
+	{ BASE_HEAD "      - name: x\n",
+	  1, 0, { ERR(6, 9, "step has no kind: give it exactly one of run, barrier, wait, http-check, k8s-rolling or k8s-rollback") } },
+	{ BASE_HEAD "      - run: x\n        barrier: B\n",
+	  1, 0, { ERR(6, 9, "step has more than one kind (run and barrier)") } },
+	{ BASE_HEAD "      - run: x\n        barrier: B\n        wait: 1s\n",
+	  1, 0, { ERR(6, 9, "step has more than one kind (run and barrier and wait)") } },
+	{ BASE_HEAD "      - echo hi\n",
+	  1, 0, { ERR(6, 9, "a step must be a mapping, not a string") } },
+	{ BASE_HEAD "      - approval: {}\n",
+	  1, 0, { ERR(6, 9, "step kind 'approval' is not supported by this version of lockstep") } },
+	{ BASE_HEAD "      - run: x\n        timout: 5m\n",
+	  1, 0, { ERR(7, 9, "unknown key 'timout' in a step; did you mean 'timeout'?") } },
+	{ BASE_HEAD "      - run: x\n        timeout: 5x\n",
+	  1, 0, { ERR(7, 18, "bad duration '5x' for timeout: unknown unit") } },
+	{ BASE_HEAD "      - run: x\n        timeout: 0\n",
+	  1, 0, { ERR(7, 18, "timeout must be greater than 0") } },
+	{ BASE_HEAD "      - run: x\n        timeout: [5m]\n",
+	  1, 0, { ERR(7, 18, "timeout must be a duration like 30s, 10m or 1h30m, not a list") } },
+	{ BASE_HEAD "      - run: x\n        id: Deploy\n",
+	  1, 0, { ERR(7, 13, "bad step id 'Deploy'") } },
+	{ BASE_HEAD "      - run: x\n        id: same\n      - run: y\n        id: same\n",
+	  1, 0, { ERR(9, 13, "duplicate step id 'same' in workflow a (first at line 6)") } },
+	/* Ids are unique across steps and rollback. */
+	{ BASE_HEAD "      - run: x\n        id: same\n    rollback:\n      - run: y\n        id: same\n",
+	  1, 0, { ERR(10, 13, "duplicate step id 'same' in workflow a") } },
+	/* An explicit id may collide with a default one. */
+	{ BASE_HEAD "      - run: x\n        id: step-2\n      - run: y\n",
+	  1, 0, { ERR(8, 9, "duplicate step id 'step-2' in workflow a (first at line 6)") } },
+	{ BASE_HEAD "      - barrier: B\n        retries: 2\n",
+	  1, 0, { ERR(7, 18, "a barrier step cannot be retried") } },
+	{ BASE_HEAD "      - barrier: B\n        retry-delay: 2s\n",
+	  1, 0, { ERR(7, 22, "a barrier step cannot be retried") } },
+	{ BASE_HEAD "      - barrier: B\n        dir: /tmp\n",
+	  1, 0, { ERR(7, 14, "dir applies only to run steps") } },
+	{ BASE_HEAD "      - wait: 1s\n        shell: bash\n",
+	  1, 0, { ERR(7, 16, "shell applies only to run steps") } },
+	{ BASE_HEAD "      - run: x\n        shell: zsh\n",
+	  1, 0, { ERR(7, 16, "bad shell 'zsh': expected sh or bash") } },
+	{ BASE_HEAD "      - barrier: a b\n",
+	  1, 0, { ERR(6, 18, "bad barrier id 'a b'") } },
+	{ BASE_HEAD "      - barrier: B-${{ run.id }}\n",
+	  1, 0, { ERR(6, 20, "${{ run.id }} is not allowed in barrier ids") } },
+	{ BASE_HEAD "      - run: \"\"\n",
+	  1, 0, { ERR(6, 14, "run must not be empty") } },
+	{ BASE_HEAD "      - run:\n",
+	  1, 0, { ERR(6, 13, "run must be a string, not null") } },
+	{ BASE_HEAD "      - wait: soon\n",
+	  1, 0, { ERR(6, 15, "bad duration 'soon' for wait") } },
+	{ BASE_HEAD "      - run: x\n        env: [A]\n",
+	  1, 0, { ERR(7, 14, "step env must be a mapping, not a list") } },
+	{ BASE_HEAD "      - run: x\n        continue-on-error: yes\n",
+	  1, 0, { ERR(7, 28, "continue-on-error must be true or false, not 'yes'") } },
+	{ BASE_HEAD "      - run: x\n        retries: 101\n",
+	  1, 0, { ERR(7, 18, "retries must be at most 100, not 101") } },
+	{ BASE_HEAD "      - run: x\n        retries: -1\n",
+	  1, 0, { ERR(7, 18, "retries must be a whole number from 0 to 100, not '-1'") } },
+	{ BASE_HEAD "      - run: x\n        name: [x]\n",
+	  1, 0, { ERR(7, 15, "name must be a string, not a list") } },
+};
 
 static void test_errors_steps(void **state)
 {
 	(void)state;
-	expect_one_error(BASE_HEAD "      - name: x\n", 6, 9, "step has no kind: give it exactly one of run, barrier, wait, http-check, k8s-rolling or k8s-rollback");
-	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n", 6, 9,
-			 "step has more than one kind (run and barrier)");
-	expect_one_error(BASE_HEAD "      - run: x\n        barrier: B\n        wait: 1s\n", 6, 9,
-			 "step has more than one kind (run and barrier and wait)");
-	expect_one_error(BASE_HEAD "      - echo hi\n", 6, 9, "a step must be a mapping, not a string");
-	expect_one_error(BASE_HEAD "      - approval: {}\n", 6, 9,
-			 "step kind 'approval' is not supported by this version of lockstep");
-	expect_one_error(BASE_HEAD "      - run: x\n        timout: 5m\n", 7, 9,
-			 "unknown key 'timout' in a step; did you mean 'timeout'?");
-	expect_one_error(BASE_HEAD "      - run: x\n        timeout: 5x\n", 7, 18,
-			 "bad duration '5x' for timeout: unknown unit");
-	expect_one_error(BASE_HEAD "      - run: x\n        timeout: 0\n", 7, 18, "timeout must be greater than 0");
-	expect_one_error(BASE_HEAD "      - run: x\n        timeout: [5m]\n", 7, 18,
-			 "timeout must be a duration like 30s, 10m or 1h30m, not a list");
-	expect_one_error(BASE_HEAD "      - run: x\n        id: Deploy\n", 7, 13, "bad step id 'Deploy'");
-	expect_one_error(BASE_HEAD "      - run: x\n        id: same\n      - run: y\n        id: same\n", 9, 13,
-			 "duplicate step id 'same' in workflow a (first at line 6)");
-	/* Ids are unique across steps and rollback. */
-	expect_one_error(BASE_HEAD "      - run: x\n        id: same\n    rollback:\n      - run: y\n        id: same\n",
-			 10, 13, "duplicate step id 'same' in workflow a");
-	/* An explicit id may collide with a default one. */
-	expect_one_error(BASE_HEAD "      - run: x\n        id: step-2\n      - run: y\n", 8, 9,
-			 "duplicate step id 'step-2' in workflow a (first at line 6)");
-	expect_one_error(BASE_HEAD "      - barrier: B\n        retries: 2\n", 7, 18,
-			 "a barrier step cannot be retried");
-	expect_one_error(BASE_HEAD "      - barrier: B\n        retry-delay: 2s\n", 7, 22,
-			 "a barrier step cannot be retried");
-	expect_one_error(BASE_HEAD "      - barrier: B\n        dir: /tmp\n", 7, 14, "dir applies only to run steps");
-	expect_one_error(BASE_HEAD "      - wait: 1s\n        shell: bash\n", 7, 16, "shell applies only to run steps");
-	expect_one_error(BASE_HEAD "      - run: x\n        shell: zsh\n", 7, 16, "bad shell 'zsh': expected sh or bash");
-	expect_one_error(BASE_HEAD "      - barrier: a b\n", 6, 18, "bad barrier id 'a b'");
-	expect_one_error(BASE_HEAD "      - barrier: B-${{ run.id }}\n", 6, 20,
-			 "${{ run.id }} is not allowed in barrier ids");
-	expect_one_error(BASE_HEAD "      - run: \"\"\n", 6, 14, "run must not be empty");
-	expect_one_error(BASE_HEAD "      - run:\n", 6, 13, "run must be a string, not null");
-	expect_one_error(BASE_HEAD "      - wait: soon\n", 6, 15, "bad duration 'soon' for wait");
-	expect_one_error(BASE_HEAD "      - run: x\n        env: [A]\n", 7, 14, "step env must be a mapping, not a list");
-	expect_one_error(BASE_HEAD "      - run: x\n        continue-on-error: yes\n", 7, 28,
-			 "continue-on-error must be true or false, not 'yes'");
-	expect_one_error(BASE_HEAD "      - run: x\n        retries: 101\n", 7, 18, "retries must be at most 100, not 101");
-	expect_one_error(BASE_HEAD "      - run: x\n        retries: -1\n", 7, 18,
-			 "retries must be a whole number from 0 to 100, not '-1'");
-	expect_one_error(BASE_HEAD "      - run: x\n        name: [x]\n", 7, 15, "name must be a string, not a list");
+	RUN_LOAD_CASES(step_errors);
 }
 
 /*
@@ -726,22 +801,52 @@ static void test_secrets(void **state)
 			 4, 3, "secrets 'api-token' and 'API_TOKEN' would both be read from LOCKSTEP_SECRET_API_TOKEN");
 }
 
+static const struct load_case expression_errors[] = {
+	/* Errors point at the "${{" inside a plain one-line scalar. */
+	{ "name: p\nvars: {version: 1}\n" "stages: [a]\nworkflows:\n  a:\n    steps:\n" "      - run: echo ${{ vars.verison }}\n",
+	  1, 0, { ERR(7, 19, "unknown var 'verison'; did you mean 'version'?") } },
+	{ BASE_HEAD "      - run: echo ${{ vars.nothing }}\n",
+	  1, 0, { ERR(6, 19, "unknown var 'nothing' (declare it under vars:)") } },
+	{ BASE_HEAD "      - run: echo ${{ vars.x\n",
+	  1, 0, { ERR(6, 19, "unterminated expression") } },
+	{ BASE_HEAD "      - run: a ${{ secret.x }}\n",
+	  1, 0, { ERR(6, 16, "unknown name 'secret.x'") } },
+	{ BASE_HEAD "      - run: x\n        name: step ${{ pipline.name }}\n",
+	  1, 0, { ERR(7, 20, "did you mean 'pipeline.name'?") } },
+	{ BASE_HEAD "      - run: x\n        env:\n          A: ${{ vars.q }}\n",
+	  1, 0, { ERR(8, 14, "unknown var 'q'") } },
+	{ BASE_HEAD "      - run: x\n        dir: /srv/${{ vars.q }}\n",
+	  1, 0, { ERR(7, 19, "unknown var 'q'") } },
+	/* Every bad reference in one value is reported. */
+	{ BASE_HEAD "      - run: ${{ vars.a }} ${{ vars.b }}\n",
+	  2, 0, { ERR(6, 14, "unknown var 'a'"), ERR(6, 28, "unknown var 'b'") } },
+	/* The column of an expression counts characters, like every other
+	 * column: "é" is two bytes but one column. */
+	{ BASE_HEAD "      - run: echo \xc3\xa9\xc3\xa9 ${{ vars.q }}\n",
+	  1, 0, { ERR(6, 22, "unknown var 'q'") } },
+	/* Block scalars and quoted scalars with escapes: positions in the file. */
+	{ BASE_HEAD                              /* 1-5 */
+	  "      - run: |\n"                     /* 6 */
+	  "          echo one\n"                 /* 7 */
+	  "          echo ${{ vars.q }}\n"       /* 8 */
+	  "      - run: >\n"                     /* 9 */
+	  "          folded\n"                   /* 10 */
+	  "          x ${{ vars.r }}\n"          /* 11 */
+	  "      - run: \"a\\\n"                 /* 12: escaped line break */
+	  "          b ${{ vars.s }}\"\n"        /* 13 */
+	  "      - run: 'it''s ${{ vars.t }}'\n", /* 14 */
+	  4, 0, {
+		  ERR(8, 16, "unknown var 'q'"),
+		  ERR(11, 13, "unknown var 'r'"),
+		  ERR(13, 13, "unknown var 's'"),
+		  ERR(14, 21, "unknown var 't'"),
+	  } },
+};
+
 static void test_errors_expressions(void **state)
 {
 	(void)state;
-	/* Errors point at the "${{" inside a plain one-line scalar. */
-	expect_one_error("name: p\nvars: {version: 1}\n" "stages: [a]\nworkflows:\n  a:\n    steps:\n"
-			 "      - run: echo ${{ vars.verison }}\n",
-			 7, 19, "unknown var 'verison'; did you mean 'version'?");
-	expect_one_error(BASE_HEAD "      - run: echo ${{ vars.nothing }}\n", 6, 19,
-			 "unknown var 'nothing' (declare it under vars:)");
-	expect_one_error(BASE_HEAD "      - run: echo ${{ vars.x\n", 6, 19, "unterminated expression");
-	expect_one_error(BASE_HEAD "      - run: a ${{ secret.x }}\n", 6, 16, "unknown name 'secret.x'");
-	expect_one_error(BASE_HEAD "      - run: x\n        name: step ${{ pipline.name }}\n", 7, 20,
-			 "did you mean 'pipeline.name'?");
-	expect_one_error(BASE_HEAD "      - run: x\n        env:\n          A: ${{ vars.q }}\n", 8, 14,
-			 "unknown var 'q'");
-	expect_one_error(BASE_HEAD "      - run: x\n        dir: /srv/${{ vars.q }}\n", 7, 19, "unknown var 'q'");
+	RUN_LOAD_CASES(expression_errors);
 	/*
 	 * In a quoted scalar escapes move offsets: the exact place (6:23, past
 	 * the two-character escape) or, failing that, the scalar's own (6:14).
@@ -751,26 +856,10 @@ static void test_errors_expressions(void **state)
 	assert_int_equal(d.errors, 1);
 	assert_int_equal(d.items[0].line, 6);
 	if (d.items[0].col != 23 && d.items[0].col != 14) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("column %d is neither the expression's nor the scalar's", d.items[0].col);
 	}
 	diag_release(&d);
-	/* Every bad reference in one value is reported. */
-	assert_null(load(BASE_HEAD "      - run: ${{ vars.a }} ${{ vars.b }}\n", &d));
-	assert_int_equal(d.errors, 2);
-	assert_error_at(&d, 6, 14, "unknown var 'a'");
-	assert_error_at(&d, 6, 28, "unknown var 'b'");
-	diag_release(&d);
-}
-
-/*
- * The column of an expression counts characters, like every other column:
- * "é" is two bytes but one column.
- */
-static void test_expression_column_after_utf8(void **state)
-{
-	(void)state;
-	expect_one_error(BASE_HEAD "      - run: echo \xc3\xa9\xc3\xa9 ${{ vars.q }}\n", 6, 22, "unknown var 'q'");
 }
 
 /*
@@ -787,7 +876,7 @@ static void test_expression_position_in_folded_plain_scalar(void **state)
 	assert_int_equal(d.errors, 1);
 	/* The reference is on line 7; line 6, column 23 is past the end of "echo one". */
 	if (d.items[0].line == 6 && d.items[0].col == 23) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("expression position computed as if the folded scalar were one line");
 	}
 	/* At the scalar (6:14) would be acceptable; the exact place is 7:11. */
@@ -796,114 +885,69 @@ static void test_expression_position_in_folded_plain_scalar(void **state)
 	diag_release(&d);
 }
 
-/* Block scalars and quoted scalars with escapes: positions in the file. */
-static void test_expression_positions_in_block_and_quoted_scalars(void **state)
-{
-	(void)state;
-	static const char text[] =
-		BASE_HEAD                              /* 1-5 */
-		"      - run: |\n"                     /* 6 */
-		"          echo one\n"                 /* 7 */
-		"          echo ${{ vars.q }}\n"       /* 8 */
-		"      - run: >\n"                     /* 9 */
-		"          folded\n"                   /* 10 */
-		"          x ${{ vars.r }}\n"          /* 11 */
-		"      - run: \"a\\\n"                 /* 12: escaped line break */
-		"          b ${{ vars.s }}\"\n"        /* 13 */
-		"      - run: 'it''s ${{ vars.t }}'\n"; /* 14 */
-	struct diag d = DIAG_INIT;
-	assert_null(load(text, &d));
-	assert_int_equal(d.errors, 4);
-	assert_error_at(&d, 8, 16, "unknown var 'q'");
-	assert_error_at(&d, 11, 13, "unknown var 'r'");
-	assert_error_at(&d, 13, 13, "unknown var 's'");
-	assert_error_at(&d, 14, 21, "unknown var 't'");
-	diag_release(&d);
-}
-
 /* ---- all errors in one pass; warnings ---- */
 
-static void test_all_errors_in_one_pass(void **state)
-{
-	(void)state;
-	static const char text[] =
-		"name: p\n"                          /* 1 */
-		"colour: red\n"                      /* 2: unknown key */
-		"stages:\n"                          /* 3 */
-		"  - a\n"                            /* 4 */
-		"  - nope\n"                         /* 5: unknown workflow */
-		"workflows:\n"                       /* 6 */
-		"  a:\n"                             /* 7 */
-		"    steps:\n"                       /* 8 */
-		"      - run: x\n"                   /* 9 */
-		"        timeout: 10y\n"             /* 10: bad duration */
-		"      - barrier: B\n"               /* 11 */
-		"        retries: 1\n"               /* 12: retries on a barrier */
-		"      - wait: 1s\n"                 /* 13 */
-		"        continue-on-error: maybe\n"; /* 14: bad bool */
-	struct diag d = DIAG_INIT;
-	struct pipeline *p = load(text, &d);
-	assert_null(p);
-	if (d.errors != 5) {
-		dump(&d);
-		fail_msg("expected 5 errors, got %zu", d.errors);
-	}
-	assert_int_equal(d.warnings, 0);
-	assert_error_at(&d, 2, 1, "unknown key 'colour' in the pipeline");
-	assert_error_at(&d, 5, 5, "unknown workflow 'nope'");
-	assert_error_at(&d, 10, 18, "bad duration '10y' for timeout");
-	assert_error_at(&d, 12, 18, "a barrier step cannot be retried");
-	assert_error_at(&d, 14, 28, "continue-on-error must be true or false, not 'maybe'");
-	diag_release(&d);
-}
-
 /*
- * One bad key of a stage entry must not hide the entry's other problems:
- * docs/pipeline-format.md#errors-and-warnings: all of them in one pass.
+ * All errors in one pass: one bad key of a stage entry must not hide the
+ * entry's other problems, and a step without a kind, or with two, still
+ * has its other keys checked.
  */
-static void test_stage_entry_errors_all_reported(void **state)
-{
-	(void)state;
-	static const char text[] =
-		"name: p\n"                         /* 1 */
-		"stages:\n"                         /* 2 */
-		"  - workflow: nope\n"              /* 3: unknown workflow */
-		"    parallel: true\n"              /* 4: first entry in parallel */
-		"    matrix: {r: []}\n"             /* 5: empty axis */
-		"  - with: {1x: y}\n"               /* 6: no workflow; bad input name */
-		"workflows:\n"
-		"  a: {steps: [{run: x}]}\n";
-	struct diag d = DIAG_INIT;
-	assert_null(load(text, &d));
-	assert_error_at(&d, 4, 15, "the first stage entry cannot run in parallel");
-	assert_error_at(&d, 3, 15, "unknown workflow 'nope' in stages");
-	assert_error_at(&d, 5, 17, "matrix axis 'r' must have at least one value");
-	assert_error_at(&d, 6, 5, "stage entry has no workflow");
-	assert_error_at(&d, 6, 12, "bad name '1x' in with");
-	assert_int_equal(d.errors, 5);
-	diag_release(&d);
-}
+static const struct load_case one_pass_errors[] = {
+	{ "name: p\n"                          /* 1 */
+	  "colour: red\n"                      /* 2: unknown key */
+	  "stages:\n"                          /* 3 */
+	  "  - a\n"                            /* 4 */
+	  "  - nope\n"                         /* 5: unknown workflow */
+	  "workflows:\n"                       /* 6 */
+	  "  a:\n"                             /* 7 */
+	  "    steps:\n"                       /* 8 */
+	  "      - run: x\n"                   /* 9 */
+	  "        timeout: 10y\n"             /* 10: bad duration */
+	  "      - barrier: B\n"               /* 11 */
+	  "        retries: 1\n"               /* 12: retries on a barrier */
+	  "      - wait: 1s\n"                 /* 13 */
+	  "        continue-on-error: maybe\n", /* 14: bad bool */
+	  5, 0, {
+		  ERR(2, 1, "unknown key 'colour' in the pipeline"),
+		  ERR(5, 5, "unknown workflow 'nope'"),
+		  ERR(10, 18, "bad duration '10y' for timeout"),
+		  ERR(12, 18, "a barrier step cannot be retried"),
+		  ERR(14, 28, "continue-on-error must be true or false, not 'maybe'"),
+	  } },
+	{ "name: p\n"                         /* 1 */
+	  "stages:\n"                         /* 2 */
+	  "  - workflow: nope\n"              /* 3: unknown workflow */
+	  "    parallel: true\n"              /* 4: first entry in parallel */
+	  "    matrix: {r: []}\n"             /* 5: empty axis */
+	  "  - with: {1x: y}\n"               /* 6: no workflow; bad input name */
+	  "workflows:\n"
+	  "  a: {steps: [{run: x}]}\n",
+	  5, 1, {
+		  ERR(4, 15, "the first stage entry cannot run in parallel"),
+		  ERR(3, 15, "unknown workflow 'nope' in stages"),
+		  ERR(5, 17, "matrix axis 'r' must have at least one value"),
+		  ERR(6, 5, "stage entry has no workflow"),
+		  ERR(6, 12, "bad name '1x' in with"),
+	  } },
+	{ BASE_HEAD                            /* 1-5 */
+	  "      - run: x\n"                   /* 6: two kinds */
+	  "        wait: 1s\n"                 /* 7 */
+	  "        timeout: 5x\n"              /* 8: bad duration */
+	  "      - name: [x]\n"                /* 9: no kind; name not a string */
+	  "        retries: many\n",           /* 10: bad integer */
+	  5, 0, {
+		  ERR(6, 9, "step has more than one kind (run and wait)"),
+		  ERR(8, 18, "bad duration '5x' for timeout"),
+		  ERR(9, 9, "step has no kind"),
+		  ERR(9, 15, "name must be a string, not a list"),
+		  ERR(10, 18, "retries must be a whole number from 0 to 100, not 'many'"),
+	  } },
+};
 
-/* A step without a kind, or with two, still has its other keys checked. */
-static void test_step_errors_all_reported(void **state)
+static void test_errors_all_in_one_pass(void **state)
 {
 	(void)state;
-	static const char text[] =
-		BASE_HEAD                            /* 1-5 */
-		"      - run: x\n"                   /* 6: two kinds */
-		"        wait: 1s\n"                 /* 7 */
-		"        timeout: 5x\n"              /* 8: bad duration */
-		"      - name: [x]\n"                /* 9: no kind; name not a string */
-		"        retries: many\n";           /* 10: bad integer */
-	struct diag d = DIAG_INIT;
-	assert_null(load(text, &d));
-	assert_error_at(&d, 6, 9, "step has more than one kind (run and wait)");
-	assert_error_at(&d, 8, 18, "bad duration '5x' for timeout");
-	assert_error_at(&d, 9, 9, "step has no kind");
-	assert_error_at(&d, 9, 15, "name must be a string, not a list");
-	assert_error_at(&d, 10, 18, "retries must be a whole number from 0 to 100, not 'many'");
-	assert_int_equal(d.errors, 5);
-	diag_release(&d);
+	RUN_LOAD_CASES(one_pass_errors);
 }
 
 static void test_errors_accumulate_into_existing_diag(void **state)
@@ -1046,6 +1090,21 @@ static void test_ints(void **state)
  * Every number of a pipeline file has one strict form (base/num.h) and a
  * range: a value past 64 bits is "too large", never wrapped into range.
  */
+static const struct load_case strict_int_errors[] = {
+	{ BASE_HEAD "      - run: x\n        retries: 18446744073709551617\n",
+	  1, 0, { ERR(7, 18, "retries must be at most 100, not 18446744073709551617") } },
+	{ BASE_HEAD "      - run: x\n        retries: +3\n",
+	  1, 0, { ERR(7, 18, "retries must be a whole number from 0 to 100, not '+3'") } },
+	{ BASE_HEAD "      - run: x\n        retries: \" 3\"\n",
+	  1, 0, { ERR(7, 18, "retries must be a whole number from 0 to 100, not ' 3'") } },
+	{ BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: 99999999999999999999}\n",
+	  1, 0, { ERR(6, 55, "bad expect-status '99999999999999999999': a status is a number from 100 to 599") } },
+	{ BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: '+200'}\n",
+	  1, 0, { ERR(6, 55, "bad expect-status '+200'") } },
+	{ BASE_HEAD "      - wait: 18446744073709551617ms\n",
+	  1, 0, { ERR(6, 15, "duration too large (at most 366 days)") } },
+};
+
 static void test_ints_strict_and_in_range(void **state)
 {
 	(void)state;
@@ -1053,18 +1112,7 @@ static void test_ints_strict_and_in_range(void **state)
 	/* Leading zeros are decimal, never octal. */
 	assert_int_equal(step_with("retries", "010", &s), 0);
 	assert_int_equal(s.retries, 10);
-	expect_one_error(BASE_HEAD "      - run: x\n        retries: 18446744073709551617\n", 7, 18,
-			 "retries must be at most 100, not 18446744073709551617");
-	expect_one_error(BASE_HEAD "      - run: x\n        retries: +3\n", 7, 18,
-			 "retries must be a whole number from 0 to 100, not '+3'");
-	expect_one_error(BASE_HEAD "      - run: x\n        retries: \" 3\"\n", 7, 18,
-			 "retries must be a whole number from 0 to 100, not ' 3'");
-	expect_one_error(BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: 99999999999999999999}\n",
-			 6, 55, "bad expect-status '99999999999999999999': a status is a number from 100 to 599");
-	expect_one_error(BASE_HEAD "      - http-check: {url: 'http://h/', expect-status: '+200'}\n",
-			 6, 55, "bad expect-status '+200'");
-	expect_one_error(BASE_HEAD "      - wait: 18446744073709551617ms\n", 6, 15,
-			 "duration too large (at most 366 days)");
+	RUN_LOAD_CASES(strict_int_errors);
 }
 
 /* The port of an http-check url: digits only, 1 to 65535. */
@@ -1143,7 +1191,7 @@ static void expect_name_case(const char *tmpl, char c, size_t n, int line, int c
 				!strcmp(d.items[0].message, msg)
 		      : p && !d.n;
 	if (!ok) {
-		dump(&d);
+		dump_diags(&d);
 		fail_msg("%zu x '%c' in \"%.40s...\": expected %s", n, c, tmpl, msg ? msg : "no error");
 	}
 	pipeline_free(p);
@@ -1251,7 +1299,7 @@ static void test_size_limit(void **state)
 	t = padded_pipeline(PIPELINE_MAX_BYTES);
 	p = pipeline_load_text("p.yml", t, PIPELINE_MAX_BYTES, &d);
 	if (!p)
-		dump(&d);
+		dump_diags(&d);
 	assert_non_null(p);
 	assert_int_equal(d.n, 0);
 	assert_string_equal(p->name, "p");
@@ -1351,12 +1399,8 @@ int main(void)
 		cmocka_unit_test(test_errors_steps),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_errors_expressions),
-		cmocka_unit_test(test_expression_column_after_utf8),
 		cmocka_unit_test(test_expression_position_in_folded_plain_scalar),
-		cmocka_unit_test(test_expression_positions_in_block_and_quoted_scalars),
-		cmocka_unit_test(test_all_errors_in_one_pass),
-		cmocka_unit_test(test_stage_entry_errors_all_reported),
-		cmocka_unit_test(test_step_errors_all_reported),
+		cmocka_unit_test(test_errors_all_in_one_pass),
 		cmocka_unit_test(test_errors_accumulate_into_existing_diag),
 		cmocka_unit_test(test_warnings_do_not_fail),
 		cmocka_unit_test(test_durations),

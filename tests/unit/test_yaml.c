@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "guard.h"
+#include "support/diags.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -51,22 +52,13 @@ static void done(struct parsed *P)
 	diag_release(&P->d);
 }
 
-/* Prints every diagnostic; used in failure messages. */
-static void dump(const struct diag *d)
-{
-	for (size_t i = 0; i < d->n; i++)
-		fprintf(stderr, "  [%zu] %s:%d:%d: %s: %s\n", i, d->items[i].file ? d->items[i].file : "-",
-			d->items[i].line, d->items[i].col, diag_severity_name(d->items[i].severity),
-			d->items[i].message);
-}
-
 /* Asserts that item `i` is an error at line:col whose message contains `sub`. */
 static void assert_diag(const struct diag *d, size_t i, enum diag_severity sev, int line, int col,
 			const char *sub)
 {
 	if (i >= d->n || d->items[i].severity != sev || d->items[i].line != line ||
 	    d->items[i].col != col || !strstr(d->items[i].message, sub)) {
-		dump(d);
+		dump_diags(d);
 		fail_msg("expected diagnostic %zu: %s at %d:%d containing \"%s\"", i,
 			 diag_severity_name(sev), line, col, sub);
 	}
@@ -321,7 +313,7 @@ static void test_depth_limit(void **state)
 		char *t = nested_lists(depth);
 		parse(&P, t);
 		if (P.d.n)
-			dump(&P.d);
+			dump_diags(&P.d);
 		assert_int_equal(P.d.n, 0);
 		const struct ynode *n = P.root;
 		int seen = 0;

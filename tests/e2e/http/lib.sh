@@ -5,7 +5,7 @@
 
 # Sets, for the scripts: SRV, SRV_PID, PORT.
 # shellcheck disable=SC2034
-command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+need python3
 # The servers are local: no proxy may stand in between.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
@@ -35,7 +35,7 @@ port_known() {
 serve() {
 	"$@" >"$SRV/out" 2> >(stamp >"$SRV/stderr") &
 	SRV_PID=$!
-	trap 'kill -KILL "$SRV_PID" 2>/dev/null; cleanup' EXIT
+	at_exit 'kill -KILL "$SRV_PID" 2>/dev/null'
 	if ! wait_until 10 port_known; then
 		fail "the test server did not start: $(cat "$SRV/out" "$SRV/stderr")"
 		finish
@@ -66,12 +66,8 @@ reason_is() {
 	local got
 	got=$(jq -r --arg w "$2" 'select(.event == "workflow.finished" and .workflow == $w) | .reason' \
 		"$EVENTS" 2>/dev/null | tail -1)
-	if [ "$got" = "$3" ]; then
-		pass "$SCENARIO: $1"
-	else
-		fail "$SCENARIO: $1: reason '$got', want '$3'"
-		show_events
-	fi
+	[ "$got" = "$3" ]
+	_result $? "$1" "reason '$got', want '$3'"
 }
 
 # lines_matching FILE REGEX: how many lines of FILE match (grep -E).

@@ -1,6 +1,7 @@
-# Helpers for the `lockstep run` e2e scripts (t03*.sh), on top of
-# lib/common.sh: a scratch directory per script, bounded runs of the binary
-# with --json, assertions on the event stream with jq, bounded waits.
+# What the `lockstep run` scripts share, on top of lib/common.sh:
+# scenarios with files of their own, bounded runs of the binary with
+# --json, assertions on the event stream with jq, bounded waits on events,
+# the processes steps leave.
 #
 # Pipelines under tests/e2e/run/ run their helpers as ./bin/NAME (steps run
 # in the pipeline file's directory). The helpers write what they see into
@@ -8,46 +9,47 @@
 # reach the steps through lockstep's own environment.
 # shellcheck shell=bash
 
-# Sourced after lib/common.sh. Sets, for the scripts: RUNDIR, tmp, STATE,
-# OUT, EVENTS, ERR, rc, elapsed_ms, RUN_ID, BG, BG_END.
+# Sourced after lib/common.sh. Sets, for the scripts: RUNDIR, STATE, OUT,
+# EVENTS, ERR, rc, elapsed_ms, RUN_ID, BG, BG_END.
 # shellcheck disable=SC2034
-case $LOCKSTEP in /*) ;; *) LOCKSTEP=$PWD/$LOCKSTEP ;; esac
 RUNDIR=$E2E_DIR/run
+need jq
 
-# The longest any single lockstep invocation may take before it is
-# killed and counted as a failure (the scripts must end well within 60 s).
-RUN_BOUND=${RUN_BOUND:-20}
-
-for tool in jq timeout; do
-	command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
-done
-if [ ! -x "$LOCKSTEP" ]; then
-	echo "no lockstep binary at $LOCKSTEP (build it, or set LOCKSTEP)" >&2
-	exit 1
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-e2e.XXXXXX")
 BG_PIDS=()
-# On exit: kill a background run still going (only one not yet reaped,
-# so its pid cannot have been reused), remove the scratch directory.
-cleanup() {
+# At the end: kill a background run still going (only one not yet reaped,
+# so its pid cannot have been reused).
+_kill_bg() {
 	local p
 	for p in "${BG_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 	done
-	rm -rf "$tmp"
+	return 0
 }
-trap cleanup EXIT
-cd "$tmp" || exit 1
+at_exit _kill_bg
+at_exit '[ -n "$LOCK_PID" ] && kill -KILL "$LOCK_PID" 2>/dev/null'
 STATE=$tmp/state
 export OUT EVENTS
-SCENARIO=""
 SHOWN=""
+SCENARIOS_RUN=()
 
 # scenario NAME: starts a scenario. Its files live in $tmp/NAME: out/ (what
 # the steps write; $OUT), events (the --json stream; $EVENTS), err (stderr).
+# With LOCKSTEP_SCENARIO=NAME (a glob) the script stops once the scenarios
+# matching it have run (tests/README: one scenario).
 scenario() {
+	if [ -n "${LOCKSTEP_SCENARIO:-}" ] && [ ${#SCENARIOS_RUN[@]} -gt 0 ]; then
+		# shellcheck disable=SC2254 # a glob on purpose
+		case ${SCENARIOS_RUN[-1]} in
+		$LOCKSTEP_SCENARIO)
+			SCENARIO=""
+			echo "# stopping after ${SCENARIOS_RUN[-1]} (LOCKSTEP_SCENARIO=$LOCKSTEP_SCENARIO)"
+			finish
+			exit
+			;;
+		esac
+	fi
 	SCENARIO=$1
+	SCENARIOS_RUN+=("$1")
 	SHOWN=""
 	mkdir -p "$tmp/$1/out"
 	OUT=$tmp/$1/out
@@ -69,6 +71,7 @@ run_json() {
 	elapsed_ms=$(($(now_ms) - t0))
 	[ "$rc" -eq 124 ] && echo "  (lockstep run did not end within ${RUN_BOUND}s: killed)"
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" 2>/dev/null | head -1)
+	LAST_CMD=run
 }
 
 # start_json FILE [ARGS...]: the same in the background; the pid in $BG.
@@ -77,6 +80,7 @@ start_json() {
 	"$LOCKSTEP" run "$@" --state "$STATE" --json >"$EVENTS" 2>"$ERR" </dev/null &
 	BG=$!
 	BG_PIDS+=("$BG")
+	LAST_CMD=run
 }
 
 # finish_bg SECONDS: waits (bounded) for the background run to end; exit
@@ -99,52 +103,13 @@ finish_bg() {
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" 2>/dev/null | head -1)
 }
 
-# cmd ARGS...: runs lockstep ARGS (bounded by RUN_BOUND), for commands
-# other than a run's own: stdout in $COUT, stderr in $CERR, exit status in
-# $crc.
-COUT=$tmp/cmd.out
-CERR=$tmp/cmd.err
-cmd() {
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$CERR" </dev/null
-	crc=$?
-}
-# expect_crc DESCRIPTION WANT: the last cmd exited WANT; else shows what it said.
-expect_crc() {
-	if [ "$crc" -eq "$2" ]; then
-		pass "$SCENARIO: $1 (exit $2)"
-	else
-		fail "$SCENARIO: $1: exit $crc, want $2"
-		sed 's/^/     ! /' "$CERR" | head -8
-		sed 's/^/     | /' "$COUT" | head -20
-	fi
-}
-
-now_ms() {
-	local ns
-	ns=$(date +%s%N)
-	echo $((ns / 1000000))
-}
-
-# alive PID: the process exists and is not a zombie.
-alive() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
-not_running() { ! alive "$1"; }
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms until it
-# succeeds; false when SECONDS pass first.
-wait_until() {
-	local tries=$(($1 * 20))
-	shift
-	while [ "$tries" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.05
-		tries=$((tries - 1))
-	done
-	"$@"
+# kill_bg: SIGKILLs the background run and reaps it (a crash of lockstep);
+# exit status in $rc.
+kill_bg() {
+	kill -KILL "$BG" 2>/dev/null
+	wait "$BG" 2>/dev/null
+	rc=$?
+	BG_PIDS=()
 }
 
 # gone PIDFILE...: none of the processes whose pids are in the files is
@@ -257,9 +222,19 @@ def lt(a; b): (a | type) == "object" and (b | type) == "object" and a.seq < b.se
 check() {
 	local got
 	if got=$(jq -e -s -c "$JQ_DEFS $2" "$EVENTS" 2>&1); then
-		pass "$SCENARIO: $1"
+		pass "$1"
 	else
-		fail "$SCENARIO: $1 (jq: ${got:-no result}; rc $rc)"
+		fail "$1 (jq: ${got:-no result}; exit status ${rc:-?})"
+		show_events
+	fi
+}
+
+# explain (after a failed expectation): the events of the scenario's run,
+# or what the last cmd printed when that came after the run.
+explain() {
+	if [ "${LAST_CMD:-}" = cmd ]; then
+		explain_cmd
+	else
 		show_events
 	fi
 }
@@ -274,17 +249,6 @@ show_events() {
 		"$EVENTS" 2>/dev/null | sed 's/^/     | /'
 	head -c 1500 "$ERR" | sed 's/^/     ! /'
 	echo
-}
-
-expect() { # DESCRIPTION COMMAND...: passes when COMMAND succeeds
-	local d=$1
-	shift
-	if "$@"; then
-		pass "$SCENARIO: $d"
-	else
-		fail "$SCENARIO: $d"
-		show_events
-	fi
 }
 
 # log_of WORKFLOW STEP [ATTEMPT]: the log file of a step attempt of the
@@ -302,25 +266,12 @@ marks() {
 expect_marks() {
 	local got
 	got=$(marks)
-	if [ "$got" = "$2" ]; then
-		pass "$SCENARIO: $1"
-	else
-		fail "$SCENARIO: $1: marks '$got', want '$2'"
-		show_events
-	fi
+	[ "$got" = "$2" ]
+	_result $? "$1" "marks '$got', want '$2'"
 }
 
-# expect_rc_is WANT: the exit status of the last run.
-expect_rc_is() {
-	if [ "$rc" -eq "$1" ]; then
-		pass "$SCENARIO: exit status $1"
-	else
-		fail "$SCENARIO: exit status $rc, want $1"
-		show_events
-	fi
-}
-
-# The contract every event stream must meet (docs/events.md): run.started first,
+# The contract every event stream must meet (docs/events.md):
+# run.started first,
 # run.finished last and once, seq 1..N, one run id, RFC 3339 UTC times with
 # milliseconds that never go back, every line a JSON object with an event.
 check_stream() {
@@ -328,9 +279,9 @@ check_stream() {
 	n=$(wc -l <"$EVENTS")
 	if [ "$n" -gt 0 ] && jq -e -c . "$EVENTS" >/dev/null 2>&1 &&
 		[ "$(jq -c 'type' "$EVENTS" | sort -u)" = '"object"' ]; then
-		pass "$SCENARIO: every stdout line is one JSON object ($n events)"
+		pass "every stdout line is one JSON object ($n events)"
 	else
-		fail "$SCENARIO: stdout is not JSON lines"
+		fail "stdout is not JSON lines"
 		head -c 800 "$EVENTS" | sed 's/^/     | /'
 		return
 	fi
@@ -357,7 +308,7 @@ check_stream() {
 # one. Unsets the proxy variables: the services are local.
 ms_ports() {
 	local p
-	command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
+	need python3
 	p=$(python3 - <<'PY'
 import random, socket
 got = []
@@ -381,4 +332,70 @@ PY
 	MS_PORTS=(--var "backend_port=$MS_BACKEND_PORT" --var "frontend_port=$MS_FRONTEND_PORT")
 	unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 	export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
+}
+
+# env_is FILE NAME VALUE: FILE (the sorted `env` output a step wrote) has
+# NAME=VALUE. env_unset FILE NAME: FILE has no NAME.
+env_is() {
+	if grep -qxF -- "$2=$3" "$1" 2>/dev/null; then
+		pass "${1##*/}: $2=$3"
+	else
+		fail "${1##*/}: want $2=$3, got '$(grep "^$2=" "$1" 2>/dev/null)'"
+	fi
+}
+env_unset() {
+	if [ -f "$1" ] && ! grep -q "^$2=" "$1"; then
+		pass "${1##*/}: no $2"
+	else
+		fail "${1##*/}: $2 should not be set: '$(grep "^$2=" "$1" 2>/dev/null)'"
+	fi
+}
+
+# pids_with_env NAME=VALUE: the live (not zombie) processes with exactly
+# NAME=VALUE in their environment: what a run started, found by a mark
+# given to lockstep only (LOCKSTEP_RUN_TOKEN, or a variable of the
+# script's own). none_with_env NAME=VALUE: there is none, else says which.
+pids_with_env() {
+	local f p
+	# One grep for all of them: a loaded machine may have thousands.
+	for f in $(grep -lzx -- "$1" /proc/[0-9]*/environ 2>/dev/null); do
+		p=${f#/proc/}
+		p=${p%/environ}
+		alive "$p" && echo "$p"
+	done
+	return 0
+}
+none_with_env() {
+	local left
+	left=$(pids_with_env "$1")
+	[ -z "$left" ] || { echo "  (still there with $1: $left)"; return 1; }
+}
+
+# lock_take DB: the sqlite3 shell takes DB's write lock (BEGIN EXCLUSIVE,
+# which in WAL mode leaves readers alone) and keeps it until
+# lock_release: another process holding the lock, as lockstep sees it.
+# Returns once the lock is held (bounded), a check of its own. The shell
+# reads its commands from a fifo on fd 7 (cmd does not pass fd 7 on).
+LOCK_PID=""
+lock_take() {
+	need sqlite3
+	rm -f "$tmp/lock.fifo" "$tmp/locked"
+	mkfifo "$tmp/lock.fifo"
+	sqlite3 "$1" <"$tmp/lock.fifo" >"$tmp/lock.out" 2>&1 &
+	LOCK_PID=$!
+	exec 7>"$tmp/lock.fifo"
+	# .bail: if BEGIN fails, the shell stops before saying it is locked.
+	printf '.bail on\n.timeout 5000\nBEGIN EXCLUSIVE;\n.system touch "%s"\n' "$tmp/locked" >&7
+	if wait_until 10 test -e "$tmp/locked"; then
+		pass "another process holds the write lock"
+	else
+		fail "the sqlite3 shell did not get the lock: $(cat "$tmp/lock.out")"
+	fi
+}
+lock_release() {
+	printf 'COMMIT;\n.quit\n' >&7
+	exec 7>&-
+	wait_until 10 not_running "$LOCK_PID" || kill -KILL "$LOCK_PID"
+	wait "$LOCK_PID" 2>/dev/null
+	LOCK_PID=""
 }
