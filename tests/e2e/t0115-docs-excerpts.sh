@@ -35,7 +35,7 @@ export LOCKSTEP_STATE=$W/.lockstep PATH=$W/bin:$PATH LOCKSTEP_SOURCE_DIR=$SRC
 scenario excerpts
 (cd "$W" && timeout -k 2 60 lockstep run examples/multi-service/pipeline.yml) >"$tmp/run1" 2>&1 </dev/null
 rc=$?
-expect_rc_is 0
+expect_rc 0
 docs=("$SRC/README.md")
 for f in "$SRC"/docs/*.md; do docs+=("$f"); done
 timeout -k 2 240 python3 "$E2E_DIR/docs/excerpts.py" "$W" "${docs[@]}" >"$tmp/excerpts.out" 2>&1
@@ -65,21 +65,21 @@ for cmd in check plan run runs show logs resume abort; do
 	while IFS= read -r line; do
 		n=$((n + 1))
 		if [ "$line" = "$usage" ]; then
-			pass "$SCENARIO: docs/cli.md's synopsis of $cmd ($n) is its --help's"
+			pass "docs/cli.md's synopsis of $cmd ($n) is its --help's"
 		else
-			fail "$SCENARIO: docs/cli.md's synopsis of $cmd ($n) differs from --help"
+			fail "docs/cli.md's synopsis of $cmd ($n) differs from --help"
 			echo "     docs | $line"
 			echo "     help | $usage"
 		fi
 	done < <(synopses_in "$SRC/docs/cli.md" "$cmd")
-	[ "$n" -ge 2 ] || fail "$SCENARIO: docs/cli.md has $n synopses of $cmd, want the top one and its section's"
+	[ "$n" -ge 2 ] || fail "docs/cli.md has $n synopses of $cmd, want the top one and its section's"
 	# Every option of --help is in the command's section of cli.md.
 	section=$(awk -v h="## lockstep $cmd" '$0 == h { s = 1; next } s && /^## / { exit } s' "$SRC/docs/cli.md")
 	for opt in $("$LOCKSTEP" "$cmd" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
 		if grep -qF -- "\`$opt" <<<"$section"; then
-			pass "$SCENARIO: $cmd: $opt is documented in its section"
+			pass "$cmd: $opt is documented in its section"
 		else
-			fail "$SCENARIO: $cmd: $opt (in --help) is not in docs/cli.md's section"
+			fail "$cmd: $opt (in --help) is not in docs/cli.md's section"
 		fi
 	done
 done

@@ -20,34 +20,34 @@ ms_ports
 scenario demo
 DEMO_DIR=$tmp/demo timeout -k 2 120 sh "$EX/demo.sh" "$LOCKSTEP" "${MS_PORTS[@]}" >"$tmp/demo.out" 2>&1 </dev/null
 rc=$?
-expect_rc_is 0
+expect_rc 0
 grep '^\$ ' "$tmp/demo.out" | sed 's/^\$ //' >"$tmp/commands"
 nruns=$(grep -c " run " "$tmp/commands")
 if [ "$nruns" -eq 3 ] && [ "$(grep " run " "$tmp/commands" | grep -c -- "--state $tmp/demo/state")" -eq 3 ]; then
-	pass "$SCENARIO: each of the 3 runs it prints names the state directory it used"
+	pass "each of the 3 runs it prints names the state directory it used"
 else
-	fail "$SCENARIO: the printed runs do not all name --state $tmp/demo/state"
+	fail "the printed runs do not all name --state $tmp/demo/state"
 	sed 's/^/     | /' "$tmp/commands"
 fi
 if [ "$(grep " run " "$tmp/commands" | grep -c "^DEPLOY_ROOT=$tmp/demo/deploy-root ")" -eq 3 ]; then
-	pass "$SCENARIO: each printed run names where it deploys (DEPLOY_ROOT)"
+	pass "each printed run names where it deploys (DEPLOY_ROOT)"
 else
-	fail "$SCENARIO: the printed runs do not all name DEPLOY_ROOT=$tmp/demo/deploy-root"
+	fail "the printed runs do not all name DEPLOY_ROOT=$tmp/demo/deploy-root"
 fi
 # Pasted: the commands that read the runs back, and the checks.
 pasted() { # DESCRIPTION WANT-EXIT PATTERN TEXT: run the printed command matching PATTERN
 	local line got
 	line=$(grep -E -m1 -- "$3" "$tmp/commands")
 	if [ -z "$line" ]; then
-		fail "$SCENARIO: $1: the demo printed no command matching '$3'"
+		fail "$1: the demo printed no command matching '$3'"
 		return
 	fi
 	got=$(cd "$tmp" && sh -c "$line" 2>&1)
-	crc=$?
-	if [ "$crc" -eq "$2" ] && grep -qF -- "$4" <<<"$got"; then
-		pass "$SCENARIO: $1 (exit $crc)"
+	rc=$?
+	if [ "$rc" -eq "$2" ] && grep -qF -- "$4" <<<"$got"; then
+		pass "$1 (exit $rc)"
 	else
-		fail "$SCENARIO: $1: '$line' exited $crc (want $2), output lacks '$4'"
+		fail "$1: '$line' exited $rc (want $2), output lacks '$4'"
 		head -5 <<<"$got" | sed 's/^/     | /'
 	fi
 }
@@ -60,7 +60,7 @@ pasted "the printed logs last frontend-deploy" 0 ' logs last frontend-deploy ' "
 # ---- 2. deploy.sh under dash ----
 scenario deploy-dash
 if ! command -v dash >/dev/null; then
-	fail "$SCENARIO: dash is needed (Debian's /bin/sh)"
+	fail "dash is needed (Debian's /bin/sh)"
 	finish
 	exit
 fi
@@ -72,16 +72,16 @@ echo 99999999 >"$root/web/service.pid"
 	>"$tmp/deploy.out" 2>"$tmp/deploy.err" </dev/null
 rc=$?
 [ -s "$root/web/service.pid" ] && kill "$(cat "$root/web/service.pid")" 2>/dev/null
-expect_rc_is 0
+expect_rc 0
 if [ -s "$tmp/deploy.err" ]; then
-	fail "$SCENARIO: deploy.sh wrote to stderr: $(head -3 "$tmp/deploy.err")"
+	fail "deploy.sh wrote to stderr: $(head -3 "$tmp/deploy.err")"
 else
-	pass "$SCENARIO: nothing on stderr about the old service.pid"
+	pass "nothing on stderr about the old service.pid"
 fi
 if grep -q "serving releases/1.0.0 on http://127.0.0.1:$MS_BACKEND_PORT/" "$tmp/deploy.out"; then
-	pass "$SCENARIO: the service was started"
+	pass "the service was started"
 else
-	fail "$SCENARIO: the service was not started: $(cat "$tmp/deploy.out")"
+	fail "the service was not started: $(cat "$tmp/deploy.out")"
 fi
 
 finish

@@ -28,7 +28,7 @@ ZSHC=$P/share/zsh/site-functions/_lockstep
 scenario files
 timeout -k 2 240 make -C "$SRC" install PREFIX="$P" BUILD="$BUILD" >"$tmp/make.out" 2>&1 </dev/null
 rc=$?
-expect_rc_is 0
+expect_rc 0
 [ "$rc" -eq 0 ] || tail -20 "$tmp/make.out" | sed 's/^/     | /'
 for f in bin/lockstep share/man/man1/lockstep.1 share/doc/lockstep/README.md \
 	share/doc/lockstep/docs/cli.md share/doc/lockstep/docs/pipeline-format.md \
@@ -48,17 +48,17 @@ expect "the installed binary's --help names the installed docs" grep -qF "docs: 
 scenario man
 MANWIDTH=80 man -l "$MAN" >"$tmp/man.txt" 2>"$tmp/man.err"
 rc=$?
-expect_rc_is 0
+expect_rc 0
 if [ -s "$tmp/man.err" ]; then
-	fail "$SCENARIO: man -l warns: $(head -5 "$tmp/man.err")"
+	fail "man -l warns: $(head -5 "$tmp/man.err")"
 else
-	pass "$SCENARIO: man -l renders it without a word on stderr"
+	pass "man -l renders it without a word on stderr"
 fi
 groff -man -ww -z "$MAN" >"$tmp/groff.err" 2>&1
 if [ -s "$tmp/groff.err" ]; then
-	fail "$SCENARIO: groff -ww warns: $(head -5 "$tmp/groff.err")"
+	fail "groff -ww warns: $(head -5 "$tmp/groff.err")"
 else
-	pass "$SCENARIO: groff -ww -z renders it without a warning"
+	pass "groff -ww -z renders it without a warning"
 fi
 # The rendered text, without hyphenation at line ends, on one line per paragraph.
 tr -d '\010' <"$tmp/man.txt" | sed 's/‐$//; s/-$//' | tr -s ' \n' '  ' >"$tmp/man.flat"
@@ -67,9 +67,9 @@ for cmd in check plan run runs show logs resume abort; do
 	expect "it names the command $cmd" grep -qF "lockstep $cmd" "$tmp/man.flat"
 	for opt in $("$P/bin/lockstep" "$cmd" --help | grep -oE -- '(^|[^a-z])--?[a-zA-Z][a-z-]*' | grep -oE -- '--?[a-zA-Z][a-z-]*' | sort -u); do
 		if grep -qE -- "(^|[^a-z-])$opt([^a-z-]|$)" "$tmp/man.flat"; then
-			pass "$SCENARIO: $cmd's option $opt is in it"
+			pass "$cmd's option $opt is in it"
 		else
-			fail "$SCENARIO: $cmd's option $opt (in its --help) is not in the page"
+			fail "$cmd's option $opt (in its --help) is not in the page"
 		fi
 	done
 done
@@ -103,9 +103,9 @@ offers() { # DESCRIPTION WANT WORD...
 	shift 2
 	got=$(complete_bash "$@")
 	if [ "$got" = "$want" ]; then
-		pass "$SCENARIO: $d"
+		pass "$d"
 	else
-		fail "$SCENARIO: $d: '$*' offers '$got', want '$want'"
+		fail "$d: '$*' offers '$got', want '$want'"
 	fi
 }
 offers "lockstep sh completes to show" "show" lockstep sh
@@ -119,9 +119,9 @@ offers "nothing after the run id of show" "" lockstep show --state "$state" 2 ""
 # Interactive: the file sourced by `bash -i`, completion registered.
 got=$(PATH=$P/bin:$PATH bash --norc --noprofile -i -c ". '$BASHC'; complete -p lockstep" 2>/dev/null)
 if [ "$got" = "complete -F _lockstep lockstep" ]; then
-	pass "$SCENARIO: bash -i: sourcing it registers the completion"
+	pass "bash -i: sourcing it registers the completion"
 else
-	fail "$SCENARIO: bash -i: 'complete -p lockstep' says '$got'"
+	fail "bash -i: 'complete -p lockstep' says '$got'"
 fi
 
 scenario zsh-completion
@@ -148,9 +148,9 @@ else
 		"lockstep runs --status int|lockstep runs --status interrupted "; do
 		got=$(complete_zsh "${t%%|*}")
 		if [ "$got" = "${t#*|}" ]; then
-			pass "$SCENARIO: '${t%%|*}' completes to '${t#*|}'"
+			pass "'${t%%|*}' completes to '${t#*|}'"
 		else
-			fail "$SCENARIO: '${t%%|*}' completes to '$got', want '${t#*|}'"
+			fail "'${t%%|*}' completes to '$got', want '${t#*|}'"
 		fi
 	done
 fi

@@ -32,17 +32,17 @@ plain_run() {
 }
 has_line() { # DESCRIPTION FILE EXTENDED-REGEX
 	if grep -Eq -- "$3" "$2"; then
-		pass "$SCENARIO: $1"
+		pass "$1"
 	else
-		fail "$SCENARIO: $1: no line matches '$3'"
+		fail "$1: no line matches '$3'"
 		sed 's/^/     | /' "$2" | tail -25
 	fi
 }
 no_line() { # DESCRIPTION FILE EXTENDED-REGEX
 	if grep -Eq -- "$3" "$2"; then
-		fail "$SCENARIO: $1: found '$(grep -E -m1 -- "$3" "$2")'"
+		fail "$1: found '$(grep -E -m1 -- "$3" "$2")'"
 	else
-		pass "$SCENARIO: $1"
+		pass "$1"
 	fi
 }
 # The summary: from the last line "run N STATUS in ..." on.
@@ -53,7 +53,7 @@ summary_of() {
 # ---- 1. plain lines ----
 scenario plain
 plain_run "$P"
-expect_rc_is 1
+expect_rc 1
 has_line "a named step is shown by its name and id" "$PLAIN" '^\[backend\] Rolling deploy \(step-1\) started$'
 has_line "... when it finishes too" "$PLAIN" '^\[backend\] Rolling deploy \(step-1\) succeeded in [0-9.]+m?s$'
 has_line "a named rollback step, marked as a rollback" "$PLAIN" \
@@ -77,9 +77,9 @@ cols() { # LINE: the offsets of "passed"/"broken" and of what follows the time
 l1=$(grep -E '^  ready ' "$tmp/summary")
 l2=$(grep -E '^  deployed-everywhere ' "$tmp/summary")
 if [ -n "$l1" ] && [ "$(cols "$l1")" = "$(cols "$l2")" ]; then
-	pass "$SCENARIO: the barrier lines are in columns ($(cols "$l1"))"
+	pass "the barrier lines are in columns ($(cols "$l1"))"
 else
-	fail "$SCENARIO: the barrier lines are not in columns: '$l1' ($(cols "$l1")), '$l2' ($(cols "$l2"))"
+	fail "the barrier lines are not in columns: '$l1' ($(cols "$l1")), '$l2' ($(cols "$l2"))"
 fi
 
 # ---- 3. a 1,000-instance matrix ----
@@ -107,7 +107,7 @@ scenario wide
 	echo "      - barrier: last"
 } >"$tmp/wide.yml"
 plain_run "$tmp/wide.yml"
-expect_rc_is 1
+expect_rc 1
 summary_of "$PLAIN" >"$tmp/summary"
 has_line "the barrier that passed counts its participants and names a few" "$tmp/summary" \
 	'^  all   passed at \+[0-9.]+m?s +\(1001 participants: w\[n=1\], w\[n=2\], w\[n=3\] and 998 more\)$'
@@ -115,9 +115,9 @@ has_line "the failure chain names a few of the workflows the broken barrier fail
 	"^failure: breaker failed at 'boom' \\(exit 4\\) -> barrier last broken -> w\\[n=1\\] failed -> w\\[n=2\\] failed -> w\\[n=3\\] failed -> and 997 more$"
 longest=$(grep -Ev '^  (w\[|breaker)' "$tmp/summary" | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
 if [ "$longest" -le 200 ]; then
-	pass "$SCENARIO: no line of the summary but the workflows' is longer than 200 characters ($longest)"
+	pass "no line of the summary but the workflows' is longer than 200 characters ($longest)"
 else
-	fail "$SCENARIO: a summary line has $longest characters"
+	fail "a summary line has $longest characters"
 	awk 'length($0) > 200 { print "     | " substr($0, 1, 160) "..." }' "$tmp/summary"
 fi
 
@@ -148,15 +148,15 @@ on_tty "$tmp/tty" -u NO_COLOR TERM=xterm &
 tty_pid=$!
 BG_PIDS+=("$tty_pid")
 if wait_until 10 waiting_row "$tmp/tty"; then
-	pass "$SCENARIO: the barrier's row says whom it waits for"
+	pass "the barrier's row says whom it waits for"
 else
-	fail "$SCENARIO: no frame showed 'barrier deployed-everywhere waiting 1/2 for frontend'"
+	fail "no frame showed 'barrier deployed-everywhere waiting 1/2 for frontend'"
 fi
 touch "$OUT/go"
 wait "$tty_pid"
 rc=$?
 BG_PIDS=()
-expect_rc_is 1
+expect_rc 1
 tr -d '\r' <"$tmp/tty" | summary_of /dev/stdin >"$tmp/summary"
 has_line "the run's status is red" "$tmp/summary" "^run [0-9]+ ${ESC}\\[31mfailed${ESC}\\[0m in "
 has_line "a rolled-back workflow is yellow" "$tmp/summary" "^  backend   ${ESC}\\[33mrolled-back +${ESC}\\[0m"

@@ -49,13 +49,13 @@ YAML
 scenario run
 "$LOCKSTEP" plan "$tmp/envs.yml" --var "port=$PORT" >"$tmp/plan" 2>&1
 if grep -qF "http-check http://127.0.0.1:$PORT/echo" "$tmp/plan"; then
-	pass "$SCENARIO: plan shows the url with the environment's port and the workflow's path"
+	pass "plan shows the url with the environment's port and the workflow's path"
 else
-	fail "$SCENARIO: plan does not show http://127.0.0.1:$PORT/echo"
+	fail "plan does not show http://127.0.0.1:$PORT/echo"
 	sed 's/^/     | /' "$tmp/plan" | grep http-check
 fi
 run_json "$tmp/envs.yml" --var "port=$PORT"
-expect_rc_is 0
+expect_rc 0
 check "each instance's check succeeded" \
 	'F("verify[env=qa]"; "probe").status == "succeeded" and F("verify[env=prod]"; "probe").status == "succeeded"'
 expect "each sent its own environment's token (the body matched it)" \
@@ -83,12 +83,12 @@ workflows:
 YAML
 (cd "$tmp" && "$LOCKSTEP" check bad.yml) >"$tmp/check.out" 2>&1
 rc=$?
-expect_rc_is 3
+expect_rc 3
 want() { # DESCRIPTION LINE
 	if grep -qxF -- "$2" "$tmp/check.out"; then
-		pass "$SCENARIO: $1"
+		pass "$1"
 	else
-		fail "$SCENARIO: $1: no line '$2'"
+		fail "$1: no line '$2'"
 		sed 's/^/     | /' "$tmp/check.out"
 	fi
 }

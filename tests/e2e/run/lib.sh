@@ -166,25 +166,6 @@ reap_leftovers() {
 	return 0
 }
 
-# cmd ARGS...: runs `lockstep ARGS` (bounded by RUN_BOUND), for the
-# commands other than a run's own; stdout in $COUT, stderr in $CERR, exit
-# status in $crc. expect_crc DESCRIPTION WANT checks that status.
-COUT=$tmp/cmd.out
-CERR=$tmp/cmd.err
-cmd() {
-	timeout -k 2 "$RUN_BOUND" "$LOCKSTEP" "$@" >"$COUT" 2>"$CERR" </dev/null
-	crc=$?
-}
-expect_crc() {
-	if [ "$crc" -eq "$2" ]; then
-		pass "$SCENARIO: $1 (exit $2)"
-	else
-		fail "$SCENARIO: $1: exit $crc, want $2"
-		sed 's/^/     ! /' "$CERR" | head -8
-		sed 's/^/     | /' "$COUT" | head -20
-	fi
-}
-
 # has_event JQ_CONDITION: some event in $EVENTS satisfies it.
 has_event() {
 	jq -e -n "[inputs | select($1)] | length > 0" "$EVENTS" >/dev/null 2>&1
