@@ -372,6 +372,7 @@ static void restore_waiting(struct replay *rp)
 			w->waiting_barrier = x->barrier;
 			w->step_state = STEP_WAITING;
 		} else if (w->state == WF_WAITING) {
+			/* Its barrier was decided: the decision ends its step. */
 			w->state = w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING;
 		}
 	}
@@ -387,65 +388,27 @@ static bool still_there(const struct wf_run *w, const struct rwf *x)
 	       w->step == x->step && w->attempt == x->attempt && !w->proc && !w->delay && !w->check;
 }
 
-/* Barrier and wait steps that were in progress go on where they were. */
-static void continue_waits(struct replay *rp)
+/*
+ * Steps in progress when the owner died go on, as their kinds say
+ * (step_kind_ops.resume), their timeouts keeping their deadlines
+ * (counted from the recorded start: time spent dead counts). Those of
+ * the kinds that hold a process (`process`) were interrupted; they are
+ * resumed after an abort that goes on, which must not see them stopped
+ * before the barriers it breaks (as when their processes get SIGTERM).
+ */
+static void resume_steps(struct replay *rp, bool process)
 {
 	struct run *r = rp->r;
 	for (size_t i = 0; i < r->nwfs; i++) {
 		struct wf_run *w = &r->wfs[i];
 		const struct rwf *x = &rp->w[i];
-		if (!still_there(w, x))
+		if (!still_there(w, x) || wf_kind(w)->holds_process != process)
 			continue; /* done with, or moved on by a decision of the restore */
 		const struct plan_step *ps = wf_cur_step(w);
-		uint64_t spent = since(rp, x->started_wall);
-		uint64_t left = ps->src->timeout_ms > spent ? ps->src->timeout_ms - spent : 0;
-		if (step_kind_is_process(ps->src->kind))
-			continue; /* interrupted: see fail_interrupted */
-		if (ps->src->kind == STEP_WAIT) {
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-			step_wait_continue(w, ps->src->wait_ms > spent ? ps->src->wait_ms - spent : 0);
-		} else if (ps->src->kind == STEP_HTTP_CHECK) {
-			/* The check starts over, `within` included: it is about the
-			 * endpoint now, and a GET can be repeated. */
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-			step_http_begin(w, true);
-		} else if (w->waiting_barrier != SIZE_MAX) {
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-		} else if (!x->arrived) {
-			/* Started but not yet at the barrier: arrive now. */
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-			step_barrier_begin(w);
-		} else if (r->coord.barriers[x->barrier].state == BARRIER_PASSED) {
-			step_emit_finished(w, STEP_SUCCEEDED, false, 0);
-			wf_step_done(w);
-		} else if (r->coord.barriers[x->barrier].state == BARRIER_BROKEN) {
-			const struct barrier *b = &r->coord.barriers[x->barrier];
-			step_emit_finished(w, STEP_FAILED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
-			wf_fail(w, b->message ? b->message : why.s, why.s, r->aborting);
-			buf_release(&why);
-		}
-	}
-}
-
-/* Run steps that were running when the owner died: they were interrupted. */
-static void fail_interrupted(struct replay *rp)
-{
-	struct run *r = rp->r;
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
-		if (!still_there(w, &rp->w[i]) || !step_kind_is_process(wf_cur_step(w)->src->kind))
-			continue;
-		bool aborted = r->aborting && !w->in_rollback;
-		step_emit_finished(w, aborted ? STEP_ABORTED : STEP_FAILED, false, 0);
-		struct proc_status st = { .spawned = false, .exit_code = -1 };
-		snprintf(st.error, sizeof(st.error), "interrupted");
-		wf_step_failed(w, &st);
+		struct step_resume at = { .spent_ms = since(rp, x->started_wall), .arrived = x->arrived };
+		if (ps->src->timeout_ms)
+			wf_arm_timeout(w, ps->src->timeout_ms > at.spent_ms ? ps->src->timeout_ms - at.spent_ms : 0);
+		wf_kind(w)->resume(w, &at);
 	}
 }
 
@@ -456,25 +419,13 @@ static void fail_interrupted(struct replay *rp)
  */
 static void fail_recorded(struct wf_run *w, const struct rwf *x)
 {
-	struct run *r = w->run;
-	const struct plan_step *ps = wf_cur_step(w);
-	struct buf why = BUF_INIT;
-	const char *reason = NULL;
-	if (ps->src->kind == STEP_BARRIER) {
-		size_t b = coord_index(&r->coord, ps->barrier_index, w->in_rollback);
-		reason = r->coord.barriers[b].message;
-		buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
-	} else if (x->last_status && !strcmp(x->last_status, "timed-out")) {
-		char d[32];
-		duration_format(ps->src->timeout_ms, d, sizeof(d));
-		buf_addf(&why, "failed at step '%s' (timed out after %s)", ps->id, d);
-	} else if (x->last_has_exit) {
-		buf_addf(&why, "failed at step '%s' (exit status %d)", ps->id, x->last_exit);
-	} else {
-		buf_addf(&why, "failed at step '%s' (%s)", ps->id, x->last_status ? x->last_status : "failed");
-	}
+	struct buf reason = BUF_INIT, why = BUF_INIT;
+	struct proc_status st = { .spawned = true, .exit_code = x->last_exit };
+	w->timed_out = x->last_status && !strcmp(x->last_status, "timed-out");
+	wf_failure(w, x->last_has_exit ? &st : NULL, x->last_has_exit ? NULL : x->last_status, &reason, &why);
 	bool aborted = x->last_status && !strcmp(x->last_status, "aborted");
-	wf_fail(w, reason ? reason : why.s, why.s, aborted);
+	wf_fail(w, reason.s, why.s, aborted);
+	buf_release(&reason);
 	buf_release(&why);
 }
 
@@ -518,11 +469,10 @@ static void continue_between_steps(struct replay *rp)
 		}
 		const struct plan_step *ps = wf_cur_step(w);
 		bool ok = x->last_status && !strcmp(x->last_status, "succeeded");
-		if (ok || (w->attempt > ps->src->retries && ps->src->continue_on_error)) {
-			w->step++;
-			w->attempt = 0;
-			wf_ready(w);
-		} else if (w->attempt <= ps->src->retries) {
+		bool retryable = wf_kind(w)->retryable;
+		if (ok || (retryable && w->attempt > ps->src->retries && ps->src->continue_on_error)) {
+			wf_step_done(w);
+		} else if (retryable && w->attempt <= ps->src->retries) {
 			wf_ready(w); /* the next attempt, at once */
 		} else {
 			/* Its failure was recorded, what it caused was not. */
@@ -580,7 +530,7 @@ int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, s
 	coord_restore_settle(&r->coord, rp.now_mono);
 	apply_groups(&rp);
 	apply_withdrawals(&rp);
-	continue_waits(&rp);
+	resume_steps(&rp, false);
 	/*
 	 * An abort goes on where it was (its traces: run aborted, aborted
 	 * steps and workflows, an earlier `lockstep abort`): the run ends
@@ -588,7 +538,7 @@ int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, s
 	 */
 	if (abort_run || rp.aborted)
 		run_abort(r);
-	fail_interrupted(&rp);
+	resume_steps(&rp, true);
 	continue_between_steps(&rp);
 	continue_groups(&rp);
 	if (!rp.group_started)

@@ -149,6 +149,13 @@ void run_free(struct run *r);
 void run_assert_valid(const struct run *r);
 
 const char *wf_state_name(enum wf_state s);
+/*
+ * Facts of the step kinds (engine/step_kinds.c): the kinds that run as a
+ * step process (run, k8s-rolling, k8s-rollback), and those whose attempts
+ * write a log file (those, and http-check).
+ */
+bool step_kind_is_process(enum step_kind k);
+bool step_kind_writes_log(enum step_kind k);
 const char *step_state_name(enum step_state s);
 const char *run_status_name(enum run_status s);
 

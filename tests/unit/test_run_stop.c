@@ -257,6 +257,30 @@ static void test_waiting_for_process_abort(void **state)
 	rfx_end(&F);
 }
 
+/*
+ * A run step whose timeout expires while it waits for its process is a
+ * timed-out attempt like a running one's: it is retried (the wait is
+ * part of the step), and then fails its workflow.
+ */
+static void test_waiting_for_process_timeout(void **state)
+{
+	(void)state;
+	struct rfx F;
+	rfx_load(&F, "name: t\n"
+		     "stages: [w]\n"
+		     "workflows:\n"
+		     "  w:\n"
+		     "    on-failure: stop\n"
+		     "    steps: [{id: s, run: 'true', timeout: 30ms, retries: 1, retry-delay: 1ms}]\n");
+	F.o.defer_spawns = true;
+	rfx_run(&F);
+	rfx_exactly(&F, "run.started", "group.started 1", "workflow.started w", "step.started w/s #1",
+		    "step.finished w/s timed-out", "step.started w/s #2", "step.finished w/s timed-out",
+		    "workflow.finished w failed: failed at step 's' (timed out after 30ms)",
+		    "run.finished failed", NULL);
+	rfx_end(&F);
+}
+
 /* Fail-fast stops a step that waits for its process like any other. */
 static void test_waiting_for_process_fail_fast(void **state)
 {
@@ -328,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_second_abort_rollbacks),
 		cmocka_unit_test(test_fail_fast_check),
 		cmocka_unit_test(test_waiting_for_process_abort),
+		cmocka_unit_test(test_waiting_for_process_timeout),
 		cmocka_unit_test(test_waiting_for_process_fail_fast),
 		cmocka_unit_test(test_stop_rollbacks),
 	};
