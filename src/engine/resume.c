@@ -281,14 +281,12 @@ static void apply_workflows(struct replay *rp)
 	for (size_t i = 0; i < r->nwfs; i++) {
 		struct wf_run *w = &r->wfs[i];
 		const struct rwf *x = &rp->w[i];
-		w->state = x->state;
+		wf_restore_state(w, x->state);
 		w->in_rollback = x->in_rollback;
 		w->step = x->has_step ? x->step : 0;
 		w->attempt = x->has_step ? x->attempt : 0;
 		free(w->reason);
 		w->reason = x->reason ? xstrdup(x->reason) : NULL;
-		if (wf_terminal(w->state))
-			r->group_terminal[w->pw->group]++;
 		if (wf_terminal(w->state) || w->in_rollback)
 			wf_mark_steps_done(w);
 	}
@@ -373,7 +371,7 @@ static void restore_waiting(struct replay *rp)
 			w->step_state = STEP_WAITING;
 		} else if (w->state == WF_WAITING) {
 			/* Its barrier was decided: the decision ends its step. */
-			w->state = w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING;
+			wf_restore_state(w, w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
 		}
 	}
 }

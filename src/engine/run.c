@@ -1,6 +1,5 @@
 #include "engine/run.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +65,30 @@ bool wf_terminal(enum wf_state s)
 
 /* ---- the transition function ---- */
 
+#define TO(s) (1u << (s))
+/* The diagram in run.h: the states each state may go to. */
+static const unsigned transitions[WF_ABORTED + 1] = {
+	[WF_PENDING] = TO(WF_RUNNING) | TO(WF_SKIPPED),
+	[WF_RUNNING] = TO(WF_WAITING) | TO(WF_SUCCEEDED) | TO(WF_FAILED) | TO(WF_ABORTED) |
+		       TO(WF_ROLLING_BACK),
+	[WF_WAITING] = TO(WF_RUNNING) | TO(WF_ROLLING_BACK),
+	[WF_ROLLING_BACK] = TO(WF_WAITING) | TO(WF_ROLLED_BACK) | TO(WF_ROLLBACK_FAILED),
+	[WF_SUCCEEDED] = TO(WF_ROLLING_BACK),
+};
+
+bool wf_transition_allowed(enum wf_state from, enum wf_state to)
+{
+	return (size_t)from < sizeof(transitions) / sizeof(transitions[0]) && (unsigned)to < 32 &&
+	       (transitions[from] & TO(to));
+}
+
+/* Waiting goes back to where it came from: running in the steps list, rolling-back in the rollback. */
+static bool waits_in_its_list(const struct wf_run *w, enum wf_state from, enum wf_state to)
+{
+	enum wf_state other = from == WF_WAITING ? to : to == WF_WAITING ? from : WF_WAITING;
+	return other == WF_WAITING || other == (w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
+}
+
 static void emit_wf_finished(struct wf_run *w)
 {
 	struct event e = { .type = EV_WORKFLOW_FINISHED, .workflow = w->pw->name,
@@ -95,7 +118,9 @@ static void count_terminal(struct wf_run *w, enum wf_state from, enum wf_state t
 void wf_set_state(struct wf_run *w, enum wf_state to)
 {
 	enum wf_state from = w->state;
-	assert(!wf_terminal(from) || (from == WF_SUCCEEDED && to == WF_ROLLING_BACK));
+	INVARIANT("wf_set_state", wf_transition_allowed(from, to) && waits_in_its_list(w, from, to),
+		  "%s: %s -> %s%s is not in the diagram", w->pw->name, wf_state_name(from),
+		  wf_state_name(to), w->in_rollback ? " (in its rollback)" : "");
 	w->state = to;
 	count_terminal(w, from, to);
 	if (to == WF_RUNNING && from == WF_PENDING) {
@@ -109,6 +134,16 @@ void wf_set_state(struct wf_run *w, enum wf_state to)
 	} else if (wf_terminal(to)) {
 		emit_wf_finished(w);
 	}
+}
+
+/*
+ * A resume rebuilds the state a dead owner had reached, which its events
+ * tell: no transition, so no event and any jump.
+ */
+void wf_restore_state(struct wf_run *w, enum wf_state s)
+{
+	count_terminal(w, w->state, s);
+	w->state = s;
 }
 
 /* The workflow is past its steps list (finished, or rolling back). */

@@ -195,8 +195,17 @@ void wf_start_rollback(struct wf_run *w);
 
 /* The step workflow `w` is at. */
 const struct plan_step *wf_cur_step(const struct wf_run *w);
-/* The only place a workflow's state changes (see run.h). */
+/*
+ * The only place a workflow's state changes (see the diagram in run.h):
+ * a transition the diagram does not have is a bug, and aborts.
+ */
 void wf_set_state(struct wf_run *w, enum wf_state to);
+/*
+ * resume.c only: puts the workflow in the state its recorded events left
+ * it in, before the run goes on. No event (they are recorded already),
+ * and any jump (a record may end anywhere); the group counts follow.
+ */
+void wf_restore_state(struct wf_run *w, enum wf_state s);
 /* The workflow's current step has started and not ended (step_end). */
 bool wf_step_in_progress(const struct wf_run *w);
 /*

@@ -19,8 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "engine/run.h"
+#include "engine/run_internal.h"
 #include "support/run_fixture.h"
 
 /* ---- a barrier releases ---- */
@@ -562,20 +566,90 @@ static void test_fail_fast(void **state)
 
 /* ---- the diagram ---- */
 
+/* The diagram in run.h, transition by transition. */
+static const enum wf_state diagram[][2] = {
+	{ WF_PENDING, WF_RUNNING },          { WF_PENDING, WF_SKIPPED },
+	{ WF_RUNNING, WF_WAITING },          { WF_WAITING, WF_RUNNING },
+	{ WF_RUNNING, WF_SUCCEEDED },        { WF_RUNNING, WF_FAILED },
+	{ WF_RUNNING, WF_ABORTED },          { WF_RUNNING, WF_ROLLING_BACK },
+	{ WF_ROLLING_BACK, WF_WAITING },     { WF_WAITING, WF_ROLLING_BACK },
+	{ WF_ROLLING_BACK, WF_ROLLED_BACK }, { WF_ROLLING_BACK, WF_ROLLBACK_FAILED },
+	{ WF_SUCCEEDED, WF_ROLLING_BACK },
+};
+#define NDIAGRAM (sizeof(diagram) / sizeof(diagram[0]))
+
+static bool in_diagram(int from, int to)
+{
+	for (size_t k = 0; k < NDIAGRAM; k++)
+		if (diagram[k][0] == (enum wf_state)from && diagram[k][1] == (enum wf_state)to)
+			return true;
+	return false;
+}
+
+/* wf_set_state allows exactly the transitions of the diagram. */
+static void test_transition_table(void **state)
+{
+	(void)state;
+	for (int f = 0; f < RFX_NSTATES; f++)
+		for (int t = 0; t < RFX_NSTATES; t++)
+			if (wf_transition_allowed((enum wf_state)f, (enum wf_state)t) != in_diagram(f, t))
+				fail_msg("%s -> %s: allowed %d, in the diagram %d", wf_state_name((enum wf_state)f),
+					 wf_state_name((enum wf_state)t),
+					 wf_transition_allowed((enum wf_state)f, (enum wf_state)t), in_diagram(f, t));
+}
+
+/*
+ * A transition that is not in the diagram is a bug: wf_set_state aborts
+ * with a message rather than go on (in a child process). waiting goes
+ * back only to the list it waited in.
+ */
+static void assert_refused(enum wf_state from, enum wf_state to, bool in_rollback)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		struct rfx F;
+		rfx_load(&F, "name: t\nstages: [w]\nworkflows:\n  w:\n    steps: [{wait: 1ms}]\n");
+		F.r = run_new(F.plan, &F.o, &F.ev);
+		struct wf_run *w = &F.r->wfs[0];
+		w->state = from;
+		w->in_rollback = in_rollback;
+		wf_set_state(w, to);
+		_exit(0);
+	}
+	close(fds[1]);
+	char out[1024];
+	size_t len = 0;
+	for (ssize_t n; len < sizeof(out) - 1 && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0;)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fds[0]);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
+		fail_msg("%s -> %s was not refused (status %d)", wf_state_name(from), wf_state_name(to), st);
+	assert_non_null(strstr(out, "is not in the diagram"));
+}
+
+static void test_transition_refused(void **state)
+{
+	(void)state;
+	assert_refused(WF_PENDING, WF_SUCCEEDED, false);
+	assert_refused(WF_FAILED, WF_RUNNING, false);
+	assert_refused(WF_ROLLED_BACK, WF_ROLLING_BACK, true);
+	assert_refused(WF_WAITING, WF_ROLLING_BACK, false);
+	assert_refused(WF_WAITING, WF_RUNNING, true);
+}
+
 /* Every transition of the diagram in run.h was taken by the tests above. */
 static void test_every_transition(void **state)
 {
 	(void)state;
-	static const enum wf_state diagram[][2] = {
-		{ WF_PENDING, WF_RUNNING },        { WF_PENDING, WF_SKIPPED },
-		{ WF_RUNNING, WF_WAITING },        { WF_WAITING, WF_RUNNING },
-		{ WF_RUNNING, WF_SUCCEEDED },      { WF_RUNNING, WF_FAILED },
-		{ WF_RUNNING, WF_ABORTED },        { WF_RUNNING, WF_ROLLING_BACK },
-		{ WF_ROLLING_BACK, WF_WAITING },   { WF_WAITING, WF_ROLLING_BACK },
-		{ WF_ROLLING_BACK, WF_ROLLED_BACK }, { WF_ROLLING_BACK, WF_ROLLBACK_FAILED },
-		{ WF_SUCCEEDED, WF_ROLLING_BACK },
-	};
-	size_t n = sizeof(diagram) / sizeof(diagram[0]);
+	size_t n = NDIAGRAM;
 	bool ok = true;
 	for (size_t k = 0; k < n; k++) {
 		if (!rfx_seen[diagram[k][0]][diagram[k][1]]) {
@@ -586,10 +660,7 @@ static void test_every_transition(void **state)
 	}
 	for (int f = 0; f < RFX_NSTATES; f++) {
 		for (int t = 0; t < RFX_NSTATES; t++) {
-			bool in = false;
-			for (size_t k = 0; k < n; k++)
-				in = in || (diagram[k][0] == (enum wf_state)f && diagram[k][1] == (enum wf_state)t);
-			if (rfx_seen[f][t] && !in) {
+			if (rfx_seen[f][t] && !in_diagram(f, t)) {
 				fprintf(stderr, "taken, not in the diagram: %s -> %s\n",
 					wf_state_name((enum wf_state)f), wf_state_name((enum wf_state)t));
 				ok = false;
@@ -615,6 +686,8 @@ int main(void)
 		cmocka_unit_test(test_abort_twice),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_fail_fast),
+		cmocka_unit_test(test_transition_table),
+		cmocka_unit_test(test_transition_refused),
 		/* Last: it adds up what the tests above took. */
 		cmocka_unit_test(test_every_transition),
 	};
