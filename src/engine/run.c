@@ -279,8 +279,6 @@ bool wf_drop_retry(struct wf_run *w)
 	return true;
 }
 
-static void fail_fast_fail(struct wf_run *w, size_t b, const char *what);
-
 /* A step attempt failed: retry it, go on (continue-on-error), or fail the workflow. */
 static void step_failed(struct wf_run *w, const struct proc_status *st, const char *detail)
 {
@@ -293,10 +291,7 @@ static void step_failed(struct wf_run *w, const struct proc_status *st, const ch
 	}
 	if (w->stopped_by != SIZE_MAX) {
 		/* Stopped by fail-fast: no retry, no continue-on-error. */
-		struct buf what = BUF_INIT;
-		buf_addf(&what, "step '%s' stopped", ps->id);
-		fail_fast_fail(w, w->stopped_by, what.s);
-		buf_release(&what);
+		wf_fail_fast_fail(w, w->stopped_by, "stopped");
 		return;
 	}
 	if (retryable && w->attempt <= ps->src->retries) {
@@ -363,19 +358,19 @@ enum step_stop wf_stop_step(struct wf_run *w, const char *why, bool now)
 
 /*
  * Why a participant fails when fail-fast barrier `b` broke while it was
- * on its way: the barrier's message and what became of its step
- * (`reason`), and "was stopped ..." (`why`).
+ * on its way: the barrier's message and what became of its step ("step
+ * 'ID' WHAT") (`reason`), and "was stopped ..." (`why`).
  */
 static void fail_fast_why(const struct wf_run *w, size_t b, const char *what, struct buf *reason,
 			  struct buf *why)
 {
 	const struct barrier *cb = &w->run->coord.barriers[b];
-	buf_addf(reason, "%s (fail-fast: %s)", cb->message, what);
+	buf_addf(reason, "%s (fail-fast: step '%s' %s)", cb->message, wf_cur_step(w)->id, what);
 	buf_addf(why, "was stopped (fail-fast: barrier %s broken)", cb->plan->id);
 }
 
-/* The participant fails because fail-fast barrier `b` broke; its step has ended. */
-static void fail_fast_fail(struct wf_run *w, size_t b, const char *what)
+/* run_internal.h */
+void wf_fail_fast_fail(struct wf_run *w, size_t b, const char *what)
 {
 	struct buf reason = BUF_INIT, why = BUF_INIT;
 	fail_fast_why(w, b, what, &reason, &why);
@@ -393,25 +388,24 @@ static void fail_fast_fail(struct wf_run *w, size_t b, const char *what)
  */
 static void fail_fast_stop_one(struct wf_run *w, size_t b)
 {
-	struct buf what = BUF_INIT;
-	buf_addf(&what, "step '%s' stopped", wf_cur_step(w)->id);
-	if (wf_step_in_progress(w)) {
-		enum step_stop s = wf_stop_step(w, "a fail-fast barrier broke", false);
-		if (s == STOP_LATER && w->proc)
-			w->stopped_by = b; /* its exit ends it (step_failed) */
-		if (s != STOP_LATER) {
-			struct buf reason = BUF_INIT, why = BUF_INIT;
-			fail_fast_why(w, b, what.s, &reason, &why);
-			step_end(w, &(struct step_end){ .status = STEP_ABORTED, .then = STEP_THEN_FAIL,
-							.reason = reason.s, .why = why.s });
-			buf_release(&reason);
-			buf_release(&why);
-		}
-	} else if (wf_drop_retry(w)) {
-		buf_adds(&what, " before its retry");
-		fail_fast_fail(w, b, what.s);
+	if (wf_drop_retry(w)) {
+		wf_fail_fast_fail(w, b, "stopped before its retry");
+		return;
 	}
-	buf_release(&what);
+	if (!wf_step_in_progress(w))
+		return;
+	enum step_stop s = wf_stop_step(w, "a fail-fast barrier broke", false);
+	if (s == STOP_LATER) {
+		if (wf_kind(w)->holds_process)
+			w->stopped_by = b; /* its exit ends it (step_failed), or its resume */
+		return;
+	}
+	struct buf reason = BUF_INIT, why = BUF_INIT;
+	fail_fast_why(w, b, "stopped", &reason, &why);
+	step_end(w, &(struct step_end){ .status = STEP_ABORTED, .then = STEP_THEN_FAIL,
+					.reason = reason.s, .why = why.s });
+	buf_release(&reason);
+	buf_release(&why);
 }
 
 /*
@@ -423,7 +417,7 @@ static void fail_fast_stop_one(struct wf_run *w, size_t b)
  * next step, it fails before it starts any further step (advance).
  * Rollbacks are never cut short.
  */
-static void fail_fast_stop(struct run *r, size_t b)
+void run_fail_fast_stop(struct run *r, size_t b)
 {
 	const struct barrier *cb = &r->coord.barriers[b];
 	for (size_t k = 0; k < cb->nparties; k++) {
@@ -437,18 +431,10 @@ static void fail_fast_stop(struct run *r, size_t b)
 	}
 }
 
-/*
- * A broken fail-fast barrier that workflow `w` has still to cross in its
- * steps list (coordinator index), or SIZE_MAX. Only looked for once some
- * fail-fast barrier broke.
- */
-static size_t fail_fast_ahead(const struct wf_run *w)
+size_t run_fail_fast_ahead(const struct run *r, const struct plan_workflow *pw, size_t from)
 {
-	const struct run *r = w->run;
-	if (!r->fail_fast_broken || w->in_rollback)
-		return SIZE_MAX;
-	for (size_t i = w->step; i < w->pw->nsteps; i++) {
-		const struct plan_step *ps = &w->pw->steps[i];
+	for (size_t i = from; i < pw->nsteps; i++) {
+		const struct plan_step *ps = &pw->steps[i];
 		if (ps->src->kind != STEP_BARRIER)
 			continue;
 		size_t b = coord_index(&r->coord, ps->barrier_index, false);
@@ -457,6 +443,14 @@ static size_t fail_fast_ahead(const struct wf_run *w)
 			return b;
 	}
 	return SIZE_MAX;
+}
+
+/* The same for workflow `w`, looked for only once some fail-fast barrier broke. */
+static size_t fail_fast_ahead(const struct wf_run *w)
+{
+	if (!w->run->fail_fast_broken || w->in_rollback)
+		return SIZE_MAX;
+	return run_fail_fast_ahead(w->run, w->pw, w->step);
 }
 
 /* ---- starting a step ---- */
@@ -531,10 +525,7 @@ static void advance(struct wf_run *w)
 		size_t ff = wf_cur_step(w)->src->kind == STEP_BARRIER ? SIZE_MAX : fail_fast_ahead(w);
 		if (ff != SIZE_MAX) {
 			w->stopped_by = SIZE_MAX;
-			struct buf what = BUF_INIT;
-			buf_addf(&what, "step '%s' not started", wf_cur_step(w)->id);
-			fail_fast_fail(w, ff, what.s);
-			buf_release(&what);
+			wf_fail_fast_fail(w, ff, "not started");
 			return;
 		}
 		wf_begin_step(w);
@@ -697,7 +688,7 @@ static void handle_decision(struct run *r, const struct decision *d)
 	}
 	/* An abort stops everyone anyway, with its own reason. */
 	if (d->state == BARRIER_BROKEN && b->plan->fail_fast && !r->aborting)
-		fail_fast_stop(r, d->barrier);
+		run_fail_fast_stop(r, d->barrier);
 }
 
 /* ---- barrier timeouts ---- */

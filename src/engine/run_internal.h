@@ -190,6 +190,12 @@ void run_finish(struct run *r);
  * anything (so the run_pump looks again).
  */
 bool run_check_group(struct run *r);
+/*
+ * The first abort's stopping of steps and breaking of step barriers
+ * (run_abort), without a pump. A resume calls it for an abort that goes
+ * on, having set r->aborting first, as the dead owner had.
+ */
+void run_abort_steps(struct run *r);
 /* The workflow starts its rollback list (workflow.rollback); the pump moves it. */
 void wf_start_rollback(struct wf_run *w);
 
@@ -274,6 +280,23 @@ void wf_describe_failure(const struct wf_run *w, const struct proc_status *st, c
  */
 void wf_failure(const struct wf_run *w, const struct proc_status *st, const char *detail,
 		struct buf *reason, struct buf *why);
+
+/*
+ * A broken fail-fast barrier that a workflow at step `from` of the steps
+ * list of `pw` has still to cross (coordinator index), or SIZE_MAX.
+ */
+size_t run_fail_fast_ahead(const struct run *r, const struct plan_workflow *pw, size_t from);
+/*
+ * Fail-fast barrier `b` broke: every participant still on its way stops
+ * its step, or gives up its retry, and fails with the barrier's reason.
+ */
+void run_fail_fast_stop(struct run *r, size_t b);
+/*
+ * The workflow fails because fail-fast barrier `b` broke while it was on
+ * its way; `what` says what became of its step: "stopped", "stopped
+ * before its retry", "not started".
+ */
+void wf_fail_fast_fail(struct wf_run *w, size_t b, const char *what);
 
 /* ---- step kinds (step_kinds.c) ---- */
 

@@ -146,11 +146,16 @@ void run_abort(struct run *r)
 		run_pump(r);
 		return;
 	}
+	run_abort_steps(r);
+	run_pump(r);
+}
+
+void run_abort_steps(struct run *r)
+{
 	r->aborting = true;
 	for (size_t i = 0; i < r->nwfs; i++)
 		abort_first(&r->wfs[i]);
 	coord_abort_steps(&r->coord, run_now(r));
-	run_pump(r);
 }
 
 /*

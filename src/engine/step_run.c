@@ -632,7 +632,7 @@ void step_run_resume(struct wf_run *w, const struct step_resume *at)
 	 * was interrupted, a failure that may be retried. */
 	struct proc_status st = { .spawned = false, .exit_code = -1 };
 	snprintf(st.error, sizeof(st.error), "interrupted");
-	bool aborted = w->run->aborting && !w->in_rollback;
+	bool aborted = (w->run->aborting && !w->in_rollback) || w->stopped_by != SIZE_MAX;
 	step_end(w, &(struct step_end){ .status = aborted ? STEP_ABORTED : STEP_FAILED,
 					.then = STEP_THEN_FAILED, .proc = &st });
 }
