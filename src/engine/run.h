@@ -158,11 +158,10 @@ const char *wf_state_name(enum wf_state s);
 /* The diagram above: true when a workflow may go from state `from` to `to`. */
 bool wf_transition_allowed(enum wf_state from, enum wf_state to);
 /*
- * Facts of the step kinds (engine/step_kinds.c): the kinds that run as a
- * step process (run, k8s-rolling, k8s-rollback), and those whose attempts
- * write a log file (those, and http-check).
+ * True for the step kinds whose attempts write a log file (run,
+ * http-check, k8s-rolling, k8s-rollback): their row in the engine's
+ * table of step kinds (engine/step_kinds.c) says so.
  */
-bool step_kind_is_process(enum step_kind k);
 bool step_kind_writes_log(enum step_kind k);
 const char *step_state_name(enum step_state s);
 const char *run_status_name(enum run_status s);

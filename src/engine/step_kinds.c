@@ -51,11 +51,6 @@ const struct step_kind_ops *wf_kind(const struct wf_run *w)
 	return &step_kinds[wf_cur_step(w)->src->kind];
 }
 
-bool step_kind_is_process(enum step_kind k)
-{
-	return (size_t)k < STEP_KIND_COUNT && step_kinds[k].holds_process;
-}
-
 bool step_kind_writes_log(enum step_kind k)
 {
 	return (size_t)k < STEP_KIND_COUNT && step_kinds[k].writes_log;

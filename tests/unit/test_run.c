@@ -25,6 +25,8 @@
 
 #include "engine/run.h"
 #include "engine/run_internal.h"
+#include "pipeline/model.h"
+#include "store/report.h"
 #include "support/run_fixture.h"
 
 /* ---- a barrier releases ---- */
@@ -564,6 +566,30 @@ static void test_fail_fast(void **state)
 	rfx_end(&F);
 }
 
+/* ---- the table of step kinds ---- */
+
+/* Every kind has a whole row; a process kind has a command. */
+static void test_step_kinds(void **state)
+{
+	(void)state;
+	for (int k = 0; k < STEP_KIND_COUNT; k++) {
+		const struct step_kind_ops *o = &step_kinds[k];
+		const char *name = step_kind_name((enum step_kind)k);
+		if (!o->begin || !o->resume || !o->cancel)
+			fail_msg("%s: no begin, resume or cancel", name);
+		if (o->holds_process != (o->command != NULL))
+			fail_msg("%s: a process kind has a command, and only one", name);
+		/* The store asks the engine, by name, which kinds have a log. */
+		assert_int_equal(report_kind_has_log(name), o->writes_log);
+		assert_int_equal(step_kind_writes_log((enum step_kind)k), o->writes_log);
+	}
+	assert_true(step_kinds[STEP_RUN].holds_process && step_kinds[STEP_K8S_ROLLING].holds_process);
+	assert_false(step_kinds[STEP_WAIT].holds_process || step_kinds[STEP_HTTP_CHECK].holds_process);
+	assert_true(report_kind_has_log("http-check") && report_kind_has_log("k8s-rollback"));
+	assert_false(report_kind_has_log("barrier") || report_kind_has_log("wait") ||
+		     report_kind_has_log("approval") || report_kind_has_log(NULL));
+}
+
 /* ---- the diagram ---- */
 
 /* The diagram in run.h, transition by transition. */
@@ -686,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_abort_twice),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_fail_fast),
+		cmocka_unit_test(test_step_kinds),
 		cmocka_unit_test(test_transition_table),
 		cmocka_unit_test(test_transition_refused),
 		/* Last: it adds up what the tests above took. */
