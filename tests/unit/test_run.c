@@ -640,6 +640,7 @@ static void assert_refused(enum wf_state from, enum wf_state to, bool in_rollbac
 		dup2(fds[1], 2);
 		struct rfx F;
 		rfx_load(&F, "name: t\nstages: [w]\nworkflows:\n  w:\n    steps: [{wait: 1ms}]\n");
+		rmdir(F.dir); /* no step runs, and this process ends in abort() */
 		F.r = run_new(F.plan, &F.o, &F.ev);
 		struct wf_run *w = &F.r->wfs[0];
 		w->state = from;
