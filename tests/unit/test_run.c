@@ -130,7 +130,7 @@ static void test_arrive_broken(void **state)
 		     "  b:\n"
 		     "    on-failure: stop\n"
 		     "    steps:\n"
-		     "      - {id: late, wait: 50ms}\n"
+		     "      - {id: late, wait: 300ms}\n"
 		     "      - {id: meet, barrier: X}\n");
 	rfx_run(&F);
 	rfx_order(&F, "barrier.broken X: workflow a failed at step 'boom' (exit status 1)",
@@ -505,8 +505,8 @@ static void test_stop(void **state)
 
 /*
  * The barrier times out while ap runs a long step, idle waits and retry
- * waits for its retry: fail-fast stops all three at once, with the
- * barrier's reason, and they roll back.
+ * waits for its retry (its `exit 1` has long failed by then): fail-fast
+ * stops all three at once, with the barrier's reason, and they roll back.
  */
 static void test_fail_fast(void **state)
 {
@@ -515,7 +515,7 @@ static void test_fail_fast(void **state)
 	rfx_load(&F, "name: t\n"
 		     "fail-fast: true\n"
 		     "barriers:\n"
-		     "  X: {name: Deployed, timeout: 50ms}\n"
+		     "  X: {name: Deployed, timeout: 500ms}\n"
 		     "stages:\n"
 		     "  - workflow: eu\n"
 		     "  - workflow: ap\n"
@@ -544,9 +544,9 @@ static void test_fail_fast(void **state)
 		     "      - {id: meet, barrier: X}\n"
 		     "    rollback: [{id: undo, wait: 1ms}]\n");
 	rfx_run(&F);
-	int broken = rfx_has(&F, "barrier.broken X: timed out after 50ms");
+	int broken = rfx_has(&F, "barrier.broken X: timed out after 500ms");
 	assert_true(rfx_find(&F, broken, "step.finished ap/deploy aborted") > broken);
-	rfx_has(&F, "workflow.rollback ap: barrier X (Deployed) broken: timed out after 50ms waiting for ");
+	rfx_has(&F, "workflow.rollback ap: barrier X (Deployed) broken: timed out after 500ms waiting for ");
 	assert_true(rfx_find(&F, 0, "workflow.rollback ap: ") >= 0);
 	const char *ff[] = { "ap", "(fail-fast: step 'deploy' stopped)", "idle",
 			     "(fail-fast: step 'w' stopped)", "retry",
