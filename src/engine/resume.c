@@ -9,10 +9,12 @@
  * the engine had finished reacting to something; after a burst of more
  * than a batch of events it may end half-way (events.h), and the replay
  * then completes the reaction: a step that failed for good fails its
- * workflow, a barrier whose last arrival is recorded passes, workflows of
- * a started group start, rollback-all finishes starting a group's
- * rollbacks, workflows released by a recorded decision move on. Then the
- * run continues:
+ * workflow (with the reason the engine would have given), a barrier
+ * whose last arrival is recorded passes, workflows of a started group
+ * start, rollback-all finishes starting a group's rollbacks, workflows
+ * released by a recorded decision move on, participants of a broken
+ * fail-fast barrier stop. Then the run continues, each step in progress
+ * as its kind's row says (step_kind_ops.resume):
  *
  *   - a run step that was running when the owner died is over (its
  *     process group was killed before the resume): it fails with reason
@@ -28,7 +30,10 @@
  *   - steps that finished keep their results and never run again.
  *
  * From there the normal rules apply. With `abort`, the run is aborted
- * right after it is rebuilt (B10: waiting barriers break, rollbacks run).
+ * right after it is rebuilt (B10: waiting barriers break, rollbacks run);
+ * a run that was being aborted goes on being aborted. A step that ended
+ * `aborted` is a trace of that abort unless fail-fast stopped it (a
+ * fail-fast barrier ahead of it had broken).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +140,18 @@ static bool open_barrier(struct replay *rp, const char *id, size_t *out)
 	return false;
 }
 
+/*
+ * A step of workflow `i` that ended aborted was stopped by fail-fast (a
+ * fail-fast barrier ahead of it in its steps list has broken), not by an
+ * abort of the run.
+ */
+static bool stopped_by_fail_fast(const struct replay *rp, size_t i)
+{
+	const struct rwf *w = &rp->w[i];
+	return !w->in_rollback &&
+	       run_fail_fast_ahead(rp->r, &rp->r->plan->workflows[i], w->step) != SIZE_MAX;
+}
+
 static bool replay_one(struct replay *rp, const struct event *ev)
 {
 	struct run *r = rp->r;
@@ -185,7 +202,7 @@ static bool replay_one(struct replay *rp, const struct event *ev)
 		rp->w[i].last_status = ev->status;
 		rp->w[i].last_has_exit = ev->has_exit_code;
 		rp->w[i].last_exit = ev->exit_code;
-		if (ev->status && !strcmp(ev->status, "aborted"))
+		if (ev->status && !strcmp(ev->status, "aborted") && !stopped_by_fail_fast(rp, i))
 			rp->aborted = true;
 		if (rp->w[i].state == WF_WAITING)
 			rp->w[i].state = rp->w[i].in_rollback ? WF_ROLLING_BACK : WF_RUNNING;
@@ -281,14 +298,12 @@ static void apply_workflows(struct replay *rp)
 	for (size_t i = 0; i < r->nwfs; i++) {
 		struct wf_run *w = &r->wfs[i];
 		const struct rwf *x = &rp->w[i];
-		w->state = x->state;
+		wf_restore_state(w, x->state);
 		w->in_rollback = x->in_rollback;
 		w->step = x->has_step ? x->step : 0;
 		w->attempt = x->has_step ? x->attempt : 0;
 		free(w->reason);
 		w->reason = x->reason ? xstrdup(x->reason) : NULL;
-		if (wf_terminal(w->state))
-			r->group_terminal[w->pw->group]++;
 		if (wf_terminal(w->state) || w->in_rollback)
 			wf_mark_steps_done(w);
 	}
@@ -372,7 +387,8 @@ static void restore_waiting(struct replay *rp)
 			w->waiting_barrier = x->barrier;
 			w->step_state = STEP_WAITING;
 		} else if (w->state == WF_WAITING) {
-			w->state = w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING;
+			/* Its barrier was decided: the decision ends its step. */
+			wf_restore_state(w, w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
 		}
 	}
 }
@@ -387,65 +403,27 @@ static bool still_there(const struct wf_run *w, const struct rwf *x)
 	       w->step == x->step && w->attempt == x->attempt && !w->proc && !w->delay && !w->check;
 }
 
-/* Barrier and wait steps that were in progress go on where they were. */
-static void continue_waits(struct replay *rp)
+/*
+ * Steps in progress when the owner died go on, as their kinds say
+ * (step_kind_ops.resume), their timeouts keeping their deadlines
+ * (counted from the recorded start: time spent dead counts). Those of
+ * the kinds that hold a process (`process`) were interrupted; they are
+ * resumed after an abort that goes on, which must not see them stopped
+ * before the barriers it breaks (as when their processes get SIGTERM).
+ */
+static void resume_steps(struct replay *rp, bool process)
 {
 	struct run *r = rp->r;
 	for (size_t i = 0; i < r->nwfs; i++) {
 		struct wf_run *w = &r->wfs[i];
 		const struct rwf *x = &rp->w[i];
-		if (!still_there(w, x))
+		if (!still_there(w, x) || wf_kind(w)->holds_process != process)
 			continue; /* done with, or moved on by a decision of the restore */
 		const struct plan_step *ps = wf_cur_step(w);
-		uint64_t spent = since(rp, x->started_wall);
-		uint64_t left = ps->src->timeout_ms > spent ? ps->src->timeout_ms - spent : 0;
-		if (step_kind_is_process(ps->src->kind))
-			continue; /* interrupted: see fail_interrupted */
-		if (ps->src->kind == STEP_WAIT) {
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-			step_wait_continue(w, ps->src->wait_ms > spent ? ps->src->wait_ms - spent : 0);
-		} else if (ps->src->kind == STEP_HTTP_CHECK) {
-			/* The check starts over, `within` included: it is about the
-			 * endpoint now, and a GET can be repeated. */
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-			step_http_begin(w, true);
-		} else if (w->waiting_barrier != SIZE_MAX) {
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-		} else if (!x->arrived) {
-			/* Started but not yet at the barrier: arrive now. */
-			if (ps->src->timeout_ms)
-				wf_arm_timeout(w, left);
-			step_barrier_begin(w);
-		} else if (r->coord.barriers[x->barrier].state == BARRIER_PASSED) {
-			step_emit_finished(w, STEP_SUCCEEDED, false, 0);
-			wf_step_done(w);
-		} else if (r->coord.barriers[x->barrier].state == BARRIER_BROKEN) {
-			const struct barrier *b = &r->coord.barriers[x->barrier];
-			step_emit_finished(w, STEP_FAILED, false, 0);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
-			wf_fail(w, b->message ? b->message : why.s, why.s, r->aborting);
-			buf_release(&why);
-		}
-	}
-}
-
-/* Run steps that were running when the owner died: they were interrupted. */
-static void fail_interrupted(struct replay *rp)
-{
-	struct run *r = rp->r;
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
-		if (!still_there(w, &rp->w[i]) || !step_kind_is_process(wf_cur_step(w)->src->kind))
-			continue;
-		bool aborted = r->aborting && !w->in_rollback;
-		step_emit_finished(w, aborted ? STEP_ABORTED : STEP_FAILED, false, 0);
-		struct proc_status st = { .spawned = false, .exit_code = -1 };
-		snprintf(st.error, sizeof(st.error), "interrupted");
-		wf_step_failed(w, &st);
+		struct step_resume at = { .spent_ms = since(rp, x->started_wall), .arrived = x->arrived };
+		if (ps->src->timeout_ms)
+			wf_arm_timeout(w, ps->src->timeout_ms > at.spent_ms ? ps->src->timeout_ms - at.spent_ms : 0);
+		wf_kind(w)->resume(w, &at);
 	}
 }
 
@@ -456,25 +434,24 @@ static void fail_interrupted(struct replay *rp)
  */
 static void fail_recorded(struct wf_run *w, const struct rwf *x)
 {
-	struct run *r = w->run;
-	const struct plan_step *ps = wf_cur_step(w);
-	struct buf why = BUF_INIT;
-	const char *reason = NULL;
-	if (ps->src->kind == STEP_BARRIER) {
-		size_t b = coord_index(&r->coord, ps->barrier_index, w->in_rollback);
-		reason = r->coord.barriers[b].message;
-		buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
-	} else if (x->last_status && !strcmp(x->last_status, "timed-out")) {
-		char d[32];
-		duration_format(ps->src->timeout_ms, d, sizeof(d));
-		buf_addf(&why, "failed at step '%s' (timed out after %s)", ps->id, d);
-	} else if (x->last_has_exit) {
-		buf_addf(&why, "failed at step '%s' (exit status %d)", ps->id, x->last_exit);
-	} else {
-		buf_addf(&why, "failed at step '%s' (%s)", ps->id, x->last_status ? x->last_status : "failed");
-	}
 	bool aborted = x->last_status && !strcmp(x->last_status, "aborted");
-	wf_fail(w, reason ? reason : why.s, why.s, aborted);
+	size_t ff = aborted && !w->in_rollback ? run_fail_fast_ahead(w->run, w->pw, w->step) : SIZE_MAX;
+	struct buf reason = BUF_INIT, why = BUF_INIT;
+	if (wf_kind(w)->own_failure && wf_kind(w)->own_failure(w, &reason, &why)) {
+		wf_fail(w, reason.s, why.s, aborted);
+	} else if (ff != SIZE_MAX) {
+		wf_fail_fast_fail(w, ff, "stopped");
+	} else if (aborted) {
+		wf_fail_aborted(w);
+	} else {
+		/* As the live run says it: its exit status, time-out or status. */
+		struct proc_status st = { .spawned = true, .exit_code = x->last_exit };
+		w->timed_out = x->last_status && !strcmp(x->last_status, "timed-out");
+		wf_failure(w, x->last_has_exit ? &st : NULL, x->last_has_exit ? NULL : x->last_status,
+			   &reason, &why);
+		wf_fail(w, reason.s, why.s, false);
+	}
+	buf_release(&reason);
 	buf_release(&why);
 }
 
@@ -501,34 +478,68 @@ static void continue_groups(struct replay *rp)
 		run_rollback_group(r, r->rollback_group);
 }
 
-/* Workflows between steps (a finished step, a pending retry, a new list) move on. */
-static void continue_between_steps(struct replay *rp)
+/* What a workflow between two steps does next (continue_between_steps). */
+enum between { BETWEEN_NOT, BETWEEN_START, BETWEEN_NEXT, BETWEEN_RETRY, BETWEEN_FAIL };
+
+static enum between between_steps(const struct wf_run *w, const struct rwf *x)
+{
+	if (wf_terminal(w->state) || w->state == WF_PENDING || x->in_flight ||
+	    w->in_rollback != x->in_rollback || w->step != (x->has_step ? x->step : 0) ||
+	    w->attempt != (x->has_step ? x->attempt : 0) || w->delay || w->proc || w->check)
+		return BETWEEN_NOT; /* not between steps, or moved by the restore */
+	if (!x->has_step)
+		return BETWEEN_START;
+	const struct plan_step *ps = wf_cur_step(w);
+	bool ok = x->last_status && !strcmp(x->last_status, "succeeded");
+	bool retryable = wf_kind(w)->retryable;
+	if (ok || (retryable && w->attempt > ps->src->retries && ps->src->continue_on_error))
+		return BETWEEN_NEXT;
+	if (retryable && w->attempt <= ps->src->retries)
+		return BETWEEN_RETRY;
+	return BETWEEN_FAIL; /* its failure was recorded, what it caused was not */
+}
+
+/*
+ * Workflows between steps (a finished step, a pending retry, a new list)
+ * move on. With `failures`, only what the record shows failed goes on
+ * (before an abort that goes on, as it came first): a step's failure,
+ * and a retry that a broken fail-fast barrier gives up.
+ */
+static void continue_between_steps(struct replay *rp, bool failures)
 {
 	struct run *r = rp->r;
 	for (size_t i = 0; i < r->nwfs; i++) {
 		struct wf_run *w = &r->wfs[i];
-		const struct rwf *x = &rp->w[i];
-		if (wf_terminal(w->state) || w->state == WF_PENDING || x->in_flight ||
-		    w->in_rollback != x->in_rollback || w->step != (x->has_step ? x->step : 0) ||
-		    w->attempt != (x->has_step ? x->attempt : 0) || w->delay || w->proc || w->check)
-			continue; /* not in flight, or moved by the restore */
-		if (!x->has_step) {
-			wf_ready(w);
-			continue;
-		}
-		const struct plan_step *ps = wf_cur_step(w);
-		bool ok = x->last_status && !strcmp(x->last_status, "succeeded");
-		if (ok || (w->attempt > ps->src->retries && ps->src->continue_on_error)) {
-			w->step++;
-			w->attempt = 0;
-			wf_ready(w);
-		} else if (w->attempt <= ps->src->retries) {
-			wf_ready(w); /* the next attempt, at once */
-		} else {
-			/* Its failure was recorded, what it caused was not. */
-			fail_recorded(w, x);
+		enum between next = between_steps(w, &rp->w[i]);
+		size_t ff = next == BETWEEN_RETRY && !w->in_rollback
+				    ? run_fail_fast_ahead(r, w->pw, w->step) : SIZE_MAX;
+		if (failures && next == BETWEEN_FAIL) {
+			fail_recorded(w, &rp->w[i]);
+		} else if (failures && ff != SIZE_MAX) {
+			wf_fail_fast_fail(w, ff, "stopped before its retry");
+		} else if (!failures && next == BETWEEN_NEXT) {
+			wf_step_done(w);
+		} else if (!failures && (next == BETWEEN_START || next == BETWEEN_RETRY)) {
+			wf_ready(w); /* its list's first step, or the next attempt, at once */
 		}
 	}
+}
+
+/*
+ * Fail-fast barriers that broke: counted, as the run counts them, and
+ * their participants still on their way are stopped now, unless the
+ * run was aborting (the abort stops them), as the live run would have
+ * when the barrier broke.
+ */
+static void restore_fail_fast(struct replay *rp)
+{
+	struct run *r = rp->r;
+	for (size_t b = 0; b < r->coord.nbarriers; b++)
+		if (r->coord.barriers[b].state == BARRIER_BROKEN && r->coord.barriers[b].plan->fail_fast)
+			r->fail_fast_broken++;
+	for (size_t b = 0; b < r->coord.nbarriers && !r->aborting; b++)
+		if (r->coord.barriers[b].state == BARRIER_BROKEN && r->coord.barriers[b].plan->fail_fast)
+			run_fail_fast_stop(r, b);
 }
 
 int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, size_t n, bool abort_run,
@@ -574,22 +585,27 @@ int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, s
 
 	/* Nothing moves until everything is in place. */
 	r->pumping = true;
+	/*
+	 * An abort goes on where it was (its traces: run aborted, aborted
+	 * steps and workflows, an earlier `lockstep abort`): what happens
+	 * until its steps are stopped (below) happens under it, and the run
+	 * ends aborted, as it would have.
+	 */
+	r->aborting = rp.aborted;
 	apply_workflows(&rp);
 	restore_waiting(&rp);
 	/* Before any withdrawal: a barrier everybody reached is not a deadlock. */
 	coord_restore_settle(&r->coord, rp.now_mono);
 	apply_groups(&rp);
 	apply_withdrawals(&rp);
-	continue_waits(&rp);
-	/*
-	 * An abort goes on where it was (its traces: run aborted, aborted
-	 * steps and workflows, an earlier `lockstep abort`): the run ends
-	 * aborted, as it would have.
-	 */
+	resume_steps(&rp, false);
+	restore_fail_fast(&rp);
+	/* What the record shows failed came before the abort. */
+	continue_between_steps(&rp, true);
 	if (abort_run || rp.aborted)
-		run_abort(r);
-	fail_interrupted(&rp);
-	continue_between_steps(&rp);
+		run_abort_steps(r);
+	resume_steps(&rp, true);
+	continue_between_steps(&rp, false);
 	continue_groups(&rp);
 	if (!rp.group_started)
 		run_start_group(r, 0);

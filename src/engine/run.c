@@ -1,6 +1,5 @@
 #include "engine/run.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +12,13 @@
 #include "engine/run_internal.h"
 
 /*
- * run: the run state machine (see run.h for the diagram): groups,
- * workflows, steps, retries, timeouts, failures, rollbacks and abort; the
- * entry points (run_new, run_start, run_abort, ...) are in run_life.c. The
- * step kinds live in step_run.c (and step_k8s.c), step_barrier.c,
- * step_wait.c and step_http.c; barrier decisions come from the
- * coordinator (barrier.c) through a queue, so that nothing here re-enters
- * the coordinator from its own callback.
+ * run: the run state machine (see run.h for the diagram): workflows,
+ * steps, retries, timeouts, failures, rollbacks and fail-fast; the
+ * entry points (run_new, run_start, run_abort, ...) are in run_life.c,
+ * the groups in run_group.c. What differs between step kinds is their
+ * row in step_kinds.c; every step ends in step_end. Barrier decisions
+ * come from the coordinator (barrier.c) through a queue, so that nothing
+ * here re-enters the coordinator from its own callback.
  */
 
 /*
@@ -66,6 +65,30 @@ bool wf_terminal(enum wf_state s)
 
 /* ---- the transition function ---- */
 
+#define TO(s) (1u << (s))
+/* The diagram in run.h: the states each state may go to. */
+static const unsigned transitions[WF_ABORTED + 1] = {
+	[WF_PENDING] = TO(WF_RUNNING) | TO(WF_SKIPPED),
+	[WF_RUNNING] = TO(WF_WAITING) | TO(WF_SUCCEEDED) | TO(WF_FAILED) | TO(WF_ABORTED) |
+		       TO(WF_ROLLING_BACK),
+	[WF_WAITING] = TO(WF_RUNNING) | TO(WF_ROLLING_BACK),
+	[WF_ROLLING_BACK] = TO(WF_WAITING) | TO(WF_ROLLED_BACK) | TO(WF_ROLLBACK_FAILED),
+	[WF_SUCCEEDED] = TO(WF_ROLLING_BACK),
+};
+
+bool wf_transition_allowed(enum wf_state from, enum wf_state to)
+{
+	return (size_t)from < sizeof(transitions) / sizeof(transitions[0]) && (unsigned)to < 32 &&
+	       (transitions[from] & TO(to));
+}
+
+/* Waiting goes back to where it came from: running in the steps list, rolling-back in the rollback. */
+static bool waits_in_its_list(const struct wf_run *w, enum wf_state from, enum wf_state to)
+{
+	enum wf_state other = from == WF_WAITING ? to : to == WF_WAITING ? from : WF_WAITING;
+	return other == WF_WAITING || other == (w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
+}
+
 static void emit_wf_finished(struct wf_run *w)
 {
 	struct event e = { .type = EV_WORKFLOW_FINISHED, .workflow = w->pw->name,
@@ -73,6 +96,16 @@ static void emit_wf_finished(struct wf_run *w)
 	/* A workflow that succeeded has no reason, unless a failure was ignored. */
 	e.reason = w->reason;
 	events_emit(w->run->ev, &e);
+}
+
+/* Per-group counts make "is the group done?" O(1) at any width. */
+static void count_terminal(struct wf_run *w, enum wf_state from, enum wf_state to)
+{
+	size_t g = w->pw->group;
+	if (!wf_terminal(from) && wf_terminal(to))
+		w->run->group_terminal[g]++;
+	else if (wf_terminal(from) && !wf_terminal(to))
+		w->run->group_terminal[g]--;
 }
 
 /*
@@ -85,14 +118,11 @@ static void emit_wf_finished(struct wf_run *w)
 void wf_set_state(struct wf_run *w, enum wf_state to)
 {
 	enum wf_state from = w->state;
-	assert(!wf_terminal(from) || (from == WF_SUCCEEDED && to == WF_ROLLING_BACK));
+	INVARIANT("wf_set_state", wf_transition_allowed(from, to) && waits_in_its_list(w, from, to),
+		  "%s: %s -> %s%s is not in the diagram", w->pw->name, wf_state_name(from),
+		  wf_state_name(to), w->in_rollback ? " (in its rollback)" : "");
 	w->state = to;
-	/* Per-group counts make "is the group done?" O(1) at any width. */
-	size_t g = w->pw->group;
-	if (!wf_terminal(from) && wf_terminal(to))
-		w->run->group_terminal[g]++;
-	else if (wf_terminal(from) && !wf_terminal(to))
-		w->run->group_terminal[g]--;
+	count_terminal(w, from, to);
 	if (to == WF_RUNNING && from == WF_PENDING) {
 		struct event e = { .type = EV_WORKFLOW_STARTED, .workflow = w->pw->name };
 		events_emit(w->run->ev, &e);
@@ -104,6 +134,16 @@ void wf_set_state(struct wf_run *w, enum wf_state to)
 	} else if (wf_terminal(to)) {
 		emit_wf_finished(w);
 	}
+}
+
+/*
+ * A resume rebuilds the state a dead owner had reached, which its events
+ * tell: no transition, so no event and any jump.
+ */
+void wf_restore_state(struct wf_run *w, enum wf_state s)
+{
+	count_terminal(w, w->state, s);
+	w->state = s;
 }
 
 /* The workflow is past its steps list (finished, or rolling back). */
@@ -133,7 +173,6 @@ uv_timer_t *run_timer_new(struct run *r, struct wf_run *w)
 	return t;
 }
 
-
 void run_timer_drop(struct run *r, uv_timer_t **t)
 {
 	if (!*t)
@@ -143,11 +182,6 @@ void run_timer_drop(struct run *r, uv_timer_t **t)
 	uv_close((uv_handle_t *)*t, timer_closed_cb);
 	*t = NULL;
 }
-
-
-
-
-
 
 /* ---- steps ---- */
 
@@ -161,43 +195,26 @@ static size_t cur_nsteps(const struct wf_run *w)
 	return w->in_rollback ? w->pw->nrollback : w->pw->nsteps;
 }
 
-void step_emit_finished(struct wf_run *w, enum step_state st, bool has_code, int code)
-{
-	w->step_state = st;
-	struct event e = {
-		.type = EV_STEP_FINISHED, .workflow = w->pw->name, .step = wf_cur_step(w)->id,
-		.status = step_state_name(st), .has_exit_code = has_code, .exit_code = code,
-		.duration_ms = run_now(w->run) - w->step_started_ms, .rollback = w->in_rollback,
-	};
-	events_emit(w->run->ev, &e);
-}
-
 void wf_ready(struct wf_run *w)
 {
 	*VEC_PUSH(w->run->ready) = w->index;
 }
 
-static bool check_group(struct run *r);
+bool wf_step_in_progress(const struct wf_run *w)
+{
+	return w->step_state == STEP_RUNNING || w->step_state == STEP_WAITING;
+}
 
+static void advance(struct wf_run *w);
 
-
-
-
-
-
-
-
-
-/* ---- running one step ---- */
-
-
+/* ---- how a step ends ---- */
 
 /*
  * "failed at step 'deploy' (exit status 1)" and friends; `detail`, when
  * given, is what goes inside the parentheses (an http-check's last answer).
  */
-static void describe_failure(struct wf_run *w, const struct proc_status *st, const char *detail,
-			     struct buf *why)
+void wf_describe_failure(const struct wf_run *w, const struct proc_status *st, const char *detail,
+			 struct buf *why)
 {
 	const struct plan_step *ps = wf_cur_step(w);
 	buf_addf(why, "failed at step '%s' (", ps->id);
@@ -219,6 +236,16 @@ static void describe_failure(struct wf_run *w, const struct proc_status *st, con
 	buf_addc(why, ')');
 }
 
+void wf_failure(const struct wf_run *w, const struct proc_status *st, const char *detail,
+		struct buf *reason, struct buf *why)
+{
+	const struct step_kind_ops *k = wf_kind(w);
+	if (k->own_failure && k->own_failure(w, reason, why))
+		return;
+	wf_describe_failure(w, st, detail, why);
+	buf_adds(reason, why->s);
+}
+
 /* The step succeeded: on to the next one (from the run_pump, not from here). */
 void wf_step_done(struct wf_run *w)
 {
@@ -230,10 +257,7 @@ void wf_step_done(struct wf_run *w)
 	wf_ready(w);
 }
 
-
 /* The retry delay is over: the same step again, next attempt. */
-static void advance(struct wf_run *w);
-
 static void retry_cb(uv_timer_t *t)
 {
 	struct wf_run *w = t->data;
@@ -246,18 +270,110 @@ static void retry_cb(uv_timer_t *t)
 	run_pump(r);
 }
 
+bool wf_drop_retry(struct wf_run *w)
+{
+	if (w->delay_kind != TIMER_RETRY)
+		return false;
+	run_timer_drop(w->run, &w->delay);
+	w->delay_kind = TIMER_NONE;
+	return true;
+}
+
+/* A step attempt failed: retry it, go on (continue-on-error), or fail the workflow. */
+static void step_failed(struct wf_run *w, const struct proc_status *st, const char *detail)
+{
+	struct run *r = w->run;
+	const struct plan_step *ps = wf_cur_step(w);
+	bool retryable = wf_kind(w)->retryable;
+	if (r->aborting && (!w->in_rollback || r->hard_abort)) {
+		wf_fail_aborted(w);
+		return;
+	}
+	if (w->stopped_by != SIZE_MAX) {
+		/* Stopped by fail-fast: no retry, no continue-on-error. */
+		wf_fail_fast_fail(w, w->stopped_by, "stopped");
+		return;
+	}
+	if (retryable && w->attempt <= ps->src->retries) {
+		w->delay = run_timer_new(r, w);
+		w->delay_kind = TIMER_RETRY;
+		uv_timer_start(w->delay, retry_cb, ps->src->retry_delay_ms, 0);
+		return;
+	}
+	if (retryable && ps->src->continue_on_error) {
+		wf_step_done(w);
+		return;
+	}
+	struct buf reason = BUF_INIT, why = BUF_INIT;
+	wf_failure(w, st, detail, &reason, &why);
+	wf_fail(w, reason.s, why.s, false);
+	buf_release(&reason);
+	buf_release(&why);
+}
+
+static void emit_step_finished(struct wf_run *w, const struct step_end *how)
+{
+	struct event e = {
+		.type = EV_STEP_FINISHED, .workflow = w->pw->name, .step = wf_cur_step(w)->id,
+		.status = step_state_name(how->status), .has_exit_code = how->has_exit_code,
+		.exit_code = how->exit_code, .duration_ms = run_now(w->run) - w->step_started_ms,
+		.rollback = w->in_rollback,
+	};
+	events_emit(w->run->ev, &e);
+}
+
+void step_end(struct wf_run *w, const struct step_end *how)
+{
+	struct run *r = w->run;
+	INVARIANT("step_end", wf_step_in_progress(w) && how->status >= STEP_SUCCEEDED,
+		  "%s/%s: a step in progress ends with a final status (%s, it is %s)", w->pw->name,
+		  wf_cur_step(w)->id, step_state_name(how->status), step_state_name(w->step_state));
+	run_timer_drop(r, &w->timer);
+	if (w->state == WF_WAITING) {
+		w->waiting_barrier = SIZE_MAX;
+		wf_set_state(w, w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
+	}
+	w->step_state = how->status;
+	emit_step_finished(w, how);
+	/* Its slot goes to the next step waiting, before what follows. */
+	if (wf_kind(w)->holds_process)
+		step_run_slot_free(r);
+	switch (how->then) {
+	case STEP_THEN_NEXT: wf_step_done(w); break;
+	case STEP_THEN_FAILED: step_failed(w, how->proc, how->detail); break;
+	case STEP_THEN_FAIL:
+		wf_fail(w, how->reason, how->why ? how->why : how->reason, how->aborted);
+		break;
+	case STEP_THEN_ABORTED: wf_fail_aborted(w); break;
+	}
+}
+
+enum step_stop wf_stop_step(struct wf_run *w, const char *why, bool now)
+{
+	INVARIANT("wf_stop_step", wf_step_in_progress(w), "%s: no step in progress to stop", w->pw->name);
+	return wf_kind(w)->cancel(w, why, now);
+}
+
 /* ---- fail-fast ---- */
 
 /*
- * The participant fails because fail-fast barrier `b` broke while it was
- * on its way: with the barrier's message, and what became of its step.
+ * Why a participant fails when fail-fast barrier `b` broke while it was
+ * on its way: the barrier's message and what became of its step ("step
+ * 'ID' WHAT") (`reason`), and "was stopped ..." (`why`).
  */
-static void fail_fast_fail(struct wf_run *w, size_t b, const char *what)
+static void fail_fast_why(const struct wf_run *w, size_t b, const char *what, struct buf *reason,
+			  struct buf *why)
 {
 	const struct barrier *cb = &w->run->coord.barriers[b];
+	buf_addf(reason, "%s (fail-fast: step '%s' %s)", cb->message, wf_cur_step(w)->id, what);
+	buf_addf(why, "was stopped (fail-fast: barrier %s broken)", cb->plan->id);
+}
+
+/* run_internal.h */
+void wf_fail_fast_fail(struct wf_run *w, size_t b, const char *what)
+{
 	struct buf reason = BUF_INIT, why = BUF_INIT;
-	buf_addf(&reason, "%s (fail-fast: %s)", cb->message, what);
-	buf_addf(&why, "was stopped (fail-fast: barrier %s broken)", cb->plan->id);
+	fail_fast_why(w, b, what, &reason, &why);
 	w->stopped_by = SIZE_MAX;
 	wf_fail(w, reason.s, why.s, false);
 	buf_release(&reason);
@@ -265,69 +381,60 @@ static void fail_fast_fail(struct wf_run *w, size_t b, const char *what)
 }
 
 /*
- * Fail-fast barrier `b` broke: every participant still on its way stops
- * the step it is running now instead of finishing it (a process gets
- * SIGTERM, then SIGKILL after the grace period; its exit fails the
- * workflow), and fails with the barrier's reason. A participant waiting
- * at another barrier holds no process and is left there (stopping it
- * would break that barrier too, for workflows this break does not
- * concern); like one queued for its next step, it fails before it
- * starts any further step (advance). Rollbacks are never cut short.
+ * Fail-fast barrier `b` broke: participant `w` stops the step in
+ * progress (a process gets SIGTERM, then SIGKILL after the grace period;
+ * its exit fails the workflow), or gives up its retry, and fails with
+ * the barrier's reason.
  */
-static void fail_fast_stop(struct run *r, size_t b)
+static void fail_fast_stop_one(struct wf_run *w, size_t b)
+{
+	if (wf_drop_retry(w)) {
+		wf_fail_fast_fail(w, b, "stopped before its retry");
+		return;
+	}
+	if (!wf_step_in_progress(w))
+		return;
+	enum step_stop s = wf_stop_step(w, "a fail-fast barrier broke", false);
+	if (s == STOP_LATER) {
+		if (wf_kind(w)->holds_process)
+			w->stopped_by = b; /* its exit ends it (step_failed), or its resume */
+		return;
+	}
+	struct buf reason = BUF_INIT, why = BUF_INIT;
+	fail_fast_why(w, b, "stopped", &reason, &why);
+	step_end(w, &(struct step_end){ .status = STEP_ABORTED, .then = STEP_THEN_FAIL,
+					.reason = reason.s, .why = why.s });
+	buf_release(&reason);
+	buf_release(&why);
+}
+
+/*
+ * Fail-fast barrier `b` broke: every participant still on its way stops
+ * the step it is running now instead of finishing it, and fails with the
+ * barrier's reason. A participant waiting at another barrier holds no
+ * process and is left there (stopping it would break that barrier too,
+ * for workflows this break does not concern); like one queued for its
+ * next step, it fails before it starts any further step (advance).
+ * Rollbacks are never cut short.
+ */
+void run_fail_fast_stop(struct run *r, size_t b)
 {
 	const struct barrier *cb = &r->coord.barriers[b];
 	for (size_t k = 0; k < cb->nparties; k++) {
 		if (cb->party[k] != PARTY_PENDING)
 			continue;
 		struct wf_run *w = &r->wfs[cb->parties[k]];
-		if (wf_terminal(w->state) || w->state == WF_PENDING || w->in_rollback ||
-		    w->stopped_by != SIZE_MAX)
+		if (wf_terminal(w->state) || w->state == WF_PENDING || w->state == WF_WAITING ||
+		    w->in_rollback || w->stopped_by != SIZE_MAX)
 			continue;
-		struct buf what = BUF_INIT;
-		buf_addf(&what, "step '%s' stopped", wf_cur_step(w)->id);
-		if (w->proc) {
-			/* Its exit callback fails the workflow (step_failed). */
-			w->stopped_by = b;
-			proc_kill(w->proc);
-		} else if (w->spawn_pending) {
-			step_run_cancel_pending(w);
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			fail_fast_fail(w, b, what.s);
-		} else if (w->check) {
-			step_http_cancel(w, "a fail-fast barrier broke");
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			fail_fast_fail(w, b, what.s);
-		} else if (w->delay) {
-			/* A wait step, or the delay before a retry. */
-			bool wait = w->delay_kind == TIMER_WAIT;
-			run_timer_drop(r, &w->delay);
-			run_timer_drop(r, &w->timer);
-			w->delay_kind = TIMER_NONE;
-			if (wait)
-				step_emit_finished(w, STEP_ABORTED, false, 0);
-			else
-				buf_addf(&what, " before its retry");
-			fail_fast_fail(w, b, what.s);
-		}
-		buf_release(&what);
+		fail_fast_stop_one(w, b);
 	}
 }
 
-/*
- * A broken fail-fast barrier that workflow `w` has still to cross in its
- * steps list (coordinator index), or SIZE_MAX. Only looked for once some
- * fail-fast barrier broke.
- */
-static size_t fail_fast_ahead(const struct wf_run *w)
+size_t run_fail_fast_ahead(const struct run *r, const struct plan_workflow *pw, size_t from)
 {
-	const struct run *r = w->run;
-	if (!r->fail_fast_broken || w->in_rollback)
-		return SIZE_MAX;
-	for (size_t i = w->step; i < w->pw->nsteps; i++) {
-		const struct plan_step *ps = &w->pw->steps[i];
+	for (size_t i = from; i < pw->nsteps; i++) {
+		const struct plan_step *ps = &pw->steps[i];
 		if (ps->src->kind != STEP_BARRIER)
 			continue;
 		size_t b = coord_index(&r->coord, ps->barrier_index, false);
@@ -338,89 +445,30 @@ static size_t fail_fast_ahead(const struct wf_run *w)
 	return SIZE_MAX;
 }
 
-/* A step attempt failed: retry it, go on (continue-on-error), or fail the workflow. */
-static void step_failed(struct wf_run *w, const struct proc_status *st, const char *detail)
+/* The same for workflow `w`, looked for only once some fail-fast barrier broke. */
+static size_t fail_fast_ahead(const struct wf_run *w)
 {
-	struct run *r = w->run;
-	const struct plan_step *ps = wf_cur_step(w);
-	if (r->aborting && (!w->in_rollback || r->hard_abort)) {
-		wf_fail_aborted(w);
-		return;
-	}
-	if (w->stopped_by != SIZE_MAX) {
-		/* Stopped by fail-fast: no retry, no continue-on-error. */
-		struct buf what = BUF_INIT;
-		buf_addf(&what, "step '%s' stopped", ps->id);
-		fail_fast_fail(w, w->stopped_by, what.s);
-		buf_release(&what);
-		return;
-	}
-	if (w->attempt <= ps->src->retries) {
-		w->delay = run_timer_new(r, w);
-		w->delay_kind = TIMER_RETRY;
-		uv_timer_start(w->delay, retry_cb, ps->src->retry_delay_ms, 0);
-		return;
-	}
-	if (ps->src->continue_on_error) {
-		wf_step_done(w);
-		return;
-	}
-	struct buf why = BUF_INIT;
-	describe_failure(w, st, detail, &why);
-	wf_fail(w, why.s, why.s, false);
-	buf_release(&why);
+	if (!w->run->fail_fast_broken || w->in_rollback)
+		return SIZE_MAX;
+	return run_fail_fast_ahead(w->run, w->pw, w->step);
 }
 
-void wf_step_failed(struct wf_run *w, const struct proc_status *st)
-{
-	step_failed(w, st, NULL);
-}
+/* ---- starting a step ---- */
 
-void wf_step_failed_detail(struct wf_run *w, const char *detail)
-{
-	step_failed(w, NULL, detail);
-}
-
-
+/*
+ * The step's timeout: the step stops, and ends timed out (a process once
+ * it is gone: its exit ends it).
+ */
 static void timeout_cb(uv_timer_t *t)
 {
 	struct wf_run *w = t->data;
 	struct run *r = w->run;
 	w->timed_out = true;
-	const struct plan_step *ps = wf_cur_step(w);
-	if (w->proc) {
-		/* The exit callback reports the step as timed out. */
-		proc_kill(w->proc);
+	if (wf_stop_step(w, "the step's timeout expired", false) == STOP_LATER)
 		return;
-	}
-	if (w->check) {
-		/* Like a run step's, a timed-out check may be retried. */
-		step_http_cancel(w, "the step's timeout expired");
-		run_timer_drop(r, &w->timer);
-		step_emit_finished(w, STEP_TIMED_OUT, false, 0);
-		wf_step_failed(w, NULL);
-		run_pump(r);
-		return;
-	}
-	/* A run step still waiting for a process slot never starts. */
-	step_run_cancel_pending(w);
-	run_timer_drop(r, &w->timer);
-	run_timer_drop(r, &w->delay);
-	/* A barrier or wait step ran out of time. */
-	w->waiting_barrier = SIZE_MAX;
-	step_emit_finished(w, STEP_TIMED_OUT, false, 0);
-	struct buf why = BUF_INIT;
-	char d[32];
-	duration_format(ps->src->timeout_ms, d, sizeof(d));
-	buf_addf(&why, "failed at step '%s' (timed out after %s)", ps->id, d);
-	if (w->state == WF_WAITING)
-		wf_set_state(w, w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
-	wf_fail(w, why.s, why.s, false);
-	buf_release(&why);
+	step_end(w, &(struct step_end){ .status = STEP_TIMED_OUT, .then = STEP_THEN_FAILED });
 	run_pump(r);
 }
-
-
 
 void wf_arm_timeout(struct wf_run *w, uint64_t ms)
 {
@@ -442,27 +490,7 @@ void wf_begin_step(struct wf_run *w)
 	events_emit(r->ev, &e);
 	if (ps->src->timeout_ms)
 		wf_arm_timeout(w, ps->src->timeout_ms);
-	switch (ps->src->kind) {
-	case STEP_RUN:
-		step_run_begin(w);
-		break;
-	case STEP_WAIT:
-		step_wait_begin(w);
-		break;
-	case STEP_BARRIER:
-		step_barrier_begin(w);
-		break;
-	case STEP_HTTP_CHECK:
-		step_http_begin(w, false);
-		break;
-	case STEP_K8S_ROLLING:
-	case STEP_K8S_ROLLBACK:
-		/* A process like a run step's: lockstep's own k8s helper. */
-		step_run_begin(w);
-		break;
-	case STEP_KIND_COUNT:
-		break;
-	}
+	wf_kind(w)->begin(w);
 }
 
 /* The workflow will never arrive at its remaining barriers of that kind. */
@@ -497,10 +525,7 @@ static void advance(struct wf_run *w)
 		size_t ff = wf_cur_step(w)->src->kind == STEP_BARRIER ? SIZE_MAX : fail_fast_ahead(w);
 		if (ff != SIZE_MAX) {
 			w->stopped_by = SIZE_MAX;
-			struct buf what = BUF_INIT;
-			buf_addf(&what, "step '%s' not started", wf_cur_step(w)->id);
-			fail_fast_fail(w, ff, what.s);
-			buf_release(&what);
+			wf_fail_fast_fail(w, ff, "not started");
 			return;
 		}
 		wf_begin_step(w);
@@ -517,12 +542,7 @@ static void advance(struct wf_run *w)
 		run_withdraw(r, w, true);
 }
 
-static bool has_rollback(const struct wf_run *w)
-{
-	return w->pw->nrollback > 0;
-}
-
-static void start_rollback(struct wf_run *w)
+void wf_start_rollback(struct wf_run *w)
 {
 	w->in_rollback = true;
 	w->step = 0;
@@ -579,9 +599,9 @@ void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted
 	coord_fail(&r->coord, w->index, false, why, now);
 	/* The barriers it broke were decided before what happens to it next. */
 	run_drain_decisions(r);
-	if (w->pw->src->on_failure == ON_FAILURE_ROLLBACK && has_rollback(w) && !r->opts.no_rollback &&
+	if (w->pw->src->on_failure == ON_FAILURE_ROLLBACK && w->pw->nrollback && !r->opts.no_rollback &&
 	    !r->hard_abort) {
-		start_rollback(w);
+		wf_start_rollback(w);
 		return;
 	}
 	run_withdraw(r, w, true);
@@ -664,24 +684,11 @@ static void handle_decision(struct run *r, const struct decision *d)
 		struct wf_run *w = &r->wfs[b->parties[k]];
 		if (w->waiting_barrier != d->barrier)
 			continue;
-		w->waiting_barrier = SIZE_MAX;
-		run_timer_drop(r, &w->timer);
-		wf_set_state(w, w->in_rollback ? WF_ROLLING_BACK : WF_RUNNING);
-		if (d->state == BARRIER_PASSED) {
-			step_emit_finished(w, STEP_SUCCEEDED, false, 0);
-			wf_step_done(w);
-		} else {
-			step_emit_finished(w, r->aborting ? STEP_ABORTED : STEP_FAILED, false, 0);
-			const struct plan_step *ps = wf_cur_step(w);
-			struct buf why = BUF_INIT;
-			buf_addf(&why, "failed at step '%s' (barrier %s broken)", ps->id, ps->barrier);
-			wf_fail(w, b->message, why.s, r->aborting);
-			buf_release(&why);
-		}
+		step_barrier_decided(w, d->state, r->aborting ? STEP_ABORTED : STEP_FAILED);
 	}
 	/* An abort stops everyone anyway, with its own reason. */
 	if (d->state == BARRIER_BROKEN && b->plan->fail_fast && !r->aborting)
-		fail_fast_stop(r, d->barrier);
+		run_fail_fast_stop(r, d->barrier);
 }
 
 /* ---- barrier timeouts ---- */
@@ -722,185 +729,6 @@ void run_arm_barrier_timer(struct run *r)
 	uv_timer_start(r->btimer, barrier_timer_cb, (next > now ? next - now : 0) + 1, 0);
 }
 
-/* ---- groups ---- */
-
-void run_start_group(struct run *r, size_t g)
-{
-	const struct plan_group *grp = &r->plan->groups[g];
-	r->group = g;
-	r->group_failed = false;
-	free(r->group_failure);
-	r->group_failure = NULL;
-	const char **names = xcalloc(grp->n + 1, sizeof(*names));
-	for (size_t i = 0; i < grp->n; i++)
-		names[i] = r->plan->workflows[grp->wfs[i]].name;
-	struct event e = { .type = EV_GROUP_STARTED, .group = g, .workflows = names,
-			   .nworkflows = grp->n };
-	events_emit(r->ev, &e);
-	free(names);
-	for (size_t i = 0; i < grp->n; i++) {
-		struct wf_run *w = &r->wfs[grp->wfs[i]];
-		wf_set_state(w, WF_RUNNING);
-		wf_ready(w);
-	}
-}
-
-/* run_internal.h */
-void run_finish(struct run *r)
-{
-	/* What ended steps left running goes first (SIGTERM, SIGKILL after
-	 * the grace period): run.finished comes once it is gone. */
-	if (step_run_stop_leftovers(r, false)) {
-		r->ending = true;
-		return;
-	}
-	r->ending = false;
-	r->finished = true;
-	r->status = r->aborting ? RUN_ABORTED : r->failed ? RUN_FAILED : RUN_SUCCEEDED;
-	if (r->opts.kill_leftovers)
-		proc_kill_descendants();
-	struct event e = { .type = EV_RUN_FINISHED, .status = run_status_name(r->status) };
-	events_emit(r->ev, &e);
-	if (r->btimer) {
-		run_timer_drop(r, &r->btimer);
-	}
-}
-
-/* Skips the workflows of the groups after `g`. */
-static void skip_after(struct run *r, size_t g)
-{
-	for (size_t k = g + 1; k < r->plan->ngroups; k++) {
-		const struct plan_group *grp = &r->plan->groups[k];
-		for (size_t i = 0; i < grp->n; i++) {
-			struct wf_run *w = &r->wfs[grp->wfs[i]];
-			if (w->state != WF_PENDING)
-				continue;
-			free(w->reason);
-			struct buf b = BUF_INIT;
-			if (r->aborting)
-				buf_adds(&b, "run aborted");
-			else
-				buf_addf(&b, "group %zu failed", g + 1);
-			w->reason = buf_detach(&b, NULL);
-			wf_mark_steps_done(w);
-			run_withdraw(r, w, false);
-			run_withdraw(r, w, true);
-			wf_set_state(w, WF_SKIPPED);
-		}
-	}
-}
-
-/* run_internal.h */
-void run_group_failure(struct run *r, const struct wf_run *w)
-{
-	r->group_failed = true;
-	if (r->group_failure)
-		return;
-	struct buf b = BUF_INIT;
-	buf_addf(&b, "workflow %s: %s", w->pw->name, w->reason ? w->reason : "failed");
-	r->group_failure = buf_detach(&b, NULL);
-}
-
-/*
- * Rolls back the succeeded workflows of group `g` (rollback-all). Returns
- * how many started. Their reason (workflow.rollback, LOCKSTEP_FAILURE)
- * names the failure that started it: "group 2 failed (on-failure:
- * rollback-all): workflow check: failed at step 'probe' (exit status 1)",
- * or "the group failed ..." for the failed group's own.
- */
-size_t run_rollback_group(struct run *r, size_t g)
-{
-	const struct plan_group *grp = &r->plan->groups[g];
-	size_t started = 0;
-	struct buf why = BUF_INIT;
-	if (g == r->group)
-		buf_adds(&why, "the group failed (on-failure: rollback-all)");
-	else
-		buf_addf(&why, "group %zu failed (on-failure: rollback-all)", r->group + 1);
-	if (r->group_failure)
-		buf_addf(&why, ": %s", r->group_failure);
-	else if (r->aborting)
-		buf_adds(&why, ": run aborted");
-	for (size_t i = 0; i < grp->n; i++) {
-		struct wf_run *w = &r->wfs[grp->wfs[i]];
-		if (w->state != WF_SUCCEEDED)
-			continue;
-		if (!has_rollback(w)) {
-			run_withdraw(r, w, true);
-			continue;
-		}
-		free(w->reason);
-		w->reason = xstrdup(why.s);
-		start_rollback(w);
-		started++;
-	}
-	buf_release(&why);
-	return started;
-}
-
-static bool group_all_terminal(const struct run *r, size_t g)
-{
-	return r->group_terminal[g] == r->plan->groups[g].n;
-}
-
-static bool group_all_steps_done(const struct run *r, size_t g)
-{
-	return r->group_steps_done[g] == r->plan->groups[g].n;
-}
-
-/*
- * Moves the run on when a group has finished: the next group, the
- * rollbacks of rollback-all, or the end. Returns true when it changed
- * anything (so the run_pump looks again).
- */
-static bool check_group(struct run *r)
-{
-	if (r->finished || r->ending || !r->plan->ngroups)
-		return false;
-	bool rollback_all = r->plan->pipeline->on_failure == ON_FAILURE_ROLLBACK_ALL &&
-			    !r->opts.no_rollback && !r->hard_abort;
-	if (r->rolling_back_all) {
-		if (!group_all_terminal(r, r->rollback_group))
-			return false;
-		while (r->rollback_group > 0) {
-			r->rollback_group--;
-			if (run_rollback_group(r, r->rollback_group))
-				return true;
-		}
-		run_finish(r);
-		return true;
-	}
-	size_t g = r->group;
-	if (!group_all_steps_done(r, g))
-		return false;
-	bool failed = r->group_failed || r->aborting;
-	if (failed && rollback_all && r->rb_started_group != g + 1) {
-		/* The succeeded workflows of the failed group roll back too. */
-		r->rb_started_group = g + 1;
-		if (run_rollback_group(r, g))
-			return true;
-	}
-	if (!group_all_terminal(r, g))
-		return false;
-	if (!failed) {
-		if (g + 1 < r->plan->ngroups) {
-			run_start_group(r, g + 1);
-			return true;
-		}
-		run_finish(r);
-		return true;
-	}
-	r->failed = true;
-	skip_after(r, g);
-	if (rollback_all && g > 0) {
-		r->rolling_back_all = true;
-		r->rollback_group = g;
-		return true;
-	}
-	run_finish(r);
-	return true;
-}
-
 /*
  * Runs everything that became ready: barrier decisions first (in the order
  * they were taken), then workflows to advance, then group transitions.
@@ -923,7 +751,7 @@ void run_pump(struct run *r)
 			advance(&r->wfs[wf]);
 			continue;
 		}
-		if (check_group(r))
+		if (run_check_group(r))
 			continue;
 		break;
 	}
@@ -953,6 +781,12 @@ void run_assert_valid(const struct run *r)
 			      "%s: nothing runs for a finished workflow", n);
 			CHECK(w->steps_done, "%s: a finished workflow is past its steps", n);
 		}
+		CHECK(wf_step_in_progress(w) == (w->proc || w->check || w->spawn_pending || w->timer ||
+						 w->delay_kind == TIMER_WAIT || w->waiting_barrier != SIZE_MAX),
+		      "%s: a step is in progress (%s) exactly while something of it runs", n,
+		      step_state_name(w->step_state));
+		CHECK(w->delay_kind != TIMER_RETRY || !wf_step_in_progress(w),
+		      "%s: a retry waits between two attempts", n);
 		if (w->proc)
 			CHECK(w->state == WF_RUNNING || w->state == WF_ROLLING_BACK,
 			      "%s: a process runs only for a running or rolling-back workflow", n);

@@ -5,17 +5,23 @@
  * Groups run in order; the workflows of a group run in parallel; the steps
  * of a workflow run in order. A workflow's life:
  *
- *   pending ──► running ◄──► waiting            (waiting: at a barrier)
+ *   pending ──► running ◄──► waiting              (waiting: at a barrier of its steps)
  *                 │
- *                 ├──► succeeded                (all steps done, or failure ignored)
- *                 ├──► failed                   (on-failure: stop, or nothing to roll back)
- *                 ├──► aborted                  (run aborted, no rollback)
- *                 └──► rolling-back ──► rolled-back | rollback-failed
- *   pending ──► skipped                         (an earlier group failed)
- *   succeeded ──► rolling-back                  (pipeline on-failure: rollback-all)
+ *                 ├──► succeeded                  (all steps done, or failure ignored)
+ *                 ├──► failed                     (on-failure: stop, or nothing to roll back)
+ *                 ├──► aborted                    (run aborted, no rollback)
+ *                 └──► rolling-back ◄──► waiting  (waiting: at a barrier of its rollback)
+ *                           │
+ *                           └──► rolled-back | rollback-failed
+ *   pending ──► skipped                           (an earlier group failed)
+ *   succeeded ──► rolling-back                    (pipeline on-failure: rollback-all)
  *
- * wf_set_state() is the only place a workflow's state changes; every
- * change emits its event. run_assert_valid() checks the invariants.
+ * wf_set_state() is the only place a workflow's state changes, and
+ * refuses a transition that is not drawn here; every change emits its
+ * event, but for waiting, which barrier.arrived and step.finished tell.
+ * A resume puts workflows back in their recorded states without a
+ * transition (wf_restore_state). run_assert_valid() checks the
+ * invariants.
  */
 #ifndef LS_ENGINE_RUN_H
 #define LS_ENGINE_RUN_H
@@ -150,6 +156,14 @@ void run_free(struct run *r);
 void run_assert_valid(const struct run *r);
 
 const char *wf_state_name(enum wf_state s);
+/* The diagram above: true when a workflow may go from state `from` to `to`. */
+bool wf_transition_allowed(enum wf_state from, enum wf_state to);
+/*
+ * True for the step kinds whose attempts write a log file (run,
+ * http-check, k8s-rolling, k8s-rollback): their row in the engine's
+ * table of step kinds (engine/step_kinds.c) says so.
+ */
+bool step_kind_writes_log(enum step_kind k);
 const char *step_state_name(enum step_state s);
 const char *run_status_name(enum run_status s);
 

@@ -1,9 +1,10 @@
 /*
- * run_internal: what the run state machine (run.c; run_life.c: new,
- * start, abort, stop, free; resume.c: the take-over of a dead run) and
- * the step kinds (step_run.c, step_k8s.c, step_barrier.c, step_wait.c,
- * step_http.c) share. Not for use outside src/engine/: the rest of
- * lockstep sees only run.h.
+ * run_internal: what the run state machine (run.c; run_group.c: groups;
+ * run_life.c: new, start, abort, stop, free; resume.c: the take-over of
+ * a dead run) and the step kinds (their table, step_kinds.c; their
+ * files, step_run.c, step_k8s.c, step_barrier.c, step_wait.c,
+ * step_http.c) share. Not for use outside src/engine/ (and the engine's
+ * unit tests): the rest of lockstep sees only run.h.
  */
 #ifndef LS_ENGINE_RUN_INTERNAL_H
 #define LS_ENGINE_RUN_INTERNAL_H
@@ -143,7 +144,7 @@ struct run {
 	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
 };
 
-/* ---- run.c ---- */
+/* ---- run.c (run_group.c: groups) ---- */
 
 /* The loop's clock in ms, brought up to date first. */
 uint64_t run_now(const struct run *r);
@@ -182,36 +183,209 @@ void run_init_coord(struct run *r);
 void run_group_failure(struct run *r, const struct wf_run *w);
 /* Ends the run: its status from the flags, run.finished. */
 void run_finish(struct run *r);
+/*
+ * Moves the run on when a group has finished: the next group, the
+ * rollbacks of rollback-all, or the end. Returns true when it changed
+ * anything (so the run_pump looks again).
+ */
+bool run_check_group(struct run *r);
+/*
+ * The first abort's stopping of steps and breaking of step barriers
+ * (run_abort), without a pump. A resume calls it for an abort that goes
+ * on, having set r->aborting first, as the dead owner had.
+ */
+void run_abort_steps(struct run *r);
+/* The workflow starts its rollback list (workflow.rollback); the pump moves it. */
+void wf_start_rollback(struct wf_run *w);
 
 /* The step workflow `w` is at. */
 const struct plan_step *wf_cur_step(const struct wf_run *w);
-/* The only place a workflow's state changes (see run.h). */
-void wf_set_state(struct wf_run *w, enum wf_state to);
-/* Emits step.finished for the current step. */
-void step_emit_finished(struct wf_run *w, enum step_state st, bool has_code, int code);
-/* The current step succeeded: the workflow moves on from the pump. */
-void wf_step_done(struct wf_run *w);
-/* The current step attempt failed: retry, continue-on-error, or fail. */
-void wf_step_failed(struct wf_run *w, const struct proc_status *st);
-/* The same, with `detail` saying why: "failed at step 'x' (DETAIL)". */
-void wf_step_failed_detail(struct wf_run *w, const char *detail);
 /*
- * The workflow failed with `reason` (shown, and LOCKSTEP_FAILURE for its
- * rollback); `why` completes "workflow NAME ..." in barrier reasons.
+ * The only place a workflow's state changes (see the diagram in run.h):
+ * a transition the diagram does not have is a bug, and aborts.
+ */
+void wf_set_state(struct wf_run *w, enum wf_state to);
+/*
+ * resume.c only: puts the workflow in the state its recorded events left
+ * it in, before the run goes on. No event (they are recorded already),
+ * and any jump (a record may end anywhere); the group counts follow.
+ */
+void wf_restore_state(struct wf_run *w, enum wf_state s);
+/* The workflow's current step has started and not ended (step_end). */
+bool wf_step_in_progress(const struct wf_run *w);
+/*
+ * What follows the end of a step (step_end):
+ *   STEP_THEN_NEXT     the workflow goes on with its next step;
+ *   STEP_THEN_FAILED   the attempt failed: a retryable kind's step is
+ *                      retried, or passed over (continue-on-error), as
+ *                      it says; otherwise the workflow fails, saying why
+ *                      (`proc` or `detail`);
+ *   STEP_THEN_FAIL     the workflow fails now with `reason` (`why`, or
+ *                      the reason, completes "workflow NAME ..." in the
+ *                      reasons of the barriers it breaks; `aborted`: it
+ *                      ends aborted, as wf_fail);
+ *   STEP_THEN_ABORTED  the workflow fails as aborted at this step.
+ */
+enum step_then { STEP_THEN_NEXT, STEP_THEN_FAILED, STEP_THEN_FAIL, STEP_THEN_ABORTED };
+struct step_end {
+	enum step_state status;     /* succeeded, failed, timed-out or aborted */
+	enum step_then then;
+	bool has_exit_code;
+	int exit_code;
+	const struct proc_status *proc; /* STEP_THEN_FAILED: how its process ended, or NULL */
+	const char *detail;         /* STEP_THEN_FAILED: what went wrong, said instead */
+	const char *reason, *why;   /* STEP_THEN_FAIL */
+	bool aborted;               /* STEP_THEN_FAIL */
+};
+/*
+ * Ends the step in progress of `w`, the only place a step's state becomes
+ * final: its timeout is dropped, it stops waiting at its barrier,
+ * step.finished is emitted with `how`'s status and exit code, a process
+ * slot it held goes to the next step waiting for one, and then what
+ * `how->then` says follows. `how` is borrowed.
+ */
+void step_end(struct wf_run *w, const struct step_end *how);
+/*
+ * The step `w` is at has gone on without a process since its attempt
+ * failed, waiting for its retry: the retry is given up. Returns false when
+ * it was not waiting for a retry.
+ */
+bool wf_drop_retry(struct wf_run *w);
+/*
+ * The current step succeeded, or is passed over: the workflow moves on
+ * from the pump. Called by step_end; directly only where the step has
+ * ended already (a retry given up, a resumed record).
+ */
+void wf_step_done(struct wf_run *w);
+/*
+ * The workflow failed (or was aborted) with `reason` (shown, and
+ * LOCKSTEP_FAILURE for its rollback); `why` completes "workflow NAME ..."
+ * in barrier reasons.
  */
 void wf_fail(struct wf_run *w, const char *reason, const char *why, bool aborted);
 /* wf_fail because of the abort, where it is: "aborted at step 'ID'". */
 void wf_fail_aborted(struct wf_run *w);
-
-/* ---- step kinds: each starts the current step of `w` ---- */
-
-/* run: spawns the shell in its own process group; output to log and terminal. */
-void step_run_begin(struct wf_run *w);
 /*
- * Gives up the current step's place in the queue for a process slot
- * (the step ended without starting: timeout or abort).
+ * "failed at step 'ID' (...)", what goes inside the parentheses said by
+ * the step's timeout (w->timed_out), else `detail`, else how its process
+ * `st` ended, else "failed".
  */
-void step_run_cancel_pending(struct wf_run *w);
+void wf_describe_failure(const struct wf_run *w, const struct proc_status *st, const char *detail,
+			 struct buf *why);
+/*
+ * Why the workflow fails when its current step failed for good: its
+ * kind's own cause (own_failure), or wf_describe_failure's words, which
+ * are then the reason too. Appends to `reason` and `why`.
+ */
+void wf_failure(const struct wf_run *w, const struct proc_status *st, const char *detail,
+		struct buf *reason, struct buf *why);
+
+/*
+ * A broken fail-fast barrier that a workflow at step `from` of the steps
+ * list of `pw` has still to cross (coordinator index), or SIZE_MAX.
+ */
+size_t run_fail_fast_ahead(const struct run *r, const struct plan_workflow *pw, size_t from);
+/*
+ * Fail-fast barrier `b` broke: every participant still on its way stops
+ * its step, or gives up its retry, and fails with the barrier's reason.
+ */
+void run_fail_fast_stop(struct run *r, size_t b);
+/*
+ * The workflow fails because fail-fast barrier `b` broke while it was on
+ * its way; `what` says what became of its step: "stopped", "stopped
+ * before its retry", "not started".
+ */
+void wf_fail_fast_fail(struct wf_run *w, size_t b, const char *what);
+
+/* ---- step kinds (step_kinds.c) ---- */
+
+/* How far a step in progress had got when its run was taken over (resume.c). */
+struct step_resume {
+	uint64_t spent_ms;          /* since its attempt started: time spent dead counts */
+	bool arrived;               /* a barrier step: its arrival is recorded */
+};
+
+/* What stopping a step in progress did (step_kind_ops.cancel). */
+enum step_stop {
+	STOP_LATER,       /* it ends by itself: a process being killed (its exit ends the
+			     step), an arrival at a barrier under way, a process step
+			     taken over without its process (its resume ends it) */
+	STOP_NOW,         /* it stopped: the caller ends it (step_end) */
+	STOP_UNSTARTED,   /* the same, before it had started: a run step waiting for a process */
+};
+
+/*
+ * A step kind, one row of step_kinds[] (indexed by enum step_kind): what
+ * the engine asks of every kind. A new kind is a row here, a file of its
+ * own (step_NAME.c) and its place in the loader (pipeline/).
+ */
+struct step_kind_ops {
+	/* Runs as a step process: takes a process slot, and a crash of its
+	 * owner interrupts it (its process group is killed before a resume). */
+	bool holds_process;
+	/* Each attempt writes STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log. */
+	bool writes_log;
+	/* A failed attempt (a timeout included) is retried, or passed over
+	 * (continue-on-error), as the step says; otherwise its workflow fails. */
+	bool retryable;
+	/* It only lets time pass: the first abort ends it even in a rollback,
+	 * which goes on with its next step. */
+	bool idle;
+	/* Starts the current attempt (step.started is out, its timeout armed). */
+	void (*begin)(struct wf_run *w);
+	/*
+	 * Goes on after a take-over with the attempt that was in progress
+	 * (its timeout is armed again with what is left of it): a wait waits
+	 * for what is left, an http-check starts over, a barrier step waits
+	 * or arrives, a process step was interrupted.
+	 */
+	void (*resume)(struct wf_run *w, const struct step_resume *at);
+	/*
+	 * Stops the attempt in progress (abort, fail-fast, its timeout,
+	 * run_stop; `why` goes to its log); `now`: a process gets SIGKILL at
+	 * once, else SIGTERM and SIGKILL after the grace period.
+	 */
+	enum step_stop (*cancel)(struct wf_run *w, const char *why, bool now);
+	/*
+	 * When the step failed for a cause of its kind's own (a barrier
+	 * step: its barrier broke), appends its workflow's failure reason to
+	 * `reason` and "failed at step 'ID' (...)" to `why`, and returns
+	 * true; else (or NULL) "failed at step 'ID' (...)" says it all
+	 * (wf_describe_failure).
+	 */
+	bool (*own_failure)(const struct wf_run *w, struct buf *reason, struct buf *why);
+	/* Process kinds: appends the shell command of the current attempt. */
+	void (*command)(struct wf_run *w, struct buf *script);
+	/*
+	 * Process kinds run by lockstep's own helper, else NULL: why the
+	 * attempt failed, from what the helper left (a heap string, or NULL).
+	 * The helper's exit status is then not the step's exit_code.
+	 */
+	char *(*helper_reason)(struct wf_run *w);
+};
+
+extern const struct step_kind_ops step_kinds[STEP_KIND_COUNT];
+
+/* The row of the kind of the step `w` is at. */
+const struct step_kind_ops *wf_kind(const struct wf_run *w);
+/*
+ * Stops the step in progress of `w` through its kind's cancel (see
+ * there); the caller ends it (step_end) unless STOP_LATER.
+ */
+enum step_stop wf_stop_step(struct wf_run *w, const char *why, bool now);
+
+/* ---- the kinds' own files ---- */
+
+/* run (step_run.c): spawns the shell in its own process group; output to log and terminal. */
+void step_run_begin(struct wf_run *w);
+/* Its process was lost with the dead owner: the attempt was interrupted. */
+void step_run_resume(struct wf_run *w, const struct step_resume *at);
+/* Kills its process, or gives up its place in the queue for a process slot. */
+enum step_stop step_run_cancel(struct wf_run *w, const char *why, bool now);
+/* run: the command of the step, ${{ run.id }} replaced. */
+void step_run_command(struct wf_run *w, struct buf *script);
+/* A process slot is free: the steps waiting for one start, as far as slots allow. */
+void step_run_slot_free(struct run *r);
 /* Closes log `l` (opened by step_log_open), if open, and frees what it holds. */
 void step_log_close(struct step_log *l);
 /*
@@ -259,7 +433,7 @@ char *run_subst_env(const struct run *r, const char *s);
 void step_output(struct run *r, struct step_log *l, enum proc_stream s, const char *data, size_t len);
 void step_output_end(struct run *r, struct step_log *l);
 /*
- * k8s-rolling, k8s-rollback: they run as a process (through
+ * k8s-rolling, k8s-rollback (step_k8s.c): they run as a process (through
  * step_run_begin, like a run step), `SELF __k8s --spec FILE`, the spec
  * written into the step's log directory. step_k8s_command writes the spec
  * of the current attempt and appends the shell command that runs the
@@ -274,23 +448,33 @@ void step_k8s_command(struct wf_run *w, struct buf *script);
 char *step_k8s_reason(struct wf_run *w);
 /* The helper's binary: `given`, else this process's executable (heap string). */
 char *step_k8s_self_exe(const char *given);
-/* barrier: arrives at the barrier; continues, waits or fails. */
+/* barrier (step_barrier.c): arrives at the barrier; continues, waits or fails. */
 void step_barrier_begin(struct wf_run *w);
-/* wait: a timer. */
+/* Waits at its barrier again, arrives there, or ends as the barrier was decided. */
+void step_barrier_resume(struct wf_run *w, const struct step_resume *at);
+/* STOP_NOW while it waits at its barrier (its end leaves it), else STOP_LATER. */
+enum step_stop step_barrier_cancel(struct wf_run *w, const char *why, bool now);
+/* When its barrier broke: its message, and "failed at step 'ID' (barrier B broken)". */
+bool step_barrier_own_failure(const struct wf_run *w, struct buf *reason, struct buf *why);
+/*
+ * The barrier of the current step was decided: the step ends succeeded
+ * (PASSED), or with status `broken` (BROKEN) and the workflow fails with
+ * the barrier's message.
+ */
+void step_barrier_decided(struct wf_run *w, enum barrier_state st, enum step_state broken);
+/* wait (step_wait.c): a timer. */
 void step_wait_begin(struct wf_run *w);
-/* wait, taken over by a resume: `ms` of it are left. */
-void step_wait_continue(struct wf_run *w, uint64_t ms);
+/* Waits for what is left of it. */
+void step_wait_resume(struct wf_run *w, const struct step_resume *at);
+enum step_stop step_wait_cancel(struct wf_run *w, const char *why, bool now);
 /*
- * http-check: GET the url every `interval` until the answer is as
- * expected (the step succeeds) or `within` runs out (it fails). With
- * `resumed`, the attempt's log is added to, not emptied.
+ * http-check (step_http.c): GET the url every `interval` until the answer
+ * is as expected (the step succeeds) or `within` runs out (it fails).
  */
-void step_http_begin(struct wf_run *w, bool resumed);
-/*
- * Ends the http-check in progress at once, if any (step timeout, abort):
- * no callback of it runs any more. `why` goes to its log. The caller
- * emits step.finished and decides what follows.
- */
-void step_http_cancel(struct wf_run *w, const char *why);
+void step_http_begin(struct wf_run *w);
+/* Starts the check over (a fresh `within`), adding to the attempt's log. */
+void step_http_resume(struct wf_run *w, const struct step_resume *at);
+/* Ends the check at once: no callback of it runs any more; `why` goes to its log. */
+enum step_stop step_http_cancel(struct wf_run *w, const char *why, bool now);
 
 #endif

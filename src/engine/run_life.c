@@ -6,7 +6,6 @@
  */
 #include "engine/run.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +74,58 @@ void run_start(struct run *r, uv_loop_t *loop)
 	run_pump(r);
 }
 
+/*
+ * The first abort, for workflow `w`: the step in progress of its steps
+ * list ends aborted (a process once it is gone: SIGTERM, SIGKILL after
+ * the grace period), and so does a retry's delay; the workflow fails. A
+ * rollback goes on, but for a step that only lets time pass and a
+ * retry's delay, which end now: the rollback goes on with its next step.
+ * A workflow waiting at a barrier fails when the barrier breaks.
+ */
+static void abort_first(struct wf_run *w)
+{
+	if (wf_step_in_progress(w) && w->state != WF_WAITING) {
+		if (w->in_rollback && !wf_kind(w)->idle)
+			return;
+		if (wf_stop_step(w, "run aborted", false) == STOP_LATER)
+			return;
+		step_end(w, &(struct step_end){ .status = STEP_ABORTED,
+						.then = w->in_rollback ? STEP_THEN_NEXT : STEP_THEN_ABORTED });
+	} else if (wf_drop_retry(w)) {
+		if (w->in_rollback)
+			wf_step_done(w);
+		else
+			wf_fail_aborted(w);
+	}
+}
+
+/*
+ * The second abort, for workflow `w`: the step in progress ends now,
+ * a process at once (SIGKILL), and the workflow fails: "aborted at
+ * step", or, when it had not started or only let time pass (a wait, a
+ * retry's delay), "aborted before it started" and "rollback aborted".
+ */
+static void abort_hard(struct wf_run *w)
+{
+	if (wf_step_in_progress(w) && w->state != WF_WAITING) {
+		enum step_stop s = wf_stop_step(w, "run aborted", true);
+		struct step_end how = { .status = STEP_ABORTED, .then = STEP_THEN_FAIL, .aborted = true };
+		if (s == STOP_LATER)
+			return;
+		if (s == STOP_UNSTARTED) {
+			how.reason = "aborted before it started";
+			how.why = "was aborted";
+		} else if (wf_kind(w)->idle) {
+			how.reason = "rollback aborted";
+		} else {
+			how.then = STEP_THEN_ABORTED;
+		}
+		step_end(w, &how);
+	} else if (wf_drop_retry(w)) {
+		wf_fail(w, "rollback aborted", "rollback aborted", true);
+	}
+}
+
 void run_abort(struct run *r)
 {
 	if (r->finished)
@@ -88,104 +139,58 @@ void run_abort(struct run *r)
 	if (r->aborting) {
 		r->hard_abort = true;
 		step_run_stop_leftovers(r, true);
-		for (size_t i = 0; i < r->nwfs; i++) {
-			struct wf_run *w = &r->wfs[i];
-			if (w->proc) {
-				proc_kill_now(w->proc);
-			} else if (w->check) {
-				/* A rollback's check (the steps' ended at the first abort). */
-				step_http_cancel(w, "run aborted");
-				run_timer_drop(r, &w->timer);
-				step_emit_finished(w, STEP_ABORTED, false, 0);
-				wf_step_failed(w, NULL);
-			} else if (w->spawn_pending) {
-				step_run_cancel_pending(w);
-				run_timer_drop(r, &w->timer);
-				step_emit_finished(w, STEP_ABORTED, false, 0);
-				wf_fail(w, "aborted before it started", "was aborted", true);
-			} else if (w->delay) {
-				/* A rollback's wait step or retry delay ends now too. */
-				enum timer_kind kind = w->delay_kind;
-				run_timer_drop(r, &w->delay);
-				run_timer_drop(r, &w->timer);
-				w->delay_kind = TIMER_NONE;
-				if (kind == TIMER_WAIT)
-					step_emit_finished(w, STEP_ABORTED, false, 0);
-				wf_fail(w, "rollback aborted", "rollback aborted", true);
-			}
-		}
+		for (size_t i = 0; i < r->nwfs; i++)
+			abort_hard(&r->wfs[i]);
 		coord_abort(&r->coord, run_now(r));
 		run_pump(r);
 		return;
 	}
-	r->aborting = true;
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
-		if (w->proc && !w->in_rollback) {
-			proc_kill(w->proc);
-		} else if (w->spawn_pending && !w->in_rollback) {
-			/* Queued for a process slot: it ends before it starts. */
-			step_run_cancel_pending(w);
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			wf_fail_aborted(w);
-		} else if (w->check && !w->in_rollback) {
-			/* An http-check ends at once; a rollback's goes on, like a
-			 * rollback's run step, until a second abort. */
-			step_http_cancel(w, "run aborted");
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			wf_fail_aborted(w);
-		} else if (w->delay) {
-			/* A retry delay or a wait step: the step ends now. */
-			run_timer_drop(r, &w->delay);
-			run_timer_drop(r, &w->timer);
-			if (w->delay_kind == TIMER_WAIT)
-				step_emit_finished(w, STEP_ABORTED, false, 0);
-			w->delay_kind = TIMER_NONE;
-			if (!w->in_rollback) {
-				wf_fail_aborted(w);
-			} else {
-				wf_step_done(w);
-			}
-		}
-	}
-	coord_abort_steps(&r->coord, run_now(r));
+	run_abort_steps(r);
 	run_pump(r);
+}
+
+void run_abort_steps(struct run *r)
+{
+	r->aborting = true;
+	for (size_t i = 0; i < r->nwfs; i++)
+		abort_first(&r->wfs[i]);
+	coord_abort_steps(&r->coord, run_now(r));
+}
+
+/*
+ * run_stop, for workflow `w`: a check and a step waiting for a process
+ * end now; a process, with `kill` (the run was aborting: its rollbacks'
+ * processes too), gets SIGTERM and the grace period. A wait runs out: no
+ * step follows it.
+ */
+static void stop_one(struct wf_run *w, bool kill)
+{
+	if (!wf_step_in_progress(w) || w->state == WF_WAITING || wf_kind(w)->idle)
+		return;
+	if (w->proc && !kill)
+		return;
+	enum step_stop s = wf_stop_step(w, "the run is stopping", false);
+	if (s == STOP_UNSTARTED)
+		step_end(w, &(struct step_end){ .status = STEP_ABORTED, .then = STEP_THEN_FAIL,
+						.reason = "aborted before it started", .why = "was aborted",
+						.aborted = true });
+	else if (s == STOP_NOW)
+		step_end(w, &(struct step_end){ .status = STEP_ABORTED, .then = STEP_THEN_ABORTED });
 }
 
 void run_stop(struct run *r)
 {
 	if (r->finished || r->ending)
 		return;
+	/* Rollback steps may be running after an abort: they stop too, with
+	 * their grace period. */
+	bool kill = r->aborting;
 	r->no_new_steps = true;
 	r->opts.no_rollback = true;
-	if (r->aborting) {
-		/* Rollback steps may be running: let their grace period apply. */
-		for (size_t i = 0; i < r->nwfs; i++)
-			if (r->wfs[i].proc)
-				proc_kill(r->wfs[i].proc);
-	} else {
+	if (!r->aborting)
 		run_abort(r);
-	}
-	/* Rollback steps that were about to start never will; checks of
-	 * rollbacks end now (a check has no grace period). */
-	for (size_t i = 0; i < r->nwfs; i++) {
-		struct wf_run *w = &r->wfs[i];
-		if (w->check) {
-			step_http_cancel(w, "the run is stopping");
-			run_timer_drop(r, &w->timer);
-			step_emit_finished(w, STEP_ABORTED, false, 0);
-			wf_fail_aborted(w);
-			continue;
-		}
-		if (!w->spawn_pending)
-			continue;
-		step_run_cancel_pending(w);
-		run_timer_drop(r, &w->timer);
-		step_emit_finished(w, STEP_ABORTED, false, 0);
-		wf_fail(w, "aborted before it started", "was aborted", true);
-	}
+	for (size_t i = 0; i < r->nwfs; i++)
+		stop_one(&r->wfs[i], kill);
 	run_pump(r);
 }
 

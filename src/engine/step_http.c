@@ -27,7 +27,7 @@
  * that makes no progress gives up long before its timeout (http_stall_ms)
  * and counts as an answer that is not as expected. Every request is one
  * line in the attempt's log file and in the step's output. A step timeout
- * or an abort ends the check through step_http_cancel (run.c).
+ * or an abort ends the check through step_http_cancel (its kind's cancel).
  */
 
 /* Bytes of a body quoted in logs and reasons. */
@@ -129,14 +129,9 @@ static void check_free(struct wf_run *w)
 /* The check is over, one way or the other: step.finished and what follows. */
 static void check_end(struct wf_run *w, bool ok, const char *detail)
 {
-	struct run *r = w->run;
 	check_free(w);
-	run_timer_drop(r, &w->timer);
-	step_emit_finished(w, ok ? STEP_SUCCEEDED : STEP_FAILED, false, 0);
-	if (ok)
-		wf_step_done(w);
-	else
-		wf_step_failed_detail(w, detail);
+	step_end(w, &(struct step_end){ .status = ok ? STEP_SUCCEEDED : STEP_FAILED,
+					.then = ok ? STEP_THEN_NEXT : STEP_THEN_FAILED, .detail = detail });
 }
 
 /*
@@ -365,7 +360,8 @@ static char **header_lines(const struct kvlist *hd, const struct run *r, const c
 	return v;
 }
 
-void step_http_begin(struct wf_run *w, bool resumed)
+/* Starts the check of the current attempt; `resumed`: after a take-over, adding to its log. */
+static void check_start(struct wf_run *w, bool resumed)
 {
 	struct run *r = w->run;
 	const struct plan_step *ps = wf_cur_step(w);
@@ -443,13 +439,28 @@ void step_http_begin(struct wf_run *w, bool resumed)
 	uv_timer_start(c->pause, first_cb, 0, 0);
 }
 
-void step_http_cancel(struct wf_run *w, const char *why)
+void step_http_begin(struct wf_run *w)
 {
+	check_start(w, false);
+}
+
+void step_http_resume(struct wf_run *w, const struct step_resume *at)
+{
+	/* The check starts over, `within` included: it is about the endpoint
+	 * now, and a GET can be repeated. */
+	(void)at;
+	check_start(w, true);
+}
+
+enum step_stop step_http_cancel(struct wf_run *w, const char *why, bool now)
+{
+	(void)now;
 	if (!w->check)
-		return;
+		return STOP_NOW;
 	struct buf line = BUF_INIT;
 	buf_addf(&line, "stopped: %s", why);
 	say(w, line.s);
 	buf_release(&line);
 	check_free(w);
+	return STOP_NOW;
 }

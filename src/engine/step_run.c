@@ -429,6 +429,39 @@ static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void 
 	events_emit(w->run->ev, &e);
 }
 
+/* The status of an attempt whose process ended so. */
+static enum step_state attempt_status(const struct wf_run *w, const struct proc_status *st)
+{
+	if (!st->spawned)
+		return STEP_FAILED;
+	if (w->timed_out)
+		return STEP_TIMED_OUT;
+	if (st->killed && (w->run->aborting || w->stopped_by != SIZE_MAX))
+		return STEP_ABORTED;
+	return st->exit_code == 0 && !st->term_signal ? STEP_SUCCEEDED : STEP_FAILED;
+}
+
+/* How a step's process ended: its step.finished, and what follows. */
+static void end_attempt(struct wf_run *w, struct step_proc *sp, const struct proc_status *st)
+{
+	/* The Kubernetes helper's exit status is lockstep's own business: its
+	 * reason, from its result file, says what happened. */
+	char *(*helper)(struct wf_run *) = wf_kind(w)->helper_reason;
+	char *reason = helper ? helper(w) : NULL;
+	struct step_end how = { .status = attempt_status(w, st), .then = STEP_THEN_FAILED, .proc = st,
+				.has_exit_code = st->spawned && !st->term_signal && !helper,
+				.exit_code = st->exit_code };
+	if (how.status == STEP_SUCCEEDED)
+		how.then = STEP_THEN_NEXT;
+	else if (how.status == STEP_FAILED)
+		how.detail = reason;
+	/* What the step printed comes before its step.finished, held-back
+	 * ends included (what it left running may print on). */
+	step_output_end(w->run, &sp->log);
+	step_end(w, &how);
+	free(reason);
+}
+
 static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
 {
 	struct step_proc *sp = arg;
@@ -457,36 +490,7 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 		*VEC_PUSH(r->spawn_wait) = w->index;
 		return;
 	}
-	run_timer_drop(r, &w->timer);
-	enum step_kind kind = wf_cur_step(w)->src->kind;
-	bool helper = kind == STEP_K8S_ROLLING || kind == STEP_K8S_ROLLBACK;
-	/* The Kubernetes helper's exit status is lockstep's own business: its
-	 * reason, from its result file, says what happened. */
-	char *reason = helper ? step_k8s_reason(w) : NULL;
-	enum step_state state;
-	bool has_code = st->spawned && !st->term_signal && !helper;
-	if (!st->spawned)
-		state = STEP_FAILED;
-	else if (w->timed_out)
-		state = STEP_TIMED_OUT;
-	else if (st->killed && (r->aborting || w->stopped_by != SIZE_MAX))
-		state = STEP_ABORTED;
-	else if (st->exit_code == 0 && !st->term_signal)
-		state = STEP_SUCCEEDED;
-	else
-		state = STEP_FAILED;
-	/* What the step printed comes before its step.finished, held-back
-	 * ends included (what it left running may print on). */
-	step_output_end(r, &sp->log);
-	step_emit_finished(w, state, has_code, st->exit_code);
-	spawn_queued(r);
-	if (state == STEP_SUCCEEDED)
-		wf_step_done(w);
-	else if (reason && state == STEP_FAILED)
-		wf_step_failed_detail(w, reason);
-	else
-		wf_step_failed(w, st);
-	free(reason);
+	end_attempt(w, sp, st);
 	/* A hard abort came first: what it leaves goes at once too. */
 	if (r->hard_abort)
 		proc_kill_now(p);
@@ -596,9 +600,49 @@ void run_committed(struct run *r)
 	free(ws);
 }
 
-void step_run_cancel_pending(struct wf_run *w)
+void step_run_slot_free(struct run *r)
 {
-	w->spawn_pending = false;
+	spawn_queued(r);
+}
+
+enum step_stop step_run_cancel(struct wf_run *w, const char *why, bool now)
+{
+	(void)why;
+	if (w->proc) {
+		/* Its exit ends the step (timed out, or aborted). */
+		if (now)
+			proc_kill_now(w->proc);
+		else
+			proc_kill(w->proc);
+		return STOP_LATER;
+	}
+	if (w->spawn_pending) {
+		/* It gives up its place in the queue for a process slot. */
+		w->spawn_pending = false;
+		return STOP_UNSTARTED;
+	}
+	/* Taken over with its process lost: step_run_resume ends it. */
+	return STOP_LATER;
+}
+
+void step_run_resume(struct wf_run *w, const struct step_resume *at)
+{
+	(void)at;
+	/* Its process group was killed before the take-over: the attempt
+	 * was interrupted, a failure that may be retried. */
+	struct proc_status st = { .spawned = false, .exit_code = -1 };
+	snprintf(st.error, sizeof(st.error), "interrupted");
+	bool aborted = (w->run->aborting && !w->in_rollback) || w->stopped_by != SIZE_MAX;
+	step_end(w, &(struct step_end){ .status = aborted ? STEP_ABORTED : STEP_FAILED,
+					.then = STEP_THEN_FAILED, .proc = &st });
+}
+
+void step_run_command(struct wf_run *w, struct buf *script)
+{
+	const struct plan_step *ps = wf_cur_step(w);
+	char *s = subst_run_id(ps->run, w->run->opts.run_id);
+	buf_adds(script, s ? s : ps->run);
+	free(s);
 }
 
 /*
@@ -644,18 +688,12 @@ static void spawn_now(struct wf_run *w)
 		buf_addf(&dir, "%s/%s", r->opts.base_dir, ps->dir);
 	else
 		buf_adds(&dir, r->opts.base_dir);
-	char *script;
-	if (ps->src->kind == STEP_RUN) {
-		script = subst_run_id(ps->run, r->opts.run_id);
-	} else {
-		struct buf k = BUF_INIT;
-		step_k8s_command(w, &k);
-		script = buf_detach(&k, NULL);
-	}
+	struct buf script = BUF_INIT;
+	wf_kind(w)->command(w, &script);
 	char *cwd = subst_run_id(dir.s, r->opts.run_id);
 	struct proc_opts po = {
 		.shell = ps->src->shell == SHELL_BASH ? "/bin/bash" : "/bin/sh",
-		.script = script ? script : ps->run,
+		.script = script.s,
 		.cwd = cwd ? cwd : dir.s,
 		.env = env,
 		.kill_grace_ms = r->opts.kill_grace_ms,
@@ -665,7 +703,7 @@ static void spawn_now(struct wf_run *w)
 	/* Spawn failures come back through proc_exit_cb. */
 	proc_spawn(r->loop, &po, &cbs, &sp->proc);
 	w->proc = sp->proc;
-	free(script);
+	buf_release(&script);
 	free(cwd);
 	buf_release(&dir);
 	free_env(env);

@@ -8,13 +8,12 @@ static void wait_done_cb(uv_timer_t *t)
 	struct run *r = w->run;
 	run_timer_drop(r, &w->delay);
 	w->delay_kind = TIMER_NONE;
-	run_timer_drop(r, &w->timer);
-	step_emit_finished(w, STEP_SUCCEEDED, false, 0);
-	wf_step_done(w);
+	step_end(w, &(struct step_end){ .status = STEP_SUCCEEDED, .then = STEP_THEN_NEXT });
 	run_pump(r);
 }
 
-void step_wait_continue(struct wf_run *w, uint64_t ms)
+/* Waits `ms` more. */
+static void wait_for(struct wf_run *w, uint64_t ms)
 {
 	w->delay = run_timer_new(w->run, w);
 	w->delay_kind = TIMER_WAIT;
@@ -24,5 +23,20 @@ void step_wait_continue(struct wf_run *w, uint64_t ms)
 
 void step_wait_begin(struct wf_run *w)
 {
-	step_wait_continue(w, wf_cur_step(w)->src->wait_ms);
+	wait_for(w, wf_cur_step(w)->src->wait_ms);
+}
+
+void step_wait_resume(struct wf_run *w, const struct step_resume *at)
+{
+	uint64_t ms = wf_cur_step(w)->src->wait_ms;
+	wait_for(w, ms > at->spent_ms ? ms - at->spent_ms : 0);
+}
+
+enum step_stop step_wait_cancel(struct wf_run *w, const char *why, bool now)
+{
+	(void)why;
+	(void)now;
+	run_timer_drop(w->run, &w->delay);
+	w->delay_kind = TIMER_NONE;
+	return STOP_NOW;
 }

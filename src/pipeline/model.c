@@ -45,11 +45,6 @@ const char *step_default_k8s_name(struct arena *a, const char *const *manifests,
 	return name;
 }
 
-bool step_kind_is_process(enum step_kind k)
-{
-	return k == STEP_RUN || k == STEP_K8S_ROLLING || k == STEP_K8S_ROLLBACK;
-}
-
 bool name_is_valid(const char *s)
 {
 	if (!*s)
@@ -83,6 +78,17 @@ const char *step_kind_name(enum step_kind k)
 	case STEP_KIND_COUNT: break;
 	}
 	return "unknown";
+}
+
+bool step_kind_parse(const char *name, enum step_kind *out)
+{
+	for (int k = 0; name && k < STEP_KIND_COUNT; k++) {
+		if (!strcmp(name, step_kind_name((enum step_kind)k))) {
+			*out = (enum step_kind)k;
+			return true;
+		}
+	}
+	return false;
 }
 
 const char *on_failure_name(enum on_failure f)

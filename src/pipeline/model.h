@@ -403,6 +403,8 @@ bool name_is_valid(const char *s);
 bool kube_namespace_is_valid(const char *s);
 /* Never NULL; spelled as in pipeline files. */
 const char *step_kind_name(enum step_kind k);
+/* The kind spelled `name` (as step_kind_name spells it); false when there is none. */
+bool step_kind_parse(const char *name, enum step_kind *out);
 /*
  * The default display name of a run step: the first line of its command,
  * cut to 60 characters with "..." (allocated in `a`).
@@ -412,8 +414,6 @@ const char *step_default_run_name(struct arena *a, const char *run);
 const char *step_default_http_name(struct arena *a, const char *url);
 /* The default display name of a k8s-rolling step: "k8s-rolling M1, M2", cut the same way. */
 const char *step_default_k8s_name(struct arena *a, const char *const *manifests, size_t n);
-/* True for the step kinds that run as a process and write a log. */
-bool step_kind_is_process(enum step_kind k);
 const char *on_failure_name(enum on_failure f);
 
 /*

@@ -12,6 +12,8 @@
 #include "base/suggest.h"
 #include "base/xalloc.h"
 #include "engine/events.h"
+#include "engine/run.h"
+#include "pipeline/model.h"
 
 bool report_parse_run_id(const char *s, uint64_t *id)
 {
@@ -714,11 +716,8 @@ int report_logs(const struct store_run *r, const char *state_dir, const char *se
 
 bool report_kind_has_log(const char *kind)
 {
-	static const char *const with_log[] = { "run", "http-check", "k8s-rolling", "k8s-rollback" };
-	for (size_t i = 0; kind && i < sizeof(with_log) / sizeof(with_log[0]); i++)
-		if (!strcmp(kind, with_log[i]))
-			return true;
-	return false;
+	enum step_kind k;
+	return step_kind_parse(kind, &k) && step_kind_writes_log(k);
 }
 
 void report_attempt_header(const struct store_workflow *w, const struct store_step *s,

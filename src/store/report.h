@@ -73,7 +73,10 @@ size_t report_attempts(const struct store_run *r, const struct store_workflow *w
 void report_attempt_footer(const struct report_attempt *x, bool found, int last, const char *path,
 			   FILE *out);
 
-/* True for the step kinds that write a log (run, http-check, k8s-rolling, k8s-rollback). */
+/*
+ * True for the step kinds that write a log, `kind` spelled as in pipeline
+ * files (the engine's step_kind_writes_log).
+ */
 bool report_kind_has_log(const char *kind);
 
 /*
