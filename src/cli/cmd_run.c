@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/diag.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
@@ -57,23 +58,13 @@ const char cmd_run_usage[] =
 	"exit codes: 0 succeeded, 1 failed, 2 usage error, 3 invalid pipeline file,\n"
 	"            4 state directory error, 130 aborted\n";
 
-/* Wall clock, ms since the epoch. */
-static int64_t now_ms(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* 128 random bits as hex: the run's LOCKSTEP_RUN_TOKEN. */
 static void make_token(char out[33])
 {
 	unsigned char b[16];
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
 		/* No entropy source: time and pid still tell runs apart here. */
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		uint64_t x = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec, y = (uint64_t)getpid();
+		uint64_t x = (uint64_t)clock_wall_ms() ^ (clock_mono_ms() << 32), y = (uint64_t)getpid();
 		memcpy(b, &x, 8);
 		memcpy(b + 8, &y, 8);
 	}
@@ -233,7 +224,7 @@ int cmd_run(int argc, char **argv)
 		char abs[PATH_MAX];
 		if (strcmp(file, "-") && realpath(file, abs))
 			rs.file = abs;
-		rs.started_ms = now_ms();
+		rs.started_ms = clock_wall_ms();
 		store_self_owner(host, sizeof(host), &rs.pid, &rs.pid_start);
 		rs.host = host;
 		r = store_begin_run(st, &rs, &run_id, &err);
@@ -244,7 +235,7 @@ int cmd_run(int argc, char **argv)
 		/* Recorded but never started: not left "running" forever. */
 		if (r < 0) {
 			struct buf ignored = BUF_INIT;
-			store_finish_run(st, run_id, "failed", now_ms(), &ignored);
+			store_finish_run(st, run_id, "failed", clock_wall_ms(), &ignored);
 			buf_release(&ignored);
 		}
 	}

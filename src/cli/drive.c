@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/outq.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
@@ -73,14 +74,6 @@ static void flush_events(struct run_cli *c)
 	       "(no further steps, no rollbacks)\n",
 	    c->cmd, (unsigned long long)first);
 	run_stop(c->run);
-}
-
-/* Wall clock, ms since the epoch. */
-static int64_t now_ms(void)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* After each loop iteration (and before the loop blocks): commit, show,
@@ -200,11 +193,8 @@ static void replay_recorded(const struct drive *d, struct output *out, struct ou
 {
 	if (!d->resuming)
 		return;
-	struct timespec w, m;
-	clock_gettime(CLOCK_REALTIME, &w);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	int64_t wall = (int64_t)w.tv_sec * 1000 + w.tv_nsec / 1000000;
-	uint64_t mono = (uint64_t)m.tv_sec * 1000 + (uint64_t)m.tv_nsec / 1000000;
+	int64_t wall = clock_wall_ms();
+	uint64_t mono = clock_mono_ms();
 	for (size_t i = 0; i < d->nrecorded; i++) {
 		struct event e = *d->recorded[i];
 		uint64_t ago = e.ts_ms < wall ? (uint64_t)(wall - e.ts_ms) : 0;
@@ -367,7 +357,7 @@ int cli_drive(const struct drive *d)
 	if (code == EXIT_OK) {
 		code = status == RUN_SUCCEEDED ? EXIT_OK : status == RUN_ABORTED ? EXIT_ABORTED : EXIT_FAILED;
 		if (!cli.store_failed && !cli.unrecorded_from &&
-		    store_finish_run(st, run_id, run_status_name(status), now_ms(), &err) < 0) {
+		    store_finish_run(st, run_id, run_status_name(status), clock_wall_ms(), &err) < 0) {
 			say(&cli, "lockstep %s: state store error: %s\n", d->cmd, err.s);
 			cli.unrecorded_from = ev.seq + 1;
 		}

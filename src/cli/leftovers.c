@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/pidinfo.h"
 #include "base/xalloc.h"
 
@@ -78,22 +79,15 @@ static void signal_all(const struct found *f, int sig)
 		kill((pid_t)f->pids.v[i], sig);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 /* Waits until nothing of the run is alive, at most `ms`. True when gone. */
 static bool wait_gone(const struct store_run *run, struct found *f, uint64_t ms)
 {
-	uint64_t end = mono_ms() + ms;
+	uint64_t end = clock_mono_ms() + ms;
 	for (;;) {
 		scan(run, f);
 		if (!f->pids.n)
 			return true;
-		if (mono_ms() >= end)
+		if (clock_mono_ms() >= end)
 			return false;
 		struct timespec nap = { 0, 20 * 1000 * 1000 };
 		nanosleep(&nap, NULL);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/map.h"
 #include "base/outq.h"
 #include "base/xalloc.h"
@@ -56,13 +57,6 @@ struct term_board {
 	struct map wf_index;        /* name -> index into wfs */
 	struct map barrier_index;   /* id -> index into barriers */
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static size_t find_wf(const struct term_board *t, const char *name)
 {
@@ -211,7 +205,7 @@ static size_t pick_barriers(const struct term_board *t, size_t *rows)
 static void draw(struct term_board *t, struct buf *screen)
 {
 	int width = term_width(t);
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	const char *reset = t->color ? "\033[0m" : "";
 	size_t rows[BOARD_MAX_BARRIERS];
 	size_t nrows = pick_barriers(t, rows);

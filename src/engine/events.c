@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/num.h"
 #include "base/xalloc.h"
 
@@ -112,14 +112,11 @@ static void emit(struct events *e, struct event *ev)
 	/* A sink that emitted would put its event before the ones queued
 	 * ahead of it: seq order would differ between sinks. */
 	assert(!e->delivering);
-	struct timespec wall, mono;
-	clock_gettime(CLOCK_REALTIME, &wall);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
 	bool internal = event_type_internal(ev->type);
 	ev->seq = internal ? 0 : ++e->seq;
 	ev->run = e->run;
-	ev->ts_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
-	ev->mono_ms = (uint64_t)mono.tv_sec * 1000 + (uint64_t)mono.tv_nsec / 1000000;
+	ev->ts_ms = clock_wall_ms();
+	ev->mono_ms = clock_mono_ms();
 	if (internal && (!e->commit || e->commit_err))
 		return; /* only ever for the store */
 	if (!e->commit || e->commit_err) {
@@ -245,15 +242,6 @@ const char *event_type_name(enum event_type t)
 	return t < EV_TYPE_COUNT ? type_names[t] : "unknown";
 }
 
-void events_format_ts(int64_t ms, char out[64])
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&secs, &tm);
-	snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 void event_warning_text(const struct event *ev, struct buf *out)
 {
 	buf_addf(out, "%s: step '%s' (attempt %d%s): %s", ev->workflow ? ev->workflow : "?",
@@ -283,8 +271,8 @@ static void add_str_array(struct buf *b, const char *name, const char *const *v,
 
 void event_to_json(const struct event *ev, struct buf *b)
 {
-	char ts[64];
-	events_format_ts(ev->ts_ms, ts);
+	char ts[CLOCK_RFC3339_SIZE];
+	clock_format_rfc3339(ev->ts_ms, ts);
 	buf_addf(b, "{\"ts\":\"%s\",\"seq\":%llu,\"run\":%llu,\"event\":\"%s\"", ts,
 		 (unsigned long long)ev->seq, (unsigned long long)ev->run, event_type_name(ev->type));
 	switch (ev->type) {

@@ -208,7 +208,5 @@ const char *event_type_name(enum event_type t);
 void event_warning_text(const struct event *ev, struct buf *out);
 /* Appends `ev` as one JSON object (no newline), fields in the order of docs/events.md. */
 void event_to_json(const struct event *ev, struct buf *out);
-/* Formats `ms` since the epoch as RFC 3339 UTC with milliseconds. */
-void events_format_ts(int64_t ms, char out[64]);
 
 #endif

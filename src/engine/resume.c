@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/duration.h"
 #include "base/map.h"
 #include "base/xalloc.h"
@@ -75,13 +76,6 @@ struct replay {
 	uint64_t now_mono;
 	struct buf *err;
 };
-
-static int64_t wall_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* A recorded wall-clock time on the loop's clock. */
 static uint64_t mono_of(const struct replay *rp, int64_t wall)
@@ -545,7 +539,7 @@ static void restore_fail_fast(struct replay *rp)
 int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, size_t n, bool abort_run,
 	       struct buf *err)
 {
-	struct replay rp = { .r = r, .err = err, .now_wall = wall_now(), .wf_index = MAP_INIT,
+	struct replay rp = { .r = r, .err = err, .now_wall = clock_wall_ms(), .wf_index = MAP_INIT,
 			     .step_barrier = MAP_INIT, .rollback_barrier = MAP_INIT };
 	rp.w = xcalloc(r->nwfs + 1, sizeof(*rp.w));
 	for (size_t i = 0; i < r->nwfs; i++) {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/duration.h"
 #include "engine/http.h"
 #include "engine/run_internal.h"
@@ -75,13 +76,9 @@ static const struct http_check *check_of(const struct wf_run *w)
 /* Wall-clock time like the events': 2026-11-26T10:00:00.123Z. */
 static void add_wall_time(struct buf *b)
 {
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	time_t secs = ts.tv_sec;
-	gmtime_r(&secs, &tm);
-	buf_addf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	char ts[CLOCK_RFC3339_SIZE];
+	clock_format_rfc3339(clock_wall_ms(), ts);
+	buf_adds(b, ts);
 }
 
 /* One line to the attempt's log and to the step's output (the terminal). */

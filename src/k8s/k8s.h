@@ -50,7 +50,7 @@ struct k8s_spec {
 	/* rollback */
 	json_t *rolling_steps;     /* array of step ids */
 	/* set by k8s_main */
-	uint64_t deadline_ms;      /* on k8s_now_ms()'s clock */
+	uint64_t deadline_ms;      /* on clock_mono_ms()'s clock */
 };
 
 int k8s_rolling(const struct k8s_spec *s);

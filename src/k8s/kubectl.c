@@ -11,31 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/duration.h"
 #include "base/xalloc.h"
 
 /* After SIGTERM at the deadline, how long kubectl has before SIGKILL. */
 #define KILL_GRACE_MS 2000
 
-uint64_t k8s_now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 void k8s_duration(uint64_t ms, char *out, size_t n)
 {
 	if (ms >= 10000)
 		ms = (ms + 500) / 1000 * 1000;
 	duration_format(ms, out, n);
-}
-
-int64_t k8s_wall_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 void kubectl_out_release(struct kubectl_out *res)
@@ -144,7 +131,7 @@ int kubectl_run(const struct kubectl *k, const char *const *args, bool echo,
 	if (echo)
 		print_command(argv);
 
-	if (k8s_now_ms() >= k->deadline_ms) {
+	if (clock_mono_ms() >= k->deadline_ms) {
 		buf_adds(&res->err, "no time left for kubectl");
 		res->timed_out = true;
 		free(argv);
@@ -197,7 +184,7 @@ int kubectl_run(const struct kubectl *k, const char *const *args, bool echo,
 	uint64_t kill_at = 0;
 	char chunk[65536];
 	while (open_fds) {
-		uint64_t now = k8s_now_ms();
+		uint64_t now = clock_mono_ms();
 		if (!killed && now >= k->deadline_ms) {
 			kill(pid, SIGTERM);
 			killed = true;

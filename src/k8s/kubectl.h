@@ -24,7 +24,7 @@ struct kubectl {
 	const char *path;         /* the kubectl binary */
 	const char *kubeconfig;   /* $KUBECONFIG for kubectl (a file or a list), or NULL: inherited */
 	const char *context;      /* --context, or NULL (the kubeconfig's current context) */
-	uint64_t deadline_ms;     /* on k8s_now_ms()'s clock; calls are killed then */
+	uint64_t deadline_ms;     /* on clock_mono_ms()'s clock (base/clock.h); calls are killed then */
 };
 
 struct kubectl_out {
@@ -54,9 +54,5 @@ void kubectl_first_line(const char *s, struct buf *out);
  * (the step's time left is never a round number).
  */
 void k8s_duration(uint64_t ms, char *out, size_t n);
-/* Monotonic milliseconds. */
-uint64_t k8s_now_ms(void);
-/* Wall-clock milliseconds since the epoch. */
-int64_t k8s_wall_ms(void);
 
 #endif

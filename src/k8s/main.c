@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/fsio.h"
 #include "k8s/k8s.h"
 #include "k8s/kubectl.h"
@@ -85,7 +86,7 @@ int k8s_main(int argc, char **argv)
 	/* Progress lines and kubectl's own output share the log in order. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	uint64_t keep = s.timeout_default ? 0 : margin_ms(s.timeout_ms);
-	s.deadline_ms = k8s_now_ms() + s.timeout_ms - keep;
+	s.deadline_ms = clock_mono_ms() + s.timeout_ms - keep;
 	int rc;
 	if (!strcmp(s.mode, "rolling") && json_is_array(s.manifests))
 		rc = k8s_rolling(&s);

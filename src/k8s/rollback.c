@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/duration.h"
 #include "base/xalloc.h"
 #include "k8s/k8s.h"
@@ -268,7 +269,7 @@ int k8s_rollback(const struct k8s_spec *s)
 	res.step = xstrdup(s->step);
 	res.attempt = s->attempt;
 	res.phase = xstrdup("undoing");
-	res.started_at = k8s_wall_ms();
+	res.started_at = clock_wall_ms();
 	struct records recs = { 0 };
 	load_records(s, &recs);
 

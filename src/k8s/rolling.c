@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/duration.h"
 #include "base/fsio.h"
 #include "base/xalloc.h"
@@ -255,7 +256,7 @@ static int read_after(struct rolling *R, struct buf *why)
 	json_t *objs = read_objects(R, why);
 	if (!objs)
 		return -1;
-	int64_t now = k8s_wall_ms();
+	int64_t now = clock_wall_ms();
 	size_t i;
 	json_t *o;
 	json_array_foreach(objs, i, o) {
@@ -383,7 +384,7 @@ int k8s_rolling(const struct k8s_spec *s)
 	R.rec.step = xstrdup(s->step);
 	R.rec.attempt = s->attempt;
 	R.rec.phase = xstrdup("applying");
-	R.rec.started_at = k8s_wall_ms();
+	R.rec.started_at = clock_wall_ms();
 	const char *kc = getenv("KUBECONFIG");
 	R.kubeconfig = kc && *kc ? xstrdup(kc) : NULL;
 	int rc;

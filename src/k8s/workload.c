@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/duration.h"
 #include "base/xalloc.h"
 
@@ -412,7 +413,7 @@ int k8s_wait_rollout(const struct kubectl *k, const char *kind, const char *ns, 
 {
 	struct buf target = BUF_INIT, to = BUF_INIT;
 	buf_addf(&target, "%s/%s", k8s_resource_of(kind), name);
-	uint64_t now = k8s_now_ms();
+	uint64_t now = clock_mono_ms();
 	uint64_t left = k->deadline_ms > now ? k->deadline_ms - now : 0;
 	struct kubectl_out o = KUBECTL_OUT_INIT;
 	int ran = -1;
@@ -433,7 +434,7 @@ int k8s_wait_rollout(const struct kubectl *k, const char *kind, const char *ns, 
 	k8s_describe(kind, ns, name, reason);
 	/* What the workload says now. */
 	struct kubectl diag = *k;
-	diag.deadline_ms = k8s_now_ms() + 15000;
+	diag.deadline_ms = clock_mono_ms() + 15000;
 	const char *gargs[] = { "get", target.s, "-n", ns, "-o", "json", NULL };
 	struct kubectl_out g = KUBECTL_OUT_INIT;
 	json_t *obj = NULL;

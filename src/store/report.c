@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/num.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
@@ -109,8 +110,8 @@ static json_t *jts(int64_t ms)
 {
 	if (!ms)
 		return json_null();
-	char ts[64];
-	events_format_ts(ms, ts);
+	char ts[CLOCK_RFC3339_SIZE];
+	clock_format_rfc3339(ms, ts);
 	return json_string(ts);
 }
 

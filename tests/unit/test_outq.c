@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/outq.h"
 
 /* Reads a pipe to its end into a buffer, on a thread of its own. */
@@ -56,13 +57,6 @@ static void reader_join(struct reader *r)
 {
 	pthread_join(r->thread, NULL);
 	close(r->fd);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static size_t count_lines(const struct buf *b)
@@ -113,7 +107,7 @@ static void test_a_stalled_reader_never_blocks_the_producer(void **state)
 	memset(line, 'x', sizeof(line));
 	line[sizeof(line) - 1] = '\n';
 	/* 100 times what the pipe and the limit hold together. */
-	uint64_t t0 = now_ms();
+	uint64_t t0 = clock_mono_ms();
 	size_t accepted = 0, refused = 0;
 	for (int i = 0; i < 100000; i++) {
 		if (outq_put_lines(q, line, sizeof(line), 64 * 1024))
@@ -121,7 +115,7 @@ static void test_a_stalled_reader_never_blocks_the_producer(void **state)
 		else
 			refused++;
 	}
-	uint64_t took = now_ms() - t0;
+	uint64_t took = clock_mono_ms() - t0;
 	assert_true(refused > 0);
 	assert_int_equal(outq_dropped(q), refused);
 	assert_true(outq_backlog(q) <= 64 * 1024);
