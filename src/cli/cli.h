@@ -10,6 +10,8 @@
 #include <stdio.h>
 
 #include "base/arena.h"
+#include "base/buf.h"
+#include "base/opts.h"
 #include "pipeline/model.h"
 
 enum exit_code {
@@ -24,8 +26,7 @@ enum exit_code {
 struct command {
 	const char *name;
 	const char *summary;
-	const char *usage;   /* full help text */
-	int (*fn)(int argc, char **argv);
+	int (*fn)(int argc, char **argv);   /* argv[0] is the command's name */
 };
 
 int cmd_check(int argc, char **argv);
@@ -37,45 +38,38 @@ int cmd_logs(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_abort(int argc, char **argv);
 
-extern const char cmd_check_usage[];
-extern const char cmd_plan_usage[];
-extern const char cmd_run_usage[];
-extern const char cmd_runs_usage[];
-extern const char cmd_show_usage[];
-extern const char cmd_logs_usage[];
-extern const char cmd_resume_usage[];
-extern const char cmd_abort_usage[];
-
 /* Prints "lockstep CMD: MESSAGE" and a hint to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when stream `f` should get ANSI colours (a TTY and no NO_COLOR). */
 bool cli_color(FILE *f);
 /*
- * Parses a --var argument "KEY=VALUE" into `vars` (grown in `a`). Returns
- * false for a malformed argument.
+ * Reads the options of command `cmd` from argv[1..argc) by table `opts`
+ * (base/opts.h). Returns -1 with *argc and *argv the arguments left, the
+ * first at (*argv)[0]; for --help, EXIT_OK after printing the help on
+ * standard output: `usage` (the usage line, what the command does, up to
+ * "options:"), the options of the table, then `more`; for a usage error,
+ * EXIT_USAGE after its message (cli_usage_error).
  */
-bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a);
+int cli_options(const char *cmd, const struct opt *opts, const char *usage, const char *more, int *argc,
+		char ***argv);
+/* Refuses a --var value that is not KEY=VALUE with a KEY (an opt check). */
+int cli_check_var(const char *arg, struct buf *why);
+/* The --var values `args` (checked by cli_check_var) as a kvlist in `a`. */
+struct kvlist cli_vars(const struct opt_list *args, struct arena *a);
 /* The most --max-parallel accepts. */
 #define CLI_MAX_PARALLEL 1000000
 /* The most --max-log accepts: 1 TiB per step attempt. */
 #define CLI_LOG_CAP_MAX (1ULL << 40)
 /* The longest --kill-grace: an hour between SIGTERM and SIGKILL. */
 #define CLI_KILL_GRACE_MAX_MS 3600000ULL
-/*
- * Parses `arg` (borrowed), the value of option `opt` ("--max-log") of
- * command `cmd`: a whole number of `unit` ("bytes") from `min` to `max`,
- * in digits only (base/num.h: no sign, no space, no overflow). Returns
- * -1 with the number in *out, or EXIT_USAGE after a message that names
- * the option and what it takes.
- */
-int cli_parse_number(const char *cmd, const char *opt, const char *arg, const char *unit, uint64_t min,
-		     uint64_t max, uint64_t *out);
-/*
- * Parses a --kill-grace value of command `cmd`: a duration (base/duration.h)
- * from 0 (SIGKILL at once) to CLI_KILL_GRACE_MAX_MS. Returns -1 with the
- * milliseconds in *ms, or EXIT_USAGE after a message.
- */
-int cli_parse_kill_grace(const char *cmd, const char *arg, uint64_t *ms);
+/* The options more than one command has, with what they take. */
+#define CLI_OPT_VAR(V) OPT_LIST(0, "var", V, "KEY=VALUE", cli_check_var, "override a declared var (repeatable)")
+#define CLI_OPT_STATE(V) \
+	OPT_STRING(0, "state", V, "DIR", "state directory (default $LOCKSTEP_STATE, else ./.lockstep)")
+#define CLI_OPT_KILL_GRACE(V, HELP) \
+	OPT_DURATION(0, "kill-grace", V, "DUR", 0, CLI_KILL_GRACE_MAX_MS, "0 kills at once", HELP)
+#define CLI_OPT_MAX_PARALLEL(V, HELP) \
+	OPT_NUMBER(0, "max-parallel", V, "N", 1, CLI_MAX_PARALLEL, "step processes", HELP)
 /*
  * Parses RUN for command `cmd`: a run id (report_parse_run_id), or
  * `last`, the newest run recorded in state directory `state` (borrowed;

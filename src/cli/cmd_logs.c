@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,7 +13,7 @@
 #include "store/report.h"
 #include "store/store.h"
 
-const char cmd_logs_usage[] =
+static const char usage[] =
 	"usage: lockstep logs RUN [WORKFLOW[/STEP]] [--state DIR] [-f | --follow]\n"
 	"\n"
 	"Prints the recorded output of a run's steps, each attempt after a\n"
@@ -33,10 +32,9 @@ const char cmd_logs_usage[] =
 	"finishes (exit 0) or is interrupted, its lockstep process gone (exit 1).\n"
 	"On a finished run it prints what plain 'logs' prints.\n"
 	"\n"
-	"options:\n"
-	"  -f, --follow   follow a run in progress until it ends\n"
-	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
-	"  -h, --help     show this help\n"
+	"options:\n";
+
+static const char more[] =
 	"\n"
 	"exit codes: 0 ok, 1 no such run (or no run at all for `last`), workflow or\n"
 	"            step, or (--follow) the run was interrupted, 2 usage error (RUN\n"
@@ -338,45 +336,27 @@ static int follow_run(struct store *st, uint64_t id, const char *state, const ch
 
 int cmd_logs(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *state_opt = NULL;
 	bool follow = false;
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hf", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			state_opt = optarg;
-			break;
-		case 'f':
-			follow = true;
-			break;
-		case 'h':
-			fputs(cmd_logs_usage, stdout);
-			return EXIT_OK;
-		case ':':
-			return cli_usage_error("logs", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cli_usage_error("logs", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
+	const struct opt opts[] = {
+		OPT_FLAG('f', "follow", &follow, "follow a run in progress until it ends"),
+		CLI_OPT_STATE(&state_opt),
+		OPT_HELP(),
+		OPT_END(),
+	};
+	int code = cli_options("logs", opts, usage, more, &argc, &argv);
+	if (code >= 0)
+		return code;
+	if (!argc)
 		return cli_usage_error("logs", "missing RUN");
-	if (argc - optind > 2)
-		return cli_usage_error("logs", "takes RUN and at most one WORKFLOW[/STEP], got %d arguments",
-				       argc - optind);
+	if (argc > 2)
+		return cli_usage_error("logs", "takes RUN and at most one WORKFLOW[/STEP], got %d arguments", argc);
 	const char *state = cli_state_dir(state_opt);
 	uint64_t id;
-	int usage = cli_parse_run_id("logs", argv[optind], state, &id);
-	if (usage >= 0)
-		return usage;
-	const char *select = argc - optind == 2 ? argv[optind + 1] : NULL;
+	code = cli_parse_run_id("logs", argv[0], state, &id);
+	if (code >= 0)
+		return code;
+	const char *select = argc == 2 ? argv[1] : NULL;
 
 	if (state_opt && !*state_opt)
 		state_opt = NULL;

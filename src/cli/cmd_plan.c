@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +8,7 @@
 #include "pipeline/compile.h"
 #include "pipeline/graph.h"
 
-const char cmd_plan_usage[] =
+static const char usage[] =
 	"usage: lockstep plan FILE [--format text|dot|mermaid|json] [--var KEY=VALUE]...\n"
 	"                          [--kubectl PATH]\n"
 	"\n"
@@ -18,77 +17,58 @@ const char cmd_plan_usage[] =
 	"position in each workflow, rollback lists, and the order in which\n"
 	"rollbacks would run. Nothing is run.\n"
 	"\n"
-	"options:\n"
-	"  --format FORMAT    text (default), dot (Graphviz: lockstep plan p.yml\n"
-	"                     --format dot | dot -Tsvg > plan.svg), mermaid, json\n"
-	"  --var KEY=VALUE    override a declared var (repeatable)\n"
-	"  --kubectl PATH     the kubectl Kubernetes steps run (checked as by check)\n"
-	"  -h, --help         show this help\n"
+	"options:\n";
+
+static const char more[] =
 	"\n"
 	"exit codes: 0 ok, 3 invalid pipeline file (diagnostics on stderr), 2 usage error\n";
 
+static int check_format(const char *arg, struct buf *why)
+{
+	enum plan_format fmt;
+	if (plan_format_parse(arg, &fmt) == 0)
+		return 0;
+	buf_addf(why, "unknown format '%s': use text, dot, mermaid or json", arg);
+	return -1;
+}
+
 int cmd_plan(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "var", required_argument, NULL, 'v' },
-		{ "kubectl", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct opt_list var_args = OPT_LIST_INIT;
+	const char *format = NULL, *kubectl = NULL;
+	const struct opt opts[] = {
+		OPT_CHECKED('f', "format", &format, "FORMAT", check_format,
+			    "text (default), dot (Graphviz: lockstep plan p.yml\n"
+			    "--format dot | dot -Tsvg > plan.svg), mermaid, json"),
+		CLI_OPT_VAR(&var_args),
+		OPT_STRING(0, "kubectl", &kubectl, "PATH",
+			   "the kubectl Kubernetes steps run (checked as by check)"),
+		OPT_HELP(),
+		OPT_END(),
 	};
-	struct arena a = ARENA_INIT;
-	struct kvlist vars = { NULL, 0 };
+	int rc = cli_options("plan", opts, usage, more, &argc, &argv);
+	if (rc < 0 && !argc)
+		rc = cli_usage_error("plan", "missing FILE");
+	else if (rc < 0 && argc > 1)
+		rc = cli_usage_error("plan", "takes one FILE, got %d", argc);
+	if (rc >= 0) {
+		opt_list_release(&var_args);
+		return rc;
+	}
 	enum plan_format fmt = PLAN_FORMAT_TEXT;
-	const char *kubectl = NULL;
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hf:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (plan_format_parse(optarg, &fmt) < 0) {
-				arena_release(&a);
-				return cli_usage_error("plan", "unknown format '%s': use text, dot, mermaid or json",
-						       optarg);
-			}
-			break;
-		case 'v':
-			if (!cli_parse_var(optarg, &vars, &a)) {
-				arena_release(&a);
-				return cli_usage_error("plan", "--var takes KEY=VALUE, not '%s'", optarg);
-			}
-			break;
-		case 'k':
-			kubectl = optarg;
-			break;
-		case 'h':
-			fputs(cmd_plan_usage, stdout);
-			arena_release(&a);
-			return EXIT_OK;
-		case ':':
-			arena_release(&a);
-			return cli_usage_error("plan", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			arena_release(&a);
-			return cli_usage_error("plan", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc) {
-		arena_release(&a);
-		return cli_usage_error("plan", "missing FILE");
-	}
-	if (argc - optind > 1) {
-		arena_release(&a);
-		return cli_usage_error("plan", "takes one FILE, got %d", argc - optind);
-	}
+	if (format)
+		plan_format_parse(format, &fmt);
+	struct arena a = ARENA_INIT;
+	struct kvlist vars = cli_vars(&var_args, &a);
+	opt_list_release(&var_args);
 
 	struct diag d = DIAG_INIT;
 	struct compile_opts co = { .overrides = &vars, .kubectl = kubectl };
-	struct plan *plan = pipeline_compile_opts(argv[optind], NULL, 0, &co, &d);
+	struct plan *plan = pipeline_compile_opts(argv[0], NULL, 0, &co, &d);
 	diag_print(&d, stderr, cli_color(stderr));
-	int rc = EXIT_OK;
+	rc = EXIT_OK;
 	if (!plan) {
-		fprintf(stderr, "%s: %zu error%s; no plan\n", argv[optind], d.errors,
+		fprintf(stderr, "%s: %zu error%s; no plan\n", argv[0], d.errors,
 			d.errors == 1 ? "" : "s");
 		rc = EXIT_INVALID;
 	} else {

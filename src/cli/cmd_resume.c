@@ -11,7 +11,6 @@
  * abort (SIGTERM, as Ctrl-C would) and waits for the run to end.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@
 #include "store/report.h"
 #include "store/store.h"
 
-const char cmd_resume_usage[] =
+static const char resume_usage[] =
 	"usage: lockstep resume RUN [--state DIR] [--json] [--kill-grace DURATION] [--max-parallel N]\n"
 	"                           [--kubectl PATH] [--secrets-file FILE]\n"
 	"\n"
@@ -43,24 +42,16 @@ const char cmd_resume_usage[] =
 	"the ones the run was started with (recorded), whatever the file says now.\n"
 	"RUN is a run id, or `last` for the newest run of the state directory.\n"
 	"\n"
-	"options:\n"
-	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
-	"  --json                events as JSON lines on stdout; human output on stderr\n"
-	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
-	"                        (default: the run's own)\n"
-	"  --max-parallel N      at most N step processes at once (default: the run's own)\n"
-	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
-	"                        own --kubectl, else kubectl on PATH)\n"
-	"  --secrets-file FILE   the values of the pipeline's secrets, as for `run`: the\n"
-	"                        run does not keep them (else LOCKSTEP_SECRET_<NAME>)\n"
-	"  -h, --help            show this help\n"
+	"options:\n";
+
+static const char resume_more[] =
 	"\n"
 	"exit codes: as `lockstep run` (0 succeeded, 1 failed, 130 aborted); 1 also\n"
 	"            when the run is not interrupted (finished, or still running),\n"
 	"            2 usage error, 3 the recorded pipeline no longer compiles,\n"
 	"            4 state directory error\n";
 
-const char cmd_abort_usage[] =
+static const char abort_usage[] =
 	"usage: lockstep abort RUN [--state DIR] [--json] [--kill-grace DURATION] [--max-parallel N]\n"
 	"                          [--kubectl PATH] [--secrets-file FILE]\n"
 	"\n"
@@ -71,17 +62,9 @@ const char cmd_abort_usage[] =
 	"(SIGTERM to its `lockstep run`, like Ctrl-C) and waited for. RUN is a run\n"
 	"id, or `last` for the newest run of the state directory.\n"
 	"\n"
-	"options:\n"
-	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
-	"  --json                events as JSON lines on stdout; human output on stderr\n"
-	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for leftovers and steps\n"
-	"                        (default: the run's own)\n"
-	"  --max-parallel N      at most N step processes at once (default: the run's own)\n"
-	"  --kubectl PATH        the kubectl Kubernetes steps run (default: the run's\n"
-	"                        own --kubectl, else kubectl on PATH)\n"
-	"  --secrets-file FILE   the values of the pipeline's secrets, as for `run`: the\n"
-	"                        run does not keep them (else LOCKSTEP_SECRET_<NAME>)\n"
-	"  -h, --help            show this help\n"
+	"options:\n";
+
+static const char abort_more[] =
 	"\n"
 	"exit codes: 0 the run is aborted and its rollbacks succeeded, 1 a rollback\n"
 	"            failed, or the run had already finished, 2 usage error,\n"
@@ -102,61 +85,36 @@ struct opts {
 /* Returns -1 to go on, or the exit code. */
 static int parse(int argc, char **argv, struct opts *o)
 {
-	static const struct option lopts[] = {
-		{ "state", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "kill-grace", required_argument, NULL, 'k' },
-		{ "kubectl", required_argument, NULL, 'K' },
-		{ "max-parallel", required_argument, NULL, 'P' },
-		{ "secrets-file", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	uint64_t parallel = 0;
+	o->grace = UINT64_MAX; /* not given */
+	const struct opt opts[] = {
+		CLI_OPT_STATE(&o->state),
+		OPT_FLAG(0, "json", &o->json, "events as JSON lines on stdout; human output on stderr"),
+		CLI_OPT_KILL_GRACE(&o->grace, "SIGTERM -> SIGKILL delay for leftovers and steps\n"
+					      "(default: the run's own)"),
+		CLI_OPT_MAX_PARALLEL(&parallel, "at most N step processes at once (default: the run's own)"),
+		OPT_STRING(0, "kubectl", &o->kubectl, "PATH",
+			   "the kubectl Kubernetes steps run (default: the run's\n"
+			   "own --kubectl, else kubectl on PATH)"),
+		OPT_STRING(0, "secrets-file", &o->secrets_file, "FILE",
+			   "the values of the pipeline's secrets, as for `run`: the\n"
+			   "run does not keep them (else LOCKSTEP_SECRET_<NAME>)"),
+		OPT_HELP(),
+		OPT_END(),
 	};
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
-		uint64_t n;
-		int rc;
-		switch (c) {
-		case 's':
-			o->state = optarg;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'k':
-			if ((rc = cli_parse_kill_grace(o->cmd, optarg, &o->grace)) >= 0)
-				return rc;
-			o->has_grace = true;
-			break;
-		case 'K':
-			o->kubectl = optarg;
-			break;
-		case 'S':
-			o->secrets_file = optarg;
-			break;
-		case 'P':
-			if ((rc = cli_parse_number(o->cmd, "--max-parallel", optarg, "step processes", 1,
-						   CLI_MAX_PARALLEL, &n)) >= 0)
-				return rc;
-			o->max_parallel = (size_t)n;
-			break;
-		case 'h':
-			fputs(strcmp(o->cmd, "abort") ? cmd_resume_usage : cmd_abort_usage, stdout);
-			return EXIT_OK;
-		case ':':
-			return cli_usage_error(o->cmd, "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cli_usage_error(o->cmd, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
+	bool abort_run = !strcmp(o->cmd, "abort");
+	int rc = cli_options(o->cmd, opts, abort_run ? abort_usage : resume_usage, abort_run ? abort_more : resume_more,
+			     &argc, &argv);
+	if (rc >= 0)
+		return rc;
+	o->has_grace = o->grace != UINT64_MAX;
+	o->max_parallel = (size_t)parallel;
+	if (!argc)
 		return cli_usage_error(o->cmd, "missing RUN");
-	if (argc - optind > 1)
-		return cli_usage_error(o->cmd, "takes one RUN, got %d arguments", argc - optind);
+	if (argc > 1)
+		return cli_usage_error(o->cmd, "takes one RUN, got %d arguments", argc);
 	o->state = cli_state_dir(o->state);
-	return cli_parse_run_id(o->cmd, argv[optind], o->state, &o->id);
+	return cli_parse_run_id(o->cmd, argv[0], o->state, &o->id);
 }
 
 /* The exit code for a store error of the claim. */

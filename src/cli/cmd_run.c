@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,7 +25,7 @@
 #include "pipeline/load.h"
 #include "store/store.h"
 
-const char cmd_run_usage[] =
+static const char usage[] =
 	"usage: lockstep run FILE [--var KEY=VALUE]... [--secrets-file FILE] [--state DIR] [--json]\n"
 	"                         [--no-rollback] [--kill-grace DURATION] [--max-log BYTES]\n"
 	"                         [--max-parallel N] [--kubectl PATH]\n"
@@ -35,22 +34,9 @@ const char cmd_run_usage[] =
 	"barriers holding workflows until all participants arrive, rollbacks when\n"
 	"workflows fail. Steps run in the directory of FILE unless they say dir:.\n"
 	"\n"
-	"options:\n"
-	"  --var KEY=VALUE       override a declared var (repeatable)\n"
-	"  --secrets-file FILE   values of the pipeline's secrets, NAME=VALUE lines; only\n"
-	"                        its owner may access it; it wins over the environment's\n"
-	"                        LOCKSTEP_SECRET_<NAME>\n"
-	"  --state DIR           state directory (default $LOCKSTEP_STATE, else ./.lockstep);\n"
-	"                        step logs go to DIR/logs/RUN/WORKFLOW/STEP.ATTEMPT.log\n"
-	"  --json                events as JSON lines on stdout; human output on stderr\n"
-	"  --no-rollback         never run rollback steps\n"
-	"  --kill-grace DUR      SIGTERM -> SIGKILL delay for steps, 0 to 1h (default 10s)\n"
-	"  --max-log BYTES       cap of each step log, 1 to 1099511627776 (default 67108864)\n"
-	"  --max-parallel N      at most N step processes at once (1 to 1000000); the\n"
-	"                        others wait for a slot (default: as many as open files\n"
-	"                        allow)\n"
-	"  --kubectl PATH        the kubectl Kubernetes steps run (default: kubectl on PATH)\n"
-	"  -h, --help            show this help\n"
+	"options:\n";
+
+static const char more[] =
 	"\n"
 	"SIGINT/SIGTERM/SIGHUP abort the run: running steps are terminated, waiting\n"
 	"barriers break, rollbacks run; a second SIGINT kills at once.\n"
@@ -74,95 +60,46 @@ static void make_token(char out[33])
 
 int cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "var", required_argument, NULL, 'v' },
-		{ "secrets-file", required_argument, NULL, 'S' },
-		{ "state", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "no-rollback", no_argument, NULL, 'n' },
-		{ "kill-grace", required_argument, NULL, 'k' },
-		{ "max-log", required_argument, NULL, 'm' },
-		{ "max-parallel", required_argument, NULL, 'P' },
-		{ "kubectl", required_argument, NULL, 'K' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct arena a = ARENA_INIT;
-	struct kvlist vars = { NULL, 0 };
+	struct opt_list var_args = OPT_LIST_INIT;
 	const char *state = NULL, *kubectl = NULL, *secrets_file = NULL;
 	bool json = false, no_rollback = false;
-	uint64_t grace = 10000, max_log = 64ULL << 20;
-	size_t max_parallel = 0;
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		uint64_t n;
-		int rc;
-		switch (c) {
-		case 'v':
-			if (!cli_parse_var(optarg, &vars, &a)) {
-				arena_release(&a);
-				return cli_usage_error("run", "--var takes KEY=VALUE, not '%s'", optarg);
-			}
-			break;
-		case 's':
-			state = optarg;
-			break;
-		case 'S':
-			secrets_file = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'n':
-			no_rollback = true;
-			break;
-		case 'k':
-			if ((rc = cli_parse_kill_grace("run", optarg, &grace)) >= 0) {
-				arena_release(&a);
-				return rc;
-			}
-			break;
-		case 'm':
-			if ((rc = cli_parse_number("run", "--max-log", optarg, "bytes", 1, CLI_LOG_CAP_MAX,
-						   &max_log)) >= 0) {
-				arena_release(&a);
-				return rc;
-			}
-			break;
-		case 'P':
-			if ((rc = cli_parse_number("run", "--max-parallel", optarg, "step processes", 1,
-						   CLI_MAX_PARALLEL, &n)) >= 0) {
-				arena_release(&a);
-				return rc;
-			}
-			max_parallel = (size_t)n;
-			break;
-		case 'K':
-			kubectl = optarg;
-			break;
-		case 'h':
-			fputs(cmd_run_usage, stdout);
-			arena_release(&a);
-			return EXIT_OK;
-		case ':':
-			arena_release(&a);
-			return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			arena_release(&a);
-			return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
-		}
+	uint64_t grace = 10000, max_log = 64ULL << 20, parallel = 0;
+	const struct opt opts[] = {
+		CLI_OPT_VAR(&var_args),
+		OPT_STRING(0, "secrets-file", &secrets_file, "FILE",
+			   "values of the pipeline's secrets, NAME=VALUE lines; only\n"
+			   "its owner may access it; it wins over the environment's\n"
+			   "LOCKSTEP_SECRET_<NAME>"),
+		OPT_STRING(0, "state", &state, "DIR",
+			   "state directory (default $LOCKSTEP_STATE, else ./.lockstep);\n"
+			   "step logs go to DIR/logs/RUN/WORKFLOW/STEP.ATTEMPT.log"),
+		OPT_FLAG(0, "json", &json, "events as JSON lines on stdout; human output on stderr"),
+		OPT_FLAG(0, "no-rollback", &no_rollback, "never run rollback steps"),
+		CLI_OPT_KILL_GRACE(&grace, "SIGTERM -> SIGKILL delay for steps, 0 to 1h (default 10s)"),
+		OPT_NUMBER(0, "max-log", &max_log, "BYTES", 1, CLI_LOG_CAP_MAX, "bytes",
+			   "cap of each step log, 1 to 1099511627776 (default 67108864)"),
+		CLI_OPT_MAX_PARALLEL(&parallel, "at most N step processes at once (1 to 1000000); the\n"
+						"others wait for a slot (default: as many as open files\n"
+						"allow)"),
+		OPT_STRING(0, "kubectl", &kubectl, "PATH",
+			   "the kubectl Kubernetes steps run (default: kubectl on PATH)"),
+		OPT_HELP(),
+		OPT_END(),
+	};
+	int rc = cli_options("run", opts, usage, more, &argc, &argv);
+	if (rc < 0 && !argc)
+		rc = cli_usage_error("run", "missing FILE");
+	else if (rc < 0 && argc > 1)
+		rc = cli_usage_error("run", "takes one FILE, got %d", argc);
+	if (rc >= 0) {
+		opt_list_release(&var_args);
+		return rc;
 	}
-	if (optind >= argc) {
-		arena_release(&a);
-		return cli_usage_error("run", "missing FILE");
-	}
-	if (argc - optind > 1) {
-		arena_release(&a);
-		return cli_usage_error("run", "takes one FILE, got %d", argc - optind);
-	}
-	const char *file = argv[optind];
+	struct arena a = ARENA_INIT;
+	struct kvlist vars = cli_vars(&var_args, &a);
+	opt_list_release(&var_args);
+	size_t max_parallel = (size_t)parallel;
+	const char *file = argv[0];
 
 	/* Steps run where the pipeline file is, so relative paths in it work. */
 	char base[PATH_MAX];

@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,80 +7,59 @@
 #include "store/report.h"
 #include "store/store.h"
 
-const char cmd_runs_usage[] =
+static const char usage[] =
 	"usage: lockstep runs [--state DIR] [--json] [--limit N] [--pipeline NAME] [--status STATUS]\n"
 	"\n"
 	"Lists the runs recorded in the state directory, newest first: id,\n"
 	"pipeline, status, start time (local) and duration. A run recorded as\n"
 	"running whose lockstep process is gone shows as interrupted.\n"
 	"\n"
-	"options:\n"
-	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
-	"  --json         one JSON array of runs on stdout\n"
-	"  --limit N      only the newest N runs (of those the filters keep)\n"
-	"  --pipeline NAME  only runs of this pipeline\n"
-	"  --status STATUS  only runs in this status: running, succeeded, failed,\n"
-	"                 aborted or interrupted\n"
-	"  -h, --help     show this help\n"
+	"options:\n";
+
+static const char more[] =
 	"\n"
 	"exit codes: 0 ok, 2 usage error, 4 state store error (including a missing\n"
 	"            state directory)\n";
 
+static int check_pipeline(const char *arg, struct buf *why)
+{
+	if (*arg)
+		return 0;
+	buf_adds(why, "--pipeline needs a pipeline name");
+	return -1;
+}
+
+static int check_status(const char *arg, struct buf *why)
+{
+	if (store_run_status_is_valid(arg))
+		return 0;
+	buf_addf(why, "bad --status '%s': running, succeeded, failed, aborted or interrupted", arg);
+	return -1;
+}
+
 int cmd_runs(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "pipeline", required_argument, NULL, 'p' },
-		{ "status", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *state = NULL, *pipeline = NULL, *status = NULL;
 	bool json = false;
 	uint64_t limit = 0;
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			state = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'l': {
-			/* There cannot be more runs than run ids. */
-			int rc = cli_parse_number("runs", "--limit", optarg, "runs", 1, STORE_RUN_ID_MAX, &limit);
-			if (rc >= 0)
-				return rc;
-			break;
-		}
-		case 'p':
-			if (!*optarg)
-				return cli_usage_error("runs", "--pipeline needs a pipeline name");
-			pipeline = optarg;
-			break;
-		case 'S':
-			if (!store_run_status_is_valid(optarg))
-				return cli_usage_error("runs",
-						       "bad --status '%s': running, succeeded, failed, aborted or interrupted",
-						       optarg);
-			status = optarg;
-			break;
-		case 'h':
-			fputs(cmd_runs_usage, stdout);
-			return EXIT_OK;
-		case ':':
-			return cli_usage_error("runs", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cli_usage_error("runs", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("runs", "takes no arguments, got '%s'", argv[optind]);
+	const struct opt opts[] = {
+		CLI_OPT_STATE(&state),
+		OPT_FLAG(0, "json", &json, "one JSON array of runs on stdout"),
+		/* There cannot be more runs than run ids. */
+		OPT_NUMBER(0, "limit", &limit, "N", 1, STORE_RUN_ID_MAX, "runs",
+			   "only the newest N runs (of those the filters keep)"),
+		OPT_CHECKED(0, "pipeline", &pipeline, "NAME", check_pipeline, "only runs of this pipeline"),
+		OPT_CHECKED(0, "status", &status, "STATUS", check_status,
+			    "only runs in this status: running, succeeded, failed,\n"
+			    "aborted or interrupted"),
+		OPT_HELP(),
+		OPT_END(),
+	};
+	int rc = cli_options("runs", opts, usage, more, &argc, &argv);
+	if (rc >= 0)
+		return rc;
+	if (argc)
+		return cli_usage_error("runs", "takes no arguments, got '%s'", argv[0]);
 	state = cli_state_dir(state);
 
 	struct buf err = BUF_INIT;

@@ -1,4 +1,3 @@
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,7 @@
 #include "store/report.h"
 #include "store/store.h"
 
-const char cmd_show_usage[] =
+static const char usage[] =
 	"usage: lockstep show RUN [--state DIR] [--json]\n"
 	"\n"
 	"Shows one recorded run: each workflow with its status, duration and\n"
@@ -18,11 +17,9 @@ const char cmd_show_usage[] =
 	"failed there). RUN is a run id as listed by `lockstep runs`, or `last`\n"
 	"for the newest run of the state directory.\n"
 	"\n"
-	"options:\n"
-	"  --state DIR    state directory (default $LOCKSTEP_STATE, else ./.lockstep)\n"
-	"  --json         one JSON document: the same facts, and the run's events\n"
-	"                 exactly as `lockstep run --json` printed them\n"
-	"  -h, --help     show this help\n"
+	"options:\n";
+
+static const char more[] =
 	"\n"
 	"exit codes: 0 ok, 1 no such run (or no run at all for `last`), 2 usage\n"
 	"            error (RUN is not a run id),\n"
@@ -30,41 +27,25 @@ const char cmd_show_usage[] =
 
 int cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *state = NULL;
 	bool json = false;
-	int c;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			state = optarg;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(cmd_show_usage, stdout);
-			return EXIT_OK;
-		case ':':
-			return cli_usage_error("show", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			return cli_usage_error("show", "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
+	const struct opt opts[] = {
+		CLI_OPT_STATE(&state),
+		OPT_FLAG(0, "json", &json, "one JSON document: the same facts, and the run's events\n"
+					   "exactly as `lockstep run --json` printed them"),
+		OPT_HELP(),
+		OPT_END(),
+	};
+	int rc = cli_options("show", opts, usage, more, &argc, &argv);
+	if (rc >= 0)
+		return rc;
+	if (!argc)
 		return cli_usage_error("show", "missing RUN");
-	if (argc - optind > 1)
-		return cli_usage_error("show", "takes one RUN, got %d arguments", argc - optind);
+	if (argc > 1)
+		return cli_usage_error("show", "takes one RUN, got %d arguments", argc);
 	state = cli_state_dir(state);
 	uint64_t id;
-	int rc = cli_parse_run_id("show", argv[optind], state, &id);
+	rc = cli_parse_run_id("show", argv[0], state, &id);
 	if (rc >= 0)
 		return rc;
 

@@ -18,14 +18,14 @@
 #include "store/store.h"
 
 static const struct command commands[] = {
-	{ "check", "validate a pipeline file and find barrier deadlocks", cmd_check_usage, cmd_check },
-	{ "plan", "show what a run would execute (text, dot, mermaid, json)", cmd_plan_usage, cmd_plan },
-	{ "run", "run a pipeline: parallel workflows, barriers, rollbacks", cmd_run_usage, cmd_run },
-	{ "runs", "list the runs recorded in the state directory", cmd_runs_usage, cmd_runs },
-	{ "show", "show one run: workflows, steps, barriers, failure reasons", cmd_show_usage, cmd_show },
-	{ "logs", "print the output of a run's steps", cmd_logs_usage, cmd_logs },
-	{ "resume", "finish an interrupted run (its lockstep run died)", cmd_resume_usage, cmd_resume },
-	{ "abort", "abort a run and run its rollbacks", cmd_abort_usage, cmd_abort },
+	{ "check", "validate a pipeline file and find barrier deadlocks", cmd_check },
+	{ "plan", "show what a run would execute (text, dot, mermaid, json)", cmd_plan },
+	{ "run", "run a pipeline: parallel workflows, barriers, rollbacks", cmd_run },
+	{ "runs", "list the runs recorded in the state directory", cmd_runs },
+	{ "show", "show one run: workflows, steps, barriers, failure reasons", cmd_show },
+	{ "logs", "print the output of a run's steps", cmd_logs },
+	{ "resume", "finish an interrupted run (its lockstep run died)", cmd_resume },
+	{ "abort", "abort a run and run its rollbacks", cmd_abort },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -107,25 +107,27 @@ bool cli_color(FILE *f)
 	return isatty(fileno(f));
 }
 
-int cli_parse_number(const char *cmd, const char *opt, const char *arg, const char *unit, uint64_t min,
-		     uint64_t max, uint64_t *out)
+int cli_options(const char *cmd, const struct opt *opts, const char *usage, const char *more, int *argc,
+		char ***argv)
 {
-	if (num_parse(arg, min, max, out, NULL) == 0)
-		return -1;
-	return cli_usage_error(cmd, "bad %s '%s': a whole number of %s from %llu to %llu, in digits", opt, arg,
-			       unit, (unsigned long long)min, (unsigned long long)max);
-}
-
-int cli_parse_kill_grace(const char *cmd, const char *arg, uint64_t *ms)
-{
-	const char *why;
-	uint64_t v;
-	if (duration_parse(arg, &v, &why) < 0)
-		return cli_usage_error(cmd, "bad --kill-grace '%s': %s", arg, why);
-	if (v > CLI_KILL_GRACE_MAX_MS)
-		return cli_usage_error(cmd, "bad --kill-grace '%s': at most 1h (0 kills at once)", arg);
-	*ms = v;
-	return -1;
+	struct buf b = BUF_INIT;
+	int n = opts_parse(opts, *argc - 1, *argv + 1, &b);
+	int code = -1;
+	if (n == OPTS_HELP) {
+		fputs(usage, stdout);
+		buf_reset(&b);
+		opts_help(opts, &b);
+		fputs(b.s, stdout);
+		fputs(more, stdout);
+		code = EXIT_OK;
+	} else if (n < 0) {
+		code = cli_usage_error(cmd, "%s", b.s);
+	} else {
+		*argc = n;
+		*argv += 1;
+	}
+	buf_release(&b);
+	return code;
 }
 
 /* `last`: the newest run of state directory `state`. */
@@ -166,19 +168,28 @@ int cli_parse_run_id(const char *cmd, const char *arg, const char *state, uint64
 			       arg);
 }
 
-bool cli_parse_var(const char *arg, struct kvlist *vars, struct arena *a)
+int cli_check_var(const char *arg, struct buf *why)
 {
 	const char *eq = strchr(arg, '=');
-	if (!eq || eq == arg)
-		return false;
-	struct kv *nv = arena_array(a, vars->n + 1, sizeof(*nv));
-	if (vars->n)
-		memcpy(nv, vars->v, vars->n * sizeof(*nv));
-	nv[vars->n].key = arena_strndup(a, arg, (size_t)(eq - arg));
-	nv[vars->n].val = arena_strdup(a, eq + 1);
-	vars->v = nv;
-	vars->n++;
-	return true;
+	if (eq && eq != arg)
+		return 0;
+	buf_addf(why, "--var takes KEY=VALUE, not '%s'", arg);
+	return -1;
+}
+
+struct kvlist cli_vars(const struct opt_list *args, struct arena *a)
+{
+	struct kvlist vars = { NULL, 0 };
+	if (!args->n)
+		return vars;
+	vars.v = arena_array(a, args->n, sizeof(*vars.v));
+	vars.n = args->n;
+	for (size_t i = 0; i < args->n; i++) {
+		const char *arg = args->v[i], *eq = strchr(arg, '=');
+		vars.v[i].key = arena_strndup(a, arg, (size_t)(eq - arg));
+		vars.v[i].val = arena_strdup(a, eq + 1);
+	}
+	return vars;
 }
 
 const char *cli_state_dir(const char *opt)
@@ -207,8 +218,8 @@ int main(int argc, char **argv)
 		if (argc > 2 && strcmp(cmd, "help") == 0) {
 			for (size_t i = 0; i < NCOMMANDS; i++) {
 				if (!strcmp(argv[2], commands[i].name)) {
-					fputs(commands[i].usage, stdout);
-					return EXIT_OK;
+					char *help[] = { argv[2], (char *)"--help", NULL };
+					return commands[i].fn(2, help);
 				}
 			}
 			return cli_usage_error(NULL, "no command '%s'", argv[2]);

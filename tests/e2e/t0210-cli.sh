@@ -200,6 +200,80 @@ expect_rc 2
 expect_err "missing RUN"
 end
 
+# ---- how options are written ----
+# One parser for every command (docs/cli.md, Conventions): a value after
+# the option or after '=', options anywhere among the arguments, '--'
+# ends them; a misspelt option gets a suggestion.
+
+begin "options may follow the file even with POSIXLY_CORRECT set"
+POSIXLY_CORRECT=1 "$LOCKSTEP" check "$seed" --json >"$COUT" 2>"$CERR" </dev/null
+rc=$?
+expect_rc 0
+[ "$(jq -c . "$COUT" 2>/dev/null)" = "[]" ] || flunk "stdout is not [] (was --json read as a FILE?)"
+expect_err_empty
+end
+
+begin "a value after '=': plan FILE --format=json, -f dot"
+cmd plan "$seed" --format=json
+expect_rc 0
+jq -e '.pipeline == "multi-service"' "$COUT" >/dev/null 2>&1 || flunk "stdout is not the JSON plan"
+cmd plan -f dot "$seed"
+expect_rc 0
+expect_out '^digraph '
+end
+
+begin "'--' ends the options: a FILE that starts with '-'"
+cp "$seed" ./-odd.yml
+cmd check -- -odd.yml
+expect_rc 0
+expect_err '^-odd\.yml: ok$'
+cmd check -odd.yml
+expect_rc 2
+expect_err "unknown option '-odd.yml'"
+end
+
+begin "a misspelt option: exit 2, one line, did you mean the right one?"
+cmd check --jsn "$seed"
+expect_rc 2
+expect_out_empty
+expect_err_lines 1
+expect_err "^lockstep check: unknown option '--jsn'; did you mean '--json'\? \(see 'lockstep check --help'\)$"
+cmd run "$seed" --max-paralel 2
+expect_rc 2
+expect_err "unknown option '--max-paralel'; did you mean '--max-parallel'\?"
+end
+
+begin "a long option with one dash is named as written, with the right one"
+cmd check -json "$seed"
+expect_rc 2
+expect_err_lines 1
+expect_err "^lockstep check: unknown option '-json'; did you mean '--json'\?"
+end
+
+begin "a flag given a value: exit 2, says it takes none"
+cmd run "$seed" --no-rollback=yes
+expect_rc 2
+expect_out_empty
+expect_err_lines 1
+expect_err "^lockstep run: option '--no-rollback' takes no value \(see 'lockstep run --help'\)$"
+end
+
+begin "an ambiguous start of an option: exit 2, names the candidates"
+cmd runs --stat running
+expect_rc 2
+expect_err_lines 1
+expect_err "^lockstep runs: option '--stat' is ambiguous: '--state' or '--status'"
+end
+
+begin "help COMMAND is COMMAND --help, for every command"
+for c in check plan run runs show logs resume abort; do
+	"$LOCKSTEP" "$c" --help >"$tmp/help-a" 2>&1
+	"$LOCKSTEP" help "$c" >"$tmp/help-b" 2>&1
+	cmp -s "$tmp/help-a" "$tmp/help-b" || flunk "help $c differs from $c --help"
+	grep -q '^  -h, --help  ' "$tmp/help-a" || flunk "$c --help lists no -h, --help"
+done
+end
+
 # ---- numbers: digits only, in range ----
 # Every numeric option and argument of every command takes decimal digits
 # only, within its range: a sign, a space, a unit, an overflow or a value
