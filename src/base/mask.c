@@ -12,7 +12,6 @@
  */
 #include "base/mask.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -11,7 +11,6 @@
 #define LS_BASE_PIDINFO_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 /* What /proc/PID/stat says about a process (the fields lockstep uses). */

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "base/xalloc.h"
 #include "cli/cli.h"
 #include "store/report.h"
 #include "store/store.h"

@@ -13,20 +13,16 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/diag.h"
-#include "base/xalloc.h"
 #include "cli/cli.h"
 #include "cli/drive.h"
 #include "cli/leftovers.h"
 #include "cli/secrets.h"
 #include "pipeline/compile.h"
-#include "store/report.h"
 #include "store/store.h"
 
 static const char resume_usage[] =

@@ -1,24 +1,14 @@
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/diag.h"
-#include "base/xalloc.h"
 #include "cli/cli.h"
-#include "cli/output.h"
-#include "cli/term.h"
-#include "engine/events.h"
-#include "engine/proc.h"
-#include "engine/run.h"
 #include "cli/drive.h"
 #include "cli/secrets.h"
 #include "pipeline/compile.h"

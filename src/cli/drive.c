@@ -1,6 +1,5 @@
 #include "cli/drive.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -8,14 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/outq.h"
-#include "base/xalloc.h"
 #include "cli/cli.h"
 #include "cli/json_out.h"
 #include "cli/output.h"

@@ -13,8 +13,6 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
-#include "base/mask.h"
-#include "engine/events.h"
 #include "pipeline/model.h"
 #include "store/store.h"
 

@@ -1,9 +1,7 @@
 #include "cli/leftovers.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 

@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,11 +7,8 @@
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "base/duration.h"
-#include "base/num.h"
 #include "base/suggest.h"
 #include "cli/cli.h"
-#include "engine/http.h"
 #include "k8s/k8s.h"
 #include "store/report.h"
 #include "store/store.h"

@@ -1,7 +1,6 @@
 #include "engine/events.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

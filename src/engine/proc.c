@@ -40,7 +40,6 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/pidinfo.h"

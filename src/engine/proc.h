@@ -64,8 +64,6 @@
 #include <sys/types.h>
 #include <uv.h>
 
-#include "base/buf.h"
-
 /* When a proc is being stopped, how long its output is still read after
  * its process group is gone, when a process outside the group (a daemon)
  * keeps a pipe open. */

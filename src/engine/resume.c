@@ -37,11 +37,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
-#include "base/duration.h"
 #include "base/map.h"
 #include "base/xalloc.h"
 #include "engine/run_internal.h"

@@ -17,7 +17,6 @@
 #include "base/mask.h"
 #include "base/xalloc.h"
 #include "engine/barrier.h"
-#include "engine/events.h"
 #include "engine/proc.h"
 #include "engine/run.h"
 

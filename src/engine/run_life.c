@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "base/buf.h"
 #include "base/xalloc.h"
 #include "engine/barrier.h"
 #include "engine/run_internal.h"

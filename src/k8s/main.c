@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +6,6 @@
 #include "base/clock.h"
 #include "base/fsio.h"
 #include "k8s/k8s.h"
-#include "k8s/kubectl.h"
 
 /*
  * How much of the step's time the helper keeps for itself: a rollout

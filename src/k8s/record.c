@@ -1,11 +1,9 @@
 #include "k8s/record.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/fsio.h"
 

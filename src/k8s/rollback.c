@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/duration.h"
 #include "base/xalloc.h"
 #include "k8s/k8s.h"
 #include "k8s/kubectl.h"

@@ -4,11 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/arena.h"
 #include "base/clock.h"
-#include "base/duration.h"
 #include "base/fsio.h"
 #include "base/xalloc.h"
 #include "k8s/k8s.h"

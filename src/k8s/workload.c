@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/duration.h"
 #include "base/xalloc.h"
 
 json_t *k8s_objects(const char *text, struct buf *err)

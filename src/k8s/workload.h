@@ -9,7 +9,6 @@
 #define LS_K8S_WORKLOAD_H
 
 #include <jansson.h>
-#include <stdbool.h>
 
 #include "base/buf.h"
 #include "k8s/kubectl.h"

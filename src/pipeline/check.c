@@ -2,13 +2,11 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "base/buf.h"
 #include "base/map.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
-#include "pipeline/expand.h"
 
 /* Steps explored while listing the cycles of one plan before giving up
  * on listing and reporting whole strongly connected sets instead. */

@@ -1,6 +1,5 @@
 #include "pipeline/expand.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

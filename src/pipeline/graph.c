@@ -21,11 +21,9 @@
 #include "pipeline/graph.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/duration.h"
-#include "base/xalloc.h"
 #include "pipeline/graph_internal.h"
 
 /* ---- UTF-8 and escaping ---- */

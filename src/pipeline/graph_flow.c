@@ -1,9 +1,7 @@
 /* graph_flow: the plan as a Graphviz dot or Mermaid flowchart. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "base/duration.h"
 #include "base/xalloc.h"
 #include "pipeline/graph_internal.h"
 

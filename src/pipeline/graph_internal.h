@@ -12,7 +12,6 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "pipeline/graph.h"
 #include "pipeline/model.h"
 
 /* How a string is escaped for its format. */

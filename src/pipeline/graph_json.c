@@ -1,9 +1,7 @@
 /* graph_json: the plan as one JSON document (jansson). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "base/duration.h"
 #include "base/xalloc.h"
 #include "pipeline/graph_internal.h"
 

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/duration.h"
 #include "base/xalloc.h"
 #include "pipeline/graph_internal.h"
 

@@ -1,16 +1,11 @@
 #include "pipeline/load.h"
 #include "pipeline/load_internal.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <regex.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/buf.h"
-#include "base/duration.h"
 #include "base/fsio.h"
 #include "base/logname.h"
 #include "base/map.h"

@@ -2,8 +2,6 @@
 #include "pipeline/load_internal.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,7 +9,6 @@
 
 #include "base/buf.h"
 #include "base/duration.h"
-#include "base/fsio.h"
 #include "base/map.h"
 #include "base/num.h"
 #include "base/suggest.h"

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/diag.h"
 #include "base/logname.h"
 #include "base/map.h"
 #include "pipeline/expr.h"

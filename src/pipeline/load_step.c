@@ -2,18 +2,12 @@
 #include "pipeline/load_internal.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/duration.h"
-#include "base/fsio.h"
 #include "base/logname.h"
-#include "base/map.h"
-#include "base/suggest.h"
 #include "base/xalloc.h"
 #include "pipeline/expr.h"
 #include "pipeline/yaml.h"

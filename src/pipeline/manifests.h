@@ -10,7 +10,6 @@
 #ifndef LS_MANIFESTS_H
 #define LS_MANIFESTS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/buf.h"

@@ -1,7 +1,6 @@
 #include "pipeline/yaml.h"
 
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>

@@ -12,10 +12,7 @@
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "base/xalloc.h"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_INSERT_EVENT] =

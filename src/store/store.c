@@ -1,16 +1,12 @@
 #include "store/store.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/fsio.h"
 #include "base/logname.h"
 #include "base/pidinfo.h"
-#include "base/xalloc.h"
 #include "store/sqlite.h"
 
 int store_open(const char *state_dir, unsigned flags, struct store **out, struct buf *err)
