@@ -52,6 +52,12 @@ bool cli_color(FILE *f);
  */
 int cli_options(const char *cmd, const struct opt *opts, const char *usage, const char *more, int *argc,
 		char ***argv);
+/*
+ * Checks how many arguments cli_options left for command `cmd`: from
+ * `min` to `max` (-1: no limit). Returns -1 when that is so, else
+ * EXIT_USAGE after "missing WHAT" or "takes TAKES, got N arguments".
+ */
+int cli_want_args(const char *cmd, int argc, int min, int max, const char *what, const char *takes);
 /* Refuses a --var value that is not KEY=VALUE with a KEY (an opt check). */
 int cli_check_var(const char *arg, struct buf *why);
 /* The --var values `args` (checked by cli_check_var) as a kvlist in `a`. */
@@ -66,6 +72,8 @@ struct kvlist cli_vars(const struct opt_list *args, struct arena *a);
 #define CLI_OPT_VAR(V) OPT_LIST(0, "var", V, "KEY=VALUE", cli_check_var, "override a declared var (repeatable)")
 #define CLI_OPT_STATE(V) \
 	OPT_STRING(0, "state", V, "DIR", "state directory (default $LOCKSTEP_STATE, else ./.lockstep)")
+#define CLI_OPT_KUBECTL(V) \
+	OPT_STRING(0, "kubectl", V, "PATH", "the kubectl Kubernetes steps run (default: kubectl on PATH)")
 #define CLI_OPT_KILL_GRACE(V, HELP) \
 	OPT_DURATION(0, "kill-grace", V, "DUR", 0, CLI_KILL_GRACE_MAX_MS, "0 kills at once", HELP)
 #define CLI_OPT_MAX_PARALLEL(V, HELP) \

@@ -30,14 +30,13 @@ int cmd_check(int argc, char **argv)
 		OPT_FLAG(0, "json", &json, "print the diagnostics as a JSON array on stdout:\n"
 					   "[{file, line, col, severity, message}]"),
 		CLI_OPT_VAR(&var_args),
-		OPT_STRING(0, "kubectl", &kubectl, "PATH",
-			   "the kubectl Kubernetes steps run (default: kubectl on PATH)"),
+		CLI_OPT_KUBECTL(&kubectl),
 		OPT_HELP(),
 		OPT_END(),
 	};
 	int rc = cli_options("check", opts, usage, more, &argc, &argv);
-	if (rc < 0 && !argc)
-		rc = cli_usage_error("check", "missing FILE");
+	if (rc < 0)
+		rc = cli_want_args("check", argc, 1, -1, "FILE", NULL);
 	if (rc >= 0) {
 		opt_list_release(&var_args);
 		return rc;

@@ -344,12 +344,10 @@ int cmd_logs(int argc, char **argv)
 		OPT_END(),
 	};
 	int code = cli_options("logs", opts, usage, more, &argc, &argv);
+	if (code < 0)
+		code = cli_want_args("logs", argc, 1, 2, "RUN", "RUN and at most one WORKFLOW[/STEP]");
 	if (code >= 0)
 		return code;
-	if (!argc)
-		return cli_usage_error("logs", "missing RUN");
-	if (argc > 2)
-		return cli_usage_error("logs", "takes RUN and at most one WORKFLOW[/STEP], got %d arguments", argc);
 	const char *state = cli_state_dir(state_opt);
 	uint64_t id;
 	code = cli_parse_run_id("logs", argv[0], state, &id);

@@ -45,10 +45,8 @@ int cmd_plan(int argc, char **argv)
 		OPT_END(),
 	};
 	int rc = cli_options("plan", opts, usage, more, &argc, &argv);
-	if (rc < 0 && !argc)
-		rc = cli_usage_error("plan", "missing FILE");
-	else if (rc < 0 && argc > 1)
-		rc = cli_usage_error("plan", "takes one FILE, got %d", argc);
+	if (rc < 0)
+		rc = cli_want_args("plan", argc, 1, 1, "FILE", "one FILE");
 	if (rc >= 0) {
 		opt_list_release(&var_args);
 		return rc;

@@ -101,14 +101,12 @@ static int parse(int argc, char **argv, struct opts *o)
 	bool abort_run = !strcmp(o->cmd, "abort");
 	int rc = cli_options(o->cmd, opts, abort_run ? abort_usage : resume_usage, abort_run ? abort_more : resume_more,
 			     &argc, &argv);
+	if (rc < 0)
+		rc = cli_want_args(o->cmd, argc, 1, 1, "RUN", "one RUN");
 	if (rc >= 0)
 		return rc;
 	o->has_grace = o->grace != UINT64_MAX;
 	o->max_parallel = (size_t)parallel;
-	if (!argc)
-		return cli_usage_error(o->cmd, "missing RUN");
-	if (argc > 1)
-		return cli_usage_error(o->cmd, "takes one RUN, got %d arguments", argc);
 	o->state = cli_state_dir(o->state);
 	return cli_parse_run_id(o->cmd, argv[0], o->state, &o->id);
 }

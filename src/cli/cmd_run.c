@@ -71,16 +71,13 @@ int cmd_run(int argc, char **argv)
 		CLI_OPT_MAX_PARALLEL(&parallel, "at most N step processes at once (1 to 1000000); the\n"
 						"others wait for a slot (default: as many as open files\n"
 						"allow)"),
-		OPT_STRING(0, "kubectl", &kubectl, "PATH",
-			   "the kubectl Kubernetes steps run (default: kubectl on PATH)"),
+		CLI_OPT_KUBECTL(&kubectl),
 		OPT_HELP(),
 		OPT_END(),
 	};
 	int rc = cli_options("run", opts, usage, more, &argc, &argv);
-	if (rc < 0 && !argc)
-		rc = cli_usage_error("run", "missing FILE");
-	else if (rc < 0 && argc > 1)
-		rc = cli_usage_error("run", "takes one FILE, got %d", argc);
+	if (rc < 0)
+		rc = cli_want_args("run", argc, 1, 1, "FILE", "one FILE");
 	if (rc >= 0) {
 		opt_list_release(&var_args);
 		return rc;

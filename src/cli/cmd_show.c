@@ -35,12 +35,10 @@ int cmd_show(int argc, char **argv)
 		OPT_END(),
 	};
 	int rc = cli_options("show", opts, usage, more, &argc, &argv);
+	if (rc < 0)
+		rc = cli_want_args("show", argc, 1, 1, "RUN", "one RUN");
 	if (rc >= 0)
 		return rc;
-	if (!argc)
-		return cli_usage_error("show", "missing RUN");
-	if (argc > 1)
-		return cli_usage_error("show", "takes one RUN, got %d arguments", argc);
 	state = cli_state_dir(state);
 	uint64_t id;
 	rc = cli_parse_run_id("show", argv[0], state, &id);

@@ -164,6 +164,15 @@ int cli_parse_run_id(const char *cmd, const char *arg, const char *state, uint64
 			       arg);
 }
 
+int cli_want_args(const char *cmd, int argc, int min, int max, const char *what, const char *takes)
+{
+	if (argc < min)
+		return cli_usage_error(cmd, "missing %s", what);
+	if (max >= 0 && argc > max)
+		return cli_usage_error(cmd, "takes %s, got %d arguments", takes, argc);
+	return -1;
+}
+
 int cli_check_var(const char *arg, struct buf *why)
 {
 	const char *eq = strchr(arg, '=');

@@ -143,10 +143,11 @@ expect_out_empty
 expect_err 'missing FILE'
 end
 
-begin "plan with two FILEs: exit 2"
+begin "plan with two FILEs: exit 2, says how many it takes"
 cmd plan "$seed" "$seed"
 expect_rc 2
 expect_out_empty
+expect_err "^lockstep plan: takes one FILE, got 2 arguments "
 end
 
 begin "--var without '=': exit 2, quotes the argument"
