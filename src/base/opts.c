@@ -193,7 +193,8 @@ int opts_parse(const struct opt *opts, int argc, char **argv, struct buf *err)
 			only_args = true;
 			continue;
 		}
-		int r = a[1] == '-' ? long_option(opts, argc, argv, &i, err) : short_options(opts, argc, argv, &i, err);
+		int r = a[1] == '-' ? long_option(opts, argc, argv, &i, err)
+				    : short_options(opts, argc, argv, &i, err);
 		if (r < 0)
 			return r;
 	}

@@ -66,7 +66,8 @@ struct opt_list {
 void opt_list_release(struct opt_list *l);
 
 /* Table rows: S the short name or 0, L the long name, V where the value goes. */
-#define OPT_FLAG(S, L, V, HELP) { .name = (L), .short_name = (S), .kind = OPT_KIND_FLAG, .value = (V), .help = (HELP) }
+#define OPT_FLAG(S, L, V, HELP) \
+	{ .name = (L), .short_name = (S), .kind = OPT_KIND_FLAG, .value = (V), .help = (HELP) }
 #define OPT_STRING(S, L, V, ARG, HELP) \
 	{ .name = (L), .short_name = (S), .kind = OPT_KIND_STRING, .value = (V), .arg = (ARG), .help = (HELP) }
 /* A string that CHECK may refuse. */

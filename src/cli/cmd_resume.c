@@ -99,8 +99,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		OPT_END(),
 	};
 	bool abort_run = !strcmp(o->cmd, "abort");
-	int rc = cli_options(o->cmd, opts, abort_run ? abort_usage : resume_usage, abort_run ? abort_more : resume_more,
-			     &argc, &argv);
+	int rc = cli_options(o->cmd, opts, abort_run ? abort_usage : resume_usage,
+			     abort_run ? abort_more : resume_more, &argc, &argv);
 	if (rc < 0)
 		rc = cli_want_args(o->cmd, argc, 1, 1, "RUN", "one RUN");
 	if (rc >= 0)

@@ -216,7 +216,9 @@ static void test_numbers(void **state)
 	assert_int_equal(s.limit, 500);
 	ok(&s, "", ARGS("--limit=007"));
 	assert_int_equal(s.limit, 7);
-	static const char *const refused[] = { "0", "501", "+5", " 5", "5 ", "5x", "1e2", "", "18446744073709551617" };
+	static const char *const refused[] = {
+		"0", "501", "+5", " 5", "5 ", "5x", "1e2", "", "18446744073709551617",
+	};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		struct buf want = BUF_INIT;
 		buf_addf(&want, "bad --limit '%s': a whole number of runs from 1 to 500, in digits", refused[i]);
