@@ -5,7 +5,7 @@
 
 #include "base/buf.h"
 #include "cli/cli.h"
-#include "store/report.h"
+#include "cli/report.h"
 #include "store/store.h"
 
 const char cmd_runs_usage[] =

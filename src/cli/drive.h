@@ -14,7 +14,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/mask.h"
-#include "engine/events.h"
+#include "events/events.h"
 #include "pipeline/model.h"
 #include "store/store.h"
 

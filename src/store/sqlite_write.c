@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "events/codec.h"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_INSERT_EVENT] =

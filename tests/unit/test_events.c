@@ -1,5 +1,5 @@
 /*
- * Tests for engine/events.c's mask hook: the free text of events
+ * Tests for events/events.c's mask hook: the free text of events
  * (reasons) is masked before any sink, the durable one included, sees
  * it; names are not; the caller's event is left as it was.
  */
@@ -14,7 +14,8 @@
 
 #include "base/buf.h"
 #include "base/mask.h"
-#include "engine/events.h"
+#include "events/codec.h"
+#include "events/events.h"
 
 #define SECRET "S3CRET-value-42"
 
