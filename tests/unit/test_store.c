@@ -1,6 +1,7 @@
 /*
- * Tests for store/ (store.c, sqlite.c) and the durable delivery of
- * engine/events.c that uses it.
+ * Tests for store/ (store.c, sqlite.c), the durable delivery of
+ * events/events.c that uses it, and `show` (cli/show.c) of what it
+ * recorded.
  *
  * Every test works in its own fresh state directory under a scratch
  * directory. The plans come from a real pipeline file compiled by
