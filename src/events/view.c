@@ -92,7 +92,7 @@ struct run_view *view_new_plan(const struct plan *plan, unsigned flags)
 				view_add_participant(v, b, pb->uses[u].wf);
 		}
 	}
-	/* Groups without workflows still count: "group 2 of 3". */
+	/* The board counts the plan's groups: "group 2 of 3". */
 	if (plan->ngroups > v->ngroups)
 		v->ngroups = plan->ngroups;
 	return v;

@@ -192,7 +192,7 @@ void view_add_step(struct run_view *v, size_t wf, const char *id, const char *na
 		   bool rollback);
 size_t view_add_barrier(struct run_view *v, const char *id, const char *title, bool rollback,
 			uint64_t timeout_ms);
-/* Makes workflow `wf` a participant of barrier `b` (once). */
+/* Makes workflow `wf` a participant of barrier `b`; once for each (the plan's uses are unique). */
 void view_add_participant(struct run_view *v, size_t b, size_t wf);
 
 /*
