@@ -1,6 +1,7 @@
 #include "base/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static uint64_t ms_of(const struct timespec *t)
@@ -35,4 +36,18 @@ void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_SIZE])
 	gmtime_r(&t, &tm);
 	snprintf(out, CLOCK_RFC3339_SIZE, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+}
+
+int64_t clock_parse_rfc3339(const char *s)
+{
+	struct tm tm;
+	int ms, n = 0;
+	memset(&tm, 0, sizeof(tm));
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 || s[n])
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t secs = timegm(&tm);
+	return secs < 0 ? 0 : (int64_t)secs * 1000 + ms;
 }

@@ -26,5 +26,11 @@ uint64_t clock_mono_ms(void);
  * "2026-11-26T10:00:00.123Z". Years past 9999 take more digits.
  */
 void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_SIZE]);
+/*
+ * The inverse, for the times lockstep writes: "2026-01-02T03:04:05.678Z"
+ * (years 1970 to 9999) in milliseconds since the epoch; 0 when `s` is not
+ * such a time.
+ */
+int64_t clock_parse_rfc3339(const char *s);
 
 #endif

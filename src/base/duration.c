@@ -94,3 +94,17 @@ void duration_format(uint64_t ms, char *out, size_t outsz)
 	if (r && len < outsz)
 		snprintf(out + len, outsz - len, "%llums", (unsigned long long)r);
 }
+
+void duration_format_elapsed(uint64_t ms, char *out, size_t outsz)
+{
+	if (ms < 1000)
+		snprintf(out, outsz, "%llums", (unsigned long long)ms);
+	else if (ms < 60000)
+		snprintf(out, outsz, "%.1fs", (double)ms / 1000.0);
+	else if (ms < 3600000)
+		snprintf(out, outsz, "%llum%02llus", (unsigned long long)(ms / 60000),
+			 (unsigned long long)(ms / 1000 % 60));
+	else
+		snprintf(out, outsz, "%lluh%02llum", (unsigned long long)(ms / 3600000),
+			 (unsigned long long)(ms / 60000 % 60));
+}

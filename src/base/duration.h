@@ -19,5 +19,13 @@
 int duration_parse(const char *s, uint64_t *ms, const char **why);
 /* Formats `ms` in the shortest canonical form (`1h30m`, `250ms`, `0s`). */
 void duration_format(uint64_t ms, char *out, size_t outsz);
+/*
+ * Formats how long something took, for a person reading a summary:
+ * `250ms` under a second, `12.3s` under a minute, `4m05s` under an hour,
+ * then `1h05m` (seconds no longer matter). Every duration lockstep shows
+ * after the fact (progress lines, the summary, `show`, `logs`) is
+ * written so.
+ */
+void duration_format_elapsed(uint64_t ms, char *out, size_t outsz);
 
 #endif

@@ -9,7 +9,9 @@
 
 #include "base/buf.h"
 #include "cli/cli.h"
-#include "store/report.h"
+#include "cli/logs_view.h"
+#include "cli/recorded.h"
+#include "events/logpath.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -42,19 +44,21 @@ static const char more[] =
 
 /* ---- --follow ----
  *
- * The store says which attempts exist and whether each has finished; the
- * log files hold their output. Every FOLLOW_POLL_MS the run is loaded
- * again and the attempt being printed is read on from where the last read
- * stopped, so no byte is printed twice. Attempts are printed whole, one
- * after the other, in the order plain `logs` prints them (by the seq of
- * their step.started): the next one starts once the store says the one
- * before it has finished, and a finished attempt's log is complete (the
- * engine closes the log before it emits step.finished, and an event is
- * committed before anything later happens).
+ * The run's events say which attempts exist and whether each has
+ * finished; the log files hold their output. Every FOLLOW_POLL_MS the
+ * run's status is loaded again, the events recorded since the last poll
+ * are folded into the run's view, and the attempt being printed is read
+ * on from where the last read stopped, so no byte is printed twice.
+ * Attempts are printed whole, one after the other, in the order plain
+ * `logs` prints them (by the seq of their step.started): the next one
+ * starts once its step.finished says the one before it has finished, and
+ * a finished attempt's log is complete (the engine closes the log before
+ * it emits step.finished, and an event is committed before anything
+ * later happens).
  *
- * What it prints is what report_logs() prints, from the same pieces: the
- * selection (report_select), the attempts in start order
- * (report_attempts), each attempt's header and footer.
+ * What it prints is what logs_print() prints, from the same pieces: the
+ * selection (logs_select), the attempts in start order (logs_attempts),
+ * each attempt's header and footer.
  */
 
 #define FOLLOW_POLL_MS 100
@@ -79,8 +83,11 @@ struct attempt_key {
 };
 
 struct follow {
-	const char *state;
+	uint64_t run;
+	const char *run_dir;       /* its log directory */
 	const char *select;        /* WORKFLOW or WORKFLOW/STEP, or NULL */
+	struct run_view *view;     /* the run as its events so far make it */
+	uint64_t seen;             /* the seq of the last event read */
 	bool begun;                /* an attempt's header has been printed */
 	struct attempt_key cur;    /* the last such attempt */
 	bool cur_done;             /* ... and all of it has been printed */
@@ -99,19 +106,19 @@ static int key_cmp(const struct attempt_key *x, const struct attempt_key *y)
 	return (x->attempt > y->attempt) - (x->attempt < y->attempt);
 }
 
-/* The place of attempt `x` of run `r` in the order `logs` prints. */
-static struct attempt_key key_of(const struct store_run *r, const struct report_attempt *x)
+/* The place of attempt `x` of the run of view `v` in the order `logs` prints. */
+static struct attempt_key key_of(const struct run_view *v, const struct logs_attempt *x)
 {
-	return (struct attempt_key){ x->att->seq, (size_t)(x->wf - r->wfs),
+	return (struct attempt_key){ x->att->seq, (size_t)(x->wf - v->wfs),
 				     (size_t)(x->step - x->wf->steps), x->att->attempt };
 }
 
-/* True when `select` names something of the run (see report_select). */
-static bool pick(const struct store_run *r, const char *select, const struct store_workflow **wf,
-		 const struct store_step **step)
+/* True when `select` names something of run `run` (see logs_select). */
+static bool pick(const struct run_view *v, uint64_t run, const char *select, const struct view_workflow **wf,
+		 const struct view_step **step)
 {
 	struct buf err = BUF_INIT;
-	bool ok = report_select(r, select, wf, step, &err) == 0;
+	bool ok = logs_select(v, run, select, wf, step, &err) == 0;
 	buf_release(&err);
 	return ok;
 }
@@ -142,28 +149,29 @@ static void drain(struct follow *f, const char *path, FILE *out)
 }
 
 /*
- * Prints what is new in `r` for the selection. With `ended` (the run is
- * over: nothing will be written any more), prints everything that is left.
+ * Prints what is new in the view for the selection. With `ended` (the run
+ * is over: nothing will be written any more), prints everything that is
+ * left.
  */
-static void follow_print(struct follow *f, const struct store_run *r, bool ended, FILE *out)
+static void follow_print(struct follow *f, bool ended, FILE *out)
 {
-	const struct store_workflow *swf;
-	const struct store_step *sstep;
-	if (!pick(r, f->select, &swf, &sstep))
+	const struct view_workflow *swf;
+	const struct view_step *sstep;
+	if (!pick(f->view, f->run, f->select, &swf, &sstep))
 		return; /* checked before following; the plan does not change */
-	struct report_attempt *refs;
-	size_t n = report_attempts(r, swf, sstep, &refs);
+	struct logs_attempt *refs;
+	size_t n = logs_attempts(f->view, swf, sstep, &refs);
 	struct buf path = BUF_INIT;
 	for (size_t i = 0; i < n && !follow_sigint; i++) {
-		const struct report_attempt *x = &refs[i];
-		struct attempt_key key = key_of(r, x);
+		const struct logs_attempt *x = &refs[i];
+		struct attempt_key key = key_of(f->view, x);
 		int c = f->begun ? key_cmp(&key, &f->cur) : 1;
 		if (c < 0 || (c == 0 && f->cur_done))
 			continue;
 		if (c > 0) {
 			if (f->fd >= 0)
 				close(f->fd);
-			report_attempt_header(x->wf, x->step, x->att, out);
+			logs_attempt_header(x, out);
 			f->begun = true;
 			f->cur = key;
 			f->cur_done = false;
@@ -171,14 +179,14 @@ static void follow_print(struct follow *f, const struct store_run *r, bool ended
 			f->last = -1;
 		}
 		buf_reset(&path);
-		store_log_path(f->state, r->info.id, x->wf->name, x->step->id, x->att->attempt, &path);
-		/* Finished as of this load, which came before this read: the
-		 * read sees the whole log. */
+		logpath_attempt(f->run_dir, x->wf->name, x->step->id, x->att->attempt, &path);
+		/* Finished as of the events read, which came before this read:
+		 * the read sees the whole log. */
 		bool over = x->att->finished || ended;
 		drain(f, path.s, out);
 		if (!over || follow_sigint)
 			break;
-		report_attempt_footer(x, f->fd >= 0, f->last, path.s, out);
+		logs_attempt_footer(x, f->fd >= 0, f->last, path.s, out);
 		if (f->fd >= 0)
 			close(f->fd);
 		f->fd = -1;
@@ -227,19 +235,33 @@ static bool wait_poll(void)
 }
 
 /*
- * Loads run `id`. A run read as interrupted is read again: the owner is
- * checked after the read, so an owner that recorded the end of its run and
- * exited in between would look interrupted; read after its exit, the run
- * is what it really is.
+ * Loads run `id` (`flags` as store_load_run takes them). A run read as
+ * interrupted is read again: the owner is checked after the read, so an
+ * owner that recorded the end of its run and exited in between would look
+ * interrupted; read after its exit, the run is what it really is.
  */
-static int load(struct store *st, uint64_t id, struct store_run *run, struct buf *err)
+static int load(struct store *st, uint64_t id, unsigned flags, struct store_run *run, struct buf *err)
 {
-	int r = store_load_run(st, id, 0, run, err);
+	int r = store_load_run(st, id, flags, run, err);
 	if (r == 0 && !strcmp(run->info.status, "interrupted")) {
 		store_run_release(run);
-		r = store_load_run(st, id, 0, run, err);
+		r = store_load_run(st, id, flags, run, err);
 	}
 	return r;
+}
+
+/* The seq of the last of `r`'s loaded events, 0 when there are none. */
+static uint64_t last_loaded(const struct store_run *r)
+{
+	return r->nevents ? r->events[r->nevents - 1].seq : 0;
+}
+
+/* Folds an event read back from the store into the followed view. */
+static void follow_event(const struct store_event *se, void *arg)
+{
+	struct follow *f = arg;
+	recorded_view_apply(f->view, se);
+	f->seen = se->seq;
 }
 
 /* Prints `s` for a shell: as it is when that is safe, else single-quoted. */
@@ -281,10 +303,11 @@ static int interrupted(const struct store_run_info *ri, const char *state_opt)
 
 /*
  * Follows run `id` (status running, borrowed store) until it ends: exit 0
- * when it finished, 1 when it was interrupted, 130 on SIGINT.
+ * when it finished, 1 when it was interrupted, 130 on SIGINT. `v` is the
+ * run's view from what was loaded so far, up to event `seen`.
  */
-static int follow_run(struct store *st, uint64_t id, const char *state, const char *state_opt,
-		      const char *select)
+static int follow_run(struct store *st, uint64_t id, const char *run_dir, const char *state_opt,
+		      const char *select, struct run_view *v, uint64_t seen)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -300,7 +323,8 @@ static int follow_run(struct store *st, uint64_t id, const char *state, const ch
 	sigaddset(&set, SIGPIPE);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 
-	struct follow f = { .state = state, .select = select, .fd = -1, .last = -1 };
+	struct follow f = { .run = id, .run_dir = run_dir, .select = select, .view = v, .seen = seen,
+			    .fd = -1, .last = -1 };
 	struct buf err = BUF_INIT;
 	int rc = -1;
 	while (rc < 0) {
@@ -308,8 +332,12 @@ static int follow_run(struct store *st, uint64_t id, const char *state, const ch
 			rc = EXIT_ABORTED;
 			break;
 		}
+		/* The status first, then the events: when it says the run
+		 * has ended, the events read after it are all there are. */
 		struct store_run run;
-		int r = load(st, id, &run, &err);
+		int r = load(st, id, 0, &run, &err);
+		if (r == 0 && (r = store_read_events(st, id, f.seen, 0, follow_event, &f, &err)) < 0)
+			store_run_release(&run);
 		if (r < 0) {
 			fflush(stdout);
 			fprintf(stderr, "lockstep logs: %s\n", err.s);
@@ -317,7 +345,7 @@ static int follow_run(struct store *st, uint64_t id, const char *state, const ch
 			break;
 		}
 		bool ended = strcmp(run.info.status, "running") != 0;
-		follow_print(&f, &run, ended, stdout);
+		follow_print(&f, ended, stdout);
 		rc = flush_out();
 		if (rc < 0 && follow_sigint)
 			rc = EXIT_ABORTED;
@@ -358,38 +386,48 @@ int cmd_logs(int argc, char **argv)
 	if (state_opt && !*state_opt)
 		state_opt = NULL;
 
-	struct buf err = BUF_INIT;
+	struct buf err = BUF_INIT, run_dir = BUF_INIT;
+	logpath_run_dir(state, id, &run_dir);
 	struct store *st;
 	struct store_run run;
+	struct run_view *v = NULL;
 	int r = store_open(state, STORE_READONLY, &st, &err);
 	if (r == 0) {
-		r = follow ? load(st, id, &run, &err) : store_load_run(st, id, 0, &run, &err);
-		const struct store_workflow *swf;
-		const struct store_step *sstep;
+		r = follow ? load(st, id, STORE_LOAD_EVENTS, &run, &err)
+			   : store_load_run(st, id, STORE_LOAD_EVENTS, &run, &err);
+		if (r == 0)
+			v = recorded_view_load(&run);
+		const struct view_workflow *swf;
+		const struct view_step *sstep;
 		if (r == 0 && follow && !strcmp(run.info.status, "running") &&
-		    pick(&run, select, &swf, &sstep)) {
-			store_run_release(&run);
+		    pick(v, id, select, &swf, &sstep)) {
+			/* The view borrows the first load's skeleton: it stays. */
 			buf_release(&err);
-			int rc = follow_run(st, id, state, state_opt, select);
+			int rc = follow_run(st, id, run_dir.s, state_opt, select, v, last_loaded(&run));
+			view_free(v);
+			store_run_release(&run);
 			store_close(st);
+			buf_release(&run_dir);
 			return rc;
 		}
 		store_close(st);
 	}
 	/*
 	 * A run that has ended is printed as plain `logs` prints it; so is a
-	 * selection that names nothing, which report_logs refuses, with the
+	 * selection that names nothing, which logs_print refuses, with the
 	 * message plain `logs` gives, before it prints anything.
 	 */
 	int rc = EXIT_OK;
 	if (r == 0) {
-		r = report_logs(&run, state, select, stdout, &err);
+		r = logs_print(v, id, run_dir.s, select, stdout, &err);
 		if (r == 0 && follow && !strcmp(run.info.status, "interrupted")) {
 			fflush(stdout);
 			rc = interrupted(&run.info, state_opt);
 		}
+		view_free(v);
 		store_run_release(&run);
 	}
+	buf_release(&run_dir);
 	if (r < 0) {
 		fprintf(stderr, "lockstep logs: %s\n", err.s);
 		buf_release(&err);

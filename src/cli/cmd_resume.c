@@ -22,6 +22,8 @@
 #include "cli/drive.h"
 #include "cli/leftovers.h"
 #include "cli/secrets.h"
+#include "events/codec.h"
+#include "events/logpath.h"
 #include "pipeline/compile.h"
 #include "store/store.h"
 
@@ -231,7 +233,7 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 	uint64_t last = cl.last_seq;
 	for (size_t i = 0; i < run.nevents; i++) {
 		struct event *e = arena_alloc(&a, sizeof(*e));
-		if (store_event_decode(&run.events[i], e, &a) < 0) {
+		if (event_decode(run.events[i].type, run.events[i].json, e, &a) < 0) {
 			fprintf(stderr, "lockstep %s: event %llu of run %llu cannot be read back: %s\n", o->cmd,
 				(unsigned long long)run.events[i].seq, (unsigned long long)o->id,
 				run.events[i].json);
@@ -260,7 +262,7 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 				  "it stays interrupted", (unsigned long long)o->id);
 	if ((code = cli_secrets_load(o->cmd, plan, o->secrets_file, what, &secrets, &mask)) >= 0)
 		goto out;
-	store_log_dir(o->state, o->id, &logdir);
+	logpath_run_dir(o->state, o->id, &logdir);
 	if (store_mkdirs(logdir.s, &err) < 0) {
 		fprintf(stderr, "lockstep %s: %s\n", o->cmd, err.s);
 		code = EXIT_STORE;

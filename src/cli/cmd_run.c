@@ -9,6 +9,11 @@
 #include "base/clock.h"
 #include "base/diag.h"
 #include "cli/cli.h"
+#include "cli/output.h"
+#include "cli/term.h"
+#include "engine/run.h"
+#include "events/events.h"
+#include "events/logpath.h"
 #include "cli/drive.h"
 #include "cli/secrets.h"
 #include "pipeline/compile.h"
@@ -154,7 +159,7 @@ int cmd_run(int argc, char **argv)
 		r = store_begin_run(st, &rs, &run_id, &err);
 	}
 	if (r == 0) {
-		store_log_dir(state, run_id, &logdir);
+		logpath_run_dir(state, run_id, &logdir);
 		r = store_mkdirs(logdir.s, &err);
 		/* Recorded but never started: not left "running" forever. */
 		if (r < 0) {

@@ -2,7 +2,7 @@
 
 #include "base/buf.h"
 #include "cli/cli.h"
-#include "store/report.h"
+#include "cli/report.h"
 #include "store/store.h"
 
 static const char usage[] =

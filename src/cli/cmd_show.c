@@ -2,7 +2,8 @@
 
 #include "base/buf.h"
 #include "cli/cli.h"
-#include "store/report.h"
+#include "cli/recorded.h"
+#include "cli/show.h"
 #include "store/store.h"
 
 static const char usage[] =
@@ -50,7 +51,7 @@ int cmd_show(int argc, char **argv)
 	struct store_run run;
 	int r = store_open(state, STORE_READONLY, &st, &err);
 	if (r == 0) {
-		r = store_load_run(st, id, json ? STORE_LOAD_EVENTS : 0, &run, &err);
+		r = store_load_run(st, id, STORE_LOAD_EVENTS, &run, &err);
 		store_close(st);
 	}
 	if (r < 0) {
@@ -59,10 +60,13 @@ int cmd_show(int argc, char **argv)
 		return cli_store_exit(r);
 	}
 	buf_release(&err);
+	/* Everything but the run's own facts is what its events add up to. */
+	struct run_view *v = recorded_view_load(&run);
 	if (json)
-		report_run_json(&run, stdout);
+		show_json(&run, v, stdout);
 	else
-		report_run_text(&run, stdout);
+		show_text(&run.info, v, stdout);
+	view_free(v);
 	store_run_release(&run);
 	return EXIT_OK;
 }

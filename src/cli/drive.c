@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -17,8 +16,8 @@
 #include "cli/json_out.h"
 #include "cli/output.h"
 #include "cli/term.h"
-#include "engine/proc.h"
 #include "engine/run.h"
+#include "events/view.h"
 
 struct run_cli {
 	const char *cmd;
@@ -35,7 +34,7 @@ struct run_cli {
 	bool store_failed;         /* reported, and the run told to stop */
 	uint64_t unrecorded_from;  /* first seq not in the store */
 	/* The sink step output goes to, behind flush_then_output. */
-	void (*output)(const char *workflow, const char *step, enum proc_stream s,
+	void (*output)(const char *workflow, const char *step, enum run_stream s,
 		       const char *data, size_t len, void *arg);
 	void *output_arg;
 };
@@ -95,7 +94,7 @@ static void prepare_cb(uv_prepare_t *h)
  * delivery may happen here (inside the engine's output callback), so the
  * store's failure is handled at the next check.
  */
-static void flush_then_output(const char *workflow, const char *step, enum proc_stream s,
+static void flush_then_output(const char *workflow, const char *step, enum run_stream s,
 			      const char *data, size_t len, void *arg)
 {
 	struct run_cli *c = arg;
@@ -181,12 +180,11 @@ bool cli_run_args_parse(const char *json, struct run_args *ra, struct arena *a)
 }
 
 /*
- * Feeds the recorded events of a resumed run to the summary and the
+ * Feeds the recorded events of a resumed run to its view and to the
  * board (not to the plain lines or --json: they were shown when they
  * happened), with their recorded times on this process's clock.
  */
-static void replay_recorded(const struct drive *d, struct output *out, struct output_warnings *warns,
-			    struct term_board *board)
+static void replay_recorded(const struct drive *d, struct run_view *view, struct term_board *board)
 {
 	if (!d->resuming)
 		return;
@@ -196,8 +194,7 @@ static void replay_recorded(const struct drive *d, struct output *out, struct ou
 		struct event e = *d->recorded[i];
 		uint64_t ago = e.ts_ms < wall ? (uint64_t)(wall - e.ts_ms) : 0;
 		e.mono_ms = ago < mono ? mono - ago : 0;
-		output_record_sink(&e, out);
-		output_warnings_sink(&e, warns);
+		view_apply(view, &e);
 		if (board)
 			term_board_sink(&e, board);
 	}
@@ -205,16 +202,9 @@ static void replay_recorded(const struct drive *d, struct output *out, struct ou
 
 int cli_drive(const struct drive *d)
 {
-	/* Each running step holds a few descriptors: allow as many as the
-	 * system lets this process have (the soft limit is often 1024). */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	/* Steps inherit nothing of lockstep's but its environment. */
-	proc_seal_fds();
-	proc_become_subreaper();
+	/* Descriptors for every step, nothing of lockstep's inherited by
+	 * them, and what they leave behind re-parented to lockstep. */
+	run_prepare_process();
 	/*
 	 * A reader that goes away (`lockstep run ... --json | head`) must not
 	 * kill lockstep in the middle of a deploy: its steps would go on
@@ -245,10 +235,10 @@ int cli_drive(const struct drive *d)
 		 (unsigned long long)run_id, (unsigned long long)run_id);
 	outq_set_note(human_q, note.s);
 	buf_release(&note);
+	/* What the run's events add up to: the board and the summary show it. */
+	struct run_view *view = view_new_plan(plan, 0);
 	struct output out;
-	output_init(&out, human_q, cli_color(human), plan);
-	struct output_warnings warns;
-	output_warnings_init(&warns);
+	output_init(&out, human_q, plan, view);
 	struct events ev;
 	events_init(&ev, run_id);
 	struct store_sink sink = { st, run_id };
@@ -256,8 +246,8 @@ int cli_drive(const struct drive *d)
 	events_set_durable(&ev, store_commit_sink, &sink);
 	if (d->resuming)
 		events_continue(&ev, d->last_seq);
-	events_add_sink(&ev, output_record_sink, &out);
-	events_add_sink(&ev, output_warnings_sink, &warns);
+	/* First: the sinks after it show the view with their event in it. */
+	events_add_sink(&ev, view_sink, view);
 	struct json_out jo;
 	json_out_init(&jo, out_q, &ev, st->state_dir, run_id);
 	if (json)
@@ -266,13 +256,13 @@ int cli_drive(const struct drive *d)
 	const char *term = getenv("TERM");
 	struct term_board *board = NULL;
 	if (!json && isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb")))
-		board = term_board_new(STDOUT_FILENO, out_q, cli_color(stdout), plan);
+		board = term_board_new(STDOUT_FILENO, out_q, cli_color(stdout), plan, view);
 	if (board)
 		events_add_sink(&ev, term_board_sink, board);
 	else
 		events_add_sink(&ev, output_plain_sink, &out);
 	/* A resumed run's summary and board start from what was recorded. */
-	replay_recorded(d, &out, &warns, board);
+	replay_recorded(d, view, board);
 
 	struct run_cli cli = { 0 };
 	cli.cmd = d->cmd;
@@ -348,7 +338,7 @@ int cli_drive(const struct drive *d)
 	uv_close((uv_handle_t *)&cli.prepare, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	proc_kill_descendants();
+	run_reap_leftovers();
 
 	/* The record is complete before anything waits for a reader. */
 	if (code == EXIT_OK) {
@@ -365,8 +355,7 @@ int cli_drive(const struct drive *d)
 	outq_free(out_q);
 	outq_free(err_q);
 	if (code == EXIT_OK || code == EXIT_FAILED || code == EXIT_ABORTED) {
-		output_summary(&out, human);
-		output_warnings_summary(&warns, human);
+		output_summary(view, cli_color(human), human);
 		/* Said where it can still be read, if anywhere. */
 		if (out_closed)
 			fprintf(stderr, "lockstep %s: standard output was closed during the run; the run went on: "
@@ -391,8 +380,8 @@ int cli_drive(const struct drive *d)
 	json_out_release(&jo);
 	events_release(&ev);
 	output_release(&out);
-	output_warnings_release(&warns);
 	term_board_free(board);
+	view_free(view);
 	run_free(cli.run);
 	return code;
 }

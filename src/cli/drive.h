@@ -13,6 +13,8 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
+#include "base/mask.h"
+#include "events/events.h"
 #include "pipeline/model.h"
 #include "store/store.h"
 

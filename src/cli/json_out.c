@@ -1,5 +1,6 @@
 #include "cli/json_out.h"
 
+#include "events/codec.h"
 #include "store/store.h"
 
 /* Events read back from the store per page. */

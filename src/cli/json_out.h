@@ -18,7 +18,7 @@
 
 #include "base/buf.h"
 #include "base/outq.h"
-#include "engine/events.h"
+#include "events/events.h"
 
 /* Bytes of event lines kept in memory for a slow reader. */
 #define JSON_OUT_LIMIT (4u << 20)

@@ -9,8 +9,9 @@
 #include "base/buf.h"
 #include "base/suggest.h"
 #include "cli/cli.h"
+#include "cli/report.h"
+#include "engine/http.h"
 #include "k8s/k8s.h"
-#include "store/report.h"
 #include "store/store.h"
 
 static const struct command commands[] = {

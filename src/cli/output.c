@@ -4,169 +4,28 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/map.h"
+#include "base/duration.h"
 #include "base/xalloc.h"
 
 /* A partial output line is shown anyway past this size. */
 #define MAX_PARTIAL_LINE 8192
 
-struct output_wf {
-	const char *name;
-	struct buf partial;
-	uint64_t started, finished;
-	bool has_started, has_finished;
-	char *status;
-	char *reason;
-	char *failed_step;         /* the step whose failure started it, if any */
-	int exit_code;
-	bool has_exit;
-};
-
-struct output_barrier {
-	char *id;
-	bool passed, broken;
-	uint64_t at;
-	char *reason;
-	char *origin;
-	char **participants;       /* of barrier.passed */
-	size_t nparticipants;
-};
-
-static size_t wf_index(const struct output *o, const char *name)
-{
-	size_t i;
-	return map_find(&o->index, name, &i) ? i : SIZE_MAX;
-}
-
-void output_init(struct output *o, struct outq *q, bool color, const struct plan *plan)
+void output_init(struct output *o, struct outq *q, const struct plan *plan, const struct run_view *view)
 {
 	memset(o, 0, sizeof(*o));
 	o->q = q;
-	o->color = color;
 	o->plan = plan;
-	o->nwfs = plan->nworkflows;
-	o->wfs = xcalloc(o->nwfs + 1, sizeof(*o->wfs));
-	for (size_t i = 0; i < o->nwfs; i++) {
-		o->wfs[i].name = plan->workflows[i].name;
-		buf_init(&o->wfs[i].partial);
-		map_add(&o->index, o->wfs[i].name, i, NULL);
-	}
+	o->view = view;
+	o->partial = xcalloc(view->nwfs + 1, sizeof(*o->partial));
+	for (size_t i = 0; i < view->nwfs; i++)
+		buf_init(&o->partial[i]);
 }
 
 void output_release(struct output *o)
 {
-	for (size_t i = 0; i < o->nwfs; i++) {
-		buf_release(&o->wfs[i].partial);
-		free(o->wfs[i].status);
-		free(o->wfs[i].reason);
-		free(o->wfs[i].failed_step);
-	}
-	free(o->wfs);
-	map_release(&o->index);
-	for (size_t i = 0; i < o->nbarriers; i++) {
-		free(o->barriers[i].id);
-		free(o->barriers[i].reason);
-		free(o->barriers[i].origin);
-		for (size_t k = 0; k < o->barriers[i].nparticipants; k++)
-			free(o->barriers[i].participants[k]);
-		free(o->barriers[i].participants);
-	}
-	free(o->barriers);
-	free(o->status);
-}
-
-static struct output_barrier *barrier_rec(struct output *o, const char *id)
-{
-	for (size_t i = 0; i < o->nbarriers; i++)
-		if (!strcmp(o->barriers[i].id, id))
-			return &o->barriers[i];
-	if (o->nbarriers == o->capbarriers) {
-		o->capbarriers = o->capbarriers ? o->capbarriers * 2 : 8;
-		o->barriers = xreallocarray(o->barriers, o->capbarriers, sizeof(*o->barriers));
-	}
-	struct output_barrier *b = &o->barriers[o->nbarriers++];
-	memset(b, 0, sizeof(*b));
-	b->id = xstrdup(id);
-	return b;
-}
-
-static void set_str(char **dst, const char *s)
-{
-	free(*dst);
-	*dst = s ? xstrdup(s) : NULL;
-}
-
-void output_record_sink(const struct event *ev, void *arg)
-{
-	struct output *o = arg;
-	size_t w = ev->workflow ? wf_index(o, ev->workflow) : SIZE_MAX;
-	switch (ev->type) {
-	case EV_RUN_STARTED:
-		o->start_mono = ev->mono_ms;
-		o->run = ev->run;
-		break;
-	case EV_WORKFLOW_STARTED:
-		if (w != SIZE_MAX) {
-			o->wfs[w].started = ev->mono_ms;
-			o->wfs[w].has_started = true;
-		}
-		break;
-	case EV_STEP_FINISHED:
-		/* The last failed step is the one that failed the workflow (an
-		 * earlier one may have been continue-on-error). */
-		if (w != SIZE_MAX && strcmp(ev->status, "succeeded") && !ev->rollback) {
-			set_str(&o->wfs[w].failed_step, ev->step);
-			o->wfs[w].has_exit = ev->has_exit_code;
-			o->wfs[w].exit_code = ev->exit_code;
-		}
-		break;
-	case EV_WORKFLOW_FINISHED:
-		if (w != SIZE_MAX) {
-			o->wfs[w].finished = ev->mono_ms;
-			o->wfs[w].has_finished = true;
-			set_str(&o->wfs[w].status, ev->status);
-			set_str(&o->wfs[w].reason, ev->reason);
-		}
-		break;
-	case EV_BARRIER_PASSED: {
-		struct output_barrier *b = barrier_rec(o, ev->barrier);
-		b->passed = true;
-		b->at = ev->mono_ms;
-		for (size_t i = 0; i < b->nparticipants; i++)
-			free(b->participants[i]);
-		free(b->participants);
-		b->participants = xcalloc(ev->nparticipants + 1, sizeof(char *));
-		for (size_t i = 0; i < ev->nparticipants; i++)
-			b->participants[i] = xstrdup(ev->participants[i]);
-		b->nparticipants = ev->nparticipants;
-		break;
-	}
-	case EV_BARRIER_BROKEN: {
-		struct output_barrier *b = barrier_rec(o, ev->barrier);
-		b->broken = true;
-		b->at = ev->mono_ms;
-		set_str(&b->reason, ev->reason);
-		set_str(&b->origin, ev->origin);
-		break;
-	}
-	case EV_RUN_FINISHED:
-		o->end_mono = ev->mono_ms;
-		set_str(&o->status, ev->status);
-		break;
-	default:
-		break;
-	}
-}
-
-static void fmt_secs(uint64_t ms, char *out, size_t n)
-{
-	if (ms < 1000)
-		snprintf(out, n, "%llums", (unsigned long long)ms);
-	else if (ms < 60000)
-		snprintf(out, n, "%.1fs", (double)ms / 1000.0);
-	else
-		snprintf(out, n, "%llum%02llus", (unsigned long long)(ms / 60000),
-			 (unsigned long long)(ms / 1000 % 60));
+	for (size_t i = 0; i < o->view->nwfs; i++)
+		buf_release(&o->partial[i]);
+	free(o->partial);
 }
 
 void output_step_label(const struct plan *plan, size_t wf, const char *step, bool rollback, struct buf *out)
@@ -206,13 +65,13 @@ void output_plain_sink(const struct event *ev, void *arg)
 		break;
 	case EV_STEP_STARTED:
 		buf_addf(f, "[%s] ", ev->workflow);
-		output_step_label(o->plan, wf_index(o, ev->workflow), ev->step, ev->rollback, f);
+		output_step_label(o->plan, view_workflow_index(o->view, ev->workflow), ev->step, ev->rollback, f);
 		buf_addf(f, " started%s\n", ev->attempt > 1 ? " (retry)" : "");
 		break;
 	case EV_STEP_FINISHED:
-		fmt_secs(ev->duration_ms, d, sizeof(d));
+		duration_format_elapsed(ev->duration_ms, d, sizeof(d));
 		buf_addf(f, "[%s] ", ev->workflow);
-		output_step_label(o->plan, wf_index(o, ev->workflow), ev->step, ev->rollback, f);
+		output_step_label(o->plan, view_workflow_index(o->view, ev->workflow), ev->step, ev->rollback, f);
 		if (ev->has_exit_code && strcmp(ev->status, "succeeded"))
 			buf_addf(f, " %s (exit %d) in %s\n", ev->status, ev->exit_code, d);
 		else
@@ -248,9 +107,9 @@ void output_plain_sink(const struct event *ev, void *arg)
 	buf_release(&line);
 }
 
-static void add_line(struct buf *out, const struct output_wf *w, const char *s, size_t len)
+static void add_line(struct buf *out, const char *workflow, const char *s, size_t len)
 {
-	buf_addf(out, "[%s] %.*s\n", w->name, (int)len, s);
+	buf_addf(out, "[%s] %.*s\n", workflow, (int)len, s);
 }
 
 void output_lines(struct buf *partial, const char *data, size_t len,
@@ -277,27 +136,27 @@ void output_lines(struct buf *partial, const char *data, size_t len,
 
 struct line_ctx {
 	struct buf *out;
-	struct output_wf *w;
+	const char *workflow;
 };
 
 static void print_line(const char *s, size_t n, void *arg)
 {
 	struct line_ctx *c = arg;
-	add_line(c->out, c->w, s, n);
+	add_line(c->out, c->workflow, s, n);
 }
 
-void output_step_output(const char *workflow, const char *step, enum proc_stream s,
+void output_step_output(const char *workflow, const char *step, enum run_stream s,
 			const char *data, size_t len, void *arg)
 {
 	struct output *o = arg;
 	(void)step;
 	(void)s;
-	size_t i = wf_index(o, workflow);
-	if (i == SIZE_MAX)
+	size_t i = view_workflow_index(o->view, workflow);
+	if (i == VIEW_NONE)
 		return;
 	struct buf lines = BUF_INIT;
-	struct line_ctx c = { &lines, &o->wfs[i] };
-	output_lines(&o->wfs[i].partial, data, len, print_line, &c);
+	struct line_ctx c = { &lines, o->view->wfs[i].name };
+	output_lines(&o->partial[i], data, len, print_line, &c);
 	if (lines.len)
 		outq_put_lines(o->q, lines.s, lines.len, OUTPUT_STEP_LIMIT);
 	buf_release(&lines);
@@ -306,10 +165,10 @@ void output_step_output(const char *workflow, const char *step, enum proc_stream
 void output_flush_partial(struct output *o)
 {
 	struct buf lines = BUF_INIT;
-	for (size_t i = 0; i < o->nwfs; i++) {
-		if (o->wfs[i].partial.len) {
-			add_line(&lines, &o->wfs[i], o->wfs[i].partial.s, o->wfs[i].partial.len);
-			buf_reset(&o->wfs[i].partial);
+	for (size_t i = 0; i < o->view->nwfs; i++) {
+		if (o->partial[i].len) {
+			add_line(&lines, o->view->wfs[i].name, o->partial[i].s, o->partial[i].len);
+			buf_reset(&o->partial[i]);
 		}
 	}
 	if (lines.len)
@@ -353,8 +212,9 @@ static void put_status(FILE *f, bool color, const char *s, int width)
 #define SUMMARY_NAMES 3
 
 /* "(a, b)", or "(1000 participants: a, b, c and 997 more)". */
-static void put_participants(FILE *f, char *const *v, size_t n)
+static void put_participants(FILE *f, const struct run_view *v, const struct view_barrier *b)
 {
+	size_t n = b->npassed;
 	fputc('(', f);
 	if (n > SUMMARY_NAMES + 1)
 		fprintf(f, "%zu participants: ", n);
@@ -363,151 +223,127 @@ static void put_participants(FILE *f, char *const *v, size_t n)
 			fprintf(f, " and %zu more", n - i);
 			break;
 		}
-		fprintf(f, "%s%s", i ? ", " : "", v[i]);
+		fprintf(f, "%s%s", i ? ", " : "", v->wfs[b->passed_by[i]].name);
 	}
 	fputc(')', f);
 }
 
 /* "passed at +1.2s" or "broken at +1.2s:", the barrier's column of the summary. */
-static void barrier_head(const struct output *o, const struct output_barrier *b, char *out, size_t n)
+static void barrier_head(const struct run_view *v, const struct view_barrier *b, char *out, size_t n)
 {
 	char d[32];
-	fmt_secs(b->at - o->start_mono, d, sizeof(d));
-	snprintf(out, n, "%s at +%s%s", b->passed ? "passed" : "broken", d, b->passed ? "" : ":");
+	bool passed = !strcmp(b->status, "passed");
+	duration_format_elapsed(view_elapsed(v->started, b->decided), d, sizeof(d));
+	snprintf(out, n, "%s at +%s%s", passed ? "passed" : "broken", d, passed ? "" : ":");
 }
 
-void output_summary(struct output *o, FILE *f)
+static void barriers_summary(const struct run_view *v, bool color, FILE *f)
 {
-	char d[32];
-	bool color = o->color;
-	fmt_secs(o->end_mono - o->start_mono, d, sizeof(d));
-	fprintf(f, "\nrun %llu ", (unsigned long long)o->run);
-	put_status(f, color, o->status ? o->status : "?", 0);
-	fprintf(f, " in %s\n", d);
-	size_t width = 8;
-	for (size_t i = 0; i < o->nwfs; i++)
-		if (strlen(o->wfs[i].name) > width)
-			width = strlen(o->wfs[i].name);
-	fprintf(f, "workflows:\n");
-	for (size_t i = 0; i < o->nwfs; i++) {
-		const struct output_wf *w = &o->wfs[i];
-		char t[32] = "-";
-		if (w->has_started && w->has_finished)
-			fmt_secs(w->finished - w->started, t, sizeof(t));
-		fprintf(f, "  %-*s  ", (int)width, w->name);
-		put_status(f, color, w->status ? w->status : "pending", 15);
-		fprintf(f, " %7s", t);
-		if (w->reason)
-			fprintf(f, "  %s", w->reason);
-		fputc('\n', f);
-	}
 	/* One column for the ids, one for "passed at +T", then the rest. */
-	size_t idw = 0, headw = 0, shown = 0;
+	size_t *order;
+	size_t n = view_decided_barriers(v, &order);
+	size_t idw = 0, headw = 0;
 	char head[64];
-	for (size_t i = 0; i < o->nbarriers; i++) {
-		const struct output_barrier *b = &o->barriers[i];
-		if (!b->passed && !b->broken)
-			continue;
-		shown++;
+	for (size_t k = 0; k < n; k++) {
+		const struct view_barrier *b = &v->barriers[order[k]];
 		if (strlen(b->id) > idw)
 			idw = strlen(b->id);
-		barrier_head(o, b, head, sizeof(head));
+		barrier_head(v, b, head, sizeof(head));
 		if (strlen(head) > headw)
 			headw = strlen(head);
 	}
-	if (shown)
+	if (n)
 		fprintf(f, "barriers:\n");
-	for (size_t i = 0; i < o->nbarriers; i++) {
-		const struct output_barrier *b = &o->barriers[i];
-		if (!b->passed && !b->broken)
-			continue;
-		barrier_head(o, b, head, sizeof(head));
+	for (size_t k = 0; k < n; k++) {
+		const struct view_barrier *b = &v->barriers[order[k]];
+		bool passed = !strcmp(b->status, "passed");
+		barrier_head(v, b, head, sizeof(head));
 		fprintf(f, "  %-*s  ", (int)idw, b->id);
 		if (color)
-			fprintf(f, "%s%.6s\033[0m%s", output_status_color(b->passed ? "passed" : "broken"), head,
-				head + 6);
+			fprintf(f, "%s%.6s\033[0m%s", output_status_color(b->status), head, head + 6);
 		else
 			fputs(head, f);
 		fprintf(f, "%*s  ", (int)(headw - strlen(head)), "");
 		/* Everyone may have withdrawn (ignored failures, skips):
 		 * then nobody passed it, and the summary says so. */
-		if (b->passed && b->nparticipants)
-			put_participants(f, b->participants, b->nparticipants);
-		else if (b->passed)
+		if (passed && b->npassed)
+			put_participants(f, v, b);
+		else if (passed)
 			fputs("(every participant withdrew)", f);
 		else
 			fputs(b->reason ? b->reason : "", f);
 		fputc('\n', f);
 	}
-	/* The failure chain: the workflows that failed on their own, the
-	 * barriers their failures broke, and what that did to the others. */
-	for (size_t i = 0; i < o->nwfs; i++) {
-		const struct output_wf *w = &o->wfs[i];
-		/* Aborted workflows did not fail: the abort is the story. */
-		if (!w->failed_step || !w->reason || !strncmp(w->reason, "barrier ", 8) ||
-		    !strncmp(w->reason, "failure ignored", 15) ||
-		    (w->status && !strcmp(w->status, "aborted")) || !strncmp(w->reason, "aborted", 7))
-			continue;
+	free(order);
+}
+
+/*
+ * The failure chain, one line per workflow that failed by itself: the
+ * step that failed it, the barriers that broke, and what that did to the
+ * others (the first few of a wide matrix, then how many more).
+ */
+static void failures_summary(const struct run_view *v, FILE *f)
+{
+	struct view_chain c;
+	view_failure_chain(v, &c);
+	for (size_t i = 0; i < c.nroots; i++) {
+		const struct view_workflow *w = &v->wfs[c.roots[i].wf];
 		fprintf(f, "failure: %s failed at '%s'", w->name, w->failed_step);
-		if (w->has_exit && w->exit_code != 0)
-			fprintf(f, " (exit %d)", w->exit_code);
-		if (w->status && strcmp(w->status, "failed"))
+		if (w->failed_has_exit && w->failed_exit != 0)
+			fprintf(f, " (exit %d)", w->failed_exit);
+		if (strcmp(w->status, "failed"))
 			fprintf(f, ", %s", w->status);
-		for (size_t k = 0; k < o->nbarriers; k++) {
-			const struct output_barrier *b = &o->barriers[k];
-			if (!b->broken || !b->origin || strcmp(b->origin, w->name))
-				continue;
-			fprintf(f, " -> barrier %s broken", b->id);
-			char prefix[512];
-			snprintf(prefix, sizeof(prefix), "barrier %s ", b->id);
-			size_t hit = 0, named = 0;
-			for (size_t j = 0; j < o->nwfs; j++) {
-				const struct output_wf *x = &o->wfs[j];
-				if (j == i || !x->reason || !x->status || strncmp(x->reason, prefix, strlen(prefix)))
-					continue;
-				hit++;
-				if (named < SUMMARY_NAMES) {
-					fprintf(f, " -> %s %s", x->name, x->status);
-					named++;
-				}
-			}
-			/* A wide matrix: the first few, then how many more. */
-			if (hit > named)
-				fprintf(f, " -> and %zu more", hit - named);
+		for (size_t k = 0; k < c.roots[i].nbroken; k++) {
+			const struct view_broken *b = &c.roots[i].broken[k];
+			fprintf(f, " -> barrier %s broken", v->barriers[b->barrier].id);
+			size_t named = b->nfailed < SUMMARY_NAMES ? b->nfailed : SUMMARY_NAMES;
+			for (size_t j = 0; j < named; j++)
+				fprintf(f, " -> %s %s", v->wfs[b->failed[j]].name, v->wfs[b->failed[j]].status);
+			if (b->nfailed > named)
+				fprintf(f, " -> and %zu more", b->nfailed - named);
 		}
 		fputc('\n', f);
 	}
+	view_chain_release(&c);
+}
+
+/* Warnings change no result, so nothing else in the summary shows them. */
+static void warnings_summary(const struct run_view *v, FILE *f)
+{
+	if (!v->nwarnings)
+		return;
+	struct buf lines = BUF_INIT;
+	view_warnings_text(v, &lines);
+	fprintf(f, "warnings:\n%s", lines.s);
+	buf_release(&lines);
+}
+
+void output_summary(const struct run_view *v, bool color, FILE *f)
+{
+	char d[32];
+	duration_format_elapsed(view_elapsed(v->started, v->finished), d, sizeof(d));
+	fprintf(f, "\nrun %llu ", (unsigned long long)v->run);
+	put_status(f, color, v->status ? v->status : "?", 0);
+	fprintf(f, " in %s\n", d);
+	size_t width = 8;
+	for (size_t i = 0; i < v->nwfs; i++)
+		if (strlen(v->wfs[i].name) > width)
+			width = strlen(v->wfs[i].name);
+	fprintf(f, "workflows:\n");
+	for (size_t i = 0; i < v->nwfs; i++) {
+		const struct view_workflow *w = &v->wfs[i];
+		char t[32] = "-";
+		if (w->started.wall_ms && w->finished.wall_ms)
+			duration_format_elapsed(view_elapsed(w->started, w->finished), t, sizeof(t));
+		fprintf(f, "  %-*s  ", (int)width, w->name);
+		put_status(f, color, w->status, 15);
+		fprintf(f, " %7s", t);
+		if (w->reason)
+			fprintf(f, "  %s", w->reason);
+		fputc('\n', f);
+	}
+	barriers_summary(v, color, f);
+	failures_summary(v, f);
+	warnings_summary(v, f);
 	fflush(f);
-}
-
-/* ---- warnings ---- */
-
-void output_warnings_init(struct output_warnings *w)
-{
-	buf_init(&w->lines);
-	w->n = 0;
-}
-
-void output_warnings_release(struct output_warnings *w)
-{
-	buf_release(&w->lines);
-}
-
-void output_warnings_sink(const struct event *ev, void *arg)
-{
-	struct output_warnings *w = arg;
-	if (ev->type != EV_STEP_WARNING)
-		return;
-	buf_adds(&w->lines, "  ");
-	event_warning_text(ev, &w->lines);
-	buf_addc(&w->lines, '\n');
-	w->n++;
-}
-
-void output_warnings_summary(const struct output_warnings *w, FILE *out)
-{
-	if (!w->n)
-		return;
-	fprintf(out, "warnings:\n%s", w->lines.s);
-	fflush(out);
 }

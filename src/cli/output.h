@@ -1,7 +1,9 @@
 /*
- * output: what `lockstep run` shows a person. Event sinks for the JSON
- * lines of --json, the plain progress lines (CI logs), step output
- * prefixed with the workflow name, and the summary at the end.
+ * output: what `lockstep run` shows a person. The plain progress lines
+ * (CI logs), an event sink; step output prefixed with the workflow name;
+ * and the summary at the end, rendered from the run's view
+ * (events/view.h). The --json lines are cli/json_out.h, the live board
+ * cli/term.h.
  *
  * Nothing here writes to a descriptor during the run: lines go to an
  * output queue (base/outq.h) whose own thread writes them, so a reader
@@ -19,10 +21,10 @@
 #include <stdio.h>
 
 #include "base/buf.h"
-#include "base/map.h"
 #include "base/outq.h"
-#include "engine/events.h"
-#include "engine/proc.h"
+#include "engine/run.h"
+#include "events/events.h"
+#include "events/view.h"
 #include "pipeline/model.h"
 
 /* How far (bytes not yet written) a reader may fall behind before step
@@ -32,22 +34,16 @@
 
 struct output {
 	struct outq *q;            /* progress and step output */
-	bool color;
-	const struct plan *plan;
-	/* per workflow: partial output line, timings, results */
-	struct output_wf *wfs;
-	size_t nwfs;
-	/* per barrier id, in order of first event */
-	struct output_barrier *barriers;
-	size_t nbarriers, capbarriers;
-	uint64_t start_mono, end_mono;
-	uint64_t run;
-	char *status;
-	struct map index;          /* workflow name -> index into wfs */
+	const struct plan *plan;   /* how steps are named */
+	const struct run_view *view; /* which workflow an event or output is of */
+	struct buf *partial;       /* per workflow: its unfinished output line */
 };
 
-/* Progress and step output go to `q` (borrowed). */
-void output_init(struct output *o, struct outq *q, bool color, const struct plan *plan);
+/*
+ * Progress and step output of a run of `plan` go to `q`; `view` is the
+ * run's (view_new_plan of the same plan). All borrowed.
+ */
+void output_init(struct output *o, struct outq *q, const struct plan *plan, const struct run_view *view);
 void output_release(struct output *o);
 /*
  * Appends how progress lines name step `step` (an id) of workflow
@@ -59,10 +55,8 @@ void output_release(struct output *o);
 void output_step_label(const struct plan *plan, size_t wf, const char *step, bool rollback, struct buf *out);
 /* The plain progress sink: one line per event of interest. */
 void output_plain_sink(const struct event *ev, void *arg /* struct output * */);
-/* Remembers what the summary needs, printing nothing. */
-void output_record_sink(const struct event *ev, void *arg /* struct output * */);
 /* Step output, prefixed "[workflow] ", whole lines only (partial lines wait). */
-void output_step_output(const char *workflow, const char *step, enum proc_stream s,
+void output_step_output(const char *workflow, const char *step, enum run_stream s,
 			const char *data, size_t len, void *arg /* struct output * */);
 /*
  * Splits output `data` into whole lines, keeping an unfinished one in
@@ -83,25 +77,12 @@ void output_flush_partial(struct output *o);
  */
 const char *output_status_color(const char *status);
 /*
- * Prints the summary to `out` (after the queue is drained), in colour
- * when the output was made with `color`.
+ * Prints the summary of the run `v` has seen to `out` (after the queue is
+ * drained), in colour with `color`: its status and duration, each
+ * workflow, the barriers that were decided, the failure chain, and last
+ * the warnings (step.warning: a step log that could not be opened or
+ * written), which change no result, so nothing else would show them.
  */
-void output_summary(struct output *o, FILE *out);
-
-/*
- * The run's warnings (step.warning: a step log that could not be opened
- * or written), for the end of the summary: they change no result, so the
- * rest of the summary would not show them.
- */
-struct output_warnings {
-	struct buf lines;          /* one line per warning, each ending in '\n' */
-	size_t n;
-};
-void output_warnings_init(struct output_warnings *w);
-void output_warnings_release(struct output_warnings *w);
-/* Remembers each step.warning, printing nothing. */
-void output_warnings_sink(const struct event *ev, void *arg /* struct output_warnings * */);
-/* Prints "warnings:" and a line per warning to `out`; nothing without any. */
-void output_warnings_summary(const struct output_warnings *w, FILE *out);
+void output_summary(const struct run_view *v, bool color, FILE *out);
 
 #endif

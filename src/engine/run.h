@@ -31,11 +31,13 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "engine/events.h"
-#include "engine/proc.h"
+#include "events/events.h"
 #include "pipeline/model.h"
 
 enum run_status { RUN_RUNNING, RUN_SUCCEEDED, RUN_FAILED, RUN_ABORTED };
+
+/* Which pipe of a step's process a chunk of its output came from. */
+enum run_stream { RUN_STDOUT = 1, RUN_STDERR = 2 };
 
 enum wf_state {
 	WF_PENDING, WF_RUNNING, WF_WAITING, WF_SUCCEEDED, WF_FAILED, WF_ROLLING_BACK,
@@ -86,7 +88,7 @@ struct run_opts {
 	 */
 	const char *self_exe;
 	/* Step output as it arrives (for the terminal); may be NULL. */
-	void (*output)(const char *workflow, const char *step, enum proc_stream s,
+	void (*output)(const char *workflow, const char *step, enum run_stream s,
 		       const char *data, size_t len, void *arg);
 	void *output_arg;
 	/*
@@ -105,6 +107,23 @@ struct run_opts {
 
 struct run;
 struct mask;
+
+/*
+ * Makes this process fit to run steps; call it once, before the first
+ * run. Its open-files limit goes up to the hard limit (each running step
+ * holds a few descriptors), every descriptor it inherited above 2 becomes
+ * close-on-exec (steps inherit nothing of lockstep's but its
+ * environment), and it becomes the child subreaper of what steps leave
+ * behind, which run_reap_leftovers() then kills.
+ */
+void run_prepare_process(void);
+/*
+ * Kills (SIGKILL) and reaps every process still left of this process's
+ * runs: daemons their steps started, re-parented to it. Call it when no
+ * run is going on any more, after the loop is closed; it blocks while it
+ * waits for them.
+ */
+void run_reap_leftovers(void);
 
 /* Prepares a run of `plan` (borrowed); events go to `ev` (borrowed). */
 struct run *run_new(const struct plan *plan, const struct run_opts *o, struct events *ev);

@@ -429,7 +429,7 @@ char *run_subst_env(const struct run *r, const char *s);
  * before the log closes. The streams are made by the log's opening and
  * freed by its closing.
  */
-void step_output(struct run *r, struct step_log *l, enum proc_stream s, const char *data, size_t len);
+void step_output(struct run *r, struct step_log *l, enum run_stream s, const char *data, size_t len);
 void step_output_end(struct run *r, struct step_log *l);
 /*
  * k8s-rolling, k8s-rollback (step_k8s.c): they run as a process (through

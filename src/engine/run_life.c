@@ -13,7 +13,24 @@
 
 #include "base/xalloc.h"
 #include "engine/barrier.h"
+#include "engine/proc.h"
 #include "engine/run_internal.h"
+
+void run_prepare_process(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	proc_seal_fds();
+	proc_become_subreaper();
+}
+
+void run_reap_leftovers(void)
+{
+	proc_kill_descendants();
+}
 
 struct run *run_new(const struct plan *plan, const struct run_opts *o, struct events *ev)
 {

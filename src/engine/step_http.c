@@ -86,7 +86,7 @@ static void say(struct wf_run *w, const char *line)
 	struct buf b = BUF_INIT;
 	add_wall_time(&b);
 	buf_addf(&b, " %s\n", line);
-	step_output(w->run, &w->check->log, PROC_STDOUT, b.s, b.len);
+	step_output(w->run, &w->check->log, RUN_STDOUT, b.s, b.len);
 	buf_release(&b);
 }
 

@@ -8,8 +8,8 @@
 
 #include "base/buf.h"
 #include "base/fsio.h"
-#include "base/logname.h"
 #include "engine/run_internal.h"
+#include "events/logpath.h"
 
 /*
  * step_k8s: the `k8s-rolling` and `k8s-rollback` step kinds, as seen by
@@ -86,10 +86,10 @@ static void add_json_field(struct buf *b, const char *name, const char *val)
 }
 
 /*
- * The workflow's log directory: where the records of its attempts are.
- * Absolute: the helper runs in the step's working directory.
+ * The run's log directory, absolute: the helper runs in the step's
+ * working directory.
  */
-static void workflow_dir(const struct wf_run *w, struct buf *out)
+static void abs_run_dir(const struct wf_run *w, struct buf *out)
 {
 	const char *log_dir = w->run->opts.log_dir;
 	if (log_dir[0] != '/') {
@@ -97,8 +97,7 @@ static void workflow_dir(const struct wf_run *w, struct buf *out)
 		buf_addf(out, "%s/", cwd ? cwd : ".");
 		free(cwd);
 	}
-	buf_addf(out, "%s/", log_dir);
-	log_component(out, w->pw->name);
+	buf_adds(out, log_dir);
 }
 
 /*
@@ -115,7 +114,7 @@ static uint64_t time_left(const struct wf_run *w, bool *is_default)
 	return ps->src->timeout_ms > spent ? ps->src->timeout_ms - spent : 1;
 }
 
-static void spec_json(const struct wf_run *w, const char *dir, const char *prefix, struct buf *b)
+static void spec_json(const struct wf_run *w, const char *run_dir, const char *dir, struct buf *b)
 {
 	const struct run *r = w->run;
 	const struct plan_step *ps = wf_cur_step(w);
@@ -130,7 +129,7 @@ static void spec_json(const struct wf_run *w, const char *dir, const char *prefi
 		 (unsigned long long)left, is_default ? "true" : "false");
 	add_json_field(b, "records_dir", dir);
 	struct buf path = BUF_INIT;
-	buf_addf(&path, "%s.k8s.json", prefix);
+	logpath_attempt_file(run_dir, w->pw->name, ps->id, w->attempt, ".k8s.json", &path);
 	add_json_field(b, "result", path.s);
 	buf_release(&path);
 	if (rolling) {
@@ -145,7 +144,7 @@ static void spec_json(const struct wf_run *w, const char *dir, const char *prefi
 		}
 		buf_addc(b, ']');
 		struct buf rd = BUF_INIT;
-		buf_addf(&rd, "%s.manifests", prefix);
+		logpath_attempt_file(run_dir, w->pw->name, ps->id, w->attempt, ".manifests", &rd);
 		add_json_field(b, "render_dir", rd.s);
 		buf_release(&rd);
 		/* What ${{ }} in the manifests may name, for this instance. */
@@ -184,12 +183,13 @@ void step_k8s_command(struct wf_run *w, struct buf *script)
 		buf_adds(script, "echo 'lockstep: Kubernetes steps need a state directory for their records' >&2; exit 2");
 		return;
 	}
-	struct buf dir = BUF_INIT, prefix = BUF_INIT, spec = BUF_INIT, json = BUF_INIT;
-	workflow_dir(w, &dir);
+	struct buf rdir = BUF_INIT, dir = BUF_INIT, spec = BUF_INIT, json = BUF_INIT;
+	abs_run_dir(w, &rdir);
+	/* The records of its attempts are where their logs are. */
+	logpath_workflow_dir(rdir.s, w->pw->name, &dir);
 	mkdir(dir.s, 0700); /* log_open made it; this is for a log that failed to open */
-	buf_addf(&prefix, "%s/%s.%d", dir.s, ps->id, w->attempt);
-	buf_addf(&spec, "%s.k8s-spec.json", prefix.s);
-	spec_json(w, dir.s, prefix.s, &json);
+	logpath_attempt_file(rdir.s, w->pw->name, ps->id, w->attempt, ".k8s-spec.json", &spec);
+	spec_json(w, rdir.s, dir.s, &json);
 	int rc = fsio_write_file(spec.s, json.s, json.len);
 	if (rc < 0) {
 		struct buf msg = BUF_INIT;
@@ -200,7 +200,7 @@ void step_k8s_command(struct wf_run *w, struct buf *script)
 		buf_release(&msg);
 	} else {
 		struct buf res = BUF_INIT;
-		buf_addf(&res, "%s.k8s.json", prefix.s);
+		logpath_attempt_file(rdir.s, w->pw->name, ps->id, w->attempt, ".k8s.json", &res);
 		w->k8s_result = buf_detach(&res, NULL);
 		/* A result left by an earlier process of this attempt is stale. */
 		unlink(w->k8s_result);
@@ -209,8 +209,8 @@ void step_k8s_command(struct wf_run *w, struct buf *script)
 		buf_adds(script, " __k8s --spec ");
 		add_sh_quoted(script, spec.s);
 	}
+	buf_release(&rdir);
 	buf_release(&dir);
-	buf_release(&prefix);
 	buf_release(&spec);
 	buf_release(&json);
 }

@@ -8,10 +8,10 @@
 
 #include "base/buf.h"
 #include "base/fsio.h"
-#include "base/logname.h"
 #include "base/map.h"
 #include "base/mask.h"
 #include "engine/run_internal.h"
+#include "events/logpath.h"
 #include "pipeline/expr.h"
 
 /*
@@ -99,21 +99,21 @@ static void log_open(struct step_log *l, struct wf_run *w, const struct plan_ste
 	if (!r->opts.log_dir)
 		return;
 	struct buf path = BUF_INIT;
-	/* Step ids are unique across steps and rollback: one directory. */
-	buf_addf(&path, "%s/", r->opts.log_dir);
-	log_component(&path, w->pw->name);
 	if (!w->log_dir_made) {
+		/* Step ids are unique across steps and rollback: one directory. */
 		struct buf why = BUF_INIT;
+		logpath_workflow_dir(r->opts.log_dir, w->pw->name, &path);
 		w->log_dir_made = fsio_mkdirs(path.s, &why) == 0;
 		if (!w->log_dir_made)
 			log_warn(r, l, "%s; the output of this attempt is not logged", why.s);
 		buf_release(&why);
+		buf_reset(&path);
 	}
 	if (!w->log_dir_made) {
 		buf_release(&path);
 		return;
 	}
-	buf_addf(&path, "/%s.%d.log", ps->id, w->attempt);
+	logpath_attempt(r->opts.log_dir, w->pw->name, ps->id, w->attempt, &path);
 	l->path = buf_detach(&path, NULL);
 	l->fd = open(l->path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0600);
 	if (l->fd < 0)
@@ -379,7 +379,7 @@ static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data,
 	struct step_proc *sp = arg;
 	struct run *r = sp->run;
 	(void)p;
-	step_output(r, &sp->log, s, data, len);
+	step_output(r, &sp->log, s == PROC_STDERR ? RUN_STDERR : RUN_STDOUT, data, len);
 }
 
 static void spawn_queued(struct run *r);

@@ -97,7 +97,7 @@ char *run_subst_env(const struct run *r, const char *s)
 }
 
 /* Shows masked output: the log file, then the output callback. */
-static void show(struct run *r, struct step_log *l, enum proc_stream s, const char *data, size_t len)
+static void show(struct run *r, struct step_log *l, enum run_stream s, const char *data, size_t len)
 {
 	if (!len)
 		return;
@@ -106,14 +106,14 @@ static void show(struct run *r, struct step_log *l, enum proc_stream s, const ch
 		r->opts.output(l->workflow, l->step, s, data, len, r->opts.output_arg);
 }
 
-void step_output(struct run *r, struct step_log *l, enum proc_stream s, const char *data, size_t len)
+void step_output(struct run *r, struct step_log *l, enum run_stream s, const char *data, size_t len)
 {
 	if (mask_empty(r->opts.mask)) {
 		show(r, l, s, data, len);
 		return;
 	}
 	struct buf out = BUF_INIT;
-	mask_stream_feed(s == PROC_STDERR ? &l->mask_err : &l->mask_out, data, len, &out);
+	mask_stream_feed(s == RUN_STDERR ? &l->mask_err : &l->mask_out, data, len, &out);
 	show(r, l, s, out.s, out.len);
 	buf_release(&out);
 }
@@ -124,9 +124,9 @@ void step_output_end(struct run *r, struct step_log *l)
 		return;
 	struct buf out = BUF_INIT;
 	mask_stream_flush(&l->mask_out, &out);
-	show(r, l, PROC_STDOUT, out.s, out.len);
+	show(r, l, RUN_STDOUT, out.s, out.len);
 	buf_reset(&out);
 	mask_stream_flush(&l->mask_err, &out);
-	show(r, l, PROC_STDERR, out.s, out.len);
+	show(r, l, RUN_STDERR, out.s, out.len);
 	buf_release(&out);
 }

@@ -126,7 +126,6 @@ struct load_ctx {
 	VEC(struct store_member) mems;
 	VEC(size_t) mem_bar;
 	VEC(struct store_event) evs;
-	VEC(struct store_event) warns;
 };
 
 static const char *step_key(struct arena *a, const char *wf, const char *step)
@@ -255,12 +254,6 @@ static void ev_row(sqlite3_stmt *q, struct store_run *out, void *arg)
 	read_event(q, out, VEC_PUSH(c->evs));
 }
 
-static void warn_row(sqlite3_stmt *q, struct store_run *out, void *arg)
-{
-	struct load_ctx *c = arg;
-	read_event(q, out, VEC_PUSH(c->warns));
-}
-
 /* Copies a VEC into the arena (so that the run owns one allocation tree). */
 static void *to_arena(struct arena *a, const void *v, size_t n, size_t size)
 {
@@ -365,12 +358,6 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 		r = each_row(s,
 			     "SELECT seq, ts_ms, type, workflow, step, body FROM events WHERE run = ?1 ORDER BY seq",
 			     id, ev_row, out, &c, err);
-	/* No summary table holds warnings (they are rare): their events. */
-	if (r == 0)
-		r = each_row(s,
-			     "SELECT seq, ts_ms, type, workflow, step, body FROM events "
-			     "WHERE run = ?1 AND type = 'step.warning' ORDER BY seq",
-			     id, warn_row, out, &c, err);
 	read_end(s);
 	if (r == 0) {
 		struct arena *a = &out->arena;
@@ -386,8 +373,6 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 		DISTRIBUTE(out->barriers, out->nbarriers, mems, c.mems.n, c.mem_bar.v, members, nmembers);
 		out->events = to_arena(a, c.evs.v, c.evs.n, sizeof(*c.evs.v));
 		out->nevents = c.evs.n;
-		out->warnings = to_arena(a, c.warns.v, c.warns.n, sizeof(*c.warns.v));
-		out->nwarnings = c.warns.n;
 	}
 	map_release(&c.wf_index);
 	map_release(&c.step_index);
@@ -401,7 +386,6 @@ int sqlite_load_run(struct store *st, uint64_t id, unsigned flags, struct store_
 	VEC_FREE(c.mems);
 	VEC_FREE(c.mem_bar);
 	VEC_FREE(c.evs);
-	VEC_FREE(c.warns);
 	return r;
 }
 

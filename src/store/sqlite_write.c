@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+#include "events/codec.h"
+
 static const char *const stmt_sql[S_COUNT] = {
 	[S_INSERT_EVENT] =
 		"INSERT INTO events (run, seq, ts_ms, type, workflow, step, barrier, body) "

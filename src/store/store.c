@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "base/fsio.h"
-#include "base/logname.h"
 #include "base/pidinfo.h"
 #include "store/sqlite.h"
 
@@ -166,21 +165,6 @@ int store_commit_sink(const struct event *const *evs, size_t n, struct buf *err,
 int store_mkdirs(const char *dir, struct buf *err)
 {
 	return fsio_mkdirs(dir, err);
-}
-
-void store_log_dir(const char *state_dir, uint64_t run, struct buf *out)
-{
-	buf_addf(out, "%s/logs/%llu", state_dir, (unsigned long long)run);
-}
-
-void store_log_path(const char *state_dir, uint64_t run, const char *workflow, const char *step,
-		    int attempt, struct buf *out)
-{
-	/* The engine's own mapping, so the two can never disagree. */
-	store_log_dir(state_dir, run, out);
-	buf_addc(out, '/');
-	log_component(out, workflow);
-	buf_addf(out, "/%s.%d.log", step, attempt);
 }
 
 int store_claim_run(struct store *st, uint64_t id, const char *host, int pid, uint64_t pid_start,

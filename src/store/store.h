@@ -1,8 +1,11 @@
 /*
  * store: the durable history of runs (docs/store.md; the contract:
  * docs/cli.md#state-directory, docs/events.md): which runs there were,
- * every event of each, and summaries that answer `lockstep runs` and
- * `lockstep show` without replaying events.
+ * every event of each, the plan each ran (its workflows, steps and
+ * barriers: what `show` lists before anything happened to them) and
+ * summaries of what happened (the processes of step attempts, which
+ * `resume` kills). The store only stores and loads: the commands fold a
+ * run's events into a run view (events/view.h) to show it.
  *
  * The interface is backend-neutral: callers see `struct store` and the
  * functions below, never SQL. A backend is a `struct store_ops` table; the
@@ -30,7 +33,7 @@
 
 #include "base/arena.h"
 #include "base/buf.h"
-#include "engine/events.h"
+#include "events/events.h"
 #include "pipeline/model.h"
 
 /* Codes beyond -errno. */
@@ -176,8 +179,6 @@ struct store_run {
 	size_t nbarriers;
 	struct store_event *events; /* with STORE_LOAD_EVENTS, in seq order */
 	size_t nevents;
-	struct store_event *warnings; /* its step.warning events, in seq order (always) */
-	size_t nwarnings;
 	struct arena arena;
 };
 
@@ -327,13 +328,6 @@ struct store_sink {
 };
 int store_commit_sink(const struct event *const *evs, size_t n, struct buf *err, void *arg);
 
-/*
- * Decodes recorded event `se` (its type and JSON) back into `out`, whose
- * strings and arrays are allocated in `a`; mono_ms is left 0. Returns 0,
- * or -1 for an unknown type or JSON that is not an object.
- */
-int store_event_decode(const struct store_event *se, struct event *out, struct arena *a);
-
 /* ---- the state directory around the database ---- */
 
 /*
@@ -341,14 +335,6 @@ int store_event_decode(const struct store_event *se, struct event *out, struct a
  * with a message in `err`.
  */
 int store_mkdirs(const char *dir, struct buf *err);
-/* STATE/logs/RUN */
-void store_log_dir(const char *state_dir, uint64_t run, struct buf *out);
-/*
- * STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log, WORKFLOW made one safe path
- * component as the engine does ('/' and control characters become '_').
- */
-void store_log_path(const char *state_dir, uint64_t run, const char *workflow, const char *step,
-		    int attempt, struct buf *out);
 
 /* This process as an owner: host name, pid, and the pid's start time. */
 void store_self_owner(char *host, size_t hostlen, int *pid, uint64_t *pid_start);

@@ -65,6 +65,28 @@ static void test_format_extremes_fit(void **state)
 	assert_int_equal(out[strlen(out) - 1], 'Z');
 }
 
+/* What the formatter writes (1970 to 9999) reads back to the same ms. */
+static void test_parse_is_the_inverse(void **state)
+{
+	(void)state;
+	static const int64_t at[] = {
+		0, 999, 1000, 951782400000LL /* 2000-02-29 */, 1709164800123LL /* 2024-02-29 */,
+		1798761599999LL /* 2026-12-31T23:59:59.999 */, 4102444800000LL /* 2100 */,
+		253402300799999LL /* 9999-12-31T23:59:59.999 */,
+	};
+	char ts[CLOCK_RFC3339_SIZE];
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		clock_format_rfc3339(at[i], ts);
+		assert_int_equal(clock_parse_rfc3339(ts), at[i]);
+	}
+	/* Anything else is 0: not a time lockstep writes. */
+	assert_int_equal(clock_parse_rfc3339(NULL), 0);
+	assert_int_equal(clock_parse_rfc3339(""), 0);
+	assert_int_equal(clock_parse_rfc3339("2026-01-02T03:04:05Z"), 0);
+	assert_int_equal(clock_parse_rfc3339("2026-01-02T03:04:05.678Z trailing"), 0);
+	assert_int_equal(clock_parse_rfc3339("2026-01-02 03:04:05.678Z"), 0);
+}
+
 static void test_wall_is_time(void **state)
 {
 	(void)state;
@@ -94,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_before_epoch),
 		cmocka_unit_test(test_format_extremes_fit),
+		cmocka_unit_test(test_parse_is_the_inverse),
 		cmocka_unit_test(test_wall_is_time),
 		cmocka_unit_test(test_mono_never_goes_back),
 	};

@@ -1,7 +1,9 @@
 /*
- * Tests for engine/events.c's mask hook: the free text of events
- * (reasons) is masked before any sink, the durable one included, sees
- * it; names are not; the caller's event is left as it was.
+ * Tests for the events module: events.c's mask hook (the free text of
+ * events, reasons, is masked before any sink, the durable one included,
+ * sees it; names are not; the caller's event is left as it was), the
+ * codec (every event type to JSON and back) and logpath (where an
+ * attempt's files are).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +16,9 @@
 
 #include "base/buf.h"
 #include "base/mask.h"
-#include "engine/events.h"
+#include "events/codec.h"
+#include "events/events.h"
+#include "events/logpath.h"
 
 #define SECRET "S3CRET-value-42"
 
@@ -99,9 +103,105 @@ static void test_no_mask_no_change(void **state)
 	buf_release(&shown.json);
 }
 
+/* ---- codec ---- */
+
+/* One event of each type, with every field its type has. */
+static struct event sample(enum event_type t)
+{
+	static const char *const wfs[] = { "a", "b[k=v]" };
+	struct event e = { .type = t, .seq = 17, .run = 3, .ts_ms = 1767323045678 };
+	switch (t) {
+	case EV_RUN_STARTED: e.pipeline = "p \"quoted\""; break;
+	case EV_GROUP_STARTED: e.group = 2, e.workflows = wfs, e.nworkflows = 2; break;
+	case EV_WORKFLOW_STARTED: e.workflow = "a"; break;
+	case EV_STEP_STARTED: e.workflow = "a", e.step = "s", e.attempt = 2, e.rollback = true; break;
+	case EV_STEP_FINISHED:
+		e.workflow = "a", e.step = "s", e.status = "failed", e.has_exit_code = true, e.exit_code = 3;
+		e.duration_ms = 1234, e.rollback = true;
+		break;
+	case EV_BARRIER_ARRIVED: e.barrier = "X", e.workflow = "a"; break;
+	case EV_BARRIER_PASSED: e.barrier = "X", e.participants = wfs, e.nparticipants = 2; break;
+	case EV_BARRIER_BROKEN: e.barrier = "X", e.reason = "line\nbreak", e.origin = "b[k=v]"; break;
+	case EV_WORKFLOW_ROLLBACK: e.workflow = "a", e.reason = "why"; break;
+	case EV_WORKFLOW_FINISHED: e.workflow = "a", e.status = "rolled-back", e.reason = "why"; break;
+	case EV_RUN_FINISHED: e.status = "failed"; break;
+	case EV_RUN_RESUMED: e.mode = "abort"; break;
+	case EV_STEP_WARNING: e.workflow = "a", e.step = "s", e.attempt = 1, e.message = "disk full"; break;
+	case EV_STEP_PROCESS:
+		e.seq = 0, e.workflow = "a", e.step = "s", e.attempt = 1, e.pid = 4242, e.pid_start = 99;
+		break;
+	case EV_TYPE_COUNT: break;
+	}
+	return e;
+}
+
+/* Decoding is the inverse of encoding, for every type and field. */
+static void test_json_round_trip(void **state)
+{
+	(void)state;
+	for (enum event_type t = 0; t < EV_TYPE_COUNT; t++) {
+		struct event e = sample(t), d;
+		struct buf j = BUF_INIT, again = BUF_INIT;
+		struct arena a = ARENA_INIT;
+		event_to_json(&e, &j);
+		assert_int_equal(event_decode(event_type_name(t), j.s, &d, &a), 0);
+		assert_int_equal(d.type, t);
+		assert_int_equal(d.seq, e.seq);
+		assert_int_equal(d.run, e.run);
+		assert_int_equal(d.ts_ms, e.ts_ms);
+		assert_int_equal(d.pid, e.pid);
+		assert_int_equal(d.pid_start, e.pid_start);
+		event_to_json(&d, &again);
+		assert_string_equal(again.s, j.s);
+		buf_release(&j);
+		buf_release(&again);
+		arena_release(&a);
+	}
+}
+
+static void test_decode_refuses(void **state)
+{
+	(void)state;
+	struct event d;
+	struct arena a = ARENA_INIT;
+	assert_int_equal(event_decode("run.exploded", "{}", &d, &a), -1);
+	assert_int_equal(event_decode(NULL, "{}", &d, &a), -1);
+	assert_int_equal(event_decode("run.started", "[1]", &d, &a), -1);
+	assert_int_equal(event_decode("run.started", "{not json", &d, &a), -1);
+	assert_int_equal(event_decode("run.started", NULL, &d, &a), -1);
+	/* A time that is not one reads as unknown. */
+	assert_int_equal(event_decode("run.started", "{\"ts\":\"yesterday\",\"seq\":4}", &d, &a), 0);
+	assert_int_equal(d.ts_ms, 0);
+	assert_int_equal(d.seq, 4);
+	arena_release(&a);
+}
+
+/* ---- logpath ---- */
+
+static void test_log_paths(void **state)
+{
+	(void)state;
+	struct buf dir = BUF_INIT, p = BUF_INIT;
+	logpath_run_dir("/s", 12, &dir);
+	assert_string_equal(dir.s, "/s/logs/12");
+	logpath_attempt(dir.s, "deploy[region=eu/west]", "step-1", 2, &p);
+	assert_string_equal(p.s, "/s/logs/12/deploy[region=eu%2Fwest]/step-1.2.log");
+	buf_reset(&p);
+	logpath_attempt_file(dir.s, "..", "roll", 101, ".k8s-spec.json", &p);
+	assert_string_equal(p.s, "/s/logs/12/%2E./roll.101.k8s-spec.json");
+	buf_reset(&p);
+	logpath_workflow_dir(dir.s, "w", &p);
+	assert_string_equal(p.s, "/s/logs/12/w");
+	buf_release(&dir);
+	buf_release(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_decode_refuses),
+		cmocka_unit_test(test_log_paths),
 		cmocka_unit_test(test_reasons_masked_before_every_sink),
 		cmocka_unit_test(test_no_mask_no_change),
 	};

@@ -23,10 +23,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/logs_view.h"
 #include "engine/run.h"
 #include "engine/run_internal.h"
 #include "pipeline/model.h"
-#include "store/report.h"
 #include "support/run_fixture.h"
 
 /* ---- a barrier releases ---- */
@@ -580,14 +580,14 @@ static void test_step_kinds(void **state)
 		if (o->holds_process != (o->command != NULL))
 			fail_msg("%s: a process kind has a command, and only one", name);
 		/* The store asks the engine, by name, which kinds have a log. */
-		assert_int_equal(report_kind_has_log(name), o->writes_log);
+		assert_int_equal(logs_kind_has_log(name), o->writes_log);
 		assert_int_equal(step_kind_writes_log((enum step_kind)k), o->writes_log);
 	}
 	assert_true(step_kinds[STEP_RUN].holds_process && step_kinds[STEP_K8S_ROLLING].holds_process);
 	assert_false(step_kinds[STEP_WAIT].holds_process || step_kinds[STEP_HTTP_CHECK].holds_process);
-	assert_true(report_kind_has_log("http-check") && report_kind_has_log("k8s-rollback"));
-	assert_false(report_kind_has_log("barrier") || report_kind_has_log("wait") ||
-		     report_kind_has_log("approval") || report_kind_has_log(NULL));
+	assert_true(logs_kind_has_log("http-check") && logs_kind_has_log("k8s-rollback"));
+	assert_false(logs_kind_has_log("barrier") || logs_kind_has_log("wait") ||
+		     logs_kind_has_log("approval") || logs_kind_has_log(NULL));
 }
 
 /* ---- the diagram ---- */

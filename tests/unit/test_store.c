@@ -1,6 +1,7 @@
 /*
- * Tests for store/ (store.c, sqlite.c) and the durable delivery of
- * engine/events.c that uses it.
+ * Tests for store/ (store.c, sqlite.c), the durable delivery of
+ * events/events.c that uses it, and `show` (cli/show.c) of what it
+ * recorded.
  *
  * Every test works in its own fresh state directory under a scratch
  * directory. The plans come from a real pipeline file compiled by
@@ -29,9 +30,12 @@
 
 #include "base/buf.h"
 #include "base/diag.h"
-#include "engine/events.h"
+#include "cli/recorded.h"
+#include "cli/report.h"
+#include "cli/show.h"
+#include "events/codec.h"
+#include "events/events.h"
 #include "pipeline/compile.h"
-#include "store/report.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 
@@ -740,17 +744,19 @@ static void test_broken_barrier_and_rollback(void **state)
 	assert_string_equal(step_of(a, "undo")->status, "running");
 	assert_true(strstr(r.events[5].json, "\"rollback\":true") != NULL);
 
-	/* The text and JSON reports say the same. */
+	/* `show`, text and JSON, says the same from the recorded events. */
+	struct run_view *v = recorded_view_load(&r);
 	char *txt = NULL, *js = NULL;
 	size_t len;
 	FILE *f = open_memstream(&txt, &len);
-	report_run_text(&r, f);
+	show_text(&r.info, v, f);
 	fclose(f);
 	assert_non_null(strstr(txt, "X (Rendezvous): broken at +40ms: workflow b failed"));
 	assert_non_null(strstr(txt, "did not arrive  (broke it)"));
 	f = open_memstream(&js, &len);
-	report_run_json(&r, f);
+	show_json(&r, v, f);
 	fclose(f);
+	view_free(v);
 	assert_non_null(strstr(js, "\"broken\":{\"ts\":"));
 	assert_non_null(strstr(js, "\"origin\":\"b\"}"));
 	assert_non_null(strstr(js, "\"events\":[{\"ts\":"));
@@ -1065,13 +1071,9 @@ static void test_store_sink(void **state)
 	buf_release(&err);
 }
 
-static void test_log_paths_and_ids(void **state)
+static void test_parse_run_id(void **state)
 {
 	(void)state;
-	struct buf p = BUF_INIT;
-	store_log_path("/s", 12, "deploy[region=eu/west]", "step-1", 2, &p);
-	assert_string_equal(p.s, "/s/logs/12/deploy[region=eu%2Fwest]/step-1.2.log");
-	buf_release(&p);
 	uint64_t id;
 	assert_true(report_parse_run_id("1", &id));
 	assert_int_equal(id, 1);
@@ -1110,7 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_events_durable_before_visible),
 		cmocka_unit_test(test_event_dup),
 		cmocka_unit_test(test_store_sink),
-		cmocka_unit_test(test_log_paths_and_ids),
+		cmocka_unit_test(test_parse_run_id),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

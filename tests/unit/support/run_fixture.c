@@ -19,10 +19,10 @@
 #include "base/buf.h"
 #include "base/diag.h"
 #include "base/xalloc.h"
-#include "engine/events.h"
 #include "engine/proc.h"
 #include "engine/run.h"
 #include "engine/run_internal.h"
+#include "events/events.h"
 #include "pipeline/compile.h"
 
 #define GUARD_MS 20000

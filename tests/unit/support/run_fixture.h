@@ -43,8 +43,8 @@
 
 #include "base/diag.h"
 #include "base/xalloc.h"
-#include "engine/events.h"
 #include "engine/run.h"
+#include "events/events.h"
 #include "pipeline/model.h"
 
 #define RFX_MAX_TRIGGERS 4

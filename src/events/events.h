@@ -1,7 +1,9 @@
 /*
  * events: the typed events of a run (docs/events.md), numbered and time-stamped
  * in the order the engine decided them, and fanned out to sinks (the
- * --json line writer, the terminal, the summary, later the API).
+ * --json line writer, the run view behind the terminal and the summary,
+ * later the API). Their JSON form is events/codec.h; what they add up to,
+ * events/view.h.
  *
  * The engine never formats output itself: it emits events, sinks listen.
  *
@@ -29,8 +31,8 @@
  * the owner is told by events_flush()'s return value. Without a durable
  * sink, events_emit() delivers at once, as before.
  */
-#ifndef LS_ENGINE_EVENTS_H
-#define LS_ENGINE_EVENTS_H
+#ifndef LS_EVENTS_EVENTS_H
+#define LS_EVENTS_EVENTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -206,7 +208,5 @@ const char *event_type_name(enum event_type t);
  * summary and `show` print warnings so.
  */
 void event_warning_text(const struct event *ev, struct buf *out);
-/* Appends `ev` as one JSON object (no newline), fields in the order of docs/events.md. */
-void event_to_json(const struct event *ev, struct buf *out);
 
 #endif
