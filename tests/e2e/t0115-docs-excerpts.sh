@@ -19,7 +19,7 @@ set -u
 unset LOCKSTEP_STATE
 W=$tmp/work
 mkdir -p "$W/bin" "$W/build"
-cp -R "$SRC/examples" "$W/examples"
+copy_example . "$W/examples"
 ln -s "$LOCKSTEP" "$W/bin/lockstep"
 ln -s "$LOCKSTEP" "$W/build/lockstep"
 # The services of the multi-service example get ports of their own here;

@@ -55,8 +55,8 @@ set -u
 # pipelines set themselves.
 unset DEPLOY_ROOT KNOWN_ISSUES RESULTS FAIL_REGION REGION VERSION ENV_ID LOCKSTEP_STATE
 
-cp -R "$SRC/examples/multi-region" "$tmp/mr"
-cp -R "$SRC/examples/compatibility" "$tmp/co"
+copy_example multi-region "$tmp/mr"
+copy_example compatibility "$tmp/co"
 root=$tmp/mr/deploy-root
 REGIONS=(eu-west us-east ap-south)
 

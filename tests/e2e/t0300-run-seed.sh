@@ -23,7 +23,7 @@ set -u
 . "$E2E_DIR/run/lib.sh"
 
 unset DEPLOY_ROOT LOCKSTEP_STATE
-cp -R "$SRC/examples/multi-service" "$tmp/ms"
+copy_example multi-service "$tmp/ms"
 root=$tmp/ms/deploy-root
 # The services listen on ports of this script's own (--var).
 ms_ports
@@ -171,7 +171,7 @@ expect "and 1.4.4 was never installed" test ! -e "$root/backend/releases/1.4.4"
 
 # ---- 4. the swapped form: refused before anything runs ----
 scenario swapped
-cp -R "$SRC/examples/multi-service" "$tmp/sw"
+copy_example multi-service "$tmp/sw"
 run_json "$tmp/sw/pipeline-swapped.yml"
 expect_rc 3
 expect "nothing on stdout" test ! -s "$EVENTS"

@@ -26,7 +26,7 @@ set -u
 . "$E2E_DIR/run/lib.sh"
 
 unset DEPLOY_ROOT LOCKSTEP_STATE
-cp -R "$SRC/examples/multi-service" "$tmp/ms"
+copy_example multi-service "$tmp/ms"
 ln -s "$RUNDIR/bin" "$tmp/bin"
 # Every fact of `show --json` agrees with its events: run, workflow and
 # step statuses, exit codes, durations, attempts, barrier arrivals and

@@ -23,7 +23,7 @@ set -u
 
 unset LOCKSTEP_STATE
 ln -s "$RUNDIR/bin" "$tmp/bin"
-cp -R "$SRC/examples/multi-service" "$tmp/ms"
+copy_example multi-service "$tmp/ms"
 
 # Steps wait at a gate until the test creates $GATES/NAME (at most 20 s,
 # then the step fails). Steps do not see LOCKSTEP_* variables: GATES it is.

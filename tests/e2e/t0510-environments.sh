@@ -128,7 +128,7 @@ expect "check: the pipeline is valid, without warnings" \
 
 # ---- 3. the multi-service example ----
 scenario example
-cp -R "$SRC/examples/multi-service" "$tmp/ms"
+copy_example multi-service "$tmp/ms"
 ms_ports
 run_json "$tmp/ms/pipeline.yml" "${MS_PORTS[@]}"
 expect_rc 0

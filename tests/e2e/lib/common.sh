@@ -203,6 +203,15 @@ expect_match() {
 	_result $? "$1" "'$2' does not match /$3/"
 }
 
+# copy_example NAME DEST: a copy of examples/NAME (`.`: all of examples/)
+# at DEST without what running an example leaves in the source tree
+# (deploy-root/, results/: see .gitignore), so that a `make demo` before
+# the tests changes nothing in them.
+copy_example() {
+	cp -R "$SRC/examples/$1" "$2" &&
+		find "$2" -depth -type d \( -name deploy-root -o -name results \) -exec rm -rf {} +
+}
+
 # ---- lockstep commands and their output ----
 
 COUT=""
