@@ -194,8 +194,12 @@ static bool fits(const struct outq *q, size_t n, size_t limit)
 
 static void add(struct outq *q, const char *s, size_t n)
 {
+	/* The writer sleeps only on an empty buffer: waking it for every
+	 * line of a burst would cost a context switch each. */
+	bool was_empty = !q->in.len;
 	buf_add(&q->in, s, n);
-	pthread_cond_signal(&q->more);
+	if (was_empty)
+		pthread_cond_signal(&q->more);
 }
 
 bool outq_put(struct outq *q, const char *s, size_t n, size_t limit)
