@@ -175,13 +175,31 @@ void outq_set_fill(struct outq *q, outq_fill_fn fill, void *arg)
 	pthread_mutex_unlock(&q->mu);
 }
 
+/*
+ * With q->mu held: appends to what the writer takes next. The writer
+ * sleeps only on an empty buffer: it is woken when this one was empty,
+ * not for every line of a burst (a context switch each). Every append to
+ * `in` by the producer goes through here, or a sleeping writer would
+ * miss it.
+ */
+static void add(struct outq *q, const char *s, size_t n)
+{
+	bool was_empty = !q->in.len;
+	buf_add(&q->in, s, n);
+	if (was_empty)
+		pthread_cond_signal(&q->more);
+}
+
 /* With q->mu held: the note of the lines dropped since the last one. */
 static void add_note(struct outq *q)
 {
 	if (!q->dropped)
 		return;
-	buf_addf(&q->in, "... %llu line%s dropped%s%s\n", (unsigned long long)q->dropped,
+	struct buf note = BUF_INIT;
+	buf_addf(&note, "... %llu line%s dropped%s%s\n", (unsigned long long)q->dropped,
 		 q->dropped == 1 ? "" : "s", q->note ? "; " : "", q->note ? q->note : "");
+	add(q, note.s, note.len);
+	buf_release(&note);
 	q->dropped = 0;
 }
 
@@ -192,15 +210,6 @@ static bool fits(const struct outq *q, size_t n, size_t limit)
 	return limit == SIZE_MAX || (backlog <= limit && n <= limit - backlog);
 }
 
-static void add(struct outq *q, const char *s, size_t n)
-{
-	/* The writer sleeps only on an empty buffer: waking it for every
-	 * line of a burst would cost a context switch each. */
-	bool was_empty = !q->in.len;
-	buf_add(&q->in, s, n);
-	if (was_empty)
-		pthread_cond_signal(&q->more);
-}
 
 bool outq_put(struct outq *q, const char *s, size_t n, size_t limit)
 {
@@ -298,7 +307,6 @@ void outq_drain(struct outq *q)
 	pthread_mutex_lock(&q->mu);
 	if (!q->broken && q->dropped) {
 		add_note(q);
-		pthread_cond_signal(&q->more);
 	}
 	while (!q->broken && (q->in.len || q->writing || q->gap))
 		pthread_cond_wait(&q->progress, &q->mu);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -164,6 +165,50 @@ static void test_drops_at_the_end_are_noted(void **state)
 	buf_release(&r.got);
 }
 
+/* Reads from `fd` until `want` has come, or 2 s pass; what came in `got`. */
+static bool read_until(int fd, const char *want, struct buf *got)
+{
+	uint64_t end = clock_mono_ms() + 2000;
+	while (!strstr(got->s, want) && clock_mono_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		char chunk[4096];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n > 0)
+			buf_add(got, chunk, (size_t)n);
+	}
+	return strstr(got->s, want) != NULL;
+}
+
+/*
+ * The writer asleep on an empty buffer is woken by a line that follows a
+ * note of dropped lines (the note came first, so the line alone did not
+ * find the buffer empty: it must still wake it).
+ */
+static void test_a_note_wakes_a_sleeping_writer(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	struct outq *q = outq_new(p[1]);
+	struct buf got = BUF_INIT;
+	assert_true(outq_put(q, "a\n", 2, SIZE_MAX));
+	assert_true(read_until(p[0], "a\n", &got));
+	/* Backlog 0: the writer took the lock last to wait (it holds it from
+	 * the end of its write until it sleeps). */
+	for (int i = 0; i < 2000 && outq_backlog(q); i++)
+		usleep(1000);
+	assert_int_equal(outq_backlog(q), 0);
+	assert_false(outq_put_lines(q, "b\n", 2, 0));
+	assert_true(outq_put_lines(q, "c\n", 2, SIZE_MAX));
+	assert_true(read_until(p[0], "... 1 line dropped\nc\n", &got));
+	outq_free(q);
+	close(p[1]);
+	close(p[0]);
+	buf_release(&got);
+}
+
 /* A stand-in for the store: chunk i is "event i\n". */
 struct source {
 	uint64_t calls;
@@ -299,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_everything_accepted_is_written_in_order),
 		cmocka_unit_test(test_a_stalled_reader_never_blocks_the_producer),
 		cmocka_unit_test(test_drops_at_the_end_are_noted),
+		cmocka_unit_test(test_a_note_wakes_a_sleeping_writer),
 		cmocka_unit_test(test_kept_chunks_past_the_limit_come_from_the_source),
 		cmocka_unit_test(test_a_gap_that_cannot_be_filled_is_counted),
 		cmocka_unit_test(test_a_reader_that_goes_away_breaks_the_queue),
