@@ -49,6 +49,8 @@ enum step_state {
 	STEP_SKIPPED, STEP_ABORTED,
 };
 
+struct executor;
+
 struct run_opts {
 	uint64_t run_id;
 	/*
@@ -87,6 +89,12 @@ struct run_opts {
 	 * steps; NULL: this process's own executable (/proc/self/exe).
 	 */
 	const char *self_exe;
+	/*
+	 * Where step processes run (exec/exec.h; borrowed): the run's
+	 * supervisor, for one. NULL: a local executor, the processes
+	 * children of this process.
+	 */
+	struct executor *executor;
 	/* Step output as it arrives (for the terminal); may be NULL. */
 	void (*output)(const char *workflow, const char *step, enum run_stream s,
 		       const char *data, size_t len, void *arg);

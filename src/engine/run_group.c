@@ -35,20 +35,38 @@ void run_start_group(struct run *r, size_t g)
 	}
 }
 
+static void leftovers_killed(int killed, void *arg)
+{
+	struct run *r = arg;
+	(void)killed;
+	r->killing_leftovers = false;
+	r->leftovers_killed = true;
+	run_finish(r);
+	run_pump(r);
+}
+
 /* run_internal.h */
 void run_finish(struct run *r)
 {
+	if (r->killing_leftovers)
+		return;
 	/* What ended steps left running goes first (SIGTERM, SIGKILL after
 	 * the grace period): run.finished comes once it is gone. */
 	if (step_run_stop_leftovers(r, false)) {
 		r->ending = true;
 		return;
 	}
+	/* Then whatever is left of the run's processes (daemons the steps
+	 * double-forked), wherever the executor has them. */
+	if (r->opts.kill_leftovers && !r->leftovers_killed) {
+		r->ending = true;
+		r->killing_leftovers = true;
+		exec_kill_leftovers(run_exec(r), leftovers_killed, r);
+		return;
+	}
 	r->ending = false;
 	r->finished = true;
 	r->status = r->aborting ? RUN_ABORTED : r->failed ? RUN_FAILED : RUN_SUCCEEDED;
-	if (r->opts.kill_leftovers)
-		proc_kill_descendants();
 	struct event e = { .type = EV_RUN_FINISHED, .status = run_status_name(r->status) };
 	events_emit(r->ev, &e);
 	if (r->btimer) {

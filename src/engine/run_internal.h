@@ -19,6 +19,8 @@
 #include "engine/barrier.h"
 #include "engine/proc.h"
 #include "engine/run.h"
+#include "exec/exec.h"
+#include "exec/steplog.h"
 
 struct http_check_run;
 
@@ -26,39 +28,34 @@ struct http_check_run;
 enum timer_kind { TIMER_NONE, TIMER_RETRY, TIMER_WAIT };
 
 /*
- * A step attempt's log file, STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log
- * (step_run.c). It never changes how the step ends: a file that cannot
- * be opened or written is a step.warning (once per attempt), and a marker
- * in the file says how much is missing where it can still be written.
+ * A step attempt's log, STATE/logs/RUN/WORKFLOW/STEP.ATTEMPT.log, and
+ * whose it is. It never changes how the step ends: a file that cannot be
+ * opened or written is a step.warning (once per attempt), and a marker in
+ * the file says how much is missing where it can still be written. An
+ * http-check writes its own (`f`); a process's log is written by its
+ * executor (exec/exec.h), and `f` stays closed.
  */
 struct step_log {
-	int fd;                     /* -1: none (no log directory, or it could not be opened) */
-	char *path;                 /* for messages; NULL without a log directory */
-	uint64_t bytes;             /* written, within the run's max_log_bytes */
-	bool truncated;             /* max_log_bytes reached: the rest is dropped */
-	int err;                    /* errno of failed writes not yet marked in the file, or 0 */
-	uint64_t lost;              /* bytes those writes dropped */
-	bool warned;                /* its step.warning is out */
+	struct steplog f;           /* the file and its mask streams */
 	/* Whose log it is (the plan's strings), for output and warnings. */
 	const char *workflow, *step;
 	int attempt;
 	bool rollback;
-	/* The attempt's output on its way in, being masked (step_secrets.c). */
-	struct mask_stream mask_out, mask_err;
+	struct run *run;
 };
 
 /*
  * A run step's process (or a Kubernetes step's), from its spawn until
  * nothing of it is left (step_run.c): past the end of its step while
  * what it started in the background runs on and writes to its log
- * (docs/design.md, "Process hygiene"). The proc's callbacks get it.
+ * (docs/design.md, "Process hygiene"). The executor's callbacks get it.
  */
 struct step_proc {
 	struct run *run;
 	struct wf_run *w;           /* the workflow while this is its step; NULL after */
-	struct proc *proc;
+	struct xproc *x;
 	struct step_log log;
-	bool pipes_open;            /* the proc's `closed` has not come yet */
+	bool pipes_open;            /* the executor's `closed` has not come yet */
 	bool holds_slot;            /* its step ended with the pipes open: counted in run.nheld */
 	struct step_proc *prev, *next; /* in run.leftovers once its step ended */
 };
@@ -72,7 +69,7 @@ struct wf_run {
 	size_t step;                /* index in the current list */
 	int attempt;
 	enum step_state step_state;
-	struct proc *proc;
+	struct xproc *proc;
 	uv_timer_t *timer;          /* step timeout */
 	uv_timer_t *delay;          /* retry delay or wait step */
 	enum timer_kind delay_kind;
@@ -141,6 +138,10 @@ struct run {
 	size_t fail_fast_broken;    /* fail-fast barriers broken so far */
 	char *self_exe;             /* the binary of the Kubernetes steps' helper */
 	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
+	struct executor *exec;      /* where step processes run (opts.executor, or a local one) */
+	bool own_exec;              /* the local one: the run closes it */
+	bool killing_leftovers;     /* run_finish waits for exec_kill_leftovers */
+	bool leftovers_killed;      /* it is done */
 };
 
 /* ---- run.c (run_group.c: groups) ---- */
@@ -180,6 +181,8 @@ void run_init_coord(struct run *r);
  * first call of a group counts): rollback-all's reasons name it.
  */
 void run_group_failure(struct run *r, const struct wf_run *w);
+/* The run's executor: opts.executor, or a local one made at first use. */
+struct executor *run_exec(struct run *r);
 /* Ends the run: its status from the flags, run.finished. */
 void run_finish(struct run *r);
 /*
@@ -381,6 +384,8 @@ void step_run_begin(struct wf_run *w);
 void step_run_resume(struct wf_run *w, const struct step_resume *at);
 /* Kills its process, or gives up its place in the queue for a process slot. */
 enum step_stop step_run_cancel(struct wf_run *w, const char *why, bool now);
+/* The key of the workflow's current attempt for its executor (exec/exec.h). */
+void step_run_key(const struct wf_run *w, struct buf *key);
 /* run: the command of the step, ${{ run.id }} replaced. */
 void step_run_command(struct wf_run *w, struct buf *script);
 /* A process slot is free: the steps waiting for one start, as far as slots allow. */
@@ -430,6 +435,9 @@ char *run_subst_env(const struct run *r, const char *s);
  * freed by its closing.
  */
 void step_output(struct run *r, struct step_log *l, enum run_stream s, const char *data, size_t len);
+/* Output an executor masked and logged already: to the output callback only. */
+void step_output_shown(struct run *r, const struct step_log *l, enum run_stream s, const char *data,
+		       size_t len);
 void step_output_end(struct run *r, struct step_log *l);
 /*
  * k8s-rolling, k8s-rollback (step_k8s.c): they run as a process (through

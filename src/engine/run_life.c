@@ -74,6 +74,15 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 	return r;
 }
 
+struct executor *run_exec(struct run *r)
+{
+	if (!r->exec) {
+		r->own_exec = !r->opts.executor;
+		r->exec = r->own_exec ? exec_local_new(r->loop, r->opts.mask) : r->opts.executor;
+	}
+	return r->exec;
+}
+
 void run_start(struct run *r, uv_loop_t *loop)
 {
 	r->loop = loop;
@@ -233,6 +242,8 @@ void run_free(struct run *r)
 		free(r->wfs[i].reason);
 		free(r->wfs[i].k8s_result);
 	}
+	if (r->own_exec)
+		exec_close(r->exec);
 	free(r->self_exe);
 	free(r->wfs);
 	coord_release(&r->coord);

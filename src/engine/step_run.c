@@ -28,161 +28,71 @@ extern char **environ;
 
 /* ---- logs ---- */
 
-/* A step.warning about log `l`, once per attempt: a full disk would
- * otherwise repeat it for every chunk of output. */
-static void log_warn(struct run *r, struct step_log *l, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void log_warn(struct run *r, struct step_log *l, const char *fmt, ...)
+/* A step.warning about log `l`, once per attempt (steplog says when). */
+static void log_warning(struct run *r, const struct step_log *l, const char *message)
 {
-	if (l->warned)
-		return;
-	l->warned = true;
-	struct buf msg = BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
-	va_end(ap);
 	struct event e = { .type = EV_STEP_WARNING, .workflow = l->workflow, .step = l->step,
-			   .attempt = l->attempt, .rollback = l->rollback, .message = msg.s };
+			   .attempt = l->attempt, .rollback = l->rollback, .message = message };
 	events_emit(r->ev, &e);
-	buf_release(&msg);
 }
 
-/* Writes all of `data`; 0, or the errno of the write that failed (what
- * was written before it stays written and counted). */
-static int log_put(struct step_log *l, const char *data, size_t len)
+static void steplog_warning(const char *message, void *arg)
 {
-	while (len) {
-		ssize_t n = write(l->fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		data += n;
-		len -= (size_t)n;
-		l->bytes += (uint64_t)n;
-	}
-	return 0;
-}
-
-/* After failed writes: says in the file what they dropped, if the file
- * takes it now. Returns true when it did (or there was nothing to say). */
-static bool log_mark_gap(struct step_log *l)
-{
-	if (!l->err)
-		return true;
-	char msg[160];
-	int n = snprintf(msg, sizeof(msg), "\n[lockstep: log write failed: %s; %llu bytes lost]\n",
-			 strerror(l->err), (unsigned long long)l->lost);
-	uint64_t before = l->bytes;
-	if (log_put(l, msg, (size_t)n) != 0)
-		return false;
-	l->bytes = before;  /* lockstep's words do not count against --max-log */
-	l->err = 0;
-	l->lost = 0;
-	return true;
+	struct step_log *l = arg;
+	log_warning(l->run, l, message);
 }
 
 /*
- * Opens the log of attempt `attempt` of step `ps` of workflow `w` into
- * `l`, emptied or, with `append`, added to. Without a log directory
- * there is no file; when it cannot be created, a step.warning says so
- * and the output still goes to the terminal.
+ * Names log `l` after attempt `w->attempt` of the workflow's current step
+ * and makes its directory; with a log directory and that directory made,
+ * `path` gets the file's path. Without a log directory there is no file;
+ * when its directory cannot be made, a step.warning says so and the
+ * output still goes to the terminal.
  */
-static void log_open(struct step_log *l, struct wf_run *w, const struct plan_step *ps, bool append)
+static bool log_prepare(struct step_log *l, struct wf_run *w, const struct plan_step *ps, struct buf *path)
 {
 	struct run *r = w->run;
-	*l = (struct step_log){ .fd = -1, .workflow = w->pw->name, .step = ps->id,
-				.attempt = w->attempt, .rollback = w->in_rollback };
-	mask_stream_init(&l->mask_out, r->opts.mask);
-	mask_stream_init(&l->mask_err, r->opts.mask);
+	*l = (struct step_log){ .f = { .fd = -1 }, .workflow = w->pw->name, .step = ps->id,
+				.attempt = w->attempt, .rollback = w->in_rollback, .run = r };
 	if (!r->opts.log_dir)
-		return;
-	struct buf path = BUF_INIT;
+		return false;
 	if (!w->log_dir_made) {
 		/* Step ids are unique across steps and rollback: one directory. */
 		struct buf why = BUF_INIT;
-		logpath_workflow_dir(r->opts.log_dir, w->pw->name, &path);
-		w->log_dir_made = fsio_mkdirs(path.s, &why) == 0;
-		if (!w->log_dir_made)
-			log_warn(r, l, "%s; the output of this attempt is not logged", why.s);
+		logpath_workflow_dir(r->opts.log_dir, w->pw->name, path);
+		w->log_dir_made = fsio_mkdirs(path->s, &why) == 0;
+		if (!w->log_dir_made) {
+			buf_addf(&why, "; the output of this attempt is not logged");
+			log_warning(r, l, why.s);
+		}
 		buf_release(&why);
-		buf_reset(&path);
+		buf_reset(path);
 	}
-	if (!w->log_dir_made) {
-		buf_release(&path);
-		return;
-	}
-	logpath_attempt(r->opts.log_dir, w->pw->name, ps->id, w->attempt, &path);
-	l->path = buf_detach(&path, NULL);
-	l->fd = open(l->path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0600);
-	if (l->fd < 0)
-		log_warn(r, l, "cannot open the log file %s: %s; the output of this attempt is not logged",
-			 l->path, strerror(errno));
-}
-
-/*
- * Appends to log `l` within the run's max_log_bytes. A failed write loses
- * its bytes, and says so: a step.warning, and a marker in the file at the
- * next write that works, or when the log is closed.
- */
-static void log_write(struct run *r, struct step_log *l, const char *data, size_t len)
-{
-	if (l->fd < 0 || l->truncated)
-		return;
-	uint64_t max = r->opts.max_log_bytes;
-	bool cut = false;
-	if (l->bytes + len > max) {
-		len = (size_t)(max - l->bytes);
-		cut = true;
-	}
-	int e = log_mark_gap(l) ? 0 : l->err;
-	uint64_t before = l->bytes;
-	if (!e)
-		e = log_put(l, data, len);
-	if (e) {
-		l->err = e;
-		l->lost += len - (l->bytes - before);
-		log_warn(r, l, "cannot write the log file %s: %s; output is missing from it", l->path,
-			 strerror(e));
-	}
-	if (cut) {
-		l->truncated = true;
-		char msg[96];
-		int n = snprintf(msg, sizeof(msg), "\n[lockstep: log truncated at %llu bytes]\n",
-				 (unsigned long long)max);
-		if (log_mark_gap(l))
-			log_put(l, msg, (size_t)n);
-	}
-}
-
-/* Closes log `l` (if open), with a last try at marking a gap. */
-static void log_close(struct step_log *l)
-{
-	if (l->fd >= 0) {
-		log_mark_gap(l);
-		close(l->fd);
-	}
-	l->fd = -1;
-	free(l->path);
-	l->path = NULL;
-	mask_stream_release(&l->mask_out);
-	mask_stream_release(&l->mask_err);
+	if (!w->log_dir_made)
+		return false;
+	logpath_attempt(r->opts.log_dir, w->pw->name, ps->id, w->attempt, path);
+	return true;
 }
 
 void step_log_open(struct step_log *l, struct wf_run *w, bool append)
 {
-	log_open(l, w, wf_cur_step(w), append);
+	struct run *r = w->run;
+	struct buf path = BUF_INIT;
+	bool file = log_prepare(l, w, wf_cur_step(w), &path);
+	steplog_open(&l->f, file ? path.s : NULL, append, r->opts.max_log_bytes, r->opts.mask,
+		     steplog_warning, l);
+	buf_release(&path);
 }
 
 void step_log_put(struct run *r, struct step_log *l, const char *data, size_t len)
 {
-	log_write(r, l, data, len);
+	(void)r;
+	steplog_put(&l->f, data, len);
 }
 
 void step_log_close(struct step_log *l)
 {
-	log_close(l);
+	steplog_close(&l->f);
 }
 
 /* ---- the environment ---- */
@@ -373,13 +283,19 @@ static void leftover_del(struct run *r, struct step_proc *sp)
 	r->nleftovers--;
 }
 
-static void proc_output_cb(struct proc *p, enum proc_stream s, const char *data, size_t len,
+static void proc_output_cb(struct xproc *x, enum proc_stream s, const char *data, size_t len,
 			   void *arg)
 {
 	struct step_proc *sp = arg;
-	struct run *r = sp->run;
-	(void)p;
-	step_output(r, &sp->log, s == PROC_STDERR ? RUN_STDERR : RUN_STDOUT, data, len);
+	(void)x;
+	step_output_shown(sp->run, &sp->log, s == PROC_STDERR ? RUN_STDERR : RUN_STDOUT, data, len);
+}
+
+static void proc_warning_cb(struct xproc *x, const char *message, void *arg)
+{
+	struct step_proc *sp = arg;
+	(void)x;
+	log_warning(sp->run, &sp->log, message);
 }
 
 static void spawn_queued(struct run *r);
@@ -414,7 +330,7 @@ static bool spawn_slot(const struct run *r)
 }
 
 /* For the store only: what a resume must kill if lockstep dies. */
-static void proc_started_cb(struct proc *p, pid_t pid, uint64_t pid_start, void *arg)
+static void proc_started_cb(struct xproc *p, pid_t pid, uint64_t pid_start, void *arg)
 {
 	struct step_proc *sp = arg;
 	struct wf_run *w = sp->w;
@@ -454,14 +370,14 @@ static void end_attempt(struct wf_run *w, struct step_proc *sp, const struct pro
 		how.then = STEP_THEN_NEXT;
 	else if (how.status == STEP_FAILED)
 		how.detail = reason;
-	/* What the step printed comes before its step.finished, held-back
-	 * ends included (what it left running may print on). */
-	step_output_end(w->run, &sp->log);
+	/* What the step printed came before (the executor let its held-back
+	 * ends go first): its step.finished follows it. */
+	(void)sp;
 	step_end(w, &how);
 	free(reason);
 }
 
-static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg)
+static void proc_exit_cb(struct xproc *p, const struct proc_status *st, void *arg)
 {
 	struct step_proc *sp = arg;
 	struct wf_run *w = sp->w;
@@ -492,19 +408,17 @@ static void proc_exit_cb(struct proc *p, const struct proc_status *st, void *arg
 	end_attempt(w, sp, st);
 	/* A hard abort came first: what it leaves goes at once too. */
 	if (r->hard_abort)
-		proc_kill_now(p);
+		exec_kill_now(p);
 	run_pump(r);
 }
 
 /* Its output is over: the log closes, and its slot is free. */
-static void proc_closed_cb(struct proc *p, void *arg)
+static void proc_closed_cb(struct xproc *p, void *arg)
 {
 	struct step_proc *sp = arg;
 	struct run *r = sp->run;
 	(void)p;
 	sp->pipes_open = false;
-	step_output_end(r, &sp->log);
-	log_close(&sp->log);
 	if (sp->holds_slot) {
 		sp->holds_slot = false;
 		r->nheld--;
@@ -514,12 +428,12 @@ static void proc_closed_cb(struct proc *p, void *arg)
 
 /* Nothing of the step is left. When the run only waited for that, it
  * finishes now. */
-static void proc_gone_cb(struct proc *p, void *arg)
+static void proc_gone_cb(struct xproc *p, void *arg)
 {
 	struct step_proc *sp = arg;
 	struct run *r = sp->run;
 	leftover_del(r, sp);
-	proc_free(p);
+	exec_free(p);
 	free(sp);
 	if (r->ending && !r->leftovers) {
 		run_finish(r);
@@ -531,9 +445,9 @@ bool step_run_stop_leftovers(struct run *r, bool now)
 {
 	for (struct step_proc *sp = r->leftovers; sp; sp = sp->next) {
 		if (now)
-			proc_kill_now(sp->proc);
+			exec_kill_now(sp->x);
 		else
-			proc_kill(sp->proc);
+			exec_kill(sp->x);
 	}
 	return r->leftovers != NULL;
 }
@@ -610,9 +524,9 @@ enum step_stop step_run_cancel(struct wf_run *w, const char *why, bool now)
 	if (w->proc) {
 		/* Its exit ends the step (timed out, or aborted). */
 		if (now)
-			proc_kill_now(w->proc);
+			exec_kill_now(w->proc);
 		else
-			proc_kill(w->proc);
+			exec_kill(w->proc);
 		return STOP_LATER;
 	}
 	if (w->spawn_pending) {
@@ -668,6 +582,13 @@ void step_run_begin(struct wf_run *w)
 	spawn_now(w);
 }
 
+/* The key of the workflow's current attempt, by which its executor knows
+ * it across a resume (exec/exec.h). */
+void step_run_key(const struct wf_run *w, struct buf *key)
+{
+	buf_addf(key, "%zu/%c/%zu/%d", w->index, w->in_rollback ? 'r' : 's', w->step, w->attempt);
+}
+
 static void spawn_now(struct wf_run *w)
 {
 	struct run *r = w->run;
@@ -678,7 +599,8 @@ static void spawn_now(struct wf_run *w)
 	sp->run = r;
 	sp->w = w;
 	sp->pipes_open = true;
-	log_open(&sp->log, w, ps, false);
+	struct buf path = BUF_INIT;
+	bool file = log_prepare(&sp->log, w, ps, &path);
 	char **env = build_env(w, ps);
 	struct buf dir = BUF_INIT;
 	if (ps->dir && ps->dir[0] == '/')
@@ -690,18 +612,29 @@ static void spawn_now(struct wf_run *w)
 	struct buf script = BUF_INIT;
 	wf_kind(w)->command(w, &script);
 	char *cwd = subst_run_id(dir.s, r->opts.run_id);
-	struct proc_opts po = {
+	struct buf key = BUF_INIT;
+	step_run_key(w, &key);
+	struct xspawn xs = {
+		.key = key.s,
 		.shell = ps->src->shell == SHELL_BASH ? "/bin/bash" : "/bin/sh",
 		.script = script.s,
 		.cwd = cwd ? cwd : dir.s,
 		.env = env,
 		.kill_grace_ms = r->opts.kill_grace_ms,
+		.log_path = file ? path.s : NULL,
+		.max_log_bytes = r->opts.max_log_bytes,
 	};
-	struct proc_cbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, proc_closed_cb,
-				proc_gone_cb, sp };
-	/* Spawn failures come back through proc_exit_cb. */
-	proc_spawn(r->loop, &po, &cbs, &sp->proc);
-	w->proc = sp->proc;
+	struct xcbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, proc_closed_cb,
+			    proc_gone_cb, proc_warning_cb, sp };
+	/* Spawn failures (a lost supervisor too) come back through proc_exit_cb. */
+	int rc = exec_spawn(run_exec(r), &xs, &cbs, &sp->x);
+	if (rc < 0) {
+		fprintf(stderr, "lockstep: internal error: exec_spawn: %s\n", strerror(-rc));
+		abort();
+	}
+	w->proc = sp->x;
+	buf_release(&key);
+	buf_release(&path);
 	buf_release(&script);
 	free(cwd);
 	buf_release(&dir);

@@ -5,15 +5,17 @@
  * everything a step prints passes one mask before it reaches its log file
  * or the run's output callback:
  *
- *   proc output / http-check lines ──► step_output ──► mask stream ──► log file
- *                                                                   └─► output callback
+ *   http-check lines ──► step_output ──► mask stream ──► log file
+ *                                                    └─► output callback
+ *   process output ──► executor: mask stream ──► log file
+ *                                            └─► step_output_shown ──► output callback
  *
  * Each stream (stdout, stderr) of a step attempt has its own mask stream,
- * kept with the attempt's log (struct step_log: a process's output may go
+ * kept with the attempt's log (exec/steplog.h: a process's output may go
  * on after its step ended, from what it left running), which holds back
  * the end of a chunk that could still be the start of a secret;
- * step_output_end lets it go when the step ends and when its output is
- * over.
+ * step_output_end (the executor, for a process) lets it go when the step
+ * ends and when its output is over.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,37 +98,28 @@ char *run_subst_env(const struct run *r, const char *s)
 	return with_secrets;
 }
 
-/* Shows masked output: the log file, then the output callback. */
-static void show(struct run *r, struct step_log *l, enum run_stream s, const char *data, size_t len)
+void step_output_shown(struct run *r, const struct step_log *l, enum run_stream s, const char *data,
+		       size_t len)
 {
-	if (!len)
-		return;
-	step_log_put(r, l, data, len);
-	if (r->opts.output)
+	if (len && r->opts.output)
 		r->opts.output(l->workflow, l->step, s, data, len, r->opts.output_arg);
 }
 
 void step_output(struct run *r, struct step_log *l, enum run_stream s, const char *data, size_t len)
 {
-	if (mask_empty(r->opts.mask)) {
-		show(r, l, s, data, len);
-		return;
-	}
 	struct buf out = BUF_INIT;
-	mask_stream_feed(s == RUN_STDERR ? &l->mask_err : &l->mask_out, data, len, &out);
-	show(r, l, s, out.s, out.len);
+	steplog_feed(&l->f, s == RUN_STDERR ? 2 : 1, data, len, &out);
+	step_output_shown(r, l, s, out.s, out.len);
 	buf_release(&out);
 }
 
 void step_output_end(struct run *r, struct step_log *l)
 {
-	if (mask_empty(r->opts.mask))
-		return;
 	struct buf out = BUF_INIT;
-	mask_stream_flush(&l->mask_out, &out);
-	show(r, l, RUN_STDOUT, out.s, out.len);
+	steplog_flush(&l->f, 1, &out);
+	step_output_shown(r, l, RUN_STDOUT, out.s, out.len);
 	buf_reset(&out);
-	mask_stream_flush(&l->mask_err, &out);
-	show(r, l, RUN_STDERR, out.s, out.len);
+	steplog_flush(&l->f, 2, &out);
+	step_output_shown(r, l, RUN_STDERR, out.s, out.len);
 	buf_release(&out);
 }
