@@ -24,6 +24,7 @@
 #include "cli/secrets.h"
 #include "events/codec.h"
 #include "events/logpath.h"
+#include "exec/supervise.h"
 #include "pipeline/compile.h"
 #include "store/store.h"
 
@@ -226,7 +227,13 @@ static int take_over(const struct opts *o, struct store *st, bool abort_run)
 	}
 	loaded = true;
 	uint64_t grace = o->has_grace ? o->grace : ra.kill_grace_ms;
-	leftovers_kill(&run, cl.token, grace, stderr, o->cmd);
+	/* The run's supervisor outlived its engine: what it runs is adopted
+	 * (resume.c). Without it, what is left of the run is lost: killed. */
+	struct buf sdir = BUF_INIT;
+	logpath_supervise_dir(o->state, o->id, &sdir);
+	if (!supervise_alive(sdir.s))
+		leftovers_kill(&run, cl.token, grace, stderr, o->cmd);
+	buf_release(&sdir);
 
 	const struct event **evs = arena_array(&a, run.nevents + 1, sizeof(*evs));
 	size_t nev = 0;

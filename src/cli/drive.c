@@ -17,6 +17,7 @@
 #include "cli/output.h"
 #include "cli/term.h"
 #include "engine/run.h"
+#include "events/logpath.h"
 #include "events/view.h"
 
 struct run_cli {
@@ -270,6 +271,12 @@ int cli_drive(const struct drive *d)
 	cli.err_q = err_q;
 	cli.output = board ? term_board_output : output_step_output;
 	cli.output_arg = board ? (void *)board : (void *)&out;
+	/* Steps run under the run's supervisor, which outlives lockstep
+	 * (LOCKSTEP_SUPERVISOR=0: under lockstep itself, as a baseline). */
+	struct buf supervise = BUF_INIT;
+	const char *sv = getenv("LOCKSTEP_SUPERVISOR");
+	if (!sv || strcmp(sv, "0") != 0)
+		logpath_supervise_dir(st->state_dir, run_id, &supervise);
 	struct run_opts ro = {
 		.run_id = run_id,
 		.token = d->token,
@@ -285,6 +292,8 @@ int cli_drive(const struct drive *d)
 		.output_arg = &cli,
 		.secrets = d->secrets,
 		.mask = d->mask,
+		.supervise_dir = supervise.len ? supervise.s : NULL,
+		.takeover = d->resuming,
 	};
 	uv_loop_t loop;
 	uv_loop_init(&loop);
@@ -326,6 +335,9 @@ int cli_drive(const struct drive *d)
 	while (code == EXIT_OK && !run_done(cli.run))
 		uv_run(&loop, UV_RUN_ONCE);
 	flush_events(&cli);
+	if (run_exec_warning(cli.run))
+		say(&cli, "lockstep %s: %s\n", d->cmd, run_exec_warning(cli.run));
+	run_close(cli.run);
 	enum run_status status = run_status(cli.run);
 	output_flush_partial(&out);
 	if (board)
@@ -383,5 +395,6 @@ int cli_drive(const struct drive *d)
 	term_board_free(board);
 	view_free(view);
 	run_free(cli.run);
+	buf_release(&supervise);
 	return code;
 }

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/report.h"
 #include "engine/http.h"
+#include "exec/supervise.h"
 #include "k8s/k8s.h"
 #include "store/store.h"
 
@@ -240,6 +241,9 @@ int main(int argc, char **argv)
 	/* The Kubernetes steps' helper, run by the engine (not a command). */
 	if (!strcmp(cmd, "__k8s"))
 		return k8s_main(argc - 1, argv + 1);
+	/* A run's supervisor, started by the engine (not a command). */
+	if (!strcmp(cmd, "__supervise"))
+		return supervise_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);

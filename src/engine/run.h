@@ -90,11 +90,16 @@ struct run_opts {
 	 */
 	const char *self_exe;
 	/*
-	 * Where step processes run (exec/exec.h; borrowed): the run's
-	 * supervisor, for one. NULL: a local executor, the processes
-	 * children of this process.
+	 * Where step processes run (exec/exec.h; borrowed), or NULL: the
+	 * run's supervisor in `supervise_dir` (STATE/supervise/RUN,
+	 * absolute; with `takeover`, the one a dead engine left, attached
+	 * to, or a new one), or without that directory, or when no
+	 * supervisor can start, a local executor: the processes children of
+	 * this process (run_exec_warning says why).
 	 */
 	struct executor *executor;
+	const char *supervise_dir;
+	bool takeover;
 	/* Step output as it arrives (for the terminal); may be NULL. */
 	void (*output)(const char *workflow, const char *step, enum run_stream s,
 		       const char *data, size_t len, void *arg);
@@ -171,6 +176,14 @@ void run_stop(struct run *r);
  */
 void run_committed(struct run *r);
 bool run_done(const struct run *r);
+/*
+ * Once run_done: lets the run's own executor go (its supervisor exits
+ * once its processes are gone). The loop must run on until its handles
+ * are closed. Before run_free.
+ */
+void run_close(struct run *r);
+/* Why the run's steps run without a supervisor when one was asked for, or NULL. */
+const char *run_exec_warning(const struct run *r);
 enum run_status run_status(const struct run *r);
 /* Frees the run; only once run_done() (its handles are closed by then). */
 void run_free(struct run *r);

@@ -57,6 +57,8 @@ struct step_proc {
 	struct step_log log;
 	bool pipes_open;            /* the executor's `closed` has not come yet */
 	bool holds_slot;            /* its step ended with the pipes open: counted in run.nheld */
+	bool started;               /* the executor said it started */
+	bool adopted;               /* taken over from a dead engine (resume) */
 	struct step_proc *prev, *next; /* in run.leftovers once its step ended */
 };
 
@@ -139,7 +141,8 @@ struct run {
 	char *self_exe;             /* the binary of the Kubernetes steps' helper */
 	size_t rb_started_group;    /* rollback-all: succeeded workflows of this group were started */
 	struct executor *exec;      /* where step processes run (opts.executor, or a local one) */
-	bool own_exec;              /* the local one: the run closes it */
+	bool own_exec;              /* made by the run: run_close closes it */
+	char *exec_warning;         /* run_exec_warning */
 	bool killing_leftovers;     /* run_finish waits for exec_kill_leftovers */
 	bool leftovers_killed;      /* it is done */
 };

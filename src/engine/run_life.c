@@ -15,6 +15,7 @@
 #include "engine/barrier.h"
 #include "engine/proc.h"
 #include "engine/run_internal.h"
+#include "exec/supervise.h"
 
 void run_prepare_process(void)
 {
@@ -76,11 +77,40 @@ struct run *run_new(const struct plan *plan, const struct run_opts *o, struct ev
 
 struct executor *run_exec(struct run *r)
 {
-	if (!r->exec) {
-		r->own_exec = !r->opts.executor;
-		r->exec = r->own_exec ? exec_local_new(r->loop, r->opts.mask) : r->opts.executor;
+	if (r->exec)
+		return r->exec;
+	r->own_exec = !r->opts.executor;
+	if (r->opts.executor) {
+		r->exec = r->opts.executor;
+	} else if (r->opts.supervise_dir) {
+		struct buf err = BUF_INIT;
+		bool attached;
+		r->exec = r->opts.takeover ? exec_supervised_resume(r->loop, r->opts.supervise_dir, r->self_exe,
+								    r->opts.secrets, &attached, &err)
+					   : exec_supervised_start(r->loop, r->opts.supervise_dir, r->self_exe,
+								   r->opts.secrets, &err);
+		if (!r->exec) {
+			buf_adds(&err, "; the steps run under this process, and die with it");
+			r->exec_warning = buf_detach(&err, NULL);
+		}
+		buf_release(&err);
 	}
+	if (!r->exec)
+		r->exec = exec_local_new(r->loop, r->opts.mask);
 	return r->exec;
+}
+
+void run_close(struct run *r)
+{
+	if (r->own_exec && r->exec)
+		exec_close(r->exec);
+	r->exec = NULL;
+	r->own_exec = false;
+}
+
+const char *run_exec_warning(const struct run *r)
+{
+	return r->exec_warning;
 }
 
 void run_start(struct run *r, uv_loop_t *loop)
@@ -242,8 +272,8 @@ void run_free(struct run *r)
 		free(r->wfs[i].reason);
 		free(r->wfs[i].k8s_result);
 	}
-	if (r->own_exec)
-		exec_close(r->exec);
+	run_close(r);
+	free(r->exec_warning);
 	free(r->self_exe);
 	free(r->wfs);
 	coord_release(&r->coord);

@@ -335,8 +335,11 @@ static void proc_started_cb(struct xproc *p, pid_t pid, uint64_t pid_start, void
 	struct step_proc *sp = arg;
 	struct wf_run *w = sp->w;
 	(void)p;
+	sp->started = true;
 	w->run->nspawning--;
 	spawn_queued(w->run);
+	if (sp->adopted)
+		return; /* its step.process is recorded: the dead engine said it */
 	const struct plan_step *ps = wf_cur_step(w);
 	struct event e = { .type = EV_STEP_PROCESS, .workflow = w->pw->name, .step = ps->id,
 			   .attempt = w->attempt, .pid = (int)pid, .pid_start = pid_start,
@@ -386,7 +389,7 @@ static void proc_exit_cb(struct xproc *p, const struct proc_status *st, void *ar
 	sp->w = NULL;
 	w->proc = NULL;
 	r->nprocs--;
-	if (!st->spawned)
+	if (!sp->started)
 		r->nspawning--;
 	/* Until `gone`: what the step left running lives on. */
 	leftover_add(r, sp);
@@ -538,11 +541,49 @@ enum step_stop step_run_cancel(struct wf_run *w, const char *why, bool now)
 	return STOP_LATER;
 }
 
+/*
+ * A step of a run taken over whose process the run's supervisor (or its
+ * journal) knows is adopted: what happened to it while lockstep was dead
+ * is told now, as if it had happened under this engine, and the rest as
+ * it happens. An abort that goes on, or fail-fast, stops it.
+ */
+static bool adopt(struct wf_run *w)
+{
+	struct run *r = w->run;
+	struct step_proc *sp = xcalloc(1, sizeof(*sp));
+	sp->run = r;
+	sp->w = w;
+	sp->pipes_open = true;
+	sp->adopted = true;
+	const struct plan_step *ps = wf_cur_step(w);
+	sp->log = (struct step_log){ .f = { .fd = -1 }, .workflow = w->pw->name, .step = ps->id,
+				     .attempt = w->attempt, .rollback = w->in_rollback, .run = r };
+	struct buf key = BUF_INIT;
+	step_run_key(w, &key);
+	struct xcbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, proc_closed_cb,
+			    proc_gone_cb, proc_warning_cb, sp };
+	int rc = exec_adopt(run_exec(r), key.s, &cbs, &sp->x);
+	buf_release(&key);
+	if (rc < 0) {
+		free(sp);
+		return false;
+	}
+	r->nprocs++;
+	r->nspawning++;
+	w->proc = sp->x;
+	if ((r->aborting && !w->in_rollback) || w->stopped_by != SIZE_MAX)
+		exec_kill(w->proc);
+	return true;
+}
+
 void step_run_resume(struct wf_run *w, const struct step_resume *at)
 {
 	(void)at;
-	/* Its process group was killed before the take-over: the attempt
-	 * was interrupted, a failure that may be retried. */
+	if (adopt(w))
+		return;
+	/* Its process is lost (its supervisor died too; the take-over killed
+	 * what was left of it): the attempt was interrupted, a failure that
+	 * may be retried. */
 	struct proc_status st = { .spawned = false, .exit_code = -1 };
 	snprintf(st.error, sizeof(st.error), "interrupted");
 	bool aborted = (w->run->aborting && !w->in_rollback) || w->stopped_by != SIZE_MAX;

@@ -1,10 +1,23 @@
 #include "events/logpath.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include "base/logname.h"
 
 void logpath_run_dir(const char *state_dir, uint64_t run, struct buf *out)
 {
 	buf_addf(out, "%s/logs/%llu", state_dir, (unsigned long long)run);
+}
+
+void logpath_supervise_dir(const char *state_dir, uint64_t run, struct buf *out)
+{
+	if (state_dir[0] != '/') {
+		char cwd[PATH_MAX];
+		buf_adds(out, getcwd(cwd, sizeof(cwd)) ? cwd : ".");
+		buf_addc(out, '/');
+	}
+	buf_addf(out, "%s/supervise/%llu", state_dir, (unsigned long long)run);
 }
 
 void logpath_workflow_dir(const char *run_dir, const char *workflow, struct buf *out)

@@ -25,6 +25,11 @@
 /* Appends the log directory of run `run`: STATE/logs/RUN. */
 void logpath_run_dir(const char *state_dir, uint64_t run, struct buf *out);
 /*
+ * Appends the directory of run `run`'s supervisor, STATE/supervise/RUN,
+ * made absolute (exec/supervise.h).
+ */
+void logpath_supervise_dir(const char *state_dir, uint64_t run, struct buf *out);
+/*
  * Appends the directory of workflow instance `workflow`'s files under the
  * run's log directory `run_dir`: RUN_DIR/WORKFLOW.
  */

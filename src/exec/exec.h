@@ -86,6 +86,15 @@ struct executor *exec_local_new(uv_loop_t *loop, const struct mask *mask);
  * died): nothing starts.
  */
 int exec_spawn(struct executor *e, const struct xspawn *s, const struct xcbs *cbs, struct xproc **out);
+/*
+ * Binds `cbs` to process `key` of a run taken over (exec_supervised_resume):
+ * one that ran, or runs, under the run's supervisor while its engine was
+ * dead. What already happened to it (started, exit, closed, gone) is
+ * told from the next loop iteration on, then what happens next. Returns
+ * 0 and the handle in `*out`, or -ENOENT when the executor knows no such
+ * process, or nothing of how it ended (its supervisor died with it).
+ */
+int exec_adopt(struct executor *e, const char *key, const struct xcbs *cbs, struct xproc **out);
 /* SIGTERM to its group, SIGKILL after the grace period (proc_kill). */
 void exec_kill(struct xproc *x);
 /* SIGKILL to its group now (proc_kill_now). */
@@ -112,6 +121,7 @@ void exec_close(struct executor *e);
 struct exec_ops {
 	int (*spawn)(struct executor *e, const struct xspawn *s, const struct xcbs *cbs,
 		     struct xproc **out);
+	int (*adopt)(struct executor *e, const char *key, const struct xcbs *cbs, struct xproc **out);
 	void (*kill)(struct xproc *x, bool now);
 	pid_t (*pid)(const struct xproc *x);
 	void (*free)(struct xproc *x);

@@ -168,8 +168,15 @@ static void local_close(struct executor *e)
 	local_free_if_done(l);
 }
 
+/* Its processes die with this one: there is never anything to adopt. */
+static int local_adopt(struct executor *e, const char *key, const struct xcbs *cbs, struct xproc **out)
+{
+	(void)e, (void)key, (void)cbs, (void)out;
+	return -ENOENT;
+}
+
 static const struct exec_ops local_ops = {
-	local_spawn, local_kill, local_pid, local_free, local_kill_leftovers, local_close,
+	local_spawn, local_adopt, local_kill, local_pid, local_free, local_kill_leftovers, local_close,
 };
 
 struct executor *exec_local_new(uv_loop_t *loop, const struct mask *mask)
@@ -186,6 +193,11 @@ struct executor *exec_local_new(uv_loop_t *loop, const struct mask *mask)
 int exec_spawn(struct executor *e, const struct xspawn *s, const struct xcbs *cbs, struct xproc **out)
 {
 	return e->ops->spawn(e, s, cbs, out);
+}
+
+int exec_adopt(struct executor *e, const char *key, const struct xcbs *cbs, struct xproc **out)
+{
+	return e->ops->adopt(e, key, cbs, out);
 }
 
 void exec_kill(struct xproc *x)

@@ -187,6 +187,8 @@ run_and_kill_() {
 			else
 				kill -KILL "$pid"
 			fi
+			# The steps are lost with it (t0460 checks their adoption).
+			kill_supervisors "$STATE"
 			KILLED=1
 			break
 		fi

@@ -74,6 +74,7 @@ start_killed() {
 		wait_until 10 test -s "$OUT/work.child"
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
 	kill -KILL "$BG"
+	kill_supervisors "$STATE"
 	wait "$BG" 2>/dev/null
 	BG_PIDS=()
 }

@@ -233,6 +233,7 @@ else
 	fail "the run never got to wait for the rollout"
 fi
 kill -KILL "$BG"
+kill_supervisors "$STATE"
 finish_bg 10
 run_id=$RUN_ID
 # waiting_run: the run of $EVENTS waits for its rollout (for scenario abort).

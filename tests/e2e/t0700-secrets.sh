@@ -227,6 +227,7 @@ killed_run() {
 	wait_event 10 '.event == "step.started"'
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
 	kill -KILL "$BG"
+	kill_supervisors "$STATE"
 	wait "$BG" 2>/dev/null
 	BG_PIDS=()
 }

@@ -348,3 +348,18 @@ need timeout
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-e2e.XXXXXX")
 trap _exit_hooks EXIT
 cd "$tmp" || exit 1
+
+# kill_supervisors STATE: SIGKILLs every run supervisor alive in state
+# directory STATE (STATE/supervise/RUN/pid), as a reboot would end them:
+# after `kill -KILL` of a `lockstep run`, it makes the steps it ran lost
+# with it, so that a resume finds them interrupted (docs/cli.md, resume).
+kill_supervisors() {
+	local f p
+	for f in "$1"/supervise/*/pid; do
+		[ -s "$f" ] || continue
+		p=$(cat "$f")
+		case $(cat "/proc/$p/cmdline" 2>/dev/null | tr '\0' ' ') in
+		*" __supervise "*) kill -KILL "$p" 2>/dev/null ;;
+		esac
+	done
+}

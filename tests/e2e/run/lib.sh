@@ -104,9 +104,12 @@ finish_bg() {
 }
 
 # kill_bg: SIGKILLs the background run and reaps it (a crash of lockstep);
-# exit status in $rc.
+# exit status in $rc. Its supervisor goes too (as with a reboot): the
+# steps in flight are lost, and a resume finds them interrupted (t0460
+# checks a crash of lockstep alone, whose steps are adopted).
 kill_bg() {
 	kill -KILL "$BG" 2>/dev/null
+	kill_supervisors "$STATE"
 	wait "$BG" 2>/dev/null
 	rc=$?
 	BG_PIDS=()
