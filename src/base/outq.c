@@ -3,12 +3,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/thread.h"
 #include "base/xalloc.h"
 
 struct outq {
@@ -147,15 +146,7 @@ struct outq *outq_new(int fd)
 	pthread_cond_init(&q->more, NULL);
 	pthread_cond_init(&q->progress, NULL);
 	/* Signals are for the producer's thread (libuv's handlers). */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&q->thread, NULL, writer, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
-		fprintf(stderr, "fatal: cannot start an output thread: %s\n", strerror(r));
-		abort();
-	}
+	thread_start(&q->thread, writer, q, "an output thread");
 	return q;
 }
 

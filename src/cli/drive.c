@@ -28,13 +28,15 @@ struct run_cli {
 	struct events *ev;
 	struct outq *err_q;        /* standard error: lockstep's messages during the run */
 	/* Durable before visible: at the end of each loop iteration, and
-	 * before the loop may block, the queued events are committed to the
-	 * store and only then shown. */
+	 * before the loop may block, the queued events go to the commit
+	 * thread; `committed` wakes the loop when a commit has ended, and
+	 * only then are its events shown. */
 	uv_check_t check;
 	uv_prepare_t prepare;
+	uv_async_t committed;
 	bool store_failed;         /* reported, and the run told to stop */
 	uint64_t unrecorded_from;  /* first seq not in the store */
-	/* The sink step output goes to, behind flush_then_output. */
+	/* The sink step output goes to, through events_output. */
 	void (*output)(const char *workflow, const char *step, enum run_stream s,
 		       const char *data, size_t len, void *arg);
 	void *output_arg;
@@ -53,17 +55,20 @@ __attribute__((format(printf, 2, 3))) static void say(struct run_cli *c, const c
 }
 
 /*
- * Commits and delivers the queued events. The first time the store fails,
- * says so and stops the run: no step starts any more (rollbacks neither:
- * they could not be recorded), the running ones are terminated with the
- * grace period, and the summary says where each workflow was left.
- * Never called from inside the engine.
+ * Shows the events whose commit has ended and hands the queued ones to the
+ * commit thread (`last`: waits until all of them are committed, for the
+ * end of the run). The first time the store fails, says so and stops the
+ * run: no step starts any more (rollbacks neither: they could not be
+ * recorded), the running ones are terminated with the grace period, and
+ * the summary says where each workflow was left. Never called from
+ * inside the engine.
  */
-static void flush_events(struct run_cli *c)
+static void flush_events(struct run_cli *c, bool last)
 {
-	uint64_t first = c->ev->last_committed + 1;
-	if (events_flush(c->ev) == 0 || c->store_failed)
+	if ((last ? events_finish(c->ev) : events_flush(c->ev)) == 0 || c->store_failed)
 		return;
+	/* Nothing is committed after a failed commit. */
+	uint64_t first = c->ev->last_committed + 1;
 	c->store_failed = true;
 	c->unrecorded_from = first;
 	say(c, "lockstep %s: state store error: %s\n", c->cmd, c->ev->commit_msg.s);
@@ -73,38 +78,53 @@ static void flush_events(struct run_cli *c)
 	run_stop(c->run);
 }
 
-/* After each loop iteration (and before the loop blocks): commit, show,
+/* After each loop iteration (and before the loop blocks), and when a
+ * commit has ended: show what is committed, hand over what is queued,
  * then start the steps that waited for their events to be recorded. */
 static void check_cb(uv_check_t *h)
 {
 	struct run_cli *c = h->data;
-	flush_events(c);
+	flush_events(c, false);
 	run_committed(c->run);
 }
 
 static void prepare_cb(uv_prepare_t *h)
 {
 	struct run_cli *c = h->data;
-	flush_events(c);
+	flush_events(c, false);
 	run_committed(c->run);
+}
+
+static void committed_cb(uv_async_t *h)
+{
+	struct run_cli *c = h->data;
+	flush_events(c, false);
+	run_committed(c->run);
+}
+
+/* On the commit thread: a commit has ended. */
+static void wake_loop(void *arg)
+{
+	uv_async_send(arg);
 }
 
 /*
  * Step output is not an event, but it must not overtake the step.started
- * that announces it: queued events are shown first. Only the visible
- * delivery may happen here (inside the engine's output callback), so the
- * store's failure is handled at the next check.
+ * that announces it: events_output holds it while that waits for its
+ * commit, and gives it to the terminal's sink (show_output) right after.
  */
-static void flush_then_output(const char *workflow, const char *step, enum run_stream s,
-			      const char *data, size_t len, void *arg)
+static void step_output(const char *workflow, const char *step, enum run_stream s, const char *data,
+			size_t len, void *arg)
 {
 	struct run_cli *c = arg;
-	if (events_pending(c->ev)) {
-		uint64_t first = c->ev->last_committed + 1;
-		if (events_flush(c->ev) < 0 && !c->unrecorded_from)
-			c->unrecorded_from = first;
-	}
-	c->output(workflow, step, s, data, len, c->output_arg);
+	events_output(c->ev, workflow, step, (int)s, data, len);
+}
+
+static void show_output(const char *workflow, const char *step, int s, const char *data, size_t len,
+			void *arg)
+{
+	struct run_cli *c = arg;
+	c->output(workflow, step, (enum run_stream)s, data, len, c->output_arg);
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -271,6 +291,7 @@ int cli_drive(const struct drive *d)
 	cli.err_q = err_q;
 	cli.output = board ? term_board_output : output_step_output;
 	cli.output_arg = board ? (void *)board : (void *)&out;
+	events_set_output(&ev, show_output, &cli);
 	/* Steps run under the run's supervisor, which outlives lockstep
 	 * (LOCKSTEP_SUPERVISOR=0: under lockstep itself, as a baseline). */
 	struct buf supervise = BUF_INIT;
@@ -288,7 +309,7 @@ int cli_drive(const struct drive *d)
 		.no_rollback = d->no_rollback,
 		.defer_spawns = true,
 		.kill_leftovers = true,
-		.output = flush_then_output,
+		.output = step_output,
 		.output_arg = &cli,
 		.secrets = d->secrets,
 		.mask = d->mask,
@@ -297,6 +318,10 @@ int cli_drive(const struct drive *d)
 	};
 	uv_loop_t loop;
 	uv_loop_init(&loop);
+	/* From here until events_finish, only the commit thread uses the store. */
+	uv_async_init(&loop, &cli.committed, committed_cb);
+	cli.committed.data = &cli;
+	events_start_committer(&ev, wake_loop, &cli.committed);
 	cli.run = run_new(plan, &ro, &ev);
 	uv_check_init(&loop, &cli.check);
 	uv_prepare_init(&loop, &cli.prepare);
@@ -331,10 +356,11 @@ int cli_drive(const struct drive *d)
 		code = EXIT_STORE;
 	}
 	/* run.started and the first group's events, before the loop blocks. */
-	flush_events(&cli);
+	flush_events(&cli, false);
 	while (code == EXIT_OK && !run_done(cli.run))
 		uv_run(&loop, UV_RUN_ONCE);
-	flush_events(&cli);
+	/* The run is over: wait for its last commit; the store is this thread's again. */
+	flush_events(&cli, true);
 	if (run_exec_warning(cli.run))
 		say(&cli, "lockstep %s: %s\n", d->cmd, run_exec_warning(cli.run));
 	run_close(cli.run);
@@ -348,6 +374,7 @@ int cli_drive(const struct drive *d)
 	uv_close((uv_handle_t *)&cli.sighup, NULL);
 	uv_close((uv_handle_t *)&cli.check, NULL);
 	uv_close((uv_handle_t *)&cli.prepare, NULL);
+	uv_close((uv_handle_t *)&cli.committed, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	run_reap_leftovers();

@@ -72,8 +72,9 @@ struct run_opts {
 	bool no_rollback;
 	/*
 	 * Durable before visible: a run step's process starts only after the
-	 * events announcing it are recorded. The caller commits its queued
-	 * events and then calls run_committed(); until then the step waits.
+	 * events announcing it are recorded. The caller calls run_committed()
+	 * each time a commit of its events has ended; until its step.started
+	 * is recorded, the step waits.
 	 */
 	bool defer_spawns;
 	/*
@@ -171,8 +172,10 @@ void run_abort(struct run *r);
  */
 void run_stop(struct run *r);
 /*
- * Every event emitted so far is recorded: starts the run steps that were
- * waiting for that (defer_spawns). Never call it from an event sink.
+ * Events were recorded: starts the run steps that were waiting for their
+ * step.started to be (defer_spawns), up to events_recorded_seq(). Call it
+ * on the loop's thread whenever a commit has ended; never from an event
+ * sink.
  */
 void run_committed(struct run *r);
 bool run_done(const struct run *r);

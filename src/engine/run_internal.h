@@ -84,6 +84,7 @@ struct wf_run {
 	uint64_t step_started_ms;
 	bool log_dir_made;          /* its log directory exists: no mkdir per step */
 	bool spawn_pending;         /* its run step waits for a free process slot */
+	uint64_t commit_seq;        /* defer_spawns: its spawn waits for this seq to be recorded */
 	bool steps_done;            /* past its steps list (terminal or rolling back) */
 	struct http_check_run *check; /* its http-check step in progress (step_http.c) */
 	char *k8s_result;           /* a Kubernetes step's result file (step_k8s.c), or NULL */

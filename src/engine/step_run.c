@@ -497,11 +497,20 @@ void run_committed(struct run *r)
 {
 	if (!r->commit_wait.n)
 		return;
-	/* Taken as a whole: spawning can queue nothing new here. */
-	size_t n = r->commit_wait.n;
+	/* Only the steps whose step.started is recorded: commits end on a
+	 * thread of their own, and what was emitted since the batch in
+	 * flight was taken is not recorded yet. The queue is in seq order. */
+	uint64_t recorded = events_recorded_seq(r->ev);
+	size_t n = 0;
+	while (n < r->commit_wait.n && r->wfs[r->commit_wait.v[n]].commit_seq <= recorded)
+		n++;
+	if (!n)
+		return;
+	/* Taken out first: spawning can queue nothing new here. */
 	size_t *ws = xmalloc(n * sizeof(*ws));
 	memcpy(ws, r->commit_wait.v, n * sizeof(*ws));
-	r->commit_wait.n = 0;
+	memmove(r->commit_wait.v, r->commit_wait.v + n, (r->commit_wait.n - n) * sizeof(*ws));
+	r->commit_wait.n -= n;
 	for (size_t i = 0; i < n; i++) {
 		struct wf_run *w = &r->wfs[ws[i]];
 		if (!w->spawn_pending)
@@ -612,6 +621,7 @@ void step_run_begin(struct wf_run *w)
 	if (r->opts.defer_spawns) {
 		/* The process starts once its step.started is recorded. */
 		w->spawn_pending = true;
+		w->commit_seq = r->ev->seq;
 		*VEC_PUSH(r->commit_wait) = w->index;
 		return;
 	}

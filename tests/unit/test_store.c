@@ -1,7 +1,7 @@
 /*
  * Tests for store/ (store.c, sqlite.c), the durable delivery of
- * events/events.c that uses it, and `show` (cli/show.c) of what it
- * recorded.
+ * events/events.c that uses it (on the caller's thread and on the commit
+ * thread), and `show` (cli/show.c) of what it recorded.
  *
  * Every test works in its own fresh state directory under a scratch
  * directory. The plans come from a real pipeline file compiled by
@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1071,6 +1072,85 @@ static void test_store_sink(void **state)
 	buf_release(&err);
 }
 
+/* The commit thread's wake-up, as uv_async_send is: a byte down a pipe. */
+static void wake_pipe(void *arg)
+{
+	int *fds = arg;
+	assert_int_equal(write(fds[1], "w", 1), 1);
+}
+
+/* Waits (bounded: 10 s) for the commit thread to say a commit ended. */
+static void await_wake(int *fds)
+{
+	struct pollfd p = { .fd = fds[0], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	char c;
+	assert_int_equal(read(fds[0], &c, 1), 1);
+}
+
+/*
+ * The store on the commit thread: while another connection holds the
+ * write lock, flushing returns at once and nothing is shown (the commit
+ * waits on its own thread, not the caller); once the lock is released,
+ * the batch is recorded, then shown.
+ */
+static void test_store_commit_thread(void **state)
+{
+	(void)state;
+	char dir[PATH_MAX];
+	new_state(dir, sizeof(dir));
+	struct store *st = open_ok(dir, STORE_CREATE);
+	uint64_t id = begin_ok(st);
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/lockstep.db", dir);
+	sqlite3 *other;
+	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	struct seen vis = { .n = 0 };
+	struct events e;
+	events_init(&e, id);
+	struct store_sink sink = { st, id };
+	events_set_durable(&e, store_commit_sink, &sink);
+	events_add_sink(&e, visible_sink, &vis);
+	events_start_committer(&e, wake_pipe, fds);
+	struct event ev = { .type = EV_RUN_STARTED, .pipeline = "unit" };
+	events_emit(&e, &ev);
+	struct event w = { .type = EV_WORKFLOW_STARTED, .workflow = "a" };
+	events_emit(&e, &w);
+	/* Locked: the commit waits on its thread, the caller goes on. */
+	assert_int_equal(events_flush(&e), 0);
+	assert_int_equal(events_flush(&e), 0);
+	assert_int_equal(vis.n, 0);
+	assert_int_equal(events_pending(&e), 2);
+	assert_int_equal(e.last_committed, 0);
+	/* The other writer is done: the commit goes through. */
+	assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	await_wake(fds);
+	assert_int_equal(events_flush(&e), 0);
+	assert_int_equal(vis.n, 2);
+	assert_int_equal(e.last_committed, 2);
+	struct event f = { .type = EV_RUN_FINISHED, .status = "succeeded" };
+	events_emit(&e, &f);
+	assert_int_equal(events_finish(&e), 0);
+	assert_int_equal(vis.n, 3);
+	events_release(&e);
+	/* The store is this thread's again. */
+	struct buf err = BUF_INIT;
+	struct store_run r;
+	assert_int_equal(store_load_run(st, id, STORE_LOAD_EVENTS, &r, &err), 0);
+	assert_int_equal(r.nevents, 3);
+	assert_string_equal(r.info.status, "succeeded");
+	store_run_release(&r);
+	buf_release(&err);
+	sqlite3_close(other);
+	store_close(st);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_parse_run_id(void **state)
 {
 	(void)state;
@@ -1112,6 +1192,7 @@ int main(void)
 		cmocka_unit_test(test_events_durable_before_visible),
 		cmocka_unit_test(test_event_dup),
 		cmocka_unit_test(test_store_sink),
+		cmocka_unit_test(test_store_commit_thread),
 		cmocka_unit_test(test_parse_run_id),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
