@@ -185,10 +185,9 @@ run_and_kill_() {
 			if [ -n "${ON_EVENT:-}" ]; then
 				"$ON_EVENT" "$pid"
 			else
-				kill -KILL "$pid"
+				# The steps are lost with it (t0460 checks their adoption).
+				crash_all "$pid" "$STATE"
 			fi
-			# The steps are lost with it (t0460 checks their adoption).
-			kill_supervisors "$STATE"
 			KILLED=1
 			break
 		fi
@@ -721,7 +720,7 @@ resume_point 130 "$ABORTED" \
 term_then_kill() { # PID
 	kill -TERM "$1"
 	wait_until 10 waiting_at_gates api-undo || fail "api's undo never waited at its gate"
-	kill -KILL "$1"
+	crash_all "$1" "$STATE"
 }
 ON_EVENT=term_then_kill
 point p26-sigterm-then-killed ok "web-deploy api-undo" barrier.arrived 5 "" "web-deploy"

@@ -73,8 +73,7 @@ start_killed() {
 	wait_event 10 '.event == "barrier.arrived" and .workflow == "waiter"' &&
 		wait_until 10 test -s "$OUT/work.child"
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
-	kill -KILL "$BG"
-	kill_supervisors "$STATE"
+	crash_all "$BG" "$STATE"
 	wait "$BG" 2>/dev/null
 	BG_PIDS=()
 }

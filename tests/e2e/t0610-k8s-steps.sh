@@ -232,8 +232,7 @@ if wait_until 30 waiting; then
 else
 	fail "the run never got to wait for the rollout"
 fi
-kill -KILL "$BG"
-kill_supervisors "$STATE"
+crash_all "$BG" "$STATE"
 finish_bg 10
 run_id=$RUN_ID
 # waiting_run: the run of $EVENTS waits for its rollout (for scenario abort).

@@ -226,8 +226,7 @@ killed_run() {
 	wait_until 10 test -e "$OUT/started"
 	wait_event 10 '.event == "step.started"'
 	RUN_ID=$(jq -r 'select(.event == "run.started") | .run' "$EVENTS" | head -1)
-	kill -KILL "$BG"
-	kill_supervisors "$STATE"
+	crash_all "$BG" "$STATE"
 	wait "$BG" 2>/dev/null
 	BG_PIDS=()
 }

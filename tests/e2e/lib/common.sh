@@ -349,17 +349,24 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/lockstep-e2e.XXXXXX")
 trap _exit_hooks EXIT
 cd "$tmp" || exit 1
 
-# kill_supervisors STATE: SIGKILLs every run supervisor alive in state
-# directory STATE (STATE/supervise/RUN/pid), as a reboot would end them:
-# after `kill -KILL` of a `lockstep run`, it makes the steps it ran lost
-# with it, so that a resume finds them interrupted (docs/cli.md, resume).
-kill_supervisors() {
-	local f p
-	for f in "$1"/supervise/*/pid; do
-		[ -s "$f" ] || continue
-		p=$(cat "$f")
-		case $(cat "/proc/$p/cmdline" 2>/dev/null | tr '\0' ' ') in
-		*" __supervise "*) kill -KILL "$p" 2>/dev/null ;;
-		esac
+# signal_supervisors SIGNAL STATE: sends SIGNAL to every run supervisor
+# of state directory STATE (`lockstep __supervise STATE/supervise/RUN`),
+# found by its command line: also one whose pid file is not written yet.
+signal_supervisors() {
+	local dir=$2 p
+	case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
+	for p in $(pgrep -f -- "__supervise $dir/supervise/"); do
+		kill "-$1" "$p" 2>/dev/null
 	done
+}
+
+# crash_all PID STATE: SIGKILLs `lockstep run` PID and the supervisors in
+# STATE, as a reboot would end them: the steps in flight are lost with
+# them, and a resume finds them interrupted (docs/cli.md, resume). The
+# supervisors are stopped first, so that nothing that ends between the
+# two kills is journaled.
+crash_all() {
+	signal_supervisors STOP "$2"
+	kill -KILL "$1" 2>/dev/null
+	signal_supervisors KILL "$2"
 }

@@ -108,8 +108,7 @@ finish_bg() {
 # steps in flight are lost, and a resume finds them interrupted (t0460
 # checks a crash of lockstep alone, whose steps are adopted).
 kill_bg() {
-	kill -KILL "$BG" 2>/dev/null
-	kill_supervisors "$STATE"
+	crash_all "$BG" "$STATE"
 	wait "$BG" 2>/dev/null
 	rc=$?
 	BG_PIDS=()
