@@ -355,14 +355,14 @@ int cli_drive(const struct drive *d)
 		    (unsigned long long)run_id, err.s);
 		code = EXIT_STORE;
 	}
+	if (run_exec_warning(cli.run))
+		say(&cli, "lockstep %s: %s\n", d->cmd, run_exec_warning(cli.run));
 	/* run.started and the first group's events, before the loop blocks. */
 	flush_events(&cli, false);
 	while (code == EXIT_OK && !run_done(cli.run))
 		uv_run(&loop, UV_RUN_ONCE);
 	/* The run is over: wait for its last commit; the store is this thread's again. */
 	flush_events(&cli, true);
-	if (run_exec_warning(cli.run))
-		say(&cli, "lockstep %s: %s\n", d->cmd, run_exec_warning(cli.run));
 	run_close(cli.run);
 	enum run_status status = run_status(cli.run);
 	output_flush_partial(&out);

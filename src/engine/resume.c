@@ -572,6 +572,8 @@ int run_resume(struct run *r, uv_loop_t *loop, const struct event *const *evs, s
 	uv_timer_init(loop, r->btimer);
 	r->btimer->data = r;
 	r->open_handles++;
+	/* Its supervisor, attached to (or a new one), before anything moves. */
+	run_exec(r);
 	struct event e = { .type = EV_RUN_RESUMED, .mode = abort_run ? "abort" : "resume" };
 	events_emit(r->ev, &e);
 

@@ -58,7 +58,7 @@ void run_finish(struct run *r)
 	}
 	/* Then whatever is left of the run's processes (daemons the steps
 	 * double-forked), wherever the executor has them. */
-	if (r->opts.kill_leftovers && !r->leftovers_killed && (r->exec || r->opts.takeover)) {
+	if (r->opts.kill_leftovers && !r->leftovers_killed && r->exec) {
 		r->ending = true;
 		r->killing_leftovers = true;
 		exec_kill_leftovers(run_exec(r), leftovers_killed, r);

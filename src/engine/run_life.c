@@ -120,6 +120,9 @@ void run_start(struct run *r, uv_loop_t *loop)
 	uv_timer_init(loop, r->btimer);
 	r->btimer->data = r;
 	r->open_handles++;
+	/* The supervisor exists before anything is recorded: a crash at any
+	 * event leaves it there, or nothing to find. */
+	run_exec(r);
 	struct event e = { .type = EV_RUN_STARTED, .pipeline = r->plan->pipeline->name };
 	events_emit(r->ev, &e);
 	if (r->plan->ngroups)

@@ -526,9 +526,17 @@ trial() {
 		local rpid=$BGPID
 		if wait_until 10 grep -qs '"event":"run.resumed"' "$D/resume.1"; then
 			sleep_ms "$at2"
-			if crash "$rpid"; then
+			local rkilled=""
+			crash "$rpid" && rkilled=1
+			if [ "$rkilled" ] && [ "$(run_status)" = running ]; then
 				echo "  (resume killed; in flight then: $(in_flight | sort | tr '\n' ' '))"
 				resume_run 2
+			elif [ "$rkilled" ]; then
+				# Killed after it had recorded the run's end (it was
+				# still on its way out): the run ended as recorded.
+				st=$(run_status)
+				case $st in succeeded) rc=0 ;; failed) rc=1 ;; aborted) rc=130 ;; *) rc=$st ;; esac
+				echo "  (the resume had finished the run before the kill: $st)"
 			else
 				reap "$rpid"
 				echo "  (the resume had ended by +$at2 ms: exit $rc)"
