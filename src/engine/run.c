@@ -315,7 +315,7 @@ static void emit_step_finished(struct wf_run *w, const struct step_end *how)
 	struct event e = {
 		.type = EV_STEP_FINISHED, .workflow = w->pw->name, .step = wf_cur_step(w)->id,
 		.status = step_state_name(how->status), .has_exit_code = how->has_exit_code,
-		.exit_code = how->exit_code, .duration_ms = run_now(w->run) - w->step_started_ms,
+		.exit_code = how->exit_code, .duration_ms = how->duration_ms ? how->duration_ms : run_now(w->run) - w->step_started_ms,
 		.rollback = w->in_rollback,
 	};
 	events_emit(w->run->ev, &e);

@@ -242,6 +242,9 @@ struct step_end {
 	const char *detail;         /* STEP_THEN_FAILED: what went wrong, said instead */
 	const char *reason, *why;   /* STEP_THEN_FAIL */
 	bool aborted;               /* STEP_THEN_FAIL */
+	/* The attempt's duration when it was measured elsewhere (an adopted
+	 * step's process ended while lockstep was dead); 0: until now. */
+	uint64_t duration_ms;
 };
 /*
  * Ends the step in progress of `w`, the only place a step's state becomes

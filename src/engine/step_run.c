@@ -373,9 +373,11 @@ static void end_attempt(struct wf_run *w, struct step_proc *sp, const struct pro
 		how.then = STEP_THEN_NEXT;
 	else if (how.status == STEP_FAILED)
 		how.detail = reason;
+	/* Adopted: its process ran under the supervisor, which timed it. */
+	if (sp->adopted && st->spawned)
+		how.duration_ms = st->duration_ms ? st->duration_ms : 1;
 	/* What the step printed came before (the executor let its held-back
 	 * ends go first): its step.finished follows it. */
-	(void)sp;
 	step_end(w, &how);
 	free(reason);
 }

@@ -747,6 +747,9 @@ struct executor *exec_supervised_resume(uv_loop_t *loop, const char *dir, const 
 	}
 	if (fd >= 0)
 		close(fd);
+	/* It may have written its last lines and exited since the journal
+	 * was read: what it wrote is all there now. */
+	read_journal(c, dir);
 	/* Nobody is left to finish what the journal shows started: those
 	 * were interrupted. A new supervisor runs what comes next. */
 	if (fsio_mkdirs(dir, err) < 0) {
