@@ -155,19 +155,6 @@ static void interrupt(struct crec *r, const char *why)
 
 /* ---- sending ---- */
 
-struct wreq {
-	uv_write_t req;
-	char *data;
-};
-
-static void write_cb(uv_write_t *req, int status)
-{
-	struct wreq *w = (struct wreq *)req;
-	(void)status;
-	free(w->data);
-	free(w);
-}
-
 static void lose(struct client *c);
 
 static void send_out(struct client *c)
@@ -177,15 +164,9 @@ static void send_out(struct client *c)
 		return;
 	}
 	xproto_end(&c->out, 0);
-	struct wreq *w = xmalloc(sizeof(*w));
 	size_t len = c->out.len;
-	w->data = buf_detach(&c->out, NULL);
-	uv_buf_t ub = uv_buf_init(w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &ub, 1, write_cb) < 0) {
-		free(w->data);
-		free(w);
+	if (xproto_send((uv_stream_t *)&c->pipe, buf_detach(&c->out, NULL), len) < 0)
 		lose(c);
-	}
 }
 
 static void send_hello(struct client *c, const struct kvlist *secrets)

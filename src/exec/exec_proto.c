@@ -47,6 +47,32 @@ void xproto_end(struct buf *b, size_t start)
 	memcpy(b->s + start, &n, sizeof(n));
 }
 
+struct wreq {
+	uv_write_t req;
+	char *data;
+};
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	(void)status;
+	free(w->data);
+	free(w);
+}
+
+int xproto_send(uv_stream_t *s, char *data, size_t len)
+{
+	struct wreq *w = xmalloc(sizeof(*w));
+	w->data = data;
+	uv_buf_t ub = uv_buf_init(data, (unsigned)len);
+	int rc = uv_write(&w->req, s, &ub, 1, write_cb);
+	if (rc < 0) {
+		free(data);
+		free(w);
+	}
+	return rc;
+}
+
 uint64_t xproto_get_u64(struct xreader *r)
 {
 	uint64_t v = 0;

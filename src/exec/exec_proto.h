@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "base/buf.h"
 #include "engine/proc.h"
 
@@ -60,6 +62,13 @@ void xproto_str(struct buf *b, const char *s);
 void xproto_bytes(struct buf *b, const void *data, size_t len);
 void xproto_status(struct buf *b, const struct proc_status *st);
 void xproto_end(struct buf *b, size_t start);
+
+/*
+ * Queues `len` bytes of whole frames (`data`, a heap buffer it takes) for
+ * writing on `s`; they are freed once written. Returns 0, or a negative
+ * libuv error (then `data` is freed already, and the peer is lost).
+ */
+int xproto_send(uv_stream_t *s, char *data, size_t len);
 
 /* Reading the fields of one frame (after its length). */
 struct xreader {

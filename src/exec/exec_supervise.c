@@ -118,19 +118,6 @@ static void journal(struct sup *s, const char *fmt, ...)
 
 /* ---- sending ---- */
 
-struct wreq {
-	uv_write_t req;
-	char *data;
-};
-
-static void write_cb(uv_write_t *req, int status)
-{
-	struct wreq *w = (struct wreq *)req;
-	(void)status;
-	free(w->data);
-	free(w);
-}
-
 static void conn_close(struct conn *c);
 
 /* Sends the frame in `b` (from `start`) to the engine, if one is attached. */
@@ -140,15 +127,10 @@ static void send_frame(struct sup *s, struct buf *b, size_t start)
 	struct conn *c = s->conn;
 	if (!c || c->dead)
 		return;
-	struct wreq *w = xmalloc(sizeof(*w));
-	w->data = xmalloc(b->len - start);
-	memcpy(w->data, b->s + start, b->len - start);
-	uv_buf_t ub = uv_buf_init(w->data, (unsigned)(b->len - start));
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &ub, 1, write_cb) < 0) {
-		free(w->data);
-		free(w);
+	char *data = xmalloc(b->len - start);
+	memcpy(data, b->s + start, b->len - start);
+	if (xproto_send((uv_stream_t *)&c->pipe, data, b->len - start) < 0)
 		conn_close(c);
-	}
 }
 
 static bool congested(const struct sup *s)
