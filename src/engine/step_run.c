@@ -558,7 +558,7 @@ enum step_stop step_run_cancel(struct wf_run *w, const char *why, bool now)
  * is told now, as if it had happened under this engine, and the rest as
  * it happens. An abort that goes on, or fail-fast, stops it.
  */
-static bool adopt(struct wf_run *w)
+static int adopt(struct wf_run *w)
 {
 	struct run *r = w->run;
 	struct step_proc *sp = xcalloc(1, sizeof(*sp));
@@ -577,21 +577,35 @@ static bool adopt(struct wf_run *w)
 	buf_release(&key);
 	if (rc < 0) {
 		free(sp);
-		return false;
+		return rc;
 	}
 	r->nprocs++;
 	r->nspawning++;
 	w->proc = sp->x;
 	if ((r->aborting && !w->in_rollback) || w->stopped_by != SIZE_MAX)
 		exec_kill(w->proc);
-	return true;
+	return 0;
 }
 
 void step_run_resume(struct wf_run *w, const struct step_resume *at)
 {
 	(void)at;
-	if (adopt(w))
+	int rc = adopt(w);
+	if (rc == 0)
 		return;
+	struct run *r = w->run;
+	bool stopping = (r->aborting && !w->in_rollback) || w->stopped_by != SIZE_MAX;
+	if (rc == -ESRCH && !stopping && !r->no_new_steps) {
+		/* Its step.started is recorded, its process never started: it
+		 * starts now, as the same attempt (nothing of it ever ran). */
+		if (spawn_slot(r)) {
+			spawn_now(w);
+		} else {
+			w->spawn_pending = true;
+			*VEC_PUSH(r->spawn_wait) = w->index;
+		}
+		return;
+	}
 	/* Its process is lost (its supervisor died too; the take-over killed
 	 * what was left of it): the attempt was interrupted, a failure that
 	 * may be retried. */

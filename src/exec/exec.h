@@ -91,7 +91,9 @@ int exec_spawn(struct executor *e, const struct xspawn *s, const struct xcbs *cb
  * one that ran, or runs, under the run's supervisor while its engine was
  * dead. What already happened to it (started, exit, closed, gone) is
  * told from the next loop iteration on, then what happens next. Returns
- * 0 and the handle in `*out`, or -ENOENT when the executor knows no such
+ * 0 and the handle in `*out`; -ESRCH when the process certainly never
+ * started (the supervisor that ran the run all along never heard of it:
+ * its engine died before asking); -ENOENT when the executor knows no such
  * process, or nothing of how it ended (its supervisor died with it).
  */
 int exec_adopt(struct executor *e, const char *key, const struct xcbs *cbs, struct xproc **out);

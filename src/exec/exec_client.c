@@ -53,6 +53,7 @@ struct crec {
 	bool bound;                /* spawned or adopted: `cbs` are the engine's */
 	bool freed;                /* exec_free was called */
 	bool known;                /* the supervisor or the journal knows it */
+	bool reported;             /* the live supervisor knows it (PROC) */
 	bool started, exited, closed, gone;
 	pid_t pid;
 	uint64_t pid_start;
@@ -66,6 +67,7 @@ struct client {
 	uv_pipe_t pipe;
 	bool pipe_open;            /* `pipe` is initialised and not closed */
 	bool lost;                 /* the supervisor is gone (or never came) */
+	bool attached;             /* to a supervisor that outlived its engine: it knows all it started */
 	bool closing;              /* exec_close: BYE sent, waiting for the end */
 	bool timers_closing;
 	struct buf in;
@@ -202,6 +204,7 @@ static int on_frame(enum xmsg type, struct xreader *rd, void *arg)
 	r->known = true;
 	switch (type) {
 	case XM_PROC: {
+		r->reported = true;
 		r->pid = (pid_t)xproto_get_u64(rd);
 		r->pid_start = xproto_get_u64(rd);
 		uint64_t f = xproto_get_u64(rd);
@@ -396,6 +399,10 @@ static int client_adopt(struct executor *e, const char *key, const struct xcbs *
 {
 	struct client *c = (struct client *)e;
 	struct crec *r = rec_find(c, key);
+	/* Unknown to the supervisor (and to the journal of those before it):
+	 * the engine died before it asked for the process. */
+	if (!r)
+		return c->attached && !c->lost ? -ESRCH : -ENOENT;
 	/* Known to have started but with no end and nobody left to say it:
 	 * it was interrupted. */
 	if (!r || !r->known || r->bound || (!r->exited && c->lost))
@@ -723,6 +730,12 @@ struct executor *exec_supervised_resume(uv_loop_t *loop, const char *dir, const 
 	int fd = connect_to(dir);
 	if (fd >= 0 && attach(c, fd, secrets) == 0) {
 		*attached = true;
+		c->attached = true;
+		/* Started by an earlier supervisor that died without its end:
+		 * lost with it. */
+		for (size_t i = 0; i < c->recs.n; i++)
+			if (!c->recs.v[i]->reported && !c->recs.v[i]->exited)
+				c->recs.v[i]->known = false;
 		client_open(c, fd);
 		return &c->base;
 	}

@@ -18,12 +18,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/run.h"
+#include "exec/exec.h"
 #include "support/run_fixture.h"
 
 /* The line of the last workflow.finished of workflow `wf`, or NULL. */
@@ -287,6 +289,100 @@ static void test_resume_abort(void **state)
 	rfx_end(&full);
 }
 
+/* ---- what the executor knows of a step in flight ---- */
+
+/*
+ * An executor that runs processes locally and answers every adoption
+ * with `adopt_rc`: -ESRCH (the supervisor never heard of the step: its
+ * engine died before asking) or -ENOENT (lost with its supervisor).
+ */
+struct fake_exec {
+	struct executor base;
+	struct executor *local;
+	int adopt_rc;
+	int adoptions;
+};
+
+static int fake_spawn(struct executor *e, const struct xspawn *s, const struct xcbs *cbs, struct xproc **out)
+{
+	return exec_spawn(((struct fake_exec *)e)->local, s, cbs, out);
+}
+
+static int fake_adopt(struct executor *e, const char *key, const struct xcbs *cbs, struct xproc **out)
+{
+	struct fake_exec *f = (struct fake_exec *)e;
+	(void)key, (void)cbs, (void)out;
+	f->adoptions++;
+	return f->adopt_rc;
+}
+
+static void fake_kill_leftovers(struct executor *e, void (*done)(int killed, void *arg), void *arg)
+{
+	exec_kill_leftovers(((struct fake_exec *)e)->local, done, arg);
+}
+
+static void fake_close(struct executor *e)
+{
+	exec_close(((struct fake_exec *)e)->local);
+}
+
+/* Its handles are the local executor's: these are never called. */
+static const struct exec_ops fake_ops = { fake_spawn, fake_adopt, NULL, NULL, NULL, fake_kill_leftovers,
+					  fake_close };
+
+static const char process_yaml[] =
+	"name: t\n"
+	"stages: [a]\n"
+	"workflows:\n"
+	"  a:\n"
+	"    steps:\n"
+	"      - {id: s, run: 'echo $LOCKSTEP_STEP >>ran'}\n";
+
+static void resume_with(struct fake_exec *fx, struct rfx *full, struct rfx *F)
+{
+	size_t k = (size_t)rfx_has(full, "step.started a/s") + 1;
+	rfx_load(F, process_yaml);
+	fx->base.ops = &fake_ops;
+	fx->local = exec_local_new(&F->loop, NULL);
+	F->o.executor = &fx->base;
+	rfx_resume(F, full->evs.v, k, false);
+	assert_int_equal(fx->adoptions, 1);
+}
+
+/* A step whose process never started starts now, as the same attempt. */
+static void test_resume_never_spawned(void **state)
+{
+	(void)state;
+	struct rfx full;
+	rfx_load(&full, process_yaml);
+	rfx_run(&full);
+	struct rfx F;
+	struct fake_exec fx = { .adopt_rc = -ESRCH };
+	resume_with(&fx, &full, &F);
+	rfx_exactly(&F, "run.resumed resume", "step.finished a/s succeeded exit 0", "workflow.finished a succeeded",
+		    "run.finished succeeded", NULL);
+	fake_close(&fx.base);
+	rfx_end(&F);
+	rfx_end(&full);
+}
+
+/* A step lost with its supervisor is interrupted: it fails, and is not run. */
+static void test_resume_lost(void **state)
+{
+	(void)state;
+	struct rfx full;
+	rfx_load(&full, process_yaml);
+	rfx_run(&full);
+	struct rfx F;
+	struct fake_exec fx = { .adopt_rc = -ENOENT };
+	resume_with(&fx, &full, &F);
+	rfx_exactly(&F, "run.resumed resume", "step.finished a/s failed",
+		    "workflow.finished a failed: failed at step 's' (interrupted)", "run.finished failed", NULL);
+	fake_close(&fx.base);
+	rfx_end(&F);
+	rfx_end(&full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +393,8 @@ int main(void)
 		cmocka_unit_test(test_resume_fail_fast),
 		cmocka_unit_test(test_resume_aborted),
 		cmocka_unit_test(test_resume_abort),
+		cmocka_unit_test(test_resume_never_spawned),
+		cmocka_unit_test(test_resume_lost),
 	};
 	return cmocka_run_group_tests(tests, rfx_group_setup, NULL);
 }
