@@ -77,3 +77,27 @@ bool map_add(struct map *m, const char *key, size_t value, size_t *existing)
 	m->n++;
 	return true;
 }
+
+/* Backward-shift deletion: the entries after the hole that may move up
+ * (their home slot is not between the hole and them) fill it, so that
+ * lookups never need tombstones. */
+bool map_del(struct map *m, const char *key)
+{
+	if (!m->cap)
+		return false;
+	struct map_slot *s = lookup(m, key, hash_str(key));
+	if (!s->key)
+		return false;
+	size_t mask = m->cap - 1, hole = (size_t)(s - m->slots);
+	for (size_t j = (hole + 1) & mask; m->slots[j].key; j = (j + 1) & mask) {
+		size_t home = m->slots[j].hash & mask;
+		bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+		if (stays)
+			continue;
+		m->slots[hole] = m->slots[j];
+		hole = j;
+	}
+	m->slots[hole].key = NULL;
+	m->n--;
+	return true;
+}

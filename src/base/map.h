@@ -31,5 +31,7 @@ bool map_find(const struct map *m, const char *key, size_t *value);
  * false (with the existing value in *existing, if not NULL) otherwise.
  */
 bool map_add(struct map *m, const char *key, size_t value, size_t *existing);
+/* Removes `key`; returns true when it was present. */
+bool map_del(struct map *m, const char *key);
 
 #endif

@@ -90,6 +90,7 @@ struct proc_status {
 	int exit_code;            /* when it exited normally; else -1 */
 	int term_signal;          /* when a signal ended it; else 0 */
 	bool killed;              /* proc_kill or proc_kill_now was called while it ran */
+	bool timed_out;           /* an executor stopped it at its deadline (exec/exec.h) */
 	char error[256];          /* !spawned: e.g. "working directory 'x' does not exist" */
 	int error_code;           /* !spawned: -errno of the failed start, or 0 */
 	uint64_t duration_ms;     /* from proc_spawn to the exit callback */

@@ -364,6 +364,9 @@ static void end_attempt(struct wf_run *w, struct step_proc *sp, const struct pro
 {
 	/* The Kubernetes helper's exit status is lockstep's own business: its
 	 * reason, from its result file, says what happened. */
+	/* Its supervisor stopped it at its deadline (lockstep was dead then). */
+	if (st->timed_out)
+		w->timed_out = true;
 	char *(*helper)(struct wf_run *) = wf_kind(w)->helper_reason;
 	char *reason = helper ? helper(w) : NULL;
 	struct step_end how = { .status = attempt_status(w, st), .then = STEP_THEN_FAILED, .proc = st,
@@ -656,6 +659,15 @@ void step_run_key(const struct wf_run *w, struct buf *key)
 	buf_addf(key, "%zu/%c/%zu/%d", w->index, w->in_rollback ? 'r' : 's', w->step, w->attempt);
 }
 
+/* What is left of the step's timeout (at least 1 ms), or 0 without one. */
+static uint64_t deadline_of(const struct wf_run *w, const struct plan_step *ps)
+{
+	if (!ps->src->timeout_ms)
+		return 0;
+	uint64_t spent = run_now(w->run) - w->step_started_ms;
+	return ps->src->timeout_ms > spent ? ps->src->timeout_ms - spent : 1;
+}
+
 static void spawn_now(struct wf_run *w)
 {
 	struct run *r = w->run;
@@ -690,6 +702,7 @@ static void spawn_now(struct wf_run *w)
 		.kill_grace_ms = r->opts.kill_grace_ms,
 		.log_path = file ? path.s : NULL,
 		.max_log_bytes = r->opts.max_log_bytes,
+		.deadline_ms = deadline_of(w, ps),
 	};
 	struct xcbs cbs = { proc_output_cb, proc_exit_cb, proc_started_cb, proc_closed_cb,
 			    proc_gone_cb, proc_warning_cb, sp };

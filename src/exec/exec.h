@@ -53,6 +53,14 @@ struct xspawn {
 	const char *log_path;     /* the attempt's log file, or NULL for none */
 	bool log_append;          /* add to it (else it is emptied) */
 	uint64_t max_log_bytes;   /* the log's cap (a marker says where it was cut) */
+	/*
+	 * The step's deadline, in ms from now (0: none). The engine stops a
+	 * step at its deadline itself; a supervisor does too, so that a step
+	 * whose engine died meanwhile is stopped on time all the same (its
+	 * status then says `timed_out`). The local executor leaves it to the
+	 * engine.
+	 */
+	uint64_t deadline_ms;
 };
 
 struct xcbs {

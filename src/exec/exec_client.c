@@ -49,9 +49,9 @@ struct crec {
 	struct xproc base;         /* first member */
 	struct client *c;
 	char *key;
+	size_t idx;                /* in client.recs */
 	struct xcbs cbs;
 	bool bound;                /* spawned or adopted: `cbs` are the engine's */
-	bool freed;                /* exec_free was called */
 	bool known;                /* the supervisor or the journal knows it */
 	bool reported;             /* the live supervisor knows it (PROC) */
 	bool started, exited, closed, gone;
@@ -101,15 +101,31 @@ static struct crec *rec_get(struct client *c, const char *key)
 	r->base.e = &c->base;
 	r->c = c;
 	r->key = xstrdup(key);
-	map_add(&c->keys, r->key, c->recs.n, NULL);
+	r->idx = c->recs.n;
+	map_add(&c->keys, r->key, r->idx, NULL);
 	*VEC_PUSH(c->recs) = r;
 	return r;
+}
+
+/* Forgets `r` (the engine freed it: it is gone). */
+static void rec_free(struct client *c, struct crec *r)
+{
+	struct crec *last = c->recs.v[--c->recs.n];
+	map_del(&c->keys, r->key);
+	if (last != r) {
+		c->recs.v[r->idx] = last;
+		last->idx = r->idx;
+		map_del(&c->keys, last->key);
+		map_add(&c->keys, last->key, last->idx, NULL);
+	}
+	free(r->key);
+	free(r);
 }
 
 /* Tells the engine what it has not heard yet of `r`, in order. */
 static void tell(struct crec *r)
 {
-	if (!r->bound || r->freed)
+	if (!r->bound)
 		return;
 	if (r->started && !(r->told & TOLD_STARTED)) {
 		r->told |= TOLD_STARTED;
@@ -134,9 +150,11 @@ static void tell(struct crec *r)
 static void tell_cb(uv_timer_t *t)
 {
 	struct client *c = t->data;
-	/* Records may be added meanwhile: by index. */
-	for (size_t i = 0; i < c->recs.n; i++)
-		tell(c->recs.v[i]);
+	/* Backwards: a record freed by its `gone` takes the last one's place,
+	 * which was told already; one added meanwhile is told next time. */
+	for (size_t i = c->recs.n; i > 0; i--)
+		if (i <= c->recs.n)
+			tell(c->recs.v[i - 1]);
 }
 
 static void tell_soon(struct client *c)
@@ -175,6 +193,7 @@ static void send_hello(struct client *c, const struct kvlist *secrets)
 {
 	buf_reset(&c->out);
 	xproto_begin(&c->out, XM_HELLO);
+	xproto_u64(&c->out, XPROTO_VERSION);
 	size_t n = secrets ? secrets->n : 0;
 	xproto_u64(&c->out, n);
 	for (size_t i = 0; i < n; i++)
@@ -227,7 +246,7 @@ static int on_frame(enum xmsg type, struct xreader *rd, void *arg)
 		if (!data)
 			return -1;
 		/* Output before the engine heard of the start (adopted) waits for nothing: it is in the log. */
-		if (r->bound && !r->freed && r->cbs.output && len)
+		if (r->bound && r->cbs.output && len)
 			r->cbs.output(&r->base, s, data, len, r->cbs.arg);
 		return 0;
 	}
@@ -243,7 +262,7 @@ static int on_frame(enum xmsg type, struct xreader *rd, void *arg)
 		break;
 	case XM_WARNING: {
 		char *msg = xproto_get_str(rd);
-		if (msg && r->bound && !r->freed && r->cbs.warning)
+		if (msg && r->bound && r->cbs.warning)
 			r->cbs.warning(&r->base, msg, r->cbs.arg);
 		free(msg);
 		return msg ? 0 : -1;
@@ -391,6 +410,7 @@ static int client_spawn(struct executor *e, const struct xspawn *s, const struct
 	xproto_str(b, s->log_path);
 	xproto_u64(b, s->log_append);
 	xproto_u64(b, s->max_log_bytes);
+	xproto_u64(b, s->deadline_ms);
 	send_out(c);
 	return 0;
 }
@@ -435,7 +455,8 @@ static pid_t client_pid(const struct xproc *x)
 
 static void client_free(struct xproc *x)
 {
-	((struct crec *)x)->freed = true;
+	struct crec *r = (struct crec *)x;
+	rec_free(r->c, r);
 }
 
 static void client_kill_leftovers(struct executor *e, void (*done)(int killed, void *arg), void *arg)
@@ -619,7 +640,8 @@ static void journal_line(struct client *c, char *line)
 			v[i] = strtoll(f[2 + i], NULL, 10);
 		r->exited = true;
 		r->st = (struct proc_status){ .spawned = v[0] != 0, .exit_code = (int)v[1],
-					      .term_signal = (int)v[2], .killed = v[3] != 0,
+					      .term_signal = (int)v[2], .killed = (v[3] & 1) != 0,
+					      .timed_out = (v[3] & 2) != 0,
 					      .error_code = (int)v[4], .duration_ms = (uint64_t)v[5] };
 		snprintf(r->st.error, sizeof(r->st.error), "%s", f[8]);
 	} else if (!strcmp(f[0], "gone")) {
@@ -721,6 +743,34 @@ static int attach(struct client *c, int fd, const struct kvlist *secrets)
 	return 0;
 }
 
+/* SIGTERM to the supervisor in `dir` (it kills its processes and exits);
+ * waits for it at most SUPERVISE_WAIT_MS. */
+static void stop_supervisor(const char *dir)
+{
+	struct buf path = BUF_INIT, cmd = BUF_INIT;
+	buf_addf(&path, "%s/pid", dir);
+	char *text = NULL;
+	size_t len = 0;
+	pid_t pid = 0;
+	if (fsio_read_file(path.s, 64, &text, &len) == 0)
+		pid = (pid_t)strtol(text, NULL, 10);
+	free(text);
+	buf_reset(&path);
+	buf_addf(&path, "/proc/%d/cmdline", (int)pid);
+	text = NULL;
+	/* Only a supervisor: the pid may be someone else's by now. */
+	if (pid > 1 && fsio_read_file(path.s, 1 << 16, &text, &len) == 0 && len > 12 &&
+	    memmem(text, len, "__supervise", 11)) {
+		kill(pid, SIGTERM);
+		uint64_t until = clock_mono_ms() + SUPERVISE_WAIT_MS;
+		while (kill(pid, 0) == 0 && clock_mono_ms() < until)
+			poll(NULL, 0, 20);
+	}
+	free(text);
+	buf_release(&path);
+	buf_release(&cmd);
+}
+
 struct executor *exec_supervised_resume(uv_loop_t *loop, const char *dir, const char *self_exe,
 					const struct kvlist *secrets, bool *attached, struct buf *err)
 {
@@ -731,6 +781,9 @@ struct executor *exec_supervised_resume(uv_loop_t *loop, const char *dir, const 
 	if (fd >= 0 && attach(c, fd, secrets) == 0) {
 		*attached = true;
 		c->attached = true;
+		/* The supervisor forgets a process once it is gone, after its
+		 * journal has it: what went since the first reading is there. */
+		read_journal(c, dir);
 		/* Started by an earlier supervisor that died without its end:
 		 * lost with it. */
 		for (size_t i = 0; i < c->recs.n; i++)
@@ -739,8 +792,12 @@ struct executor *exec_supervised_resume(uv_loop_t *loop, const char *dir, const 
 		client_open(c, fd);
 		return &c->base;
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
+		/* Alive but deaf to this lockstep (another version): it is
+		 * stopped, its steps with it, and they are lost. */
 		close(fd);
+		stop_supervisor(dir);
+	}
 	/* It may have written its last lines and exited since the journal
 	 * was read: what it wrote is all there now. */
 	read_journal(c, dir);

@@ -35,7 +35,7 @@ void xproto_status(struct buf *b, const struct proc_status *st)
 	xproto_u64(b, st->spawned);
 	xproto_u64(b, (uint64_t)(int64_t)st->exit_code);
 	xproto_u64(b, (uint64_t)(int64_t)st->term_signal);
-	xproto_u64(b, st->killed);
+	xproto_u64(b, st->killed | (uint64_t)st->timed_out << 1);
 	xproto_u64(b, (uint64_t)(int64_t)st->error_code);
 	xproto_u64(b, st->duration_ms);
 	xproto_str(b, st->error);
@@ -117,7 +117,9 @@ void xproto_get_status(struct xreader *r, struct proc_status *st)
 	st->spawned = xproto_get_u64(r) != 0;
 	st->exit_code = (int)(int64_t)xproto_get_u64(r);
 	st->term_signal = (int)(int64_t)xproto_get_u64(r);
-	st->killed = xproto_get_u64(r) != 0;
+	uint64_t k = xproto_get_u64(r);
+	st->killed = k & 1;
+	st->timed_out = (k & 2) != 0;
 	st->error_code = (int)(int64_t)xproto_get_u64(r);
 	st->duration_ms = xproto_get_u64(r);
 	size_t n;

@@ -10,7 +10,7 @@
  * with its key.
  *
  *   engine ──► supervisor                supervisor ──► engine
- *   HELLO    secrets (the mask)           PROC      what it knows of a
+ *   HELLO    version, secrets (the mask)  PROC      what it knows of a
  *   SPAWN    key, shell, script, cwd,               process (after HELLO)
  *            env, grace, log, append,     READY     end of that list
  *            cap                          STARTED   key, pid, start time
@@ -37,6 +37,13 @@
 #include "engine/proc.h"
 
 #define XPROTO_MAX (64u << 20)
+
+/*
+ * The first field of HELLO. A supervisor answers only an engine that
+ * speaks its version: a resume by another lockstep stops it instead
+ * (exec_client.c). Change it with any change to the messages.
+ */
+#define XPROTO_VERSION 1
 
 enum xmsg {
 	XM_HELLO = 1,

@@ -53,11 +53,12 @@
 
 struct sup;
 
-/* What the supervisor knows of one process: kept until it exits, for a
- * resume that attaches (a few dozen bytes once the process is gone). */
+/* What the supervisor knows of one process, until it is gone (then the
+ * journal has all of it, for a resume). */
 struct srec {
 	struct sup *s;
 	char *key;
+	size_t idx;                /* in sup.recs */
 	struct xproc *x;           /* until gone */
 	pid_t pid;
 	uint64_t pid_start;
@@ -68,6 +69,8 @@ struct srec {
 	char *retry;
 	size_t retry_len;
 	bool waits;                /* its start ran out of descriptors: in sup.waiting */
+	uv_timer_t *deadline;      /* the step's deadline (SPAWN), until it exits */
+	bool timed_out;            /* the deadline stopped it */
 };
 
 struct conn {
@@ -86,7 +89,8 @@ struct sup {
 	struct mask *mask;
 	uv_pipe_t listener;
 	struct conn *conn;         /* the attached engine, or NULL */
-	struct map keys;           /* key -> index in recs */
+	VEC(struct conn *) pending; /* accepted, not attached: until their HELLO */
+	struct map keys;           /* key -> index in recs (of the processes not gone) */
 	VEC(struct srec *) recs;
 	size_t live;               /* processes not gone */
 	VEC(struct srec *) waiting; /* out of descriptors: spawned again at the next close */
@@ -96,6 +100,8 @@ struct sup {
 	struct buf scratch;
 	uv_signal_t sigterm;
 };
+
+static void rec_free(struct sup *s, struct srec *r);
 
 /* ---- the journal ---- */
 
@@ -119,6 +125,13 @@ static void journal(struct sup *s, const char *fmt, ...)
 /* ---- sending ---- */
 
 static void conn_close(struct conn *c);
+
+static void unpend(struct sup *s, struct conn *c)
+{
+	for (size_t i = 0; i < s->pending.n; i++)
+		if (s->pending.v[i] == c)
+			s->pending.v[i] = s->pending.v[--s->pending.n];
+}
 
 /* Sends the frame in `b` (from `start`) to the engine, if one is attached. */
 static void send_frame(struct sup *s, struct buf *b, size_t start)
@@ -178,6 +191,8 @@ static void maybe_exit(struct sup *s)
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	if (s->conn)
 		conn_close(s->conn);
+	while (s->pending.n)
+		conn_close(s->pending.v[0]);
 }
 
 /* ---- the processes ---- */
@@ -232,6 +247,27 @@ static void on_started(struct xproc *x, pid_t pid, uint64_t pid_start, void *arg
 	send_frame(r->s, b, 0);
 }
 
+static void timer_free_cb(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void drop_deadline(struct srec *r)
+{
+	if (r->deadline)
+		uv_close((uv_handle_t *)r->deadline, timer_free_cb);
+	r->deadline = NULL;
+}
+
+/* The step's deadline: stopped as its engine would stop it (SIGTERM, SIGKILL after the grace). */
+static void deadline_cb(uv_timer_t *t)
+{
+	struct srec *r = t->data;
+	r->timed_out = true;
+	if (r->x)
+		exec_kill(r->x);
+}
+
 static void on_exit_(struct xproc *x, const struct proc_status *st, void *arg)
 {
 	struct srec *r = arg;
@@ -247,6 +283,9 @@ static void on_exit_(struct xproc *x, const struct proc_status *st, void *arg)
 	r->retry = NULL;
 	r->exited = true;
 	r->st = *st;
+	r->st.timed_out = r->timed_out;
+	drop_deadline(r);
+	st = &r->st;
 	/* The journal first: a resume must find the result even if the
 	 * engine never hears of it. */
 	char err[sizeof(st->error)];
@@ -255,7 +294,8 @@ static void on_exit_(struct xproc *x, const struct proc_status *st, void *arg)
 		err[i] = (st->error[i] == '\t' || st->error[i] == '\n') ? ' ' : st->error[i];
 	err[i] = '\0';
 	journal(r->s, "exit\t%s\t%d\t%d\t%d\t%d\t%d\t%llu\t%s\n", r->key, st->spawned, st->exit_code,
-		st->term_signal, st->killed, st->error_code, (unsigned long long)st->duration_ms, err);
+		st->term_signal, st->killed | st->timed_out << 1, st->error_code,
+		(unsigned long long)st->duration_ms, err);
 	struct buf *b = &r->s->scratch;
 	buf_reset(b);
 	xproto_begin(b, XM_EXIT);
@@ -314,6 +354,7 @@ static void on_gone(struct xproc *x, void *arg)
 	r->gone = true;
 	journal(s, "gone\t%s\n", r->key);
 	send_key(s, XM_GONE, r);
+	rec_free(s, r);
 	maybe_exit(s);
 }
 
@@ -335,6 +376,23 @@ static struct srec *find(struct sup *s, const char *key)
 	return key && map_find(&s->keys, key, &i) ? s->recs.v[i] : NULL;
 }
 
+/* Forgets `r` (gone: the journal says all of it). */
+static void rec_free(struct sup *s, struct srec *r)
+{
+	struct srec *last = s->recs.v[--s->recs.n];
+	map_del(&s->keys, r->key);
+	if (last != r) {
+		s->recs.v[r->idx] = last;
+		last->idx = r->idx;
+		map_del(&s->keys, last->key);
+		map_add(&s->keys, last->key, last->idx, NULL);
+	}
+	drop_deadline(r);
+	free(r->retry);
+	free(r->key);
+	free(r);
+}
+
 /* Starts record `r` from its SPAWN fields (r->retry). */
 static int spawn_rec(struct sup *s, struct srec *r)
 {
@@ -353,6 +411,7 @@ static int spawn_rec(struct sup *s, struct srec *r)
 	char *log = xproto_get_str(rd);
 	bool append = xproto_get_u64(rd) != 0;
 	uint64_t cap = xproto_get_u64(rd);
+	uint64_t deadline = xproto_get_u64(rd);
 	int rc = rd->bad ? -1 : 0;
 	r->waits = false;
 	if (rc == 0) {
@@ -363,6 +422,13 @@ static int spawn_rec(struct sup *s, struct srec *r)
 		rc = exec_spawn(s->ex, &xs, &cbs, &r->x);
 		if (rc == 0)
 			s->live++;
+		/* Counted from the first start: a wait for descriptors counts. */
+		if (rc == 0 && deadline && !r->deadline) {
+			r->deadline = xmalloc(sizeof(*r->deadline));
+			uv_timer_init(s->loop, r->deadline);
+			r->deadline->data = r;
+			uv_timer_start(r->deadline, deadline_cb, deadline, 0);
+		}
 	}
 	for (uint64_t i = 0; i < nenv; i++)
 		free(env[i]);
@@ -389,7 +455,8 @@ static int do_spawn(struct sup *s, struct xreader *rd)
 	r->retry = xmalloc(len);
 	memcpy(r->retry, fields, len);
 	r->retry_len = len;
-	map_add(&s->keys, r->key, s->recs.n, NULL);
+	r->idx = s->recs.n;
+	map_add(&s->keys, r->key, r->idx, NULL);
 	*VEC_PUSH(s->recs) = r;
 	return spawn_rec(s, r);
 }
@@ -404,8 +471,10 @@ static void leftovers_done(int killed, void *arg)
 	send_frame(s, b, 0);
 }
 
-static void do_hello(struct sup *s, struct xreader *rd)
+static int do_hello(struct sup *s, struct xreader *rd)
 {
+	if (xproto_get_u64(rd) != XPROTO_VERSION)
+		return -1; /* another lockstep: cut off (it stops this one) */
 	uint64_t n = xproto_get_u64(rd);
 	if (!s->ex) {
 		s->mask = mask_new();
@@ -424,15 +493,26 @@ static void do_hello(struct sup *s, struct xreader *rd)
 	buf_reset(b);
 	xproto_begin(b, XM_READY);
 	send_frame(s, b, 0);
+	return 0;
 }
+
+static void conn_attach(struct sup *s, struct conn *c);
 
 static int on_frame(enum xmsg type, struct xreader *rd, void *arg)
 {
-	struct sup *s = arg;
+	struct conn *c = arg;
+	struct sup *s = c->s;
+	if (c != s->conn) {
+		/* A new engine (a resume) is attached by its HELLO, in the
+		 * right version, and only then replaces the one before it. */
+		if (type != XM_HELLO || xproto_get_u64(rd) != XPROTO_VERSION)
+			return -1;
+		rd->p -= sizeof(uint64_t);
+		conn_attach(s, c);
+	}
 	switch (type) {
 	case XM_HELLO:
-		do_hello(s, rd);
-		return 0;
+		return do_hello(s, rd);
 	case XM_SPAWN:
 		return do_spawn(s, rd);
 	case XM_KILL: {
@@ -477,6 +557,7 @@ static void conn_close(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	unpend(s, c);
 	if (s->conn == c)
 		s->conn = NULL;
 	uv_close((uv_handle_t *)&c->pipe, conn_closed_cb);
@@ -502,7 +583,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	}
 	c->in.len += (size_t)n;
 	c->in.s[c->in.len] = '\0';
-	if (xproto_split(&c->in, on_frame, c->s) < 0)
+	if (xproto_split(&c->in, on_frame, c) < 0)
 		conn_close(c);
 }
 
@@ -517,12 +598,12 @@ static struct conn *conn_new(struct sup *s)
 
 static void conn_attach(struct sup *s, struct conn *c)
 {
-	/* A new engine replaces the one before it (which is dead, or it
-	 * would not have been replaced). */
+	/* A new engine replaces the one before it (which is dead: a run is
+	 * taken over only once its owner is gone). */
+	unpend(s, c);
 	if (s->conn)
 		conn_close(s->conn);
 	s->conn = c;
-	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
 }
 
 static void accept_cb(uv_stream_t *server, int status)
@@ -544,7 +625,8 @@ static void accept_cb(uv_stream_t *server, int status)
 		uv_close((uv_handle_t *)&c->pipe, conn_closed_cb);
 		return;
 	}
-	conn_attach(s, c);
+	*VEC_PUSH(s->pending) = c;
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
 }
 
 static void sigterm_cb(uv_signal_t *h, int sig)
@@ -590,6 +672,7 @@ int supervise_main(int argc, char **argv)
 		return 1;
 	}
 	conn_attach(&s, first);
+	uv_read_start((uv_stream_t *)&first->pipe, alloc_cb, read_cb);
 	uv_pipe_init(&loop, &s.listener, 0);
 	s.listener.data = &s;
 	char path[64];
@@ -619,6 +702,7 @@ int supervise_main(int argc, char **argv)
 		free(s.recs.v[i]);
 	}
 	VEC_FREE(s.waiting);
+	VEC_FREE(s.pending);
 	VEC_FREE(s.recs);
 	map_release(&s.keys);
 	if (s.mask)

@@ -3,7 +3,9 @@
 # "Executors and the supervisor"), in the cases t0460's random crashes do
 # not aim at:
 #   1. life: it lives in a session of its own while the run runs, with the
-#      steps as its children; after the run it is gone with its directory;
+#      steps as its children; a stranger on its socket (another protocol
+#      version, or one that says nothing) does not disturb the run; after
+#      the run it is gone with its directory;
 #   2. a crash of lockstep alone, then the step ends while lockstep is dead:
 #      the supervisor, idle, exits and leaves its journal; the resume takes
 #      the step's real result from it (ran once, exit status, output in its
@@ -61,6 +63,24 @@ expect "the step is the supervisor's child" \
 expect "the supervisor leads a session of its own" \
 	test "$(awk '{print $6}' "/proc/$SUP/stat" 2>/dev/null)" = "$SUP"
 expect "its directory is private" test "$(stat -c %a "$STATE/supervise/$RUN_ID")" = 700
+# stranger VERSION: connects to the supervisor's socket and says HELLO in
+# that protocol version; prints "cut" when the supervisor hangs up, or
+# "answered" when it sends anything back.
+stranger() {
+	python3 - "$STATE/supervise/$RUN_ID/sock" "$1" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+body = bytes([1]) + struct.pack("=Q", int(sys.argv[2])) + struct.pack("=Q", 0)
+s.sendall(struct.pack("=I", len(body)) + body)
+print("cut" if s.recv(64) == b"" else "answered")
+PY
+}
+expect_eq "a HELLO in another protocol version is cut off" "$(stranger 999)" cut
+expect "a connection that says nothing leaves the run alone" python3 -c "
+import socket; s = socket.socket(socket.AF_UNIX); s.connect('$STATE/supervise/$RUN_ID/sock'); s.close()"
+expect "the step still runs under the supervisor" alive "$(cat "$OUT/hold.pid")"
 touch "$OUT/go"
 finish_bg 20
 expect_rc 0
