@@ -322,14 +322,6 @@ done
 # --- figure 12: timeouts while the engine spawns 3,000 steps --------------------------------
 LT=300
 "$here/gen-busy.sh" "$MID" 3 run 3 "${LT}ms" >"$tmp/spawnload.yml"
-# One line per timeout: "step LATE STATUS" or "barrier LATE".
-jq_late="$ms_ts"'
-map(. + {ms: ms}) as $ev
-| ($ev | map(select(.event == "step.finished" and (.step | startswith("slow-"))))[]
-   | "step \(.duration_ms - $t) \(.status)"),
-  (($ev | map(select(.event == "barrier.arrived" and .workflow == "early")) | first) as $a
-   | ($ev | map(select(.event == "barrier.broken")) | first) as $b
-   | "barrier \($b.ms - $a.ms - $t)")'
 for mode in 1 0; do : >"$tmp/f12-$mode-step"; : >"$tmp/f12-$mode-barrier"; : >"$tmp/f12-$mode-wall"; : >"$tmp/f12-$mode-status"; done
 for ((i = 1; i <= LOAD_REPS; i++)); do
 	order="1 0"
@@ -342,7 +334,7 @@ for ((i = 1; i <= LOAD_REPS; i++)); do
 		# 1: the probe arrives at the barrier that broke, which fails the run.
 		[ "${res%% *}" = 1 ] || failures+=("figure 12: run $i (supervisor $mode) exited ${res%% *} (expected 1): $(tail -n 1 "$o.err")")
 		echo "$res" | awk '{ print $2 }' >>"$tmp/f12-$mode-wall"
-		jq -rs --argjson t "$LT" "$jq_late" "$o.out" >"$o.late" || failures+=("figure 12: cannot analyse run $i (supervisor $mode)")
+		jq -rs --argjson t "$LT" -f "$here/busy-late.jq" "$o.out" >"$o.late" || failures+=("figure 12: cannot analyse run $i (supervisor $mode)")
 		awk '$1 == "step" { print $2 }' "$o.late" >>"$tmp/f12-$mode-step"
 		awk '$1 == "step" { print $3 }' "$o.late" >>"$tmp/f12-$mode-status"
 		awk '$1 == "barrier" { print $2 }' "$o.late" >>"$tmp/f12-$mode-barrier"
