@@ -32,16 +32,6 @@ else
 fi
 "$here/gen-busy.sh" "$W" "$S" "$WAIT" "$K" "${TIMEOUT_MS}ms" >"$tmp/busy.yml"
 
-ms_ts='def ms: (.ts[0:19] + "Z" | fromdateiso8601) * 1000 + (.ts[20:23] | tonumber);'
-# One line per timeout: "step LATE" or "barrier LATE"; then "events N".
-jq_late="$ms_ts"'
-map(. + {ms: ms}) as $ev
-| ($ev | map(select(.event == "step.finished" and (.step | startswith("slow-"))))[]
-   | "step \(.duration_ms - $t) \(.status)"),
-  (($ev | map(select(.event == "barrier.arrived" and .workflow == "early")) | first) as $a
-   | ($ev | map(select(.event == "barrier.broken")) | first) as $b
-   | "barrier \($b.ms - $a.ms - $t)"),
-  "events \(length)"'
 
 # one OUT STATE: a run of the pipeline in state directory STATE; its
 # events in OUT.json, "rc start end" in OUT.rc.
@@ -59,7 +49,7 @@ analyse() {
 	# 1: the probe arrives at the barrier that broke, which fails the run.
 	[ "$rc" = 1 ] || echo "$out exited $rc: $(tail -n 1 "$out.err")" >>"$tmp/$kind.bad"
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >>"$tmp/$kind.wall"
-	jq -rs --argjson t "$TIMEOUT_MS" "$jq_late" "$out.json" >"$out.late" 2>>"$tmp/$kind.bad" ||
+	jq -rs --argjson t "$TIMEOUT_MS" -f "$here/busy-late.jq" "$out.json" >"$out.late" 2>>"$tmp/$kind.bad" ||
 		echo "$out: cannot analyse its events" >>"$tmp/$kind.bad"
 	awk '$1 == "step" { print $2 } $1 == "step" && $3 != "timed-out" { print FILENAME ": a probe ended " $3 > "/dev/stderr" }' \
 		"$out.late" >>"$tmp/$kind.step" 2>>"$tmp/$kind.bad"

@@ -8,7 +8,9 @@
 # `t` breaks TIMEOUT after that. How late each timeout fires is read from
 # the events (bench/busy-bench.sh).
 # usage: bench/gen-busy.sh [W] [S] [WAIT] [K] [TIMEOUT] > pipeline.yml
-#        (defaults 30, 50, 20ms, 5, 200ms)
+#        (defaults 30, 50, 20ms, 5, 200ms; WAIT `run` makes the steps
+#        `run: true` instead, a process each: the engine is then busy
+#        spawning rather than committing)
 set -eu
 W=${1:-30}
 S=${2:-50}
@@ -32,7 +34,7 @@ awk -v w="$W" -v s="$S" -v wait="$WAIT" -v k="$K" -v t="$TIMEOUT" 'BEGIN {
 	print "workflows:"
 	print "  busy:"
 	print "    steps:"
-	for (i = 0; i < s; i++) print "      - wait: " wait
+	for (i = 0; i < s; i++) print (wait == "run" ? "      - run: true" : "      - wait: " wait)
 	print "  probe:"
 	print "    steps:"
 	for (i = 1; i <= k; i++) {

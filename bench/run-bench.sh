@@ -15,12 +15,17 @@
 #   CHECK_RUNS=5     runs per pipeline of bench/check-bench.sh (figure 6)
 #   STALL_RUNS=3     runs per row of bench/stall-bench.sh (figure 9)
 #   BUSY_REPS=5      rounds of bench/busy-bench.sh (figure 10)
+#   SV_REPS=3        rounds of figure 11 (each: with and without supervisor)
+#   LOAD_REPS=5      rounds of figure 12 (each: with and without supervisor)
 #   BENCH_QUICK=1    a smoke run of the script itself: N <= 100 only,
 #                    N = 1,000 instead of 10,000 in figure 5, and no plan
 #                    at the expansion limit in figure 8 (numbers are not
 #                    comparable to the targets)
 #
-# Needs bash, jq, awk and GNU time (/usr/bin/time, Debian package `time`).
+# Needs bash, jq, awk, a C compiler (cc, for bench/svmeter.c) and GNU time
+# (/usr/bin/time, Debian package `time`, used by bench/check-bench.sh).
+# lockstep runs with its supervisor (the default); LOCKSTEP_SUPERVISOR=0
+# is set only where a figure compares with lockstep running the steps itself.
 # Performance goals live here, never in timed tests (STYLE.md).
 set -uo pipefail
 export LC_ALL=C
@@ -36,6 +41,9 @@ TIMEOUT_REPS=${TIMEOUT_REPS:-10}
 CHECK_RUNS=${CHECK_RUNS:-5}
 STALL_RUNS=${STALL_RUNS:-3}
 BUSY_REPS=${BUSY_REPS:-5}
+SV_REPS=${SV_REPS:-3}
+LOAD_REPS=${LOAD_REPS:-5}
+unset LOCKSTEP_SUPERVISOR
 BENCH_FULL=${BENCH_FULL:-0}
 BENCH_QUICK=${BENCH_QUICK:-0}
 
@@ -48,10 +56,11 @@ missing=()
 command -v jq >/dev/null 2>&1 || missing+=("jq")
 command -v awk >/dev/null 2>&1 || missing+=("gawk or mawk (awk)")
 command -v timeout >/dev/null 2>&1 || missing+=("coreutils (timeout)")
+command -v cc >/dev/null 2>&1 || missing+=("a C compiler as cc (gcc)")
 if [ ${#missing[@]} -gt 0 ]; then
 	printf 'bench: error: missing prerequisites:\n' >&2
 	printf 'bench:   - %s\n' "${missing[@]}" >&2
-	printf 'bench: install them with: sudo apt-get install time jq gawk coreutils\n' >&2
+	printf 'bench: install them with: sudo apt-get install time jq gawk coreutils gcc\n' >&2
 	exit 1
 fi
 [ -x "$src_bin" ] || die "no lockstep binary at $src_bin (run: make build)"
@@ -68,6 +77,9 @@ mkdir -p "$disk_state" "$shm_state" || die "cannot create $disk_state or $shm_st
 # Measure a private copy: other people rebuild build/lockstep while this runs.
 bin=$tmp/lockstep
 cp "$src_bin" "$bin" || die "cannot copy $src_bin"
+svmeter=$tmp/svmeter
+cc -O2 -o "$svmeter" "$here/svmeter.c" || die "cannot compile bench/svmeter.c"
+: >"$tmp/leftovers"
 
 # 10,000 parallel workflows need tens of thousands of descriptors: raise the
 # soft limit as far as the hard limit allows.
@@ -81,27 +93,39 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- helpers -------------------------------------------------------------------
 
-# measure OUT CMD...: runs CMD once, stdout to OUT.out, stderr to OUT.err.
-# Prints "rc wall_s cpu_s rss_kib": wall clock around the command, user+sys
-# CPU of the command and every process it waited for (bash `times` of the
-# subshell that ran it), and peak RSS from GNU time (%M: the largest of the
-# command and the children it waited for).
+# measure OUT CMD...: runs CMD once under bench/svmeter.c, stdout to
+# OUT.out, stderr to OUT.err, svmeter's whole line to OUT.sv. Prints
+# "rc wall_s cpu_s rss_kib": wall clock from start to CMD's exit, user+sys
+# CPU of every process of the run (CMD, the supervisor it started, which
+# CMD does not always wait for, and the steps: svmeter is their
+# subreaper), and CMD's peak RSS (ru_maxrss, as GNU time's %M). With
+# `--state DIR` among the arguments, svmeter also samples the supervisor
+# of the run (its pid from DIR/supervise/RUN/pid), and a supervisor that
+# outlives CMD by more than 10 s, or a supervise/ directory left behind,
+# is written to $tmp/leftovers.
 measure() {
-	local out=$1
+	local out=$1 st="" prev="" a
 	shift
-	(
-		t0=$EPOCHREALTIME
-		/usr/bin/time -o "$out.time" -f %M "$@" >"$out.out" 2>"$out.err"
-		rc=$?
-		t1=$EPOCHREALTIME
-		times >"$out.times"
-		rss=$(tail -n 1 "$out.time" 2>/dev/null)
-		awk -v rc="$rc" -v t0="$t0" -v t1="$t1" -v rss="${rss:--}" '
-			function sec(s, a) { sub(/s$/, "", s); split(s, a, "m"); return a[1] * 60 + a[2] }
-			NR == 2 { printf "%d %.6f %.3f %s\n", rc, t1 - t0, sec($1) + sec($2), rss }
-		' "$out.times"
-	)
+	for a in "$@"; do
+		[ "$prev" = --state ] && st=$a
+		prev=$a
+	done
+	"$svmeter" ${st:+-s "$st"} -o "$out.out" -e "$out.err" -- "$@" >"$out.sv" 2>>"$out.err"
+	awk '{ printf "%d %.6f %.3f %s\n", $1, $2, $3, $6 }' "$out.sv"
+	if [ -n "$st" ]; then
+		awk -v o="$out" '$11 == -2 { print o ": the supervisor (pid " $10 ") was still running 10 s after lockstep exited; killed" }' \
+			"$out.sv" >>"$tmp/leftovers"
+		for a in "$st"/supervise/*; do
+			[ -e "$a" ] && echo "$out: $a was left behind" >>"$tmp/leftovers"
+		done
+	fi
 }
+
+# sv OUT FIELD: one field of OUT.sv (svmeter's line: 1 rc, 2 wall s, 3 CPU
+# s of every process, 4 lockstep's own CPU s, 5 the supervisor's own CPU s,
+# 6 lockstep's ru_maxrss KiB, 7 its peak Rss, 8 its peak Pss, 9 the
+# supervisor's peak Pss KiB, 10 its pid, 11 ms it ran on after lockstep)
+sv() { awk -v f="$2" '{ print $f }' "$1.sv"; }
 
 # stats FILE: numbers one per line -> "n median min max p50 p99"
 # (median = lower middle for even n; percentiles by nearest rank).
@@ -258,15 +282,63 @@ for ((i = 1; i <= TIMEOUT_REPS; i++)); do
 	awk -v a="$t0" -v b="$t1" -v s="$ST" 'BEGIN { printf "%.3f\n", (b - a) * 1000 - s }' >>"$tmp/f4-base"
 done
 
-# --- figure 5: peak RSS ---------------------------------------------------------------------
+# --- figure 5: peak memory, lockstep + its supervisor -------------------------------------
+# The last field: 1 with the supervisor (the default), 0 with
+# LOCKSTEP_SUPERVISOR=0 (lockstep runs the steps itself).
 : >"$tmp/f5"
-for spec in "$MID 5 0" "$BIG 5 0" "$BIG 5 1"; do
+for spec in "$MID 5 0 1" "$BIG 5 0 1" "$BIG 5 1 1" "$BIG 5 1 0"; do
 	set -- $spec
-	say "figure 5: peak RSS, gen-pipeline.sh $1 $2 $3"
+	say "figure 5: peak memory, gen-pipeline.sh $1 $2 $3, supervisor $4"
 	"$here/gen-pipeline.sh" "$1" "$2" "$3" >"$tmp/rss.yml"
 	newstate "$disk_state"
-	res=$(measure "$tmp/f5-$1-$3" "$bin" run "$tmp/rss.yml" --state "$st" --json)
-	echo "$spec $res" >>"$tmp/f5"
+	res=$(LOCKSTEP_SUPERVISOR=$4 measure "$tmp/f5-$1-$3-$4" "$bin" run "$tmp/rss.yml" --state "$st" --json)
+	echo "$spec $(cat "$tmp/f5-$1-$3-$4.sv")" >>"$tmp/f5"
+done
+
+# --- figure 11: the supervisor's cost per step --------------------------------------------
+# The same pipelines with and without the supervisor, alternating (which
+# goes first alternates too): "deep", 1,000 workflows x 5 barriers (1,000
+# steps in flight at a time), and "wide", one round of WIDE workflows.
+WIDE=5000
+[ "$BENCH_QUICK" = 1 ] && WIDE=500
+"$here/gen-pipeline.sh" "$MID" 5 1 >"$tmp/sv-deep.yml"
+"$here/gen-pipeline.sh" "$WIDE" 1 1 >"$tmp/sv-wide.yml"
+: >"$tmp/f11"
+for ((i = 1; i <= SV_REPS; i++)); do
+	order="1 0"
+	[ $((i % 2)) = 0 ] && order="0 1"
+	for p in deep wide; do
+		for mode in $order; do
+			say "figure 11: $p run $i/$SV_REPS, supervisor $mode"
+			newstate "$disk_state"
+			res=$(LOCKSTEP_SUPERVISOR=$mode measure "$tmp/f11-$p-$mode-$i" "$bin" run "$tmp/sv-$p.yml" --state "$st" --json)
+			[ "${res%% *}" = 0 ] || failures+=("figure 11: $p run $i (supervisor $mode) exited ${res%% *}: $(tail -n 1 "$tmp/f11-$p-$mode-$i.err")")
+			echo "$p $mode $i $(cat "$tmp/f11-$p-$mode-$i.sv")" >>"$tmp/f11"
+			rm -f "$tmp/f11-$p-$mode-$i.out"
+		done
+	done
+done
+
+# --- figure 12: timeouts while the engine spawns 3,000 steps --------------------------------
+LT=300
+"$here/gen-busy.sh" "$MID" 3 run 3 "${LT}ms" >"$tmp/spawnload.yml"
+for mode in 1 0; do : >"$tmp/f12-$mode-step"; : >"$tmp/f12-$mode-barrier"; : >"$tmp/f12-$mode-wall"; : >"$tmp/f12-$mode-status"; done
+for ((i = 1; i <= LOAD_REPS; i++)); do
+	order="1 0"
+	[ $((i % 2)) = 0 ] && order="0 1"
+	for mode in $order; do
+		say "figure 12: timeouts under spawn load, run $i/$LOAD_REPS, supervisor $mode"
+		newstate "$disk_state"
+		o=$tmp/f12-$mode-$i
+		res=$(LOCKSTEP_SUPERVISOR=$mode measure "$o" "$bin" run "$tmp/spawnload.yml" --state "$st" --json)
+		# 1: the probe arrives at the barrier that broke, which fails the run.
+		[ "${res%% *}" = 1 ] || failures+=("figure 12: run $i (supervisor $mode) exited ${res%% *} (expected 1): $(tail -n 1 "$o.err")")
+		echo "$res" | awk '{ print $2 }' >>"$tmp/f12-$mode-wall"
+		jq -rs --argjson t "$LT" -f "$here/busy-late.jq" "$o.out" >"$o.late" || failures+=("figure 12: cannot analyse run $i (supervisor $mode)")
+		awk '$1 == "step" { print $2 }' "$o.late" >>"$tmp/f12-$mode-step"
+		awk '$1 == "step" { print $3 }' "$o.late" >>"$tmp/f12-$mode-status"
+		awk '$1 == "barrier" { print $2 }' "$o.late" >>"$tmp/f12-$mode-barrier"
+	done
 done
 
 # --- figure 6: lockstep check ----------------------------------------------------------
@@ -352,11 +424,17 @@ in $(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.0f", b - a }') s.
   N <= 100, $RUNS_LARGE at N = 1,000$( [ "$BENCH_FULL" = 1 ] && echo ", $RUNS_HUGE at N = 5,000").
   lockstep (store on disk), lockstep (store on tmpfs) and the baseline run
   interleaved, so slow drift of the machine hits all three alike.
-- **wall**: \`\$EPOCHREALTIME\` before and after the command. **CPU**:
-  user + sys of the command and of every process it waited for (bash
-  \`times\` in the subshell that ran it), so the steps' own CPU is included
-  on both sides. **RSS**: \`/usr/bin/time -f %M\` (the peak of the largest
-  process: lockstep itself, not its steps).
+- lockstep runs with its supervisor (\`lockstep __supervise\`, the
+  default) unless a table says \`LOCKSTEP_SUPERVISOR=0\`.
+- Every command runs under \`bench/svmeter.c\` (compiled when the suite
+  starts): a child subreaper that reaps every process of the run.
+  **wall**: from its start to the command's exit. **CPU**: user + sys of
+  every process of the run: lockstep, its supervisor and the steps (or
+  the baseline's shells), so the steps' own CPU is included on both
+  sides. **RSS**: the command's \`ru_maxrss\` (as \`/usr/bin/time -f %M\`:
+  lockstep itself, not its steps). The supervisor's memory is its peak
+  **Pss** (\`/proc/PID/smaps_rollup\`, sampled every 50 ms), its own CPU
+  time from \`/proc/PID/stat\` (sampled likewise, or read from the zombie).
 - Every lockstep run gets a new, empty \`--state\` directory, and none is
   deleted before the suite ends (see figure 7); lockstep
   runs with \`--json\` (events to a file) and its human output to a file.
@@ -371,7 +449,7 @@ EOF
 
 echo "## Figure 1: wall and CPU time, lockstep vs the baseline (M = 5, K = 1)"
 echo
-echo "Commands, per N (store on disk):"
+echo "Commands, per N (store on disk; lockstep with its supervisor, the default):"
 echo
 echo '```sh'
 echo 'bench/gen-pipeline.sh N 5 1 > pipeline.yml     # N workflows x 5 barriers x 1 step per round'
@@ -476,28 +554,35 @@ Statuses of the timed-out step: $(col "$tmp/f4" 4 | sort | uniq -c | awk '{ prin
 Event times are truncated to the millisecond, so a difference of two
 \`ts\` is exact only to ±1 ms (a lateness of -1 is that, not an early fire).
 Target: lateness p99 <= 10 ms ([B7](pipeline-format.md#b7-timeout): within 50 ms). Both timeouts run on
-an idle engine here; timeouts under load (N = 1,000 busy) are not measured yet.
+an idle engine here; figure 12 measures them while the engine spawns 3,000 steps.
 
 EOF
 
-echo "## Figure 5: peak RSS"
+echo "## Figure 5: peak memory, lockstep and its supervisor"
 echo
 echo '```sh'
 echo 'bench/gen-pipeline.sh N 5 K > pipeline.yml'
-echo 'lockstep run pipeline.yml --state build/bench-state/PID/run-I --json > events.json   # under /usr/bin/time -f %M'
+echo 'lockstep run pipeline.yml --state build/bench-state/PID/run-I --json > events.json   # under bench/svmeter.c'
+echo 'LOCKSTEP_SUPERVISOR=0 lockstep run ...                                              # the steps under lockstep itself'
 echo '```'
 echo
-echo "| pipeline | workflows | run steps | events | exit | wall s | peak RSS KiB | bytes per workflow | bytes per event | notes |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+echo "lockstep: its peak RSS (\`ru_maxrss\`); supervisor: its peak Pss (private memory"
+echo "and its share of the shared pages, \`/proc/PID/smaps_rollup\` sampled every 50 ms);"
+echo "sum: the two peaks added (an upper bound of their peak together). Bytes per"
+echo "workflow are of the sum. One run per row."
+echo
+echo "| pipeline | supervisor | workflows | run steps | events | exit | wall s | lockstep peak RSS KiB | supervisor peak Pss KiB | sum KiB | bytes per workflow | notes |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 rss1k=$(median_of <(col "$tmp/f1-$MID-disk" 4))
+pss1k=$(median_of <(for f in "$tmp"/f1-"$MID"-disk-*.sv; do sv "${f%.sv}" 9; done))
 ev1k=$(wc -l <"$tmp/f1-$MID-disk-1.out")
-echo "| gen-pipeline.sh $MID 5 1 (figure 1, median) | $MID | $((MID * 5)) | $ev1k | 0 | $(median_of <(col "$tmp/f1-$MID-disk" 2) | xargs printf %.2f) | $rss1k | $((rss1k * 1024 / MID)) | $((rss1k * 1024 / ev1k)) | |"
-rss_k0_1k=""
-while read -r n m k rc wall cpu rss; do
+echo "| gen-pipeline.sh $MID 5 1 (figure 1, median) | yes | $MID | $((MID * 5)) | $ev1k | 0 | $(median_of <(col "$tmp/f1-$MID-disk" 2) | xargs printf %.2f) | $rss1k | $pss1k | $((rss1k + pss1k)) | $(((rss1k + pss1k) * 1024 / MID)) | |"
+sum_k0_1k=""
+while read -r n m k mode rc wall cpu cpul cpus rss rssp pssl psss supid after samples; do
 	note=""
 	if [ "$k" = 0 ]; then note="barriers only: no processes"; fi
+	f=$tmp/f5-$n-$k-$mode.out
 	if [ "$rc" != 0 ]; then
-		f=$tmp/f5-$n-$k.out
 		ok=$(jq -r 'select(.event == "step.finished" and .status == "succeeded" and .exit_code == 0) | .workflow' "$f" 2>/dev/null | wc -l)
 		# Workflows that failed at their own step (the others failed at the
 		# barrier that this broke), grouped by reason.
@@ -506,16 +591,26 @@ while read -r n m k rc wall cpu rss; do
 			sort | uniq -c | sort -rn | head -n 2 | awk '{ n = $1; $1 = ""; printf "%s%s workflows:%s", (NR > 1 ? "; " : ""), n, $0 }')
 		note="did not complete: $ok run steps succeeded; failed at their own step: ${why:-none (see events)}; the others failed at the broken barrier; fd limit $fd_soft"
 	fi
-	per=$((rss * 1024 / n))
-	ev=$(wc -l <"$tmp/f5-$n-$k.out")
-	if [ "$k" = 0 ] && [ "$n" = "$MID" ]; then rss_k0_1k=$rss; fi
-	if [ "$k" = 0 ] && [ "$n" = "$BIG" ] && [ -n "$rss_k0_1k" ]; then
-		note="$note; marginal $(((rss - rss_k0_1k) * 1024 / (BIG - MID))) B/workflow from N=$MID"
+	sum=$((rss + psss))
+	ev=$(wc -l <"$f")
+	if [ "$k" = 0 ] && [ "$n" = "$MID" ]; then sum_k0_1k=$sum; fi
+	if [ "$k" = 0 ] && [ "$n" = "$BIG" ] && [ -n "$sum_k0_1k" ]; then
+		note="$note; marginal $(((sum - sum_k0_1k) * 1024 / (BIG - MID))) B/workflow from N=$MID"
 	fi
-	echo "| gen-pipeline.sh $n $m $k | $n | $((n * m * k)) | $ev | $rc | $(printf %.2f "$wall") | $rss | $per | $((rss * 1024 / (ev > 0 ? ev : 1))) | $note |"
+	if [ "$mode" = 1 ]; then
+		[ "$supid" != 0 ] || note="${note:+$note; }supervisor not sampled (it lived less than one sample)"
+		what=yes
+	else
+		what="no (\`LOCKSTEP_SUPERVISOR=0\`)"; psss="-"
+	fi
+	[ "$mode" = 1 ] && [ "$n" = "$BIG" ] && [ "$k" = 1 ] && { big_sum=$sum; big_rss=$rss; big_pss=$psss; }
+	[ "$mode" = 0 ] && [ "$n" = "$BIG" ] && [ "$k" = 1 ] && big_rss0=$rss
+	echo "| gen-pipeline.sh $n $m $k | $what | $n | $((n * m * k)) | $ev | $rc | $(printf %.2f "$wall") | $rss | $psss | $sum | $((sum * 1024 / n)) | $note |"
 done <"$tmp/f5"
 echo
-echo "Target: peak RSS <= 64 MiB (65536 KiB) at N = 10,000, and 10,000 parallel"
+echo "Target: lockstep's peak RSS + the supervisor's peak Pss <= 64 MiB (65536 KiB)"
+echo "at N = 10,000 (here: ${big_sum:--} KiB with the supervisor, ${big_rss0:--} KiB"
+echo "without), and 10,000 parallel"
 echo "workflows must run. lockstep starts every workflow's first step at once,"
 echo "and each running step holds 3 descriptors (stdout and stderr pipes and"
 echo "its log file), so N = 10,000 needs about 30,000 descriptors; the hard"
@@ -647,6 +742,94 @@ echo "commits run on a thread of their own, so a run that waits for the write"
 echo "lock does not wait with its timers."
 echo
 
+# f11 P MODE FIELD: FIELD of figure 11's lines of pipeline P and MODE, by round
+# (fields: 1 pipeline, 2 mode, 3 round, then svmeter's line from 4 on)
+f11() { awk -v p="$1" -v m="$2" -v f="$3" '$1 == p && $2 == m { print $3, $f }' "$tmp/f11" | sort -n | awk '{ print $2 }'; }
+# f11own P MODE: lockstep's + the supervisor's own CPU, by round
+f11own() { awk -v p="$1" -v m="$2" '$1 == p && $2 == m { print $3, $7 + $8 }' "$tmp/f11" | sort -n | awk '{ print $2 }'; }
+# per_step WITH WITHOUT STEPS SCALE: the median of the paired differences
+# (round by round) divided by STEPS, times SCALE
+per_step_diff() {
+	paste "$1" "$2" | awk -v n="$3" -v s="$4" '{ printf "%.6f\n", ($1 - $2) / n * s }' >"$tmp/x-diff"
+	median_of "$tmp/x-diff" | xargs printf '%.1f'
+}
+echo "## Figure 11: the supervisor's cost per step"
+echo
+echo '```sh'
+echo "bench/gen-pipeline.sh $MID 5 1 > deep.yml    # $((MID * 5)) steps, $MID in flight at a time"
+echo "bench/gen-pipeline.sh $WIDE 1 1 > wide.yml    # $WIDE steps, all in flight at once"
+echo 'lockstep run FILE --state DIR --json > events.json                         # with the supervisor'
+echo 'LOCKSTEP_SUPERVISOR=0 lockstep run FILE --state DIR --json > events.json   # without: the steps are children of lockstep'
+echo '```'
+echo
+echo "$SV_REPS rounds; each round runs both pipelines with and without the supervisor,"
+echo "alternating (which goes first alternates too). CPU, all processes: user +"
+echo "sys of lockstep, the supervisor and the steps, reaped by svmeter; own CPU:"
+echo "each process's own user + sys (the supervisor's from its last sample,"
+echo "so it may miss up to 50 ms of its last moments). Medians (min–max)."
+echo
+echo "| pipeline | supervisor | runs | wall s | CPU s, all processes | lockstep's own CPU s | supervisor's own CPU s | lockstep + supervisor own CPU s | lockstep peak RSS KiB | supervisor peak Pss KiB |"
+echo "|---|---|---:|---|---|---|---|---|---|---|"
+for p in deep wide; do
+	for mode in 1 0; do
+		f11 $p $mode 5 >"$tmp/x-w"; f11 $p $mode 6 >"$tmp/x-c"; f11 $p $mode 7 >"$tmp/x-cl"
+		f11 $p $mode 8 >"$tmp/x-cs"; f11own $p $mode >"$tmp/x-co"; f11 $p $mode 9 >"$tmp/x-r"; f11 $p $mode 12 >"$tmp/x-p"
+		if [ "$mode" = 1 ]; then what=yes; cs=$(fmt_mmm "$tmp/x-cs" 1 3); ps=$(fmt_mmm "$tmp/x-p" 1 0)
+		else what=no; cs=-; ps=-; fi
+		echo "| $p | $what | $(wc -l <"$tmp/x-w") | $(fmt_mmm "$tmp/x-w" 1 3) | $(fmt_mmm "$tmp/x-c" 1 3) | $(fmt_mmm "$tmp/x-cl" 1 3) | $cs | $(fmt_mmm "$tmp/x-co" 1 3) | $(fmt_mmm "$tmp/x-r" 1 0) | $ps |"
+	done
+done
+echo
+echo "The cost per step: the median over the rounds of (with - without) / steps;"
+echo "memory: the supervisor's peak Pss / the steps in flight, and the growth of"
+echo "its peak Pss between the two pipelines / the growth of the steps in flight."
+echo
+echo "| pipeline | steps | in flight | wall µs per step | CPU µs per step, all processes | CPU µs per step, lockstep + supervisor own | supervisor Pss KiB per step in flight |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for p in deep wide; do
+	if [ $p = deep ]; then n=$((MID * 5)); fl=$MID; else n=$WIDE; fl=$WIDE; fi
+	f11 $p 1 5 >"$tmp/x-w1"; f11 $p 0 5 >"$tmp/x-w0"; f11 $p 1 6 >"$tmp/x-c1"; f11 $p 0 6 >"$tmp/x-c0"
+	f11own $p 1 >"$tmp/x-o1"; f11own $p 0 >"$tmp/x-o0"
+	pss=$(median_of <(f11 $p 1 12))
+	eval "pss_$p=$pss"
+	echo "| $p | $n | $fl | $(per_step_diff "$tmp/x-w1" "$tmp/x-w0" "$n" 1000000) | $(per_step_diff "$tmp/x-c1" "$tmp/x-c0" "$n" 1000000) |" \
+		"$(per_step_diff "$tmp/x-o1" "$tmp/x-o0" "$n" 1000000) | $(awk -v a="$pss" -v f="$fl" 'BEGIN { printf "%.2f", a / f }') |"
+done
+echo
+echo "Marginal supervisor Pss per step in flight, wide against deep: $(awk -v a="$pss_wide" -v b="$pss_deep" -v n=$((WIDE - MID)) 'BEGIN { printf "%.2f", (a - b) / n }') KiB."
+echo
+
+echo "## Figure 12: timeouts while the engine spawns $((MID * 3)) steps"
+echo
+echo '```sh'
+echo "bench/gen-busy.sh $MID 3 run 3 ${LT}ms > spawnload.yml   # $MID workflows x 3 steps 'run: true'; probe: 3 x 'sleep 5' with timeout ${LT}ms; barrier t: timeout ${LT}ms"
+echo 'lockstep run spawnload.yml --state DIR --json > events.json   # with the supervisor, and with LOCKSTEP_SUPERVISOR=0'
+echo '```'
+echo
+echo "All $MID workflows and the probes start at once, so the first probe and"
+echo "the barrier time out while the engine is still spawning the first round"
+echo "of $MID steps, the next probes while it spawns the rest. $LOAD_REPS rounds,"
+echo "with and without the supervisor alternating. Lateness: each timed-out"
+echo "step's \`duration_ms\` minus $LT (kill and reap included; with the"
+echo "supervisor, the kill goes to it over the socket and the exit comes back),"
+echo "and \`barrier.broken\` ts minus \`early\`'s \`barrier.arrived\` ts minus $LT;"
+echo "p50 / p99 / max by nearest rank over all runs."
+echo
+echo "| supervisor | runs | step timeouts | step lateness ms p50 / p99 / max | barrier timeouts | barrier lateness ms p50 / p99 / max | wall s per run, median (min–max) | probe statuses |"
+echo "|---|---:|---:|---|---:|---|---|---|"
+for mode in 1 0; do
+	read -r sn _ _ smax _ sp99 < <(stats "$tmp/f12-$mode-step")
+	read -r _ _ _ _ sp50 _ < <(stats "$tmp/f12-$mode-step")
+	read -r bn _ _ bmax bp50 bp99 < <(stats "$tmp/f12-$mode-barrier")
+	[ "$mode" = 1 ] && what=yes || what="no (\`LOCKSTEP_SUPERVISOR=0\`)"
+	echo "| $what | $(wc -l <"$tmp/f12-$mode-wall") | $sn | $sp50 / $sp99 / $smax | $bn | $bp50 / $bp99 / $bmax | $(fmt_mmm "$tmp/f12-$mode-wall" 1 3) |" \
+		"$(sort "$tmp/f12-$mode-status" | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }') |"
+done
+echo
+echo "Target: lateness p99 <= 10 ms."
+echo
+
+while read -r line; do failures+=("$line"); done <"$tmp/leftovers"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "## Problems during this run"
 	echo
