@@ -57,7 +57,7 @@ struct crec {
 	bool started, exited, closed, gone;
 	pid_t pid;
 	uint64_t pid_start;
-	struct proc_status st;
+	struct proc_status *st;    /* how it ended, once it did (heap: most records never need it) */
 	unsigned told;
 };
 
@@ -107,6 +107,14 @@ static struct crec *rec_get(struct client *c, const char *key)
 	return r;
 }
 
+/* Where `r`'s status goes. */
+static struct proc_status *rec_status(struct crec *r)
+{
+	if (!r->st)
+		r->st = xcalloc(1, sizeof(*r->st));
+	return r->st;
+}
+
 /* Forgets `r` (the engine freed it: it is gone). */
 static void rec_free(struct client *c, struct crec *r)
 {
@@ -118,6 +126,7 @@ static void rec_free(struct client *c, struct crec *r)
 		map_del(&c->keys, last->key);
 		map_add(&c->keys, last->key, last->idx, NULL);
 	}
+	free(r->st);
 	free(r->key);
 	free(r);
 }
@@ -134,7 +143,7 @@ static void tell(struct crec *r)
 	}
 	if (r->exited && !(r->told & TOLD_EXIT)) {
 		r->told |= TOLD_EXIT;
-		r->cbs.exit(&r->base, &r->st, r->cbs.arg);
+		r->cbs.exit(&r->base, r->st, r->cbs.arg);
 	}
 	if (r->closed && (r->told & TOLD_EXIT) && !(r->told & TOLD_CLOSED)) {
 		r->told |= TOLD_CLOSED;
@@ -167,8 +176,8 @@ static void interrupt(struct crec *r, const char *why)
 {
 	if (!r->exited) {
 		r->exited = true;
-		r->st = (struct proc_status){ .spawned = false, .exit_code = -1 };
-		snprintf(r->st.error, sizeof(r->st.error), "%s", why);
+		*rec_status(r) = (struct proc_status){ .spawned = false, .exit_code = -1 };
+		snprintf(r->st->error, sizeof(r->st->error), "%s", why);
 	}
 	r->closed = r->gone = true;
 }
@@ -227,7 +236,7 @@ static int on_frame(enum xmsg type, struct xreader *rd, void *arg)
 		r->pid = (pid_t)xproto_get_u64(rd);
 		r->pid_start = xproto_get_u64(rd);
 		uint64_t f = xproto_get_u64(rd);
-		xproto_get_status(rd, &r->st);
+		xproto_get_status(rd, rec_status(r));
 		r->started = f & 1;
 		r->exited = f & 2;
 		r->closed = f & 4;
@@ -251,7 +260,7 @@ static int on_frame(enum xmsg type, struct xreader *rd, void *arg)
 		return 0;
 	}
 	case XM_EXIT:
-		xproto_get_status(rd, &r->st);
+		xproto_get_status(rd, rec_status(r));
 		r->exited = true;
 		break;
 	case XM_CLOSED:
@@ -357,6 +366,7 @@ static void client_free_if_done(struct client *c)
 	if (c->open_handles)
 		return;
 	for (size_t i = 0; i < c->recs.n; i++) {
+		free(c->recs.v[i]->st);
 		free(c->recs.v[i]->key);
 		free(c->recs.v[i]);
 	}
@@ -381,8 +391,8 @@ static int client_spawn(struct executor *e, const struct xspawn *s, const struct
 	*out = &r->base;
 	if (c->lost) {
 		r->exited = r->closed = r->gone = true;
-		r->st = (struct proc_status){ .spawned = false, .exit_code = -1 };
-		snprintf(r->st.error, sizeof(r->st.error), "interrupted (the run's supervisor died)");
+		*rec_status(r) = (struct proc_status){ .spawned = false, .exit_code = -1 };
+		snprintf(r->st->error, sizeof(r->st->error), "interrupted (the run's supervisor died)");
 		tell_soon(c);
 		return 0;
 	}
@@ -639,11 +649,11 @@ static void journal_line(struct client *c, char *line)
 		for (size_t i = 0; i < 6; i++)
 			v[i] = strtoll(f[2 + i], NULL, 10);
 		r->exited = true;
-		r->st = (struct proc_status){ .spawned = v[0] != 0, .exit_code = (int)v[1],
+		*rec_status(r) = (struct proc_status){ .spawned = v[0] != 0, .exit_code = (int)v[1],
 					      .term_signal = (int)v[2], .killed = (v[3] & 1) != 0,
 					      .timed_out = (v[3] & 2) != 0,
 					      .error_code = (int)v[4], .duration_ms = (uint64_t)v[5] };
-		snprintf(r->st.error, sizeof(r->st.error), "%s", f[8]);
+		snprintf(r->st->error, sizeof(r->st->error), "%s", f[8]);
 	} else if (!strcmp(f[0], "gone")) {
 		r->closed = r->gone = true;
 	}
