@@ -17,7 +17,7 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES := gcc make cmake ninja-build pkg-config libyaml-dev libjansson-dev \
 	libcmocka-dev libuv1-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev python3 jq graphviz time \
-	man-db groff-base zsh
+	man-db groff-base zsh procps
 
 # COMMAND:PACKAGE pairs: the package is installed only when the command is
 # not on PATH. kubectl (tests/k8s) may come from elsewhere, such as Google
