@@ -68,6 +68,7 @@ struct client {
 	bool pipe_open;            /* `pipe` is initialised and not closed */
 	bool lost;                 /* the supervisor is gone (or never came) */
 	bool attached;             /* to a supervisor that outlived its engine: it knows all it started */
+	bool journal_complete;     /* the journal ends with `end`: it has all its supervisors started */
 	bool closing;              /* exec_close: BYE sent, waiting for the end */
 	bool timers_closing;
 	struct buf in;
@@ -432,7 +433,7 @@ static int client_adopt(struct executor *e, const char *key, const struct xcbs *
 	/* Unknown to the supervisor (and to the journal of those before it):
 	 * the engine died before it asked for the process. */
 	if (!r)
-		return c->attached && !c->lost ? -ESRCH : -ENOENT;
+		return (c->attached && !c->lost) || c->journal_complete ? -ESRCH : -ENOENT;
 	/* Known to have started but with no end and nobody left to say it:
 	 * it was interrupted. */
 	if (!r || !r->known || r->bound || (!r->exited && c->lost))
@@ -636,6 +637,10 @@ static void journal_line(struct client *c, char *line)
 		*p++ = '\0';
 	}
 	if (n < 2)
+		return;
+	/* Complete up to here only if the last supervisor said `end`. */
+	c->journal_complete = !strcmp(f[0], "end");
+	if (!strcmp(f[0], "begin") || !strcmp(f[0], "end"))
 		return;
 	struct crec *r = rec_get(c, f[1]);
 	r->known = true;

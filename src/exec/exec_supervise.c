@@ -13,7 +13,9 @@
  *   sock     where a later engine (`lockstep resume`, `abort`) attaches
  *   journal  a line per process event: started, exit (with its status),
  *            gone; written before the engine hears of it, so that a
- *            resume finds every result even when this process is gone
+ *            resume finds every result even when this process is gone;
+ *            `begin` when a supervisor starts, `end` when it exits by
+ *            itself (then the journal holds all it ever started)
  *
  * Life cycle:
  *
@@ -181,6 +183,9 @@ static void maybe_exit(struct sup *s)
 	if (s->done || s->live || (s->conn && !s->bye))
 		return;
 	s->done = true;
+	/* Everything it started is in the journal: a resume may start what
+	 * is not (its engine died before asking for it). */
+	journal(s, "end\t%d\n", (int)getpid());
 	unlinkat(s->dirfd, "sock", 0);
 	unlinkat(s->dirfd, "pid", 0);
 	if (s->bye) {
@@ -662,6 +667,7 @@ int supervise_main(int argc, char **argv)
 		return 1;
 	}
 	s.journal = openat(s.dirfd, "journal", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	journal(&s, "begin\t%d\n", (int)getpid());
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	s.loop = &loop;
