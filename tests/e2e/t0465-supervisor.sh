@@ -23,6 +23,16 @@ set -u
 . "$E2E_DIR/run/lib.sh"
 
 unset LOCKSTEP_STATE LOCKSTEP_SUPERVISOR
+# After a failed check, nothing of the steps may stay behind: every step
+# writes its pid into its scenario's out/.
+_kill_steps() {
+	local f
+	for f in "$tmp"/*/out/*.pid; do
+		[ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
+	done
+	return 0
+}
+at_exit _kill_steps
 
 # sup_pid: the pid of run $RUN_ID's supervisor (empty when none).
 sup_pid() { cat "$STATE/supervise/$RUN_ID/pid" 2>/dev/null; }
